@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: toolchain, formatting, lints, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./ci/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test -- --test-threads=2

@@ -1,0 +1,110 @@
+// Bitcode: reading modules from buffers and writing ModuleBuffer / ThinBuffer.
+#include "common.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/IPO/ThinLTOBitcodeWriter.h"
+#include "llvm/Transforms/Utils/CanonicalizeAliases.h"
+#include "llvm/Transforms/Utils/NameAnonGlobals.h"
+
+using namespace llvm;
+
+static MemoryBufferRef bufferRef(const char *data, size_t len, StringRef name = "") {
+  return MemoryBufferRef(StringRef(data, len), name);
+}
+
+extern "C" int ltoe_bitcode_module_count(const char *data, size_t len, size_t *count, char **err) {
+  auto modules = getBitcodeModuleList(bufferRef(data, len));
+  if (!modules)
+    return ltoe::fail(modules.takeError(), err);
+  *count = modules->size();
+  return 0;
+}
+
+extern "C" int ltoe_bitcode_producer(const char *data, size_t len, char **producer, char **err) {
+  auto text = getBitcodeProducerString(bufferRef(data, len));
+  if (!text)
+    return ltoe::fail(text.takeError(), err);
+  *producer = ltoe::dupString(*text);
+  return 0;
+}
+
+extern "C" int ltoe_parse_bitcode(LLVMContextRef ctx, const char *data, size_t len,
+                                  const char *name, size_t index, LLVMModuleRef *out,
+                                  char **err) {
+  auto modules = getBitcodeModuleList(bufferRef(data, len, name));
+  if (!modules)
+    return ltoe::fail(modules.takeError(), err);
+  if (index >= modules->size())
+    return ltoe::fail("bitcode holds " + std::to_string(modules->size()) +
+                          " modules, no module #" + std::to_string(index),
+                      err);
+  auto module = (*modules)[index].parseModule(*unwrap(ctx));
+  if (!module)
+    return ltoe::fail(module.takeError(), err);
+  (*module)->setModuleIdentifier(name);
+  *out = wrap(module->release());
+  return 0;
+}
+
+extern "C" int ltoe_write_bitcode(LLVMModuleRef moduleRef, int thin, LtoeBuffer **out,
+                                  char **err) {
+  Module &module = *unwrap(moduleRef);
+  auto buffer = std::make_unique<LtoeBuffer>();
+  raw_string_ostream os(buffer->data);
+  if (!thin) {
+    WriteBitcodeToFile(module, os, /*ShouldPreserveUseListOrder=*/false, /*Index=*/nullptr,
+                       /*GenerateHash=*/true);
+  } else {
+    // The summary writer aborts on anonymous functions and needs canonical
+    // aliases; name and canonicalize first, as clang and rustc do.
+    LoopAnalysisManager lam;
+    FunctionAnalysisManager fam;
+    CGSCCAnalysisManager cgam;
+    ModuleAnalysisManager mam;
+    PassBuilder pb;
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    ModulePassManager mpm;
+    mpm.addPass(CanonicalizeAliasesPass());
+    mpm.addPass(NameAnonGlobalPass());
+    mpm.addPass(ThinLTOBitcodeWriterPass(os, nullptr));
+    mpm.run(module, mam);
+  }
+  os.flush();
+  (void)err;
+  *out = buffer.release();
+  return 0;
+}
+
+extern "C" int ltoe_bitcode_is_no_builtins(const char *data, size_t len, int *noBuiltins,
+                                           char **err) {
+  // A lazy module is enough: function attributes are read without bodies.
+  LLVMContext context;
+  context.setDiagnosticHandler(std::make_unique<ltoe::SilentHandler>());
+  auto modules = getBitcodeModuleList(bufferRef(data, len));
+  if (!modules)
+    return ltoe::fail(modules.takeError(), err);
+  *noBuiltins = 0;
+  for (BitcodeModule &bitcode : *modules) {
+    auto module = bitcode.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                        /*IsImporting=*/false);
+    if (!module)
+      return ltoe::fail(module.takeError(), err);
+    for (const Function &function : **module) {
+      if (!function.isDeclaration() && function.hasFnAttribute("no-builtins")) {
+        *noBuiltins = 1;
+        return 0;
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,44 @@
+// Helpers shared by the shim's translation units.
+#pragma once
+#include "wrapper.h"
+#include "llvm/IR/DiagnosticHandler.h"
+#include "llvm/Support/Error.h"
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+struct LtoeBuffer {
+  std::string data;
+};
+
+namespace ltoe {
+// For short-lived private contexts: nothing they report is wanted, and the
+// default handler would print errors and exit.
+struct SilentHandler final : llvm::DiagnosticHandler {
+  bool handleDiagnostics(const llvm::DiagnosticInfo &) override { return true; }
+};
+
+// Copies a message into a malloc'd C string for the Rust side.
+inline char *dupString(const std::string &s) {
+  char *out = static_cast<char *>(std::malloc(s.size() + 1));
+  if (!out)
+    return nullptr;
+  std::memcpy(out, s.data(), s.size());
+  out[s.size()] = '\0';
+  return out;
+}
+
+// Stores the message of an Error (consuming it) into *err and returns 1.
+inline int fail(llvm::Error e, char **err) {
+  std::string msg = llvm::toString(std::move(e));
+  if (err)
+    *err = dupString(msg);
+  return 1;
+}
+
+inline int fail(const std::string &msg, char **err) {
+  if (err)
+    *err = dupString(msg);
+  return 1;
+}
+} // namespace ltoe

@@ -1,0 +1,50 @@
+// Fat LTO steps: one Linker for every input, the restriction pass, cost.
+#include "common.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Linker/Linker.h"
+#include "llvm/Transforms/IPO/Internalize.h"
+
+using namespace llvm;
+
+struct LtoeLinker {
+  Linker linker;
+  explicit LtoeLinker(Module &dest) : linker(dest) {}
+};
+
+extern "C" LtoeLinker *ltoe_linker_new(LLVMModuleRef dest) {
+  return new LtoeLinker(*unwrap(dest));
+}
+
+extern "C" int ltoe_linker_link(LtoeLinker *linker, LLVMModuleRef src) {
+  std::unique_ptr<Module> module(unwrap(src));
+  // linkInModule returns true on error; the reason goes to the context's
+  // diagnostic handler, which the Rust side drains.
+  return linker->linker.linkInModule(std::move(module)) ? 1 : 0;
+}
+
+extern "C" void ltoe_linker_free(LtoeLinker *linker) { delete linker; }
+
+extern "C" int ltoe_internalize(LLVMModuleRef moduleRef, const char *const *preserved,
+                                size_t preservedCount, LtoeBuffer **internalized,
+                                char **err) {
+  Module &module = *unwrap(moduleRef);
+  StringSet<> keep;
+  for (size_t i = 0; i < preservedCount; ++i)
+    keep.insert(preserved[i]);
+  auto names = std::make_unique<LtoeBuffer>();
+  internalizeModule(module, [&](const GlobalValue &value) {
+    if (keep.contains(value.getName()))
+      return true;
+    names->data.append(value.getName().data(), value.getName().size());
+    names->data.push_back('\0');
+    return false;
+  });
+  (void)err;
+  *internalized = names.release();
+  return 0;
+}
+
+extern "C" uint64_t ltoe_module_instruction_count(LLVMModuleRef module) {
+  return unwrap(module)->getInstructionCount();
+}

@@ -1,0 +1,74 @@
+/* C ABI over the LLVM 22 C++ API used by lto-engine.
+ *
+ * Every function that input can make fail returns 0 on success and non-zero on
+ * failure, with a message in *err (free it with ltoe_string_free). Nothing here
+ * aborts on bad input and nothing here decides policy: the Rust side chooses
+ * what to call and in which order. */
+#ifndef LTO_ENGINE_WRAPPER_H
+#define LTO_ENGINE_WRAPPER_H
+
+#include <llvm-c/Types.h>
+#include <llvm-c/TargetMachine.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- strings and byte buffers owned by the shim ---- */
+typedef struct LtoeBuffer LtoeBuffer;
+void ltoe_string_free(char *s);
+const uint8_t *ltoe_buffer_data(const LtoeBuffer *b);
+size_t ltoe_buffer_len(const LtoeBuffer *b);
+void ltoe_buffer_free(LtoeBuffer *b);
+
+/* ---- diagnostics (diagnostics.cpp) ---- */
+/* Installs a handler that records every diagnostic of the context instead of
+ * printing it (and, for errors, calling exit(1)). */
+void ltoe_context_install_diagnostics(LLVMContextRef ctx);
+/* Pops the oldest recorded diagnostic; returns 0 when there is none.
+ * severity: 0 error, 1 warning, 2 remark, 3 note. */
+int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int *severity, char **message);
+
+/* ---- bitcode reading and writing (bitcode.cpp) ---- */
+/* Number of modules in a bitcode file (wrapper header allowed). */
+int ltoe_bitcode_module_count(const char *data, size_t len, size_t *count, char **err);
+/* The producer string of the identification block ("LLVM22.1.8"), or "" when absent. */
+int ltoe_bitcode_producer(const char *data, size_t len, char **producer, char **err);
+/* Parses and fully materializes module `index` of the buffer into `ctx`,
+ * naming it `name`. The buffer need only live for the call. */
+int ltoe_parse_bitcode(LLVMContextRef ctx, const char *data, size_t len, const char *name,
+                       size_t index, LLVMModuleRef *out, char **err);
+/* Serializes a module: plain bitcode with a module hash (thin == 0), or
+ * bitcode with a ThinLTO module summary and hash (thin != 0). */
+int ltoe_write_bitcode(LLVMModuleRef module, int thin, LtoeBuffer **out, char **err);
+
+/* ---- fat LTO steps (linker.cpp) ---- */
+typedef struct LtoeLinker LtoeLinker;
+/* One Linker for all inputs of a fat LTO run; `dest` must outlive it. */
+LtoeLinker *ltoe_linker_new(LLVMModuleRef dest);
+/* Links `src` into the destination; `src` is consumed whether or not it succeeds.
+ * On failure the reason is in the context's diagnostics. */
+int ltoe_linker_link(LtoeLinker *linker, LLVMModuleRef src);
+void ltoe_linker_free(LtoeLinker *linker);
+/* Internalizes every definition whose name is not among `preserved` (nor in
+ * llvm.used). Writes the names that were internalized, NUL-separated, to *internalized. */
+int ltoe_internalize(LLVMModuleRef module, const char *const *preserved, size_t preserved_count,
+                     LtoeBuffer **internalized, char **err);
+uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
+
+/* ---- target machine (target.cpp) ---- */
+void ltoe_target_machine_set_sections(LLVMTargetMachineRef tm, int function_sections,
+                                      int data_sections);
+
+/* ---- archives (archive.cpp) ---- */
+/* Writes a GNU archive with a symbol table, deterministically, to `path`
+ * (through a temporary file and a rename). */
+int ltoe_write_archive(const char *path, const char *const *names, const uint8_t *const *datas,
+                       const size_t *lens, size_t count, char **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,143 @@
+//! The `lto-engine` command: a thin layer over the library.
+
+mod demo;
+mod rsp;
+
+use clap::{Args, Parser, Subcommand};
+use lto_engine::{Config, EmitKind, Error, InputOptions, LtoKind, OptLevel, Phase, Session};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "lto-engine", version, about = "Link-time optimization of LLVM 22 bitcode")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fat LTO: link every module into one, internalize what is not
+    /// preserved, optimize, emit one object (plus link.rsp beside it).
+    Fat(FatArgs),
+    /// Compile the bundled C and Rust examples, run fat LTO, link, run the
+    /// program and show what LTO did.
+    Demo,
+}
+
+/// Options shared by every LTO command.
+#[derive(Args)]
+struct CommonArgs {
+    /// Inputs: bitcode, objects, archives (.a, .rlib), or @file.rsp.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// A symbol that must stay visible (repeatable).
+    #[arg(long = "export", value_name = "SYM")]
+    exports: Vec<String>,
+    /// A file of symbols to keep visible, one per line (# starts a comment).
+    #[arg(long = "export-file", value_name = "FILE")]
+    export_files: Vec<PathBuf>,
+    /// Optimization level: 0, 1, 2, 3, s, z.
+    #[arg(short = 'O', default_value = "2", value_name = "LEVEL")]
+    opt_level: OptLevel,
+    /// Target triple (default: the modules' own).
+    #[arg(long)]
+    target: Option<String>,
+    /// Target CPU (default: the triple's generic CPU).
+    #[arg(long = "target-cpu")]
+    target_cpu: Option<String>,
+    /// Target features, LLVM syntax (+avx2,-sse4a).
+    #[arg(long = "target-features", default_value = "")]
+    target_features: String,
+    /// Use the .llvmbc bitcode of objects that carry it (rustc -C
+    /// embed-bitcode=yes) instead of their native code.
+    #[arg(long = "embedded-bitcode")]
+    embedded_bitcode: bool,
+    /// Use the .llvm.lto bitcode of clang -ffat-lto-objects objects.
+    #[arg(long = "fat-lto-objects")]
+    fat_lto_objects: bool,
+    /// Write the module after each stage into DIR.
+    #[arg(long = "save-temps", value_name = "DIR")]
+    save_temps: Option<PathBuf>,
+    /// Write the report as JSON to FILE.
+    #[arg(long = "report", value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct FatArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The output object.
+    #[arg(short = 'o', value_name = "OUT.o")]
+    output: PathBuf,
+    /// What to emit: obj, asm, bc.
+    #[arg(long, default_value = "obj")]
+    emit: EmitKind,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fat(args) => run_fat(args),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, whatever LLVM said.
+            let text = error.to_string().replace('\n', " ");
+            eprintln!("lto-engine: error: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn session_for(common: &CommonArgs, emit: EmitKind) -> Result<Session, Error> {
+    if let Some(dir) = &common.save_temps {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+    }
+    let config = Config {
+        opt_level: common.opt_level,
+        target_triple: common.target.clone(),
+        target_cpu: common.target_cpu.clone(),
+        target_features: common.target_features.clone(),
+        emit,
+        input_options: InputOptions {
+            embedded_bitcode: common.embedded_bitcode,
+            fat_lto_objects: common.fat_lto_objects,
+        },
+        save_temps: common.save_temps.clone(),
+        ..Config::default()
+    };
+    let mut session = Session::new(config)?;
+    for input in rsp::expand(common.inputs.clone())? {
+        session.add_path(&input)?;
+    }
+    session.preserve(common.exports.iter().cloned());
+    for file in &common.export_files {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| Error::io(file.display(), Phase::Read, e))?;
+        session.preserve(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or("").trim())
+                .filter(|line| !line.is_empty())
+                .map(str::to_string),
+        );
+    }
+    Ok(session)
+}
+
+fn run_fat(args: FatArgs) -> Result<(), Error> {
+    let session = session_for(&args.common, args.emit)?;
+    let output = session.run(LtoKind::Fat)?;
+    let files = output.write_fat(&args.output)?;
+    if let Some(path) = &args.common.report {
+        let text = serde_json::to_string_pretty(&output.report.to_json())
+            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+        lto_engine::output::write_atomically(path, text.as_bytes())?;
+    }
+    eprint!("{}", output.report.summary());
+    eprintln!("  wrote {} and {}", files.object.display(), files.link_rsp.display());
+    Ok(())
+}

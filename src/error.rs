@@ -1,0 +1,122 @@
+//! The crate's one error type. Every variant names the input (a path, an
+//! archive member `lib.a(member.o)`, a module name) and the phase.
+
+use std::fmt;
+use std::io;
+
+/// Where in the pipeline a failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading an input from disk.
+    Read,
+    /// Telling bitcode, objects and archives apart, reading archive members.
+    Classify,
+    /// Parsing bitcode into a module.
+    Parse,
+    /// Linking modules together (fat LTO).
+    Link,
+    /// The restriction pass (internalization).
+    Restrict,
+    /// Running the LTO optimization pipeline.
+    Optimize,
+    /// Emitting native code.
+    Codegen,
+    /// Writing outputs.
+    Write,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Phase::Read => "read",
+            Phase::Classify => "classify",
+            Phase::Parse => "parse",
+            Phase::Link => "link",
+            Phase::Restrict => "restrict",
+            Phase::Optimize => "optimize",
+            Phase::Codegen => "codegen",
+            Phase::Write => "write",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Everything that can go wrong, with the input and the phase it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{input}: {phase}: {source}")]
+    Io {
+        /// The file.
+        input: String,
+        /// What was being done.
+        phase: Phase,
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
+    /// An input's content is not what it must be: truncated or garbage
+    /// bitcode, bitcode from another LLVM, a corrupt archive or object.
+    #[error("{input}: {phase}: {reason}")]
+    InvalidInput {
+        /// The input (file, archive member or module name).
+        input: String,
+        /// What was being done.
+        phase: Phase,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The same input or module name was given twice.
+    #[error("{input}: given twice (module names must be unique)")]
+    DuplicateInput {
+        /// The repeated name.
+        input: String,
+    },
+    /// Linking the modules failed (for example a symbol defined twice).
+    #[error("{input}: link: {reason}")]
+    Link {
+        /// The module being linked in when it failed.
+        input: String,
+        /// LLVM's reason.
+        reason: String,
+    },
+    /// LLVM failed in a later phase (optimization, code generation).
+    #[error("{input}: {phase}: {reason}")]
+    Llvm {
+        /// The module concerned.
+        input: String,
+        /// What was being done.
+        phase: Phase,
+        /// LLVM's reason.
+        reason: String,
+    },
+    /// The configuration cannot be used (unknown target, bad option).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// There was nothing to optimize.
+    #[error("no bitcode input: nothing for LTO to do")]
+    NoBitcode,
+}
+
+impl Error {
+    /// An I/O error on `input` during `phase`.
+    pub fn io(input: impl fmt::Display, phase: Phase, source: io::Error) -> Self {
+        Error::Io {
+            input: input.to_string(),
+            phase,
+            source,
+        }
+    }
+
+    /// An input whose content is invalid.
+    pub fn invalid(input: impl fmt::Display, phase: Phase, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            input: input.to_string(),
+            phase,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

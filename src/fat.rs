@@ -1,0 +1,254 @@
+//! Fat LTO, the rustc shape: the costliest module is the base, the others are
+//! linked into it in name order with one `Linker`, everything not preserved is
+//! internalized (the restriction pass), `lto<On>` runs, one output is emitted.
+
+use crate::codegen;
+use crate::config::Config;
+use crate::error::{Error, Phase, Result};
+use crate::input::{BitcodeInput, ModuleOrigin};
+use crate::llvm;
+use crate::report::{ModuleReport, Report};
+use inkwell::context::Context;
+use inkwell::module::Module;
+use std::collections::BTreeSet;
+
+/// Runs fat LTO over `modules`, keeping `preserved` visible. Returns the
+/// emitted bytes and the report.
+pub(crate) fn run(
+    config: &Config,
+    modules: &[BitcodeInput],
+    preserved: &BTreeSet<String>,
+) -> Result<(Vec<u8>, Report)> {
+    if modules.is_empty() {
+        return Err(Error::NoBitcode);
+    }
+    let mut report = Report {
+        kind: "fat".to_string(),
+        preserved: preserved.iter().cloned().collect(),
+        ..Report::default()
+    };
+    // Declared first so that it is dropped after every module parsed into it.
+    let context = Context::create();
+    llvm::install_diagnostics(&context);
+
+    // Name order makes the link, and so the output, deterministic.
+    let mut ordered: Vec<&BitcodeInput> = modules.iter().collect();
+    ordered.sort_by(|a, b| a.name.cmp(&b.name));
+    let parsed = report.time("parse", || parse_all(&context, &ordered))?;
+
+    report.modules = parsed
+        .iter()
+        .map(|module| ModuleReport {
+            name: module.name.clone(),
+            origin: origin_name(&module.input.origin),
+            bitcode_bytes: module.input.bytes.as_slice().len(),
+            instructions: module.cost,
+        })
+        .collect();
+    let mut parsed = parsed;
+    let base = parsed.remove(costliest(&parsed));
+    let (base_name, base) = (base.name, base.module);
+    report.base_module = Some(base_name.clone());
+
+    report.time("link", || link_all(&context, &base, parsed))?;
+    base.verify().map_err(|e| Error::Llvm {
+        input: base_name.clone(),
+        phase: Phase::Link,
+        reason: format!(
+            "linked module fails verification: {}",
+            e.to_string_lossy().trim()
+        ),
+    })?;
+    save_temp(config, &base, "lto.input")?;
+
+    let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
+    report.internalized = report
+        .time("restrict", || llvm::internalize(&base, &names))
+        .map_err(|reason| Error::Llvm {
+            input: base_name.clone(),
+            phase: Phase::Restrict,
+            reason,
+        })?;
+    report.internalized.sort();
+    save_temp(config, &base, "lto.after-restriction")?;
+
+    let triple = codegen::triple_for(config, &base);
+    let machine = codegen::target_machine(config, &triple)?;
+    if config.target_triple.is_some() {
+        codegen::retarget(&base, &machine);
+    }
+    report.time("optimize", || {
+        codegen::optimize(&base, &machine, "lto", config, &base_name)
+    })?;
+    fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
+    save_temp(config, &base, "lto.after-opt")?;
+
+    let bytes = report.time("codegen", || {
+        codegen::emit(&base, &machine, config.emit, &base_name)
+    })?;
+    fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
+    report.output_bytes = bytes.len();
+    Ok((bytes, report))
+}
+
+/// A module parsed for the link, with its cost and the input it came from.
+struct ParsedModule<'ctx, 'i> {
+    name: String,
+    module: Module<'ctx>,
+    cost: u64,
+    input: &'i BitcodeInput,
+}
+
+type Parsed<'ctx, 'i> = Vec<ParsedModule<'ctx, 'i>>;
+
+/// Parses every module of every input (a file may hold several), in order.
+fn parse_all<'ctx, 'i>(
+    context: &'ctx Context,
+    ordered: &[&'i BitcodeInput],
+) -> Result<Parsed<'ctx, 'i>> {
+    let mut parsed = Vec::with_capacity(ordered.len());
+    for input in ordered {
+        let data = input.bytes.as_slice();
+        let count = llvm::bitcode_module_count(data)
+            .map_err(|reason| parse_error(&input.name, data, reason))?;
+        if count == 0 {
+            return Err(Error::invalid(
+                &input.name,
+                Phase::Parse,
+                "bitcode holds no module",
+            ));
+        }
+        for index in 0..count {
+            let name = if index == 0 {
+                input.name.clone()
+            } else {
+                format!("{}#{index}", input.name)
+            };
+            let module = llvm::parse_bitcode(context, data, &name, index).map_err(|reason| {
+                let extra = llvm::take_error_text(context);
+                let reason = if extra.is_empty() {
+                    reason
+                } else {
+                    format!("{reason}; {extra}")
+                };
+                parse_error(&input.name, data, reason)
+            })?;
+            let cost = llvm::instruction_count(&module);
+            parsed.push(ParsedModule {
+                name,
+                module,
+                cost,
+                input,
+            });
+        }
+    }
+    Ok(parsed)
+}
+
+/// The costliest module; ties go to the first in name order.
+fn costliest(parsed: &Parsed<'_, '_>) -> usize {
+    let mut best = 0;
+    for (index, module) in parsed.iter().enumerate() {
+        if module.cost > parsed[best].cost {
+            best = index;
+        }
+    }
+    best
+}
+
+fn link_all<'ctx>(
+    context: &'ctx Context,
+    base: &Module<'ctx>,
+    parsed: Parsed<'ctx, '_>,
+) -> Result<()> {
+    let mut linker = llvm::FatLinker::new(base);
+    for ParsedModule { name, module, .. } in parsed {
+        if linker.link(module).is_err() {
+            let reason = llvm::take_error_text(context);
+            return Err(Error::Link {
+                input: name,
+                reason: if reason.is_empty() {
+                    "LLVM's linker failed without a message".to_string()
+                } else {
+                    reason
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A parse failure, said plainly when the bitcode comes from another LLVM.
+fn parse_error(name: &str, data: &[u8], reason: String) -> Error {
+    let reason = match llvm::bitcode_producer(data) {
+        Some(producer) if producer_major(&producer).is_some_and(|v| v > llvm::LLVM_MAJOR) => {
+            format!(
+                "bitcode from a newer LLVM (producer {producer}); this engine reads LLVM {} bitcode: {reason}",
+                llvm::LLVM_MAJOR
+            )
+        }
+        _ => format!("invalid bitcode: {reason}"),
+    };
+    Error::invalid(name, Phase::Parse, reason)
+}
+
+/// `LLVM22.1.8` -> 22.
+fn producer_major(producer: &str) -> Option<u32> {
+    let digits: String = producer
+        .strip_prefix("LLVM")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Fails when LLVM reported an error diagnostic during `phase`.
+fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Phase) -> Result<()> {
+    let text = llvm::take_error_text(context);
+    if text.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Llvm {
+            input: name.to_string(),
+            phase,
+            reason: text,
+        })
+    }
+}
+
+fn save_temp(config: &Config, module: &Module<'_>, stage: &str) -> Result<()> {
+    let Some(dir) = &config.save_temps else {
+        return Ok(());
+    };
+    let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
+        input: stage.to_string(),
+        phase: Phase::Write,
+        reason,
+    })?;
+    let path = dir.join(format!("{stage}.bc"));
+    crate::output::write_atomically(&path, buffer.as_bytes())
+}
+
+fn origin_name(origin: &ModuleOrigin) -> String {
+    match origin {
+        ModuleOrigin::Memory => "memory".to_string(),
+        ModuleOrigin::File => "file".to_string(),
+        ModuleOrigin::ArchiveMember => "archive member".to_string(),
+        ModuleOrigin::Embedded(kind) => match kind {
+            crate::input::classify::EmbeddedKind::LlvmBc => "embedded .llvmbc".to_string(),
+            crate::input::classify::EmbeddedKind::FatLto => "embedded .llvm.lto".to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_producer_versions() {
+        assert_eq!(producer_major("LLVM22.1.8"), Some(22));
+        assert_eq!(producer_major("LLVM99.0.0"), Some(99));
+        assert_eq!(producer_major("APPLE_1_1500"), None);
+    }
+}

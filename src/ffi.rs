@@ -1,0 +1,94 @@
+//! `extern "C"` declarations of the C++ shim in `llvm-wrapper/` (see
+//! `llvm-wrapper/wrapper.h` for the contract of each function). Nothing else
+//! lives here; the safe owners are in `crate::llvm`.
+
+use llvm_sys::prelude::{LLVMContextRef, LLVMModuleRef};
+use llvm_sys::target_machine::LLVMTargetMachineRef;
+use std::os::raw::{c_char, c_int};
+
+/// Bytes owned by the shim (`std::string` behind an opaque pointer).
+#[repr(C)]
+pub struct LtoeBuffer {
+    _private: [u8; 0],
+}
+
+/// One `llvm::Linker` over a destination module.
+#[repr(C)]
+pub struct LtoeLinker {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    pub fn ltoe_string_free(s: *mut c_char);
+    pub fn ltoe_buffer_data(b: *const LtoeBuffer) -> *const u8;
+    pub fn ltoe_buffer_len(b: *const LtoeBuffer) -> usize;
+    pub fn ltoe_buffer_free(b: *mut LtoeBuffer);
+
+    pub fn ltoe_context_install_diagnostics(ctx: LLVMContextRef);
+    pub fn ltoe_context_pop_diagnostic(
+        ctx: LLVMContextRef,
+        severity: *mut c_int,
+        message: *mut *mut c_char,
+    ) -> c_int;
+
+    pub fn ltoe_bitcode_module_count(
+        data: *const c_char,
+        len: usize,
+        count: *mut usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_bitcode_producer(
+        data: *const c_char,
+        len: usize,
+        producer: *mut *mut c_char,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_bitcode_is_no_builtins(
+        data: *const c_char,
+        len: usize,
+        no_builtins: *mut c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_parse_bitcode(
+        ctx: LLVMContextRef,
+        data: *const c_char,
+        len: usize,
+        name: *const c_char,
+        index: usize,
+        out: *mut LLVMModuleRef,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_write_bitcode(
+        module: LLVMModuleRef,
+        thin: c_int,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+
+    pub fn ltoe_linker_new(dest: LLVMModuleRef) -> *mut LtoeLinker;
+    pub fn ltoe_linker_link(linker: *mut LtoeLinker, src: LLVMModuleRef) -> c_int;
+    pub fn ltoe_linker_free(linker: *mut LtoeLinker);
+    pub fn ltoe_internalize(
+        module: LLVMModuleRef,
+        preserved: *const *const c_char,
+        preserved_count: usize,
+        internalized: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_module_instruction_count(module: LLVMModuleRef) -> u64;
+
+    pub fn ltoe_target_machine_set_sections(
+        tm: LLVMTargetMachineRef,
+        function_sections: c_int,
+        data_sections: c_int,
+    );
+
+    pub fn ltoe_write_archive(
+        path: *const c_char,
+        names: *const *const c_char,
+        datas: *const *const u8,
+        lens: *const usize,
+        count: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+}

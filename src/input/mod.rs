@@ -1,0 +1,303 @@
+//! Inputs: what goes to LTO (bitcode modules) and what passes through to the
+//! final link (native objects and archive members), in the user's order.
+//!
+//! Policy, as a linker user expects: bitcode files and bitcode archive members
+//! always go to LTO. An object with native code and embedded bitcode is native
+//! unless [`InputOptions`] asks for its bitcode (`.llvmbc` with
+//! `embedded_bitcode`, `.llvm.lto` with `fat_lto_objects`); then its native
+//! code is dropped. Every symbol a native input references is preserved.
+
+mod bytes;
+pub mod classify;
+
+pub use bytes::InputBytes;
+use classify::{EmbeddedKind, Kind};
+
+use crate::error::{Error, Phase, Result};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How to treat the objects of one input that carry embedded bitcode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputOptions {
+    /// Use `.llvmbc` sections (rustc `-C embed-bitcode=yes`, clang
+    /// `-fembed-bitcode`) instead of the native code, as rustc's own LTO reads
+    /// rlibs.
+    pub embedded_bitcode: bool,
+    /// Use `.llvm.lto` sections (clang `-ffat-lto-objects`), as lld's
+    /// `--fat-lto-objects`.
+    pub fat_lto_objects: bool,
+}
+
+impl InputOptions {
+    fn wants(&self, kind: EmbeddedKind) -> bool {
+        match kind {
+            EmbeddedKind::LlvmBc => self.embedded_bitcode,
+            EmbeddedKind::FatLto => self.fat_lto_objects,
+        }
+    }
+}
+
+/// Where a bitcode module came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleOrigin {
+    /// Handed over in memory.
+    Memory,
+    /// A bitcode file.
+    File,
+    /// A bitcode member of an archive.
+    ArchiveMember,
+    /// The embedded bitcode section of an object (file or archive member).
+    Embedded(EmbeddedKind),
+}
+
+/// One bitcode buffer that goes to LTO.
+#[derive(Debug, Clone)]
+pub struct BitcodeInput {
+    /// Unique name: the path, `archive.rlib(member.o)`, or the caller's name.
+    pub name: String,
+    /// The bitcode.
+    pub bytes: InputBytes,
+    /// Where it came from.
+    pub origin: ModuleOrigin,
+}
+
+/// An item of the final link, in the user's order.
+#[derive(Debug, Clone)]
+pub enum LinkItem {
+    /// The LTO output goes here (where the first bitcode input was).
+    LtoOutput,
+    /// A native object, shared library or all-native archive, as given.
+    Native(PathBuf),
+    /// An archive some of whose members went to LTO: the final link needs a
+    /// copy holding only the native members listed here.
+    NativeMembers {
+        /// The original archive.
+        archive: PathBuf,
+        /// Member names and bytes, in archive order.
+        members: Vec<(String, InputBytes)>,
+    },
+}
+
+/// Every input of a session, classified.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Bitcode that goes to LTO, in the order it was added.
+    pub modules: Vec<BitcodeInput>,
+    /// The final link's items, in the user's order.
+    pub link_items: Vec<LinkItem>,
+    /// Symbols native inputs reference (preserved automatically).
+    pub native_references: BTreeSet<String>,
+    names: HashSet<String>,
+}
+
+impl Inputs {
+    /// Adds bitcode the caller holds in memory.
+    pub fn add_bitcode(&mut self, name: &str, bytes: InputBytes) -> Result<()> {
+        if classify::sniff(bytes.as_slice()) != Kind::Bitcode {
+            return Err(Error::invalid(
+                name,
+                Phase::Classify,
+                "not LLVM bitcode (no bitcode magic)",
+            ));
+        }
+        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory)?;
+        self.note_lto_position();
+        Ok(())
+    }
+
+    /// Adds a file: bitcode, object or archive, classified by content.
+    pub fn add_path(&mut self, path: &Path, options: InputOptions) -> Result<()> {
+        let display = path.display().to_string();
+        let file = File::open(path).map_err(|e| Error::io(&display, Phase::Read, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(&display, Phase::Read, e))?
+            .len();
+        if len == 0 {
+            return Err(Error::invalid(&display, Phase::Classify, unknown_reason(&[])));
+        }
+        let map =
+            crate::llvm::map_file_readonly(&file).map_err(|e| Error::io(&display, Phase::Read, e))?;
+        let bytes = InputBytes::mapped(Arc::new(map));
+        match classify::sniff(bytes.as_slice()) {
+            Kind::Bitcode => {
+                self.push_module(display, bytes, ModuleOrigin::File)?;
+                self.note_lto_position();
+            }
+            Kind::Archive => self.add_archive(path, &display, &bytes, options)?,
+            Kind::ThinArchive => {
+                return Err(Error::invalid(
+                    &display,
+                    Phase::Classify,
+                    "thin archives are not supported; pass the member files instead",
+                ))
+            }
+            Kind::Object => self.add_object(path, &display, &bytes, options)?,
+            Kind::Unknown => {
+                return Err(Error::invalid(
+                    &display,
+                    Phase::Classify,
+                    unknown_reason(bytes.as_slice()),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn add_object(
+        &mut self,
+        path: &Path,
+        display: &str,
+        bytes: &InputBytes,
+        options: InputOptions,
+    ) -> Result<()> {
+        match self.object_bitcode(display, bytes, options)? {
+            Some(module) => {
+                self.push_module(display.to_string(), module.0, module.1)?;
+                self.note_lto_position();
+            }
+            None => self.link_items.push(LinkItem::Native(path.to_path_buf())),
+        }
+        Ok(())
+    }
+
+    /// For an object: its embedded bitcode when the options ask for it (and
+    /// it may be LTO'd), otherwise `None` after recording its references.
+    fn object_bitcode(
+        &mut self,
+        name: &str,
+        bytes: &InputBytes,
+        options: InputOptions,
+    ) -> Result<Option<(InputBytes, ModuleOrigin)>> {
+        let info = classify::inspect_object(bytes.as_slice())
+            .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
+        let chosen = info
+            .embedded
+            .iter()
+            .find(|(kind, _)| options.wants(*kind))
+            .cloned();
+        if let Some((kind, range)) = chosen {
+            let section = bytes.slice(range);
+            // rustc never LTOs `no_builtins` crates (compiler_builtins): the
+            // optimizer would turn their memcpy into a call to itself.
+            let no_builtins = crate::llvm::bitcode_is_no_builtins(section.as_slice())
+                .map_err(|reason| Error::invalid(name, Phase::Parse, reason))?;
+            if !no_builtins {
+                return Ok(Some((section, ModuleOrigin::Embedded(kind))));
+            }
+        }
+        self.native_references.extend(info.undefined);
+        Ok(None)
+    }
+
+    fn add_archive(
+        &mut self,
+        path: &Path,
+        display: &str,
+        bytes: &InputBytes,
+        options: InputOptions,
+    ) -> Result<()> {
+        let data = bytes.as_slice();
+        let archive = object::read::archive::ArchiveFile::parse(data)
+            .map_err(|e| Error::invalid(display, Phase::Classify, format!("bad archive: {e}")))?;
+        let mut native = Vec::new();
+        let mut any_lto = false;
+        let mut seen = HashSet::new();
+        for member in archive.members() {
+            let member = member.map_err(|e| {
+                Error::invalid(display, Phase::Classify, format!("bad archive member: {e}"))
+            })?;
+            let member_name = String::from_utf8_lossy(member.name()).into_owned();
+            let (offset, size) = member.file_range();
+            let range = usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(size).ok())
+                .and_then(|(start, len)| Some(start..start.checked_add(len)?))
+                .filter(|r| r.end <= data.len())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("{display}({member_name})"),
+                        Phase::Classify,
+                        "member lies outside the archive",
+                    )
+                })?;
+            // Archives may repeat a member name; lld tells them apart by offset.
+            let mut module_name = format!("{display}({member_name})");
+            if !seen.insert(module_name.clone()) {
+                module_name = format!("{display}({member_name} at {offset})");
+            }
+            let member_bytes = bytes.slice(range);
+            match classify::sniff(member_bytes.as_slice()) {
+                Kind::Bitcode => {
+                    self.push_module(module_name, member_bytes, ModuleOrigin::ArchiveMember)?;
+                    any_lto = true;
+                }
+                Kind::Object => match self.object_bitcode(&module_name, &member_bytes, options)? {
+                    Some((bitcode, origin)) => {
+                        self.push_module(module_name, bitcode, origin)?;
+                        any_lto = true;
+                    }
+                    None => native.push((member_name, member_bytes)),
+                },
+                Kind::Archive | Kind::ThinArchive => {
+                    return Err(Error::invalid(
+                        module_name,
+                        Phase::Classify,
+                        "nested archives are not supported",
+                    ))
+                }
+                Kind::Unknown => {
+                    return Err(Error::invalid(
+                        module_name,
+                        Phase::Classify,
+                        unknown_reason(member_bytes.as_slice()),
+                    ))
+                }
+            }
+        }
+        if any_lto {
+            self.note_lto_position();
+            self.link_items.push(LinkItem::NativeMembers {
+                archive: path.to_path_buf(),
+                members: native,
+            });
+        } else {
+            self.link_items.push(LinkItem::Native(path.to_path_buf()));
+        }
+        Ok(())
+    }
+
+    fn push_module(&mut self, name: String, bytes: InputBytes, origin: ModuleOrigin) -> Result<()> {
+        if !self.names.insert(name.clone()) {
+            return Err(Error::DuplicateInput { input: name });
+        }
+        self.modules.push(BitcodeInput {
+            name,
+            bytes,
+            origin,
+        });
+        Ok(())
+    }
+
+    /// The LTO output takes the place of the first bitcode input.
+    fn note_lto_position(&mut self) {
+        if !self
+            .link_items
+            .iter()
+            .any(|item| matches!(item, LinkItem::LtoOutput))
+        {
+            self.link_items.push(LinkItem::LtoOutput);
+        }
+    }
+}
+
+fn unknown_reason(data: &[u8]) -> String {
+    if data.is_empty() {
+        "empty file: not bitcode, an object file or an archive".to_string()
+    } else {
+        "not LLVM bitcode, an object file or an archive".to_string()
+    }
+}

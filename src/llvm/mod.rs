@@ -1,0 +1,321 @@
+//! Safe owners of the shim's handles and the LLVM steps the rest of the crate
+//! calls. All `unsafe` code of the crate lives here (and in `ffi.rs`).
+//!
+//! Functions here return `Result<_, String>` with LLVM's own message; the
+//! callers attach the input and the phase when they turn it into an
+//! [`crate::Error`].
+
+use crate::ffi;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::targets::{InitializationConfig, Target, TargetMachine};
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int};
+use std::path::Path;
+use std::sync::Once;
+
+mod buffers;
+pub use buffers::{ModuleBuffer, ThinBuffer};
+
+/// The LLVM major version this crate reads and writes bitcode for.
+pub const LLVM_MAJOR: u32 = 22;
+
+/// Registers the targets this crate was built with (x86, AArch64), once.
+pub fn init_targets() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let config = InitializationConfig::default();
+        Target::initialize_x86(&config);
+        Target::initialize_aarch64(&config);
+    });
+}
+
+/// How serious an LLVM diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The operation failed.
+    Error,
+    /// Something is suspicious but the result is usable.
+    Warning,
+    /// An optimization remark.
+    Remark,
+    /// Extra context for a previous diagnostic.
+    Note,
+}
+
+/// One diagnostic an LLVM context reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Its severity.
+    pub severity: Severity,
+    /// LLVM's rendering of it.
+    pub message: String,
+}
+
+/// Makes `context` record its diagnostics instead of printing them (and
+/// exiting on an error). Call once, right after creating the context.
+pub fn install_diagnostics(context: &Context) {
+    // SAFETY: the context is alive for the call; the shim only replaces its handler.
+    unsafe { ffi::ltoe_context_install_diagnostics(context.raw()) }
+}
+
+/// Drains what `context` recorded since the last call. The context must have
+/// been set up with [`install_diagnostics`].
+pub fn take_diagnostics(context: &Context) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    loop {
+        let mut severity: c_int = 0;
+        let mut message: *mut c_char = std::ptr::null_mut();
+        // SAFETY: the context is alive; out-pointers are valid locals.
+        let got = unsafe {
+            ffi::ltoe_context_pop_diagnostic(context.raw(), &mut severity, &mut message)
+        };
+        if got == 0 {
+            return out;
+        }
+        let severity = match severity {
+            0 => Severity::Error,
+            1 => Severity::Warning,
+            2 => Severity::Remark,
+            _ => Severity::Note,
+        };
+        out.push(Diagnostic {
+            severity,
+            message: take_string(message),
+        });
+    }
+}
+
+/// Joins the error diagnostics of `context` into one line (for error texts).
+pub fn take_error_text(context: &Context) -> String {
+    let errors: Vec<String> = take_diagnostics(context)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.message)
+        .collect();
+    errors.join("; ")
+}
+
+/// Takes ownership of a malloc'd string from the shim (null gives "").
+fn take_string(ptr: *mut c_char) -> String {
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: the shim returns a NUL-terminated string allocated with malloc,
+    // which we own and free exactly once here.
+    unsafe {
+        let text = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        ffi::ltoe_string_free(ptr);
+        text
+    }
+}
+
+/// Turns the shim's status and error string into a `Result`.
+fn status(code: c_int, err: *mut c_char) -> Result<(), String> {
+    if code == 0 {
+        return Ok(());
+    }
+    let text = take_string(err);
+    Err(if text.is_empty() {
+        "unknown LLVM failure".to_string()
+    } else {
+        text
+    })
+}
+
+fn c_string(text: &str) -> Result<CString, String> {
+    CString::new(text).map_err(|_| format!("name {text:?} contains a NUL byte"))
+}
+
+/// How many modules a bitcode buffer holds (wrapper header allowed).
+pub fn bitcode_module_count(data: &[u8]) -> Result<usize, String> {
+    let mut count = 0usize;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for `len` bytes during the call.
+    let code = unsafe {
+        ffi::ltoe_bitcode_module_count(data.as_ptr().cast(), data.len(), &mut count, &mut err)
+    };
+    status(code, err).map(|()| count)
+}
+
+/// The producer recorded in the bitcode's identification block, e.g.
+/// `LLVM22.1.8`, or `None` when there is none or it cannot be read.
+pub fn bitcode_producer(data: &[u8]) -> Option<String> {
+    let mut producer = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for `len` bytes during the call.
+    let code = unsafe {
+        ffi::ltoe_bitcode_producer(data.as_ptr().cast(), data.len(), &mut producer, &mut err)
+    };
+    match status(code, err) {
+        Ok(()) => Some(take_string(producer)).filter(|p| !p.is_empty()),
+        Err(_) => None,
+    }
+}
+
+/// Whether the bitcode was compiled as `no_builtins` (its functions carry the
+/// `no-builtins` attribute, as rustc's `compiler_builtins` does).
+pub fn bitcode_is_no_builtins(data: &[u8]) -> Result<bool, String> {
+    let mut flag: c_int = 0;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for `len` bytes during the call.
+    let code = unsafe {
+        ffi::ltoe_bitcode_is_no_builtins(data.as_ptr().cast(), data.len(), &mut flag, &mut err)
+    };
+    status(code, err).map(|()| flag != 0)
+}
+
+/// Parses module `index` of a bitcode buffer into `context`, naming it
+/// `name`. The context must record diagnostics ([`install_diagnostics`]).
+pub fn parse_bitcode<'ctx>(
+    context: &'ctx Context,
+    data: &[u8],
+    name: &str,
+    index: usize,
+) -> Result<Module<'ctx>, String> {
+    let c_name = c_string(name)?;
+    let mut module = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the context outlives the returned module (lifetime 'ctx); `data`
+    // is only read during the call (the module is fully materialized).
+    let code = unsafe {
+        ffi::ltoe_parse_bitcode(
+            context.raw(),
+            data.as_ptr().cast(),
+            data.len(),
+            c_name.as_ptr(),
+            index,
+            &mut module,
+            &mut err,
+        )
+    };
+    status(code, err)?;
+    // SAFETY: the shim handed us a fresh module we now own, created in `context`.
+    Ok(unsafe { Module::new(module) })
+}
+
+/// The number of instructions in a module: the cost that picks the base of a
+/// fat LTO link.
+pub fn instruction_count(module: &Module<'_>) -> u64 {
+    // SAFETY: the module is alive for the call and only read.
+    unsafe { ffi::ltoe_module_instruction_count(module.as_mut_ptr()) }
+}
+
+/// One `llvm::Linker` over a destination module, kept for every input of a
+/// fat LTO run (re-creating it per input is quadratic).
+pub struct FatLinker<'m, 'ctx> {
+    raw: *mut ffi::LtoeLinker,
+    _dest: std::marker::PhantomData<&'m Module<'ctx>>,
+}
+
+impl<'m, 'ctx> FatLinker<'m, 'ctx> {
+    /// A linker that links into `dest`.
+    pub fn new(dest: &'m Module<'ctx>) -> Self {
+        // SAFETY: `dest` outlives the linker ('m); the linker only mutates it
+        // through the linkInModule calls below, while we hold the borrow.
+        let raw = unsafe { ffi::ltoe_linker_new(dest.as_mut_ptr()) };
+        FatLinker {
+            raw,
+            _dest: std::marker::PhantomData,
+        }
+    }
+
+    /// Links `src` in, consuming it. On failure the reason is in the
+    /// context's diagnostics ([`take_error_text`]).
+    pub fn link(&mut self, src: Module<'ctx>) -> Result<(), ()> {
+        let raw_src = src.as_mut_ptr();
+        // The shim takes ownership of the module; inkwell must not dispose it.
+        std::mem::forget(src);
+        // SAFETY: `raw_src` is a module of the same context that nobody else owns now.
+        let code = unsafe { ffi::ltoe_linker_link(self.raw, raw_src) };
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+impl Drop for FatLinker<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: created by ltoe_linker_new and freed exactly once.
+        unsafe { ffi::ltoe_linker_free(self.raw) }
+    }
+}
+
+/// The restriction pass: internalizes every definition whose name is not in
+/// `preserved` (nor in `llvm.used`). Returns the names it internalized.
+pub fn internalize(module: &Module<'_>, preserved: &[&str]) -> Result<Vec<String>, String> {
+    let owned: Vec<CString> = preserved
+        .iter()
+        .map(|name| c_string(name))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    let mut names = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the module is alive and exclusively ours for the call; the name
+    // pointers stay valid (owned) until it returns.
+    let code = unsafe {
+        ffi::ltoe_internalize(
+            module.as_mut_ptr(),
+            pointers.as_ptr(),
+            pointers.len(),
+            &mut names,
+            &mut err,
+        )
+    };
+    status(code, err)?;
+    let buffer = buffers::ShimBytes::from_raw(names);
+    Ok(buffer
+        .as_bytes()
+        .split(|b| *b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect())
+}
+
+/// Turns on function and data sections for `machine` (the C API has no knob).
+pub fn set_sections(machine: &TargetMachine, function_sections: bool, data_sections: bool) {
+    // SAFETY: the target machine is alive; the shim sets two option fields.
+    unsafe {
+        ffi::ltoe_target_machine_set_sections(
+            machine.as_mut_ptr(),
+            c_int::from(function_sections),
+            c_int::from(data_sections),
+        )
+    }
+}
+
+/// Writes a GNU archive (with symbol table, deterministic) holding `members`
+/// to `path`; LLVM writes a temporary file and renames it.
+pub fn write_archive(path: &Path, members: &[(String, &[u8])]) -> Result<(), String> {
+    let c_path = c_string(&path.to_string_lossy())?;
+    let names: Vec<CString> = members
+        .iter()
+        .map(|(name, _)| c_string(name))
+        .collect::<Result<_, _>>()?;
+    let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    let data_ptrs: Vec<*const u8> = members.iter().map(|(_, d)| d.as_ptr()).collect();
+    let lens: Vec<usize> = members.iter().map(|(_, d)| d.len()).collect();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: every pointer array has `members.len()` valid entries that live
+    // until the call returns.
+    let code = unsafe {
+        ffi::ltoe_write_archive(
+            c_path.as_ptr(),
+            name_ptrs.as_ptr(),
+            data_ptrs.as_ptr(),
+            lens.as_ptr(),
+            members.len(),
+            &mut err,
+        )
+    };
+    status(code, err)
+}
+
+/// Memory-maps an input file read-only.
+pub fn map_file_readonly(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: inputs are treated as immutable for the run, as a linker treats
+    // them; a file truncated under us is the same hazard lld accepts.
+    unsafe { memmap2::Mmap::map(file) }
+}

@@ -1,0 +1,170 @@
+//! Results of a run and the files a final link needs: the LTO object,
+//! `link.rsp`, and copies of mixed archives holding only native members.
+
+use crate::error::{Error, Phase, Result};
+use crate::input::LinkItem;
+use crate::llvm;
+use crate::report::Report;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One emitted object (or assembly / bitcode, as configured).
+#[derive(Debug, Clone)]
+pub struct OutputObject {
+    /// Name of the module it was made from (fat LTO: the base module).
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The emitted objects (one for fat LTO).
+    pub objects: Vec<OutputObject>,
+    /// The final link's items in the user's order: where the LTO output goes,
+    /// native inputs as given, native members of mixed archives.
+    pub native_inputs: Vec<LinkItem>,
+    /// What the run did.
+    pub report: Report,
+}
+
+/// The files [`Output::write_fat`] wrote.
+#[derive(Debug, Clone)]
+pub struct WrittenFiles {
+    /// The LTO object.
+    pub object: PathBuf,
+    /// The response file that completes the link (`ld.lld @link.rsp`).
+    pub link_rsp: PathBuf,
+    /// Copies of mixed archives with only their native members.
+    pub archives: Vec<PathBuf>,
+}
+
+impl Output {
+    /// Writes the single LTO output to `path`, and beside it `link.rsp` plus
+    /// the native-member copies of mixed archives. Each file is written to a
+    /// temporary name and renamed, so nothing is left half-written.
+    pub fn write_fat(&self, path: &Path) -> Result<WrittenFiles> {
+        let object = self.objects.first().ok_or(Error::NoBitcode)?;
+        write_atomically(path, &object.bytes)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut lines = Vec::new();
+        let mut archives = Vec::new();
+        let mut used_names = HashSet::new();
+        for item in &self.native_inputs {
+            match item {
+                LinkItem::LtoOutput => lines.push(quote(path)),
+                LinkItem::Native(native) => lines.push(quote(native)),
+                LinkItem::NativeMembers { archive, members } => {
+                    if members.is_empty() {
+                        continue;
+                    }
+                    let copy = dir.join(native_copy_name(archive, &mut used_names));
+                    let borrowed: Vec<(String, &[u8])> = members
+                        .iter()
+                        .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
+                        .collect();
+                    llvm::write_archive(&copy, &borrowed).map_err(|reason| Error::Llvm {
+                        input: copy.display().to_string(),
+                        phase: Phase::Write,
+                        reason,
+                    })?;
+                    lines.push(quote(&copy));
+                    archives.push(copy);
+                }
+            }
+        }
+        let link_rsp = dir.join("link.rsp");
+        let mut text = lines.join("\n");
+        text.push('\n');
+        write_atomically(&link_rsp, text.as_bytes())?;
+        Ok(WrittenFiles {
+            object: path.to_path_buf(),
+            link_rsp,
+            archives,
+        })
+    }
+}
+
+/// `libfoo.rlib` -> `libfoo.native.a`, made unique within one output dir.
+fn native_copy_name(archive: &Path, used: &mut HashSet<String>) -> String {
+    let stem = archive
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "archive".to_string());
+    let mut name = format!("{stem}.native.a");
+    let mut counter = 1;
+    while !used.insert(name.clone()) {
+        counter += 1;
+        name = format!("{stem}.{counter}.native.a");
+    }
+    name
+}
+
+/// Quotes a path for a GNU-style response file when it needs it.
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
+        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{escaped}\"")
+    } else {
+        text
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: readers never see a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let display = path.display().to_string();
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::io(&display, Phase::Write, std::io::ErrorKind::InvalidInput.into()))?;
+    let temp = path.with_file_name(format!(
+        ".{}.tmp.{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(display, Phase::Write, error));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(quote(Path::new("a/b.o")), "a/b.o");
+        assert_eq!(quote(Path::new("a b.o")), "\"a b.o\"");
+        assert_eq!(quote(Path::new("a\"b")), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn native_copies_get_unique_names() {
+        let mut used = HashSet::new();
+        assert_eq!(
+            native_copy_name(Path::new("x/libfoo.rlib"), &mut used),
+            "libfoo.native.a"
+        );
+        assert_eq!(
+            native_copy_name(Path::new("y/libfoo.a"), &mut used),
+            "libfoo.2.native.a"
+        );
+    }
+}
