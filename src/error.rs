@@ -93,9 +93,6 @@ pub enum Error {
     /// The configuration cannot be used (unknown target, bad option).
     #[error("configuration: {0}")]
     Config(String),
-    /// There was nothing to optimize.
-    #[error("no bitcode input: nothing for LTO to do")]
-    NoBitcode,
 }
 
 impl Error {

@@ -19,9 +19,6 @@ pub(crate) fn run(
     modules: &[BitcodeInput],
     preserved: &BTreeSet<String>,
 ) -> Result<(Vec<u8>, Report)> {
-    if modules.is_empty() {
-        return Err(Error::NoBitcode);
-    }
     let mut report = Report {
         kind: "fat".to_string(),
         preserved: preserved.iter().cloned().collect(),
@@ -34,7 +31,12 @@ pub(crate) fn run(
     // Name order makes the link, and so the output, deterministic.
     let mut ordered: Vec<&BitcodeInput> = modules.iter().collect();
     ordered.sort_by(|a, b| a.name.cmp(&b.name));
-    let parsed = report.time("parse", || parse_all(&context, &ordered))?;
+    let mut parsed = report.time("parse", || parse_all(&context, &ordered))?;
+    if parsed.is_empty() {
+        // All inputs are native: the link still gets the object it was
+        // promised, an empty one, and link.rsp lists the native inputs.
+        return emit_empty(config, &context, report);
+    }
 
     report.modules = parsed
         .iter()
@@ -45,7 +47,6 @@ pub(crate) fn run(
             instructions: module.cost,
         })
         .collect();
-    let mut parsed = parsed;
     let base = parsed.remove(costliest(&parsed));
     let (base_name, base) = (base.name, base.module);
     report.base_module = Some(base_name.clone());
@@ -97,6 +98,20 @@ struct ParsedModule<'ctx, 'i> {
     module: Module<'ctx>,
     cost: u64,
     input: &'i BitcodeInput,
+}
+
+/// The output of a run with no bitcode: an empty object for the host or
+/// `--target` triple.
+fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<(Vec<u8>, Report)> {
+    let module = context.create_module("lto.empty");
+    let triple = codegen::triple_for(config, &module);
+    let machine = codegen::target_machine(config, &triple)?;
+    codegen::retarget(&module, &machine);
+    let bytes = report.time("codegen", || {
+        codegen::emit(&module, &machine, config.emit, "lto.empty")
+    })?;
+    report.output_bytes = bytes.len();
+    Ok((bytes, report))
 }
 
 type Parsed<'ctx, 'i> = Vec<ParsedModule<'ctx, 'i>>;

@@ -46,8 +46,8 @@ impl Output {
     /// the native-member copies of mixed archives. Each file is written to a
     /// temporary name and renamed, so nothing is left half-written.
     pub fn write_fat(&self, path: &Path) -> Result<WrittenFiles> {
-        let object = self.objects.first().ok_or(Error::NoBitcode)?;
-        write_atomically(path, &object.bytes)?;
+        let bytes = self.objects.first().map_or(&[][..], |o| &o.bytes[..]);
+        write_atomically(path, bytes)?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -174,19 +174,9 @@ impl Inputs {
     ) -> Result<Option<(InputBytes, ModuleOrigin)>> {
         let info = classify::inspect_object(bytes.as_slice())
             .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
-        let chosen = info
-            .embedded
-            .iter()
-            .find(|(kind, _)| options.wants(*kind))
-            .cloned();
-        if let Some((kind, range)) = chosen {
-            let section = bytes.slice(range);
-            // rustc never LTOs `no_builtins` crates (compiler_builtins): the
-            // optimizer would turn their memcpy into a call to itself.
-            let no_builtins = crate::llvm::bitcode_is_no_builtins(section.as_slice())
-                .map_err(|reason| Error::invalid(name, Phase::Parse, reason))?;
-            if !no_builtins {
-                return Ok(Some((section, ModuleOrigin::Embedded(kind))));
+        if let Some((section, origin)) = wanted_section(&info, bytes, options) {
+            if !is_no_builtins(name, &section)? {
+                return Ok(Some((section, origin)));
             }
         }
         self.native_references.extend(info.undefined);
@@ -203,9 +193,10 @@ impl Inputs {
         let data = bytes.as_slice();
         let archive = object::read::archive::ArchiveFile::parse(data)
             .map_err(|e| Error::invalid(display, Phase::Classify, format!("bad archive: {e}")))?;
-        let mut native = Vec::new();
-        let mut any_lto = false;
+        // First pass: read every member and what it offers.
+        let mut members = Vec::new();
         let mut seen = HashSet::new();
+        let mut no_builtins_crates = HashSet::new();
         for member in archive.members() {
             let member = member.map_err(|e| {
                 Error::invalid(display, Phase::Classify, format!("bad archive member: {e}"))
@@ -230,18 +221,22 @@ impl Inputs {
                 module_name = format!("{display}({member_name} at {offset})");
             }
             let member_bytes = bytes.slice(range);
-            match classify::sniff(member_bytes.as_slice()) {
-                Kind::Bitcode => {
-                    self.push_module(module_name, member_bytes, ModuleOrigin::ArchiveMember)?;
-                    any_lto = true;
-                }
-                Kind::Object => match self.object_bitcode(&module_name, &member_bytes, options)? {
-                    Some((bitcode, origin)) => {
-                        self.push_module(module_name, bitcode, origin)?;
-                        any_lto = true;
+            let content = match classify::sniff(member_bytes.as_slice()) {
+                Kind::Bitcode => MemberContent::Bitcode,
+                Kind::Object => {
+                    let info = classify::inspect_object(member_bytes.as_slice())
+                        .map_err(|reason| Error::invalid(&module_name, Phase::Classify, reason))?;
+                    let embedded = wanted_section(&info, &member_bytes, options);
+                    if let Some((section, _)) = &embedded {
+                        if is_no_builtins(&module_name, section)? {
+                            no_builtins_crates.insert(rust_crate_of(&member_name).to_string());
+                        }
                     }
-                    None => native.push((member_name, member_bytes)),
-                },
+                    MemberContent::Object {
+                        embedded,
+                        undefined: info.undefined,
+                    }
+                }
                 Kind::Archive | Kind::ThinArchive => {
                     return Err(Error::invalid(
                         module_name,
@@ -255,6 +250,31 @@ impl Inputs {
                         Phase::Classify,
                         unknown_reason(member_bytes.as_slice()),
                     ))
+                }
+            };
+            members.push((member_name, module_name, member_bytes, content));
+        }
+
+        // Second pass: decide. rustc keeps a `no_builtins` crate out of LTO
+        // as a whole, including codegen units that carry no such function.
+        let mut native = Vec::new();
+        let mut any_lto = false;
+        for (member_name, module_name, member_bytes, content) in members {
+            match content {
+                MemberContent::Bitcode => {
+                    self.push_module(module_name, member_bytes, ModuleOrigin::ArchiveMember)?;
+                    any_lto = true;
+                }
+                MemberContent::Object {
+                    embedded: Some((section, origin)),
+                    ..
+                } if !no_builtins_crates.contains(rust_crate_of(&member_name)) => {
+                    self.push_module(module_name, section, origin)?;
+                    any_lto = true;
+                }
+                MemberContent::Object { undefined, .. } => {
+                    self.native_references.extend(undefined);
+                    native.push((member_name, member_bytes));
                 }
             }
         }
@@ -291,6 +311,45 @@ impl Inputs {
         {
             self.link_items.push(LinkItem::LtoOutput);
         }
+    }
+}
+
+/// What an archive member offers, read in the first pass over an archive.
+enum MemberContent {
+    Bitcode,
+    Object {
+        embedded: Option<(InputBytes, ModuleOrigin)>,
+        undefined: Vec<String>,
+    },
+}
+
+/// The embedded bitcode section `options` asks for, if the object has one.
+fn wanted_section(
+    info: &classify::ObjectInfo,
+    bytes: &InputBytes,
+    options: InputOptions,
+) -> Option<(InputBytes, ModuleOrigin)> {
+    info.embedded
+        .iter()
+        .find(|(kind, _)| options.wants(*kind))
+        .map(|(kind, range)| (bytes.slice(range.clone()), ModuleOrigin::Embedded(*kind)))
+}
+
+/// rustc never LTOs `no_builtins` crates (compiler_builtins): the optimizer
+/// would turn their `memcpy` into a call to itself.
+fn is_no_builtins(name: &str, section: &InputBytes) -> Result<bool> {
+    crate::llvm::bitcode_is_no_builtins(section.as_slice())
+        .map_err(|reason| Error::invalid(name, Phase::Parse, reason))
+}
+
+/// The crate part of a rustc object name, `compiler_builtins-<hash>` in
+/// `compiler_builtins-<hash>.compiler_builtins.<hash>-cgu.000.rcgu.o`; other
+/// names are their own group.
+fn rust_crate_of(member: &str) -> &str {
+    if member.ends_with(".rcgu.o") {
+        member.split('.').next().unwrap_or(member)
+    } else {
+        member
     }
 }
 

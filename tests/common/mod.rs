@@ -1,0 +1,130 @@
+//! The integration harness: compiles C with clang-22 and Rust with rustc,
+//! runs the engine (library or CLI), links with lld, runs the program, and
+//! reads symbol tables.
+#![allow(dead_code)]
+
+use object::{Object, ObjectSymbol};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const CLANG: &str = "clang-22";
+
+/// Where the bundled test sources live.
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+/// Runs a command and fails the test with its stderr when it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run ./ci/setup.sh)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `clang-22 <flags> -c src -o dir/<stem>.o`.
+pub fn compile_c(dir: &Path, src: &Path, flags: &[&str]) -> PathBuf {
+    let stem = src.file_stem().unwrap().to_string_lossy();
+    let out = dir.join(format!("{stem}.o"));
+    run_ok(
+        Command::new(CLANG)
+            .args(flags)
+            .arg("-c")
+            .arg(src)
+            .arg("-o")
+            .arg(&out),
+    );
+    out
+}
+
+/// `rustc <flags> src --out-dir dir`; returns the out dir.
+pub fn rustc(dir: &Path, src: &Path, flags: &[&str]) {
+    run_ok(
+        Command::new("rustc")
+            .args(["--edition=2021", "-C", "opt-level=2"])
+            .args(flags)
+            .arg(src)
+            .arg("--out-dir")
+            .arg(dir),
+    );
+}
+
+/// The engine's CLI.
+pub fn engine() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lto-engine"))
+}
+
+/// Links `dir/prog` from link.rsp plus extra inputs with clang-22 and lld.
+pub fn link(dir: &Path, link_rsp: &Path, extra: &[&Path]) -> PathBuf {
+    let prog = dir.join("prog");
+    run_ok(
+        Command::new(CLANG)
+            .arg("-fuse-ld=lld")
+            .args(extra)
+            .arg(format!("@{}", link_rsp.display()))
+            .args(["-lpthread", "-ldl", "-lm"])
+            .arg("-o")
+            .arg(&prog),
+    );
+    prog
+}
+
+/// Runs a program and returns its stdout.
+pub fn run_program(prog: &Path) -> String {
+    let out = run_ok(&mut Command::new(prog));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A symbol of an object file.
+#[derive(Debug, Clone)]
+pub struct Sym {
+    pub name: String,
+    pub global: bool,
+    pub defined: bool,
+}
+
+/// The symbol table of an object file.
+pub fn symbols(path: &Path) -> Vec<Sym> {
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.symbols()
+        .filter_map(|s| {
+            Some(Sym {
+                name: s.name().ok()?.to_string(),
+                global: s.is_global(),
+                defined: !s.is_undefined(),
+            })
+        })
+        .filter(|s| !s.name.is_empty())
+        .collect()
+}
+
+pub fn find<'a>(syms: &'a [Sym], name: &str) -> Option<&'a Sym> {
+    syms.iter().find(|s| s.name == name)
+}
+
+/// The one-line error the CLI printed; checks the exit code and that it
+/// names `what`.
+pub fn cli_error(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{cmd:?} should fail; stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("LLVM ERROR"),
+        "no panic or abort: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("lto-engine: error: "), "{stderr}");
+    assert!(lines[0].contains(what), "{stderr} should name {what}");
+    stderr
+}

@@ -1,0 +1,121 @@
+//! Fat LTO of a multi-file C program compiled with `clang-22 -O2 -flto`.
+
+mod common;
+use common::*;
+use lto_engine::{Config, EmitKind, LtoKind, Session};
+use std::path::PathBuf;
+
+const EXPECTED: &str = "checksum=44618 scaled=133855 kind=even api=22\n";
+
+fn c_inputs(dir: &std::path::Path) -> Vec<PathBuf> {
+    ["main.c", "checksum.c", "scale.c"]
+        .iter()
+        .map(|src| compile_c(dir, &data(&format!("c/{src}")), &["-O2", "-flto"]))
+        .collect()
+}
+
+#[test]
+fn c_program_through_cli_links_runs_and_internalizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = c_inputs(dir.path());
+    let out = dir.path().join("out/lto.o");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    // Inputs through a response file, as build systems pass them.
+    let rsp = dir.path().join("inputs.rsp");
+    let listed: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    std::fs::write(&rsp, listed.join("\n")).unwrap();
+    let report = dir.path().join("report.json");
+    run_ok(
+        engine()
+            .arg("fat")
+            .arg(format!("@{}", rsp.display()))
+            .args(["-o", out.to_str().unwrap(), "--export", "main"])
+            .args(["--export", "lto_api_version", "--report"])
+            .arg(&report),
+    );
+    let link_rsp = out.parent().unwrap().join("link.rsp");
+    assert_eq!(
+        std::fs::read_to_string(&link_rsp).unwrap().trim(),
+        out.display().to_string(),
+        "all inputs were bitcode: only the LTO object remains"
+    );
+    let prog = link(dir.path(), &link_rsp, &[]);
+    assert_eq!(run_program(&prog), EXPECTED);
+
+    let syms = symbols(&out);
+    // helper_mix is external in checksum.c but only checksum uses it.
+    assert!(
+        find(&syms, "helper_mix").is_none_or(|s| !s.global),
+        "helper_mix must be internalized: {:?}",
+        find(&syms, "helper_mix")
+    );
+    for kept in ["main", "lto_api_version"] {
+        let sym = find(&syms, kept).unwrap_or_else(|| panic!("{kept} missing"));
+        assert!(sym.global && sym.defined, "{kept} must stay global: {sym:?}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let internalized: Vec<&str> = json["internalized"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(internalized.contains(&"helper_mix"), "{internalized:?}");
+    assert!(!internalized.contains(&"main"), "{internalized:?}");
+    assert_eq!(json["modules"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = c_inputs(dir.path());
+    let run = |emit: EmitKind, reversed: bool| {
+        let mut session = Session::new(Config {
+            emit,
+            ..Config::default()
+        })
+        .unwrap();
+        let mut ordered = inputs.clone();
+        if reversed {
+            ordered.reverse();
+        }
+        for input in &ordered {
+            session.add_path(input).unwrap();
+        }
+        session.preserve(["main"]);
+        session.run(LtoKind::Fat).unwrap().objects.remove(0).bytes
+    };
+    let first = run(EmitKind::Object, false);
+    assert_eq!(first, run(EmitKind::Object, false), "same inputs, same bytes");
+    assert_eq!(first, run(EmitKind::Object, true), "input order does not matter");
+    let asm = String::from_utf8(run(EmitKind::Assembly, false)).unwrap();
+    assert!(asm.contains("main:"), "assembly text: {asm}");
+    let bitcode = run(EmitKind::Bitcode, false);
+    assert_eq!(&bitcode[..4], b"BC\xC0\xDE");
+}
+
+#[test]
+fn save_temps_writes_each_stage_as_bitcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = c_inputs(dir.path());
+    let temps = dir.path().join("temps");
+    let out = dir.path().join("lto.o");
+    run_ok(
+        engine()
+            .arg("fat")
+            .args(&inputs)
+            .args(["-o", out.to_str().unwrap(), "--export", "main", "--save-temps"])
+            .arg(&temps)
+            .arg("-O3"),
+    );
+    for stage in ["lto.input", "lto.after-restriction", "lto.after-opt"] {
+        let path = temps.join(format!("{stage}.bc"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Each stage parses back as a module.
+        let mut session = Session::new(Config::default()).unwrap();
+        session.add_bitcode(stage, bytes).unwrap();
+        session.preserve(["main"]);
+        session.run(LtoKind::Fat).unwrap();
+    }
+}
