@@ -45,7 +45,11 @@ fn main() {
         if flag.starts_with("-W") {
             continue;
         }
-        build.flag(flag);
+        // LLVM's headers are not ours to warn about.
+        match flag.strip_prefix("-I") {
+            Some(dir) => build.flag(format!("-isystem{dir}")),
+            None => build.flag(flag),
+        };
     }
     build.flag_if_supported("-Wno-unused-parameter");
     let sources = ["diagnostics", "bitcode", "linker", "target", "archive"];

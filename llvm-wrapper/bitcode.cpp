@@ -2,6 +2,8 @@
 #include "common.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/Bitcode/LLVMBitCodes.h"
+#include "llvm/Bitstream/BitstreamReader.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassManager.h"
@@ -26,8 +28,56 @@ extern "C" int ltoe_bitcode_module_count(const char *data, size_t len, size_t *c
   return 0;
 }
 
+// Reads the producer string straight from the identification block.
+// getBitcodeProducerString cannot be used: it fails on the epoch check, which
+// is exactly when the producer is worth telling.
+static Expected<std::string> readProducer(const char *data, size_t len) {
+  const unsigned char *begin = reinterpret_cast<const unsigned char *>(data);
+  const unsigned char *end = begin + len;
+  if (isBitcodeWrapper(begin, end) && SkipBitcodeWrapperHeader(begin, end, true))
+    return createStringError("invalid bitcode wrapper header");
+  if (end - begin < 4)
+    return createStringError("file too small to be bitcode");
+  BitstreamCursor cursor(ArrayRef<uint8_t>(begin, end));
+  if (Expected<SimpleBitstreamCursor::word_t> magic = cursor.Read(32); !magic)
+    return magic.takeError();
+  while (!cursor.AtEndOfStream()) {
+    Expected<BitstreamEntry> entry = cursor.advance();
+    if (!entry)
+      return entry.takeError();
+    if (entry->Kind != BitstreamEntry::SubBlock)
+      break;
+    if (entry->ID != bitc::IDENTIFICATION_BLOCK_ID) {
+      if (Error e = cursor.SkipBlock())
+        return e;
+      continue;
+    }
+    if (Error e = cursor.EnterSubBlock(entry->ID))
+      return e;
+    SmallVector<uint64_t, 64> record;
+    while (true) {
+      Expected<BitstreamEntry> inner = cursor.advance();
+      if (!inner)
+        return inner.takeError();
+      if (inner->Kind != BitstreamEntry::Record)
+        return std::string();
+      record.clear();
+      Expected<unsigned> code = cursor.readRecord(inner->ID, record);
+      if (!code)
+        return code.takeError();
+      if (*code == bitc::IDENTIFICATION_CODE_STRING) {
+        std::string producer;
+        for (uint64_t c : record)
+          producer.push_back(static_cast<char>(c));
+        return producer;
+      }
+    }
+  }
+  return std::string();
+}
+
 extern "C" int ltoe_bitcode_producer(const char *data, size_t len, char **producer, char **err) {
-  auto text = getBitcodeProducerString(bufferRef(data, len));
+  Expected<std::string> text = readProducer(data, len);
   if (!text)
     return ltoe::fail(text.takeError(), err);
   *producer = ltoe::dupString(*text);

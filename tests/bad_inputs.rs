@@ -1,0 +1,221 @@
+//! Bad inputs give a clear `Error` naming the input and phase, and a one-line
+//! CLI message with a non-zero exit; never a panic or an abort.
+
+mod common;
+use common::*;
+use lto_engine::{Config, Error, LtoKind, Phase, Session};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn good_bitcode(dir: &Path) -> PathBuf {
+    compile_c(dir, &data("c/checksum.c"), &["-O2", "-flto"])
+}
+
+fn fat(inputs: &[&Path], out: &Path) -> Command {
+    let mut cmd = engine();
+    cmd.arg("fat").args(inputs).arg("-o").arg(out);
+    cmd
+}
+
+fn api_error(inputs: &[&Path]) -> Error {
+    let mut session = Session::new(Config::default()).unwrap();
+    for input in inputs {
+        if let Err(error) = session.add_path(input) {
+            return error;
+        }
+    }
+    session.run(LtoKind::Fat).expect_err("should fail")
+}
+
+#[test]
+fn truncated_bitcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(good_bitcode(dir.path())).unwrap();
+    let bad = dir.path().join("truncated.o");
+    std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
+    cli_error(&mut fat(&[&bad], &dir.path().join("out.o")), "truncated.o: parse:");
+    assert!(matches!(
+        api_error(&[&bad]),
+        Error::InvalidInput { phase: Phase::Parse, ref input, .. } if input.ends_with("truncated.o")
+    ));
+    assert!(!dir.path().join("out.o").exists(), "no output on failure");
+}
+
+#[test]
+fn random_bytes_named_bc() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("noise.bc");
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&bad, noise).unwrap();
+    let text = cli_error(&mut fat(&[&bad], &dir.path().join("out.o")), "noise.bc");
+    assert!(text.contains("not LLVM bitcode"), "{text}");
+    // Bitcode magic followed by garbage is a parse error, not a crash.
+    let fake = dir.path().join("fake.bc");
+    let mut bytes = b"BC\xC0\xDE".to_vec();
+    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8));
+    std::fs::write(&fake, bytes).unwrap();
+    cli_error(&mut fat(&[&fake], &dir.path().join("out.o")), "fake.bc: parse:");
+}
+
+#[test]
+fn archive_with_a_garbage_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good_bitcode(dir.path());
+    let garbage = dir.path().join("garbage.o");
+    std::fs::write(&garbage, b"this is not an object file at all\n").unwrap();
+    let archive = dir.path().join("libmixed.a");
+    run_ok(
+        Command::new("llvm-ar-22")
+            .arg("rcS")
+            .arg(&archive)
+            .arg(&good)
+            .arg(&garbage),
+    );
+    cli_error(
+        &mut fat(&[&archive], &dir.path().join("out.o")),
+        "libmixed.a(garbage.o)",
+    );
+    // A corrupt archive header is an error too.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.truncate(20);
+    let corrupt = dir.path().join("libcorrupt.a");
+    std::fs::write(&corrupt, bytes).unwrap();
+    cli_error(&mut fat(&[&corrupt], &dir.path().join("out.o")), "libcorrupt.a");
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("does-not-exist.o");
+    let text = cli_error(&mut fat(&[&missing], &dir.path().join("out.o")), "does-not-exist.o: read:");
+    assert!(text.contains("No such file"), "{text}");
+    let rsp = format!("@{}", dir.path().join("missing.rsp").display());
+    cli_error(
+        engine().args(["fat", &rsp, "-o"]).arg(dir.path().join("out.o")),
+        "missing.rsp",
+    );
+}
+
+#[test]
+fn the_same_strong_symbol_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let first = compile_c(&a, &data("c/scale.c"), &["-O2", "-flto"]);
+    let second = compile_c(&b, &data("c/scale.c"), &["-O2", "-flto"]);
+    let text = cli_error(&mut fat(&[&first, &second], &dir.path().join("out.o")), "link:");
+    assert!(text.contains("multiply defined"), "{text}");
+    assert!(text.contains("scale.o"), "{text}");
+    // The same file twice is a duplicate module name.
+    let error = api_error(&[&first, &first]);
+    assert!(matches!(error, Error::DuplicateInput { .. }), "{error}");
+}
+
+/// Writes LLVM bitstream: enough to build an identification block that
+/// claims a future LLVM and epoch, followed by an empty module block.
+struct BitWriter {
+    bytes: Vec<u8>,
+    current: u64,
+    bits: u32,
+}
+
+impl BitWriter {
+    fn emit(&mut self, value: u64, width: u32) {
+        self.current |= value << self.bits;
+        self.bits += width;
+        while self.bits >= 8 {
+            self.bytes.push(self.current as u8);
+            self.current >>= 8;
+            self.bits -= 8;
+        }
+    }
+    fn vbr(&mut self, mut value: u64, width: u32) {
+        let limit = 1 << (width - 1);
+        while value >= limit {
+            self.emit((value & (limit - 1)) | limit, width);
+            value >>= width - 1;
+        }
+        self.emit(value, width);
+    }
+    fn align32(&mut self) {
+        if self.bits > 0 {
+            self.emit(0, 8 - self.bits);
+        }
+        while self.bytes.len() % 4 != 0 {
+            self.bytes.push(0);
+        }
+    }
+    /// ENTER_SUBBLOCK with abbrev width 3; returns where the length goes.
+    fn enter(&mut self, block_id: u64) -> usize {
+        self.emit(1, 2);
+        self.vbr(block_id, 8);
+        self.vbr(3, 4);
+        self.align32();
+        let at = self.bytes.len();
+        self.bytes.extend([0; 4]);
+        at
+    }
+    fn record(&mut self, code: u64, ops: &[u64]) {
+        self.emit(3, 3); // UNABBREV_RECORD
+        self.vbr(code, 6);
+        self.vbr(ops.len() as u64, 6);
+        for op in ops {
+            self.vbr(*op, 6);
+        }
+    }
+    fn exit(&mut self, length_at: usize) {
+        self.emit(0, 3); // END_BLOCK
+        self.align32();
+        let words = ((self.bytes.len() - length_at - 4) / 4) as u32;
+        self.bytes[length_at..length_at + 4].copy_from_slice(&words.to_le_bytes());
+    }
+}
+
+fn future_llvm_bitcode() -> Vec<u8> {
+    let mut w = BitWriter {
+        bytes: b"BC\xC0\xDE".to_vec(),
+        current: 0,
+        bits: 0,
+    };
+    let ident = w.enter(13); // IDENTIFICATION_BLOCK_ID
+    let producer: Vec<u64> = "LLVM99.0.0".bytes().map(u64::from).collect();
+    w.record(1, &producer); // IDENTIFICATION_CODE_STRING
+    w.record(2, &[1]); // IDENTIFICATION_CODE_EPOCH: LLVM 22 is epoch 0
+    w.exit(ident);
+    let module = w.enter(8); // MODULE_BLOCK_ID
+    w.record(1, &[2]); // MODULE_CODE_VERSION 2
+    w.exit(module);
+    w.bytes
+}
+
+#[test]
+fn bitcode_from_a_newer_llvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let future = dir.path().join("future.bc");
+    std::fs::write(&future, future_llvm_bitcode()).unwrap();
+    let text = cli_error(&mut fat(&[&future], &dir.path().join("out.o")), "future.bc: parse:");
+    assert!(text.contains("newer LLVM"), "{text}");
+    assert!(text.contains("LLVM99.0.0"), "{text}");
+}
+
+#[test]
+fn unwritable_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good_bitcode(dir.path());
+    // A path below a regular file cannot be created, even by root.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"file").unwrap();
+    let out = blocker.join("out.o");
+    cli_error(&mut fat(&[&good], &out), "not-a-dir/out.o: write:");
+    // An existing output is not clobbered half-way when a later step fails.
+    let existing = dir.path().join("keep.o");
+    std::fs::write(&existing, b"previous").unwrap();
+    let noise = dir.path().join("noise.bc");
+    std::fs::write(&noise, b"garbage").unwrap();
+    cli_error(&mut fat(&[&good, &noise], &existing), "noise.bc");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"previous");
+}
