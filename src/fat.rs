@@ -178,17 +178,10 @@ fn link_all<'ctx>(
 ) -> Result<()> {
     let mut linker = llvm::FatLinker::new(base);
     for ParsedModule { name, module, .. } in parsed {
-        if linker.link(module).is_err() {
-            let reason = llvm::take_error_text(context);
-            return Err(Error::Link {
-                input: name,
-                reason: if reason.is_empty() {
-                    "LLVM's linker failed without a message".to_string()
-                } else {
-                    reason
-                },
-            });
-        }
+        linker.link(context, module).map_err(|reason| Error::Link {
+            input: name,
+            reason,
+        })?;
     }
     Ok(())
 }

@@ -123,9 +123,13 @@ fn quote(path: &Path) -> String {
 /// `path`: readers never see a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let display = path.display().to_string();
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::io(&display, Phase::Write, std::io::ErrorKind::InvalidInput.into()))?;
+    let file_name = path.file_name().ok_or_else(|| {
+        Error::io(
+            &display,
+            Phase::Write,
+            std::io::ErrorKind::InvalidInput.into(),
+        )
+    })?;
     let temp = path.with_file_name(format!(
         ".{}.tmp.{}",
         file_name.to_string_lossy(),

@@ -33,7 +33,10 @@ fn truncated_bitcode() {
     let good = std::fs::read(good_bitcode(dir.path())).unwrap();
     let bad = dir.path().join("truncated.o");
     std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
-    cli_error(&mut fat(&[&bad], &dir.path().join("out.o")), "truncated.o: parse:");
+    cli_error(
+        &mut fat(&[&bad], &dir.path().join("out.o")),
+        "truncated.o: parse:",
+    );
     assert!(matches!(
         api_error(&[&bad]),
         Error::InvalidInput { phase: Phase::Parse, ref input, .. } if input.ends_with("truncated.o")
@@ -56,7 +59,10 @@ fn random_bytes_named_bc() {
     let mut bytes = b"BC\xC0\xDE".to_vec();
     bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8));
     std::fs::write(&fake, bytes).unwrap();
-    cli_error(&mut fat(&[&fake], &dir.path().join("out.o")), "fake.bc: parse:");
+    cli_error(
+        &mut fat(&[&fake], &dir.path().join("out.o")),
+        "fake.bc: parse:",
+    );
 }
 
 #[test]
@@ -82,18 +88,26 @@ fn archive_with_a_garbage_member() {
     bytes.truncate(20);
     let corrupt = dir.path().join("libcorrupt.a");
     std::fs::write(&corrupt, bytes).unwrap();
-    cli_error(&mut fat(&[&corrupt], &dir.path().join("out.o")), "libcorrupt.a");
+    cli_error(
+        &mut fat(&[&corrupt], &dir.path().join("out.o")),
+        "libcorrupt.a",
+    );
 }
 
 #[test]
 fn missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("does-not-exist.o");
-    let text = cli_error(&mut fat(&[&missing], &dir.path().join("out.o")), "does-not-exist.o: read:");
+    let text = cli_error(
+        &mut fat(&[&missing], &dir.path().join("out.o")),
+        "does-not-exist.o: read:",
+    );
     assert!(text.contains("No such file"), "{text}");
     let rsp = format!("@{}", dir.path().join("missing.rsp").display());
     cli_error(
-        engine().args(["fat", &rsp, "-o"]).arg(dir.path().join("out.o")),
+        engine()
+            .args(["fat", &rsp, "-o"])
+            .arg(dir.path().join("out.o")),
         "missing.rsp",
     );
 }
@@ -107,7 +121,10 @@ fn the_same_strong_symbol_twice() {
     std::fs::create_dir_all(&b).unwrap();
     let first = compile_c(&a, &data("c/scale.c"), &["-O2", "-flto"]);
     let second = compile_c(&b, &data("c/scale.c"), &["-O2", "-flto"]);
-    let text = cli_error(&mut fat(&[&first, &second], &dir.path().join("out.o")), "link:");
+    let text = cli_error(
+        &mut fat(&[&first, &second], &dir.path().join("out.o")),
+        "link:",
+    );
     assert!(text.contains("multiply defined"), "{text}");
     assert!(text.contains("scale.o"), "{text}");
     // The same file twice is a duplicate module name.
@@ -145,7 +162,7 @@ impl BitWriter {
         if self.bits > 0 {
             self.emit(0, 8 - self.bits);
         }
-        while self.bytes.len() % 4 != 0 {
+        while !self.bytes.len().is_multiple_of(4) {
             self.bytes.push(0);
         }
     }
@@ -197,7 +214,10 @@ fn bitcode_from_a_newer_llvm() {
     let dir = tempfile::tempdir().unwrap();
     let future = dir.path().join("future.bc");
     std::fs::write(&future, future_llvm_bitcode()).unwrap();
-    let text = cli_error(&mut fat(&[&future], &dir.path().join("out.o")), "future.bc: parse:");
+    let text = cli_error(
+        &mut fat(&[&future], &dir.path().join("out.o")),
+        "future.bc: parse:",
+    );
     assert!(text.contains("newer LLVM"), "{text}");
     assert!(text.contains("LLVM99.0.0"), "{text}");
 }

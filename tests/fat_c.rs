@@ -51,7 +51,10 @@ fn c_program_through_cli_links_runs_and_internalizes() {
     );
     for kept in ["main", "lto_api_version"] {
         let sym = find(&syms, kept).unwrap_or_else(|| panic!("{kept} missing"));
-        assert!(sym.global && sym.defined, "{kept} must stay global: {sym:?}");
+        assert!(
+            sym.global && sym.defined,
+            "{kept} must stay global: {sym:?}"
+        );
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -87,8 +90,16 @@ fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
         session.run(LtoKind::Fat).unwrap().objects.remove(0).bytes
     };
     let first = run(EmitKind::Object, false);
-    assert_eq!(first, run(EmitKind::Object, false), "same inputs, same bytes");
-    assert_eq!(first, run(EmitKind::Object, true), "input order does not matter");
+    assert_eq!(
+        first,
+        run(EmitKind::Object, false),
+        "same inputs, same bytes"
+    );
+    assert_eq!(
+        first,
+        run(EmitKind::Object, true),
+        "input order does not matter"
+    );
     let asm = String::from_utf8(run(EmitKind::Assembly, false)).unwrap();
     assert!(asm.contains("main:"), "assembly text: {asm}");
     let bitcode = run(EmitKind::Bitcode, false);
@@ -105,7 +116,13 @@ fn save_temps_writes_each_stage_as_bitcode() {
         engine()
             .arg("fat")
             .args(&inputs)
-            .args(["-o", out.to_str().unwrap(), "--export", "main", "--save-temps"])
+            .args([
+                "-o",
+                out.to_str().unwrap(),
+                "--export",
+                "main",
+                "--save-temps",
+            ])
             .arg(&temps)
             .arg("-O3"),
     );

@@ -137,7 +137,10 @@ fn embedded_bitcode_of_crate_and_std_goes_through_lto_together() {
             .split_once('(')
             .map(|(_, m)| m.trim_end_matches(')'))
             .unwrap();
-        assert!(!members.iter().any(|m| m == member), "{member} linked twice");
+        assert!(
+            !members.iter().any(|m| m == member),
+            "{member} linked twice"
+        );
     }
     assert!(members.iter().any(|m| m.starts_with("compiler_builtins")));
     let internalized = report["internalized"].as_array().unwrap();
@@ -179,6 +182,9 @@ fn calls_across_c_and_rust_are_inlined() {
             find(&syms, callee)
         );
     }
-    assert!(output.report.internalized.contains(&"rust_add_one".to_string()));
+    assert!(output
+        .report
+        .internalized
+        .contains(&"rust_add_one".to_string()));
     assert!(output.report.internalized.contains(&"c_square".to_string()));
 }

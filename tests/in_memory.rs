@@ -63,7 +63,10 @@ fn inkwell_modules_are_linked_internalized_and_inlined() {
     let dir = tempfile::tempdir().unwrap();
     let files = output.write_fat(&dir.path().join("lto.o")).unwrap();
     let syms = symbols(&files.object);
-    assert!(find(&syms, "helper").is_none(), "helper inlined and dropped");
+    assert!(
+        find(&syms, "helper").is_none(),
+        "helper inlined and dropped"
+    );
     assert!(find(&syms, "entry").is_some_and(|s| s.global && s.defined));
 
     // Call it from a C program to see it compute.

@@ -117,10 +117,14 @@ impl Inputs {
             .map_err(|e| Error::io(&display, Phase::Read, e))?
             .len();
         if len == 0 {
-            return Err(Error::invalid(&display, Phase::Classify, unknown_reason(&[])));
+            return Err(Error::invalid(
+                &display,
+                Phase::Classify,
+                unknown_reason(&[]),
+            ));
         }
-        let map =
-            crate::llvm::map_file_readonly(&file).map_err(|e| Error::io(&display, Phase::Read, e))?;
+        let map = crate::llvm::map_file_readonly(&file)
+            .map_err(|e| Error::io(&display, Phase::Read, e))?;
         let bytes = InputBytes::mapped(Arc::new(map));
         match classify::sniff(bytes.as_slice()) {
             Kind::Bitcode => {

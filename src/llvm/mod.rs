@@ -67,9 +67,8 @@ pub fn take_diagnostics(context: &Context) -> Vec<Diagnostic> {
         let mut severity: c_int = 0;
         let mut message: *mut c_char = std::ptr::null_mut();
         // SAFETY: the context is alive; out-pointers are valid locals.
-        let got = unsafe {
-            ffi::ltoe_context_pop_diagnostic(context.raw(), &mut severity, &mut message)
-        };
+        let got =
+            unsafe { ffi::ltoe_context_pop_diagnostic(context.raw(), &mut severity, &mut message) };
         if got == 0 {
             return out;
         }
@@ -220,19 +219,23 @@ impl<'m, 'ctx> FatLinker<'m, 'ctx> {
         }
     }
 
-    /// Links `src` in, consuming it. On failure the reason is in the
-    /// context's diagnostics ([`take_error_text`]).
-    pub fn link(&mut self, src: Module<'ctx>) -> Result<(), ()> {
+    /// Links `src` in, consuming it. On failure, returns the reason LLVM
+    /// reported to `context` (which must record diagnostics).
+    pub fn link(&mut self, context: &'ctx Context, src: Module<'ctx>) -> Result<(), String> {
         let raw_src = src.as_mut_ptr();
         // The shim takes ownership of the module; inkwell must not dispose it.
         std::mem::forget(src);
         // SAFETY: `raw_src` is a module of the same context that nobody else owns now.
         let code = unsafe { ffi::ltoe_linker_link(self.raw, raw_src) };
         if code == 0 {
-            Ok(())
-        } else {
-            Err(())
+            return Ok(());
         }
+        let reason = take_error_text(context);
+        Err(if reason.is_empty() {
+            "LLVM's linker failed without a message".to_string()
+        } else {
+            reason
+        })
     }
 }
 

@@ -116,7 +116,10 @@ pub fn find<'a>(syms: &'a [Sym], name: &str) -> Option<&'a Sym> {
 pub fn cli_error(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{cmd:?} should fail; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "{cmd:?} should fail; stderr: {stderr}"
+    );
     assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("LLVM ERROR"),

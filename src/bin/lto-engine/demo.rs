@@ -1,1 +1,200 @@
-pub fn run() -> Result<(), lto_engine::Error> { Ok(()) }
+//! `lto-engine demo`: compiles the bundled C and Rust sources (shipped in
+//! `demo/`, embedded in the binary), runs fat LTO through the library, links
+//! with lld, runs the program, and shows what LTO did.
+
+use lto_engine::{Config, Error, LinkItem, LtoKind, Phase, Session};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SOURCES: [(&str, &str); 3] = [
+    ("main.c", include_str!("../../../demo/main.c")),
+    ("wordstat.c", include_str!("../../../demo/wordstat.c")),
+    ("summarize.rs", include_str!("../../../demo/summarize.rs")),
+];
+const CLANG: &str = "clang-22";
+
+/// A scratch directory removed when the demo ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tool_error(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::Config(format!("demo: {what}: {detail} (run ./ci/setup.sh)"))
+}
+
+/// Runs a tool; its stderr becomes the error on failure.
+fn run(cmd: &mut Command) -> Result<String, Error> {
+    let name = format!("{:?}", cmd.get_program());
+    let out = cmd.output().map_err(|e| tool_error(&name, e))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(tool_error(&name, stderr.trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Builds the program twice, without LTO and with the engine's fat LTO, runs
+/// both and prints the report.
+pub fn run_demo() -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("lto-engine-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+    let scratch = Scratch(dir);
+    let dir = &scratch.0;
+    for (name, text) in SOURCES {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| Error::io(dir.join(name).display(), Phase::Write, e))?;
+    }
+    println!("== lto-engine demo: C (clang-22 -flto) + Rust staticlib with std (rustc -C linker-plugin-lto)");
+
+    // Baseline: everything native, no LTO.
+    let native_dir = dir.join("native");
+    std::fs::create_dir_all(&native_dir)
+        .map_err(|e| Error::io(native_dir.display(), Phase::Write, e))?;
+    for c in ["main", "wordstat"] {
+        run(Command::new(CLANG)
+            .args(["-O2", "-c"])
+            .arg(dir.join(format!("{c}.c")))
+            .arg("-o")
+            .arg(native_dir.join(format!("{c}.o"))))?;
+    }
+    run(Command::new("rustc")
+        .args([
+            "--edition=2021",
+            "-C",
+            "opt-level=2",
+            "--crate-type=staticlib",
+        ])
+        .arg(dir.join("summarize.rs"))
+        .arg("--out-dir")
+        .arg(&native_dir))?;
+    let baseline = native_dir.join("prog");
+    run(Command::new(CLANG)
+        .arg("-fuse-ld=lld")
+        .arg(native_dir.join("main.o"))
+        .arg(native_dir.join("wordstat.o"))
+        .arg(native_dir.join("libsummarize.a"))
+        .arg("-o")
+        .arg(&baseline))?;
+    let expected = run(&mut Command::new(&baseline))?;
+
+    // LTO inputs: C bitcode objects and a staticlib with bitcode members.
+    for c in ["main", "wordstat"] {
+        run(Command::new(CLANG)
+            .args(["-O2", "-flto", "-c"])
+            .arg(dir.join(format!("{c}.c")))
+            .arg("-o")
+            .arg(dir.join(format!("{c}.o"))))?;
+    }
+    run(Command::new("rustc")
+        .args([
+            "--edition=2021",
+            "-C",
+            "opt-level=2",
+            "--crate-type=staticlib",
+        ])
+        .args(["-C", "linker-plugin-lto"])
+        .arg(dir.join("summarize.rs"))
+        .arg("--out-dir")
+        .arg(dir))?;
+
+    let mut session = Session::new(Config::default())?;
+    for input in ["main.o", "wordstat.o", "libsummarize.a"] {
+        session.add_path(dir.join(input))?;
+    }
+    session.preserve(["main"]);
+    let output = session.run(LtoKind::Fat)?;
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(out_dir.display(), Phase::Write, e))?;
+    let files = output.write_fat(&out_dir.join("lto.o"))?;
+    let program = out_dir.join("prog");
+    run(Command::new(CLANG)
+        .arg("-fuse-ld=lld")
+        .arg(format!("@{}", files.link_rsp.display()))
+        .arg("-o")
+        .arg(&program))?;
+    let actual = run(&mut Command::new(&program))?;
+
+    let report = &output.report;
+    println!(
+        "\n-- modules through fat LTO (base: {})",
+        report.base_module.as_deref().unwrap_or("-")
+    );
+    for module in &report.modules {
+        let name = module
+            .name
+            .strip_prefix(&format!("{}/", dir.display()))
+            .unwrap_or(&module.name);
+        println!(
+            "   {name:<70} {:>14} {:>6} instrs",
+            module.origin, module.instructions
+        );
+    }
+    println!("-- passed through to the final link");
+    for item in &output.native_inputs {
+        match item {
+            LinkItem::LtoOutput => {}
+            LinkItem::Native(path) => println!("   {}", path.display()),
+            LinkItem::NativeMembers { archive, members } => println!(
+                "   {} native members of {} (std and its dependencies)",
+                members.len(),
+                archive.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        }
+    }
+    println!(
+        "-- symbols: {} preserved (main + what native code references), {} internalized",
+        report.preserved.len(),
+        report.internalized.len()
+    );
+    for name in report
+        .internalized
+        .iter()
+        .filter(|n| !n.starts_with('_'))
+        .take(8)
+    {
+        println!("   internalized: {name}");
+    }
+    let symbols = run(Command::new("llvm-nm-22").arg(&files.object))?;
+    for callee in ["is_separator", "c_is_vowel"] {
+        let present = symbols.lines().any(|l| l.ends_with(&format!(" {callee}")));
+        println!(
+            "   {callee}: {}",
+            if present {
+                "still in the object"
+            } else {
+                "inlined into its callers (C and Rust) and dropped"
+            }
+        );
+    }
+    print!(
+        "-- {}",
+        report
+            .summary()
+            .lines()
+            .nth(1)
+            .map(|l| format!("{}\n", l.trim()))
+            .unwrap_or_default()
+    );
+    println!(
+        "-- program size: {} bytes without LTO, {} bytes with fat LTO (LTO object {} bytes)",
+        size(&baseline),
+        size(&program),
+        size(&files.object)
+    );
+    println!("\n-- program output (with LTO):\n{actual}");
+    if actual != expected {
+        return Err(Error::Config(format!(
+            "demo: the LTO program printed {actual:?}, the native one {expected:?}"
+        )));
+    }
+    println!("== same output as the build without LTO");
+    Ok(())
+}

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "lto-engine", version, about = "Link-time optimization of LLVM 22 bitcode")]
+#[command(
+    name = "lto-engine",
+    version,
+    about = "Link-time optimization of LLVM 22 bitcode"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,7 +23,7 @@ struct Cli {
 enum Command {
     /// Fat LTO: link every module into one, internalize what is not
     /// preserved, optimize, emit one object (plus link.rsp beside it).
-    Fat(FatArgs),
+    Fat(Box<FatArgs>),
     /// Compile the bundled C and Rust examples, run fat LTO, link, run the
     /// program and show what LTO did.
     Demo,
@@ -79,8 +83,8 @@ struct FatArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Fat(args) => run_fat(args),
-        Command::Demo => demo::run(),
+        Command::Fat(args) => run_fat(*args),
+        Command::Demo => demo::run_demo(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,6 +142,10 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
         lto_engine::output::write_atomically(path, text.as_bytes())?;
     }
     eprint!("{}", output.report.summary());
-    eprintln!("  wrote {} and {}", files.object.display(), files.link_rsp.display());
+    eprintln!(
+        "  wrote {} and {}",
+        files.object.display(),
+        files.link_rsp.display()
+    );
     Ok(())
 }

@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn splits_like_gnu() {
-        assert_eq!(split("a.o  b.o\n\"c d.o\" 'e f' g\\ h"), ["a.o", "b.o", "c d.o", "e f", "g h"]);
+        assert_eq!(
+            split("a.o  b.o\n\"c d.o\" 'e f' g\\ h"),
+            ["a.o", "b.o", "c d.o", "e f", "g h"]
+        );
         assert_eq!(split("\"\""), [""]);
         assert!(split("  \n").is_empty());
     }
