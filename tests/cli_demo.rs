@@ -7,7 +7,10 @@ use common::*;
 fn demo_runs_and_reports_cross_language_inlining() {
     let out = run_ok(engine().arg("demo"));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("== same output as the build without LTO"), "{text}");
+    assert!(
+        text.contains("== same output as the build without LTO"),
+        "{text}"
+    );
     assert!(text.contains("words=9 longest=12"), "{text}");
     assert!(text.contains("vowels=19"), "{text}");
     assert!(
