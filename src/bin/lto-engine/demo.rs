@@ -41,6 +41,36 @@ fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// Compiles the demo's C files and its Rust staticlib from `src` into `out`.
+/// With `lto`, the outputs are bitcode (`-flto`, `-C linker-plugin-lto`).
+fn compile_sources(src: &Path, out: &Path, lto: bool) -> Result<(), Error> {
+    let (clang_flags, rustc_flags): (&[&str], &[&str]) = if lto {
+        (&["-flto"], &["-C", "linker-plugin-lto"])
+    } else {
+        (&[], &[])
+    };
+    for c in ["main", "wordstat"] {
+        run(Command::new(CLANG)
+            .args(["-O2", "-c"])
+            .args(clang_flags)
+            .arg(src.join(format!("{c}.c")))
+            .arg("-o")
+            .arg(out.join(format!("{c}.o"))))?;
+    }
+    run(Command::new("rustc")
+        .args([
+            "--edition=2021",
+            "-C",
+            "opt-level=2",
+            "--crate-type=staticlib",
+        ])
+        .args(rustc_flags)
+        .arg(src.join("summarize.rs"))
+        .arg("--out-dir")
+        .arg(out))?;
+    Ok(())
+}
+
 /// Builds the program twice, without LTO and with the engine's fat LTO, runs
 /// both and prints the report.
 pub fn run_demo() -> Result<(), Error> {
@@ -58,23 +88,7 @@ pub fn run_demo() -> Result<(), Error> {
     let native_dir = dir.join("native");
     std::fs::create_dir_all(&native_dir)
         .map_err(|e| Error::io(native_dir.display(), Phase::Write, e))?;
-    for c in ["main", "wordstat"] {
-        run(Command::new(CLANG)
-            .args(["-O2", "-c"])
-            .arg(dir.join(format!("{c}.c")))
-            .arg("-o")
-            .arg(native_dir.join(format!("{c}.o"))))?;
-    }
-    run(Command::new("rustc")
-        .args([
-            "--edition=2021",
-            "-C",
-            "opt-level=2",
-            "--crate-type=staticlib",
-        ])
-        .arg(dir.join("summarize.rs"))
-        .arg("--out-dir")
-        .arg(&native_dir))?;
+    compile_sources(dir, &native_dir, false)?;
     let baseline = native_dir.join("prog");
     run(Command::new(CLANG)
         .arg("-fuse-ld=lld")
@@ -86,24 +100,7 @@ pub fn run_demo() -> Result<(), Error> {
     let expected = run(&mut Command::new(&baseline))?;
 
     // LTO inputs: C bitcode objects and a staticlib with bitcode members.
-    for c in ["main", "wordstat"] {
-        run(Command::new(CLANG)
-            .args(["-O2", "-flto", "-c"])
-            .arg(dir.join(format!("{c}.c")))
-            .arg("-o")
-            .arg(dir.join(format!("{c}.o"))))?;
-    }
-    run(Command::new("rustc")
-        .args([
-            "--edition=2021",
-            "-C",
-            "opt-level=2",
-            "--crate-type=staticlib",
-        ])
-        .args(["-C", "linker-plugin-lto"])
-        .arg(dir.join("summarize.rs"))
-        .arg("--out-dir")
-        .arg(dir))?;
+    compile_sources(dir, dir, true)?;
 
     let mut session = Session::new(Config::default())?;
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
