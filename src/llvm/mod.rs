@@ -114,12 +114,16 @@ fn status(code: c_int, err: *mut c_char) -> Result<(), String> {
     if code == 0 {
         return Ok(());
     }
-    let text = take_string(err);
-    Err(if text.is_empty() {
-        "unknown LLVM failure".to_string()
+    Err(failure_text(take_string(err), "unknown LLVM failure"))
+}
+
+/// LLVM's message, or `fallback` when it gave none.
+fn failure_text(text: String, fallback: &str) -> String {
+    if text.is_empty() {
+        fallback.to_string()
     } else {
         text
-    })
+    }
 }
 
 fn c_string(text: &str) -> Result<CString, String> {
@@ -230,12 +234,10 @@ impl<'m, 'ctx> FatLinker<'m, 'ctx> {
         if code == 0 {
             return Ok(());
         }
-        let reason = take_error_text(context);
-        Err(if reason.is_empty() {
-            "LLVM's linker failed without a message".to_string()
-        } else {
-            reason
-        })
+        Err(failure_text(
+            take_error_text(context),
+            "LLVM's linker failed without a message",
+        ))
     }
 }
 
