@@ -1,64 +1,62 @@
-//! Cheap, shareable views of input bytes: a slice of a memory-mapped file or
-//! a buffer the caller handed over.
+//! Cheap, shareable views of input bytes: a slice of a memory-mapped file,
+//! of a buffer the caller handed over, or of a serialized module.
 
 use crate::llvm::ModuleBuffer;
 use memmap2::Mmap;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Bytes of one input or archive member; cloning shares them.
-#[derive(Clone)]
-pub struct InputBytes(Repr);
+/// Whatever owns the bytes; kept alive as long as any view of it.
+type Owner = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
+/// Bytes of one input or archive member; cloning and slicing share them.
 #[derive(Clone)]
-enum Repr {
-    Mapped { map: Arc<Mmap>, range: Range<usize> },
-    Owned(Arc<[u8]>),
-    Module(Arc<ModuleBuffer>),
+pub struct InputBytes {
+    owner: Owner,
+    range: Range<usize>,
 }
 
 impl InputBytes {
-    /// All of a mapped file.
-    pub(crate) fn mapped(map: Arc<Mmap>) -> Self {
-        let range = 0..map.len();
-        InputBytes(Repr::Mapped { map, range })
+    fn whole(owner: Owner) -> Self {
+        let len = (*owner).as_ref().len();
+        InputBytes {
+            owner,
+            range: 0..len,
+        }
     }
 
-    /// A sub-slice of these bytes (an archive member, an object section).
-    /// `range` is relative to `self` and must lie within it.
-    pub(crate) fn slice(&self, range: Range<usize>) -> Self {
-        match &self.0 {
-            Repr::Mapped { map, range: outer } => InputBytes(Repr::Mapped {
-                map: map.clone(),
-                range: outer.start + range.start..outer.start + range.end,
-            }),
-            Repr::Owned(bytes) => InputBytes(Repr::Owned(bytes[range].into())),
-            Repr::Module(buffer) => InputBytes(Repr::Owned(buffer.as_bytes()[range].into())),
-        }
+    /// All of a mapped file.
+    pub(crate) fn mapped(map: Mmap) -> Self {
+        Self::whole(Arc::new(map))
     }
 
     /// Bytes handed over by the caller.
     pub(crate) fn owned(bytes: Vec<u8>) -> Self {
-        InputBytes(Repr::Owned(bytes.into()))
+        Self::whole(Arc::new(bytes))
     }
 
     /// A module the caller serialized with [`ModuleBuffer`].
     pub(crate) fn module(buffer: ModuleBuffer) -> Self {
-        InputBytes(Repr::Module(Arc::new(buffer)))
+        Self::whole(Arc::new(buffer))
+    }
+
+    /// A sub-slice of these bytes (an archive member, an object section),
+    /// sharing the owner. `range` is relative to `self` and must lie within it.
+    pub(crate) fn slice(&self, range: Range<usize>) -> Self {
+        InputBytes {
+            owner: self.owner.clone(),
+            range: self.range.start + range.start..self.range.start + range.end,
+        }
     }
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Mapped { map, range } => &map[range.clone()],
-            Repr::Owned(bytes) => bytes,
-            Repr::Module(buffer) => buffer.as_bytes(),
-        }
+        &(*self.owner).as_ref()[self.range.clone()]
     }
 }
 
 impl std::fmt::Debug for InputBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "InputBytes({} bytes)", self.as_slice().len())
+        write!(f, "InputBytes({} bytes)", self.range.len())
     }
 }

@@ -17,7 +17,6 @@ use crate::error::{Error, Phase, Result};
 use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// How to treat the objects of one input that carry embedded bitcode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,9 +102,7 @@ impl Inputs {
                 "not LLVM bitcode (no bitcode magic)",
             ));
         }
-        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory)?;
-        self.note_lto_position();
-        Ok(())
+        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory)
     }
 
     /// Adds a file: bitcode, object or archive, classified by content.
@@ -125,11 +122,10 @@ impl Inputs {
         }
         let map = crate::llvm::map_file_readonly(&file)
             .map_err(|e| Error::io(&display, Phase::Read, e))?;
-        let bytes = InputBytes::mapped(Arc::new(map));
+        let bytes = InputBytes::mapped(map);
         match classify::sniff(bytes.as_slice()) {
             Kind::Bitcode => {
                 self.push_module(display, bytes, ModuleOrigin::File)?;
-                self.note_lto_position();
             }
             Kind::Archive => self.add_archive(path, &display, &bytes, options)?,
             Kind::ThinArchive => {
@@ -161,7 +157,6 @@ impl Inputs {
         match self.object_bitcode(display, bytes, options)? {
             Some(module) => {
                 self.push_module(display.to_string(), module.0, module.1)?;
-                self.note_lto_position();
             }
             None => self.link_items.push(LinkItem::Native(path.to_path_buf())),
         }
@@ -283,7 +278,6 @@ impl Inputs {
             }
         }
         if any_lto {
-            self.note_lto_position();
             self.link_items.push(LinkItem::NativeMembers {
                 archive: path.to_path_buf(),
                 members: native,
@@ -303,10 +297,12 @@ impl Inputs {
             bytes,
             origin,
         });
+        self.note_lto_position();
         Ok(())
     }
 
-    /// The LTO output takes the place of the first bitcode input.
+    /// The LTO output takes the place of the first bitcode input (an
+    /// archive's native members follow it).
     fn note_lto_position(&mut self) {
         if !self
             .link_items

@@ -77,6 +77,12 @@ impl ModuleBuffer {
     }
 }
 
+impl AsRef<[u8]> for ModuleBuffer {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 /// A module serialized with its ThinLTO module summary and hash, as
 /// `-flto=thin` writes it. Names anonymous globals and canonicalizes aliases
 /// in `module` first (the summary writer needs both). `Send + Sync`.
