@@ -33,8 +33,8 @@ pub(crate) fn run(
     ordered.sort_by(|a, b| a.name.cmp(&b.name));
     let mut parsed = report.time("parse", || parse_all(&context, &ordered))?;
     if parsed.is_empty() {
-        // All inputs are native: the link still gets the object it was
-        // promised, an empty one, and link.rsp lists the native inputs.
+        // All inputs are native: `-o` still gets a valid (empty) object so
+        // build rules that expect it hold; link.rsp lists only the natives.
         return emit_empty(config, &context, report);
     }
 
