@@ -52,7 +52,14 @@ fn main() {
         };
     }
     build.flag_if_supported("-Wno-unused-parameter");
-    let sources = ["diagnostics", "bitcode", "linker", "target", "archive"];
+    let sources = [
+        "diagnostics",
+        "bitcode",
+        "linker",
+        "target",
+        "archive",
+        "thin",
+    ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");
         println!("cargo:rerun-if-changed={path}");

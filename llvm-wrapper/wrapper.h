@@ -68,6 +68,59 @@ void ltoe_target_machine_set_sections(LLVMTargetMachineRef tm, int function_sect
 int ltoe_write_archive(const char *path, const char *const *names, const uint8_t *const *datas,
                        const size_t *lens, size_t count, char **err);
 
+/* ---- ThinLTO (thin.cpp) ---- */
+typedef struct LtoeThinIndex LtoeThinIndex;
+/* Whether module `which` of a bitcode buffer carries a module summary, and
+ * whether it was written for ThinLTO. */
+int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which, int *has_summary,
+                          int *is_thin, char **err);
+/* The GUID of a global symbol name (external linkage, \01 escape dropped). */
+uint64_t ltoe_guid_for_symbol(const char *name);
+
+/* The combined index. Buffers added must outlive it. */
+LtoeThinIndex *ltoe_thin_index_new(void);
+void ltoe_thin_index_free(LtoeThinIndex *thin);
+/* Reads the summary of module `which` of a buffer under `module_id` (unique);
+ * the module's ordinal is the number of modules added before it. */
+int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t len, size_t which,
+                        const char *module_id, char **err);
+/* Every definition in the index, as records
+ * {u64 guid, u32 module ordinal, u8 linkage class, u32 name length, name bytes}
+ * with linkage class 0 strong, 1 weak/linkonce/common, 2 available_externally,
+ * 3 local. */
+int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
+/* The prevailing copy of each listed GUID: the module with that ordinal. */
+int ltoe_thin_index_set_prevailing(LtoeThinIndex *thin, const uint64_t *guids,
+                                   const uint32_t *ordinals, size_t count, char **err);
+/* Dead-symbol analysis (and constant propagation) from the preserved GUIDs. */
+void ltoe_thin_index_compute_dead(LtoeThinIndex *thin, const uint64_t *preserved, size_t count,
+                                  int import_enabled);
+/* Per-module definitions, and import/export lists when import is enabled. */
+void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int import_enabled);
+/* Internalize what is neither preserved nor imported elsewhere; promote locals
+ * other modules import. */
+void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin);
+/* Resolve linkonce/weak linkages of prevailing and non-prevailing copies. */
+void ltoe_thin_index_resolve_prevailing(LtoeThinIndex *thin, int elf_visibility);
+/* Propagate function attributes along the index's call graph. */
+void ltoe_thin_index_propagate_attributes(LtoeThinIndex *thin);
+/* What a module imports, as records
+ * {u32 source ordinal, u64 guid, u8 is_definition, u32 name length, name bytes}. */
+int ltoe_thin_index_module_imports(const LtoeThinIndex *thin, const char *module_id,
+                                   LtoeBuffer **out, char **err);
+/* Counts of a module's definitions, live definitions and exports. */
+int ltoe_thin_index_module_stats(const LtoeThinIndex *thin, const char *module_id,
+                                 size_t *definitions, size_t *live, size_t *exports, char **err);
+
+/* Backend steps on a module parsed under its index identifier. They only read
+ * the index, so several threads may run them at once (one context each). */
+int ltoe_thin_backend_rename(const LtoeThinIndex *thin, LLVMModuleRef module,
+                             LLVMTargetMachineRef tm, char **err);
+int ltoe_thin_backend_resolve(const LtoeThinIndex *thin, LLVMModuleRef module, char **err);
+int ltoe_thin_backend_internalize(const LtoeThinIndex *thin, LLVMModuleRef module, char **err);
+int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef module,
+                             LLVMTargetMachineRef tm, char **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,6 +105,26 @@ impl FromStr for EmitKind {
     }
 }
 
+/// How many ThinLTO backends run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Jobs {
+    /// One per available core.
+    #[default]
+    Auto,
+    /// Exactly this many (at least one).
+    Fixed(usize),
+}
+
+impl Jobs {
+    /// The number of backend threads this means on this machine.
+    pub fn count(self) -> usize {
+        match self {
+            Jobs::Auto => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Jobs::Fixed(n) => n.max(1),
+        }
+    }
+}
+
 /// Settings of an LTO session.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -130,6 +150,8 @@ pub struct Config {
     pub input_options: InputOptions,
     /// Where to write the module after each stage, if anywhere.
     pub save_temps: Option<PathBuf>,
+    /// ThinLTO backend parallelism.
+    pub jobs: Jobs,
 }
 
 impl Default for Config {
@@ -146,6 +168,7 @@ impl Default for Config {
             emit: EmitKind::Object,
             input_options: InputOptions::default(),
             save_temps: None,
+            jobs: Jobs::Auto,
         }
     }
 }

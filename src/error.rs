@@ -17,6 +17,17 @@ pub enum Phase {
     Link,
     /// The restriction pass (internalization).
     Restrict,
+    /// The thin link: combined index, dead symbols, prevailing copies,
+    /// import lists, linkage decisions.
+    ThinLink,
+    /// ThinLTO backend: renaming and promoting locals.
+    Rename,
+    /// ThinLTO backend: dropping dead definitions and resolving weak linkages.
+    Resolve,
+    /// ThinLTO backend: internalizing.
+    Internalize,
+    /// ThinLTO backend: importing functions from other modules.
+    Import,
     /// Running the LTO optimization pipeline.
     Optimize,
     /// Emitting native code.
@@ -33,6 +44,11 @@ impl fmt::Display for Phase {
             Phase::Parse => "parse",
             Phase::Link => "link",
             Phase::Restrict => "restrict",
+            Phase::ThinLink => "thin link",
+            Phase::Rename => "rename",
+            Phase::Resolve => "resolve",
+            Phase::Internalize => "internalize",
+            Phase::Import => "import",
             Phase::Optimize => "optimize",
             Phase::Codegen => "codegen",
             Phase::Write => "write",

@@ -5,7 +5,7 @@
 use crate::codegen;
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
-use crate::input::{BitcodeInput, ModuleOrigin};
+use crate::input::{parse_error, BitcodeInput};
 use crate::llvm;
 use crate::report::{ModuleReport, Report};
 use inkwell::context::Context;
@@ -42,7 +42,7 @@ pub(crate) fn run(
         .iter()
         .map(|module| ModuleReport {
             name: module.name.clone(),
-            origin: origin_name(&module.input.origin),
+            origin: module.input.origin.to_string(),
             bitcode_bytes: module.input.bytes.as_slice().len(),
             instructions: module.cost,
         })
@@ -186,32 +186,8 @@ fn link_all<'ctx>(
     Ok(())
 }
 
-/// A parse failure, said plainly when the bitcode comes from another LLVM.
-fn parse_error(name: &str, data: &[u8], reason: String) -> Error {
-    let reason = match llvm::bitcode_producer(data) {
-        Some(producer) if producer_major(&producer).is_some_and(|v| v > llvm::LLVM_MAJOR) => {
-            format!(
-                "bitcode from a newer LLVM (producer {producer}); this engine reads LLVM {} bitcode: {reason}",
-                llvm::LLVM_MAJOR
-            )
-        }
-        _ => format!("invalid bitcode: {reason}"),
-    };
-    Error::invalid(name, Phase::Parse, reason)
-}
-
-/// `LLVM22.1.8` -> 22.
-fn producer_major(producer: &str) -> Option<u32> {
-    let digits: String = producer
-        .strip_prefix("LLVM")?
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// Fails when LLVM reported an error diagnostic during `phase`.
-fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Phase) -> Result<()> {
+pub(crate) fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Phase) -> Result<()> {
     let text = llvm::take_error_text(context);
     if text.is_empty() {
         Ok(())
@@ -235,28 +211,4 @@ fn save_temp(config: &Config, module: &Module<'_>, stage: &str) -> Result<()> {
     })?;
     let path = dir.join(format!("{stage}.bc"));
     crate::output::write_atomically(&path, buffer.as_bytes())
-}
-
-fn origin_name(origin: &ModuleOrigin) -> String {
-    match origin {
-        ModuleOrigin::Memory => "memory".to_string(),
-        ModuleOrigin::File => "file".to_string(),
-        ModuleOrigin::ArchiveMember => "archive member".to_string(),
-        ModuleOrigin::Embedded(kind) => match kind {
-            crate::input::classify::EmbeddedKind::LlvmBc => "embedded .llvmbc".to_string(),
-            crate::input::classify::EmbeddedKind::FatLto => "embedded .llvm.lto".to_string(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_producer_versions() {
-        assert_eq!(producer_major("LLVM22.1.8"), Some(22));
-        assert_eq!(producer_major("LLVM99.0.0"), Some(99));
-        assert_eq!(producer_major("APPLE_1_1500"), None);
-    }
 }

@@ -18,6 +18,12 @@ pub struct LtoeLinker {
     _private: [u8; 0],
 }
 
+/// The combined ThinLTO summary index and the thin link's results.
+#[repr(C)]
+pub struct LtoeThinIndex {
+    _private: [u8; 0],
+}
+
 extern "C" {
     pub fn ltoe_string_free(s: *mut c_char);
     pub fn ltoe_buffer_data(b: *const LtoeBuffer) -> *const u8;
@@ -89,6 +95,84 @@ extern "C" {
         datas: *const *const u8,
         lens: *const usize,
         count: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+
+    pub fn ltoe_bitcode_lto_info(
+        data: *const c_char,
+        len: usize,
+        which: usize,
+        has_summary: *mut c_int,
+        is_thin: *mut c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_guid_for_symbol(name: *const c_char) -> u64;
+    pub fn ltoe_thin_index_new() -> *mut LtoeThinIndex;
+    pub fn ltoe_thin_index_free(thin: *mut LtoeThinIndex);
+    pub fn ltoe_thin_index_add(
+        thin: *mut LtoeThinIndex,
+        data: *const c_char,
+        len: usize,
+        which: usize,
+        module_id: *const c_char,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_definitions(
+        thin: *const LtoeThinIndex,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_set_prevailing(
+        thin: *mut LtoeThinIndex,
+        guids: *const u64,
+        ordinals: *const u32,
+        count: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_compute_dead(
+        thin: *mut LtoeThinIndex,
+        preserved: *const u64,
+        count: usize,
+        import_enabled: c_int,
+    );
+    pub fn ltoe_thin_index_compute_imports(thin: *mut LtoeThinIndex, import_enabled: c_int);
+    pub fn ltoe_thin_index_internalize_and_promote(thin: *mut LtoeThinIndex);
+    pub fn ltoe_thin_index_resolve_prevailing(thin: *mut LtoeThinIndex, elf_visibility: c_int);
+    pub fn ltoe_thin_index_propagate_attributes(thin: *mut LtoeThinIndex);
+    pub fn ltoe_thin_index_module_imports(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_module_stats(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        definitions: *mut usize,
+        live: *mut usize,
+        exports: *mut usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_backend_rename(
+        thin: *const LtoeThinIndex,
+        module: LLVMModuleRef,
+        tm: LLVMTargetMachineRef,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_backend_resolve(
+        thin: *const LtoeThinIndex,
+        module: LLVMModuleRef,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_backend_internalize(
+        thin: *const LtoeThinIndex,
+        module: LLVMModuleRef,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_backend_import(
+        thin: *const LtoeThinIndex,
+        module: LLVMModuleRef,
+        tm: LLVMTargetMachineRef,
         err: *mut *mut c_char,
     ) -> c_int;
 }

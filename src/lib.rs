@@ -31,10 +31,12 @@ pub mod llvm;
 pub mod output;
 pub mod report;
 mod session;
+pub mod thin;
 
-pub use config::{CodeModel, Config, EmitKind, OptLevel, RelocModel};
+pub use config::{CodeModel, Config, EmitKind, Jobs, OptLevel, RelocModel};
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
-pub use output::{Output, OutputObject, WrittenFiles};
+pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
 pub use report::Report;
-pub use session::{LtoKind, Session};
+pub use session::{LtoKind, Progress, Session};
+pub use thin::ThinData;

@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 pub struct OutputObject {
     /// Name of the module it was made from (fat LTO: the base module).
     pub name: String,
+    /// The file name it gets in an output directory (thin LTO:
+    /// `<module>.lto.o`; fat LTO writes to the path it is given).
+    pub file_name: String,
+    /// Thin LTO: the modules it imported from, sorted (what lld writes to
+    /// `<module>.imports`).
+    pub imports: Vec<String>,
     /// Its bytes.
     pub bytes: Vec<u8>,
 }
@@ -41,6 +47,19 @@ pub struct WrittenFiles {
     pub archives: Vec<PathBuf>,
 }
 
+/// The files [`Output::write_thin`] wrote.
+#[derive(Debug, Clone)]
+pub struct WrittenThinFiles {
+    /// One object per module, in module order.
+    pub objects: Vec<PathBuf>,
+    /// `<module>.imports` files, when asked for.
+    pub imports: Vec<PathBuf>,
+    /// The response file that completes the link.
+    pub link_rsp: PathBuf,
+    /// Copies of mixed archives with only their native members.
+    pub archives: Vec<PathBuf>,
+}
+
 impl Output {
     /// Writes the single LTO output to `path`, and beside it `link.rsp` plus
     /// the native-member copies of mixed archives. Each file is written to a
@@ -52,12 +71,64 @@ impl Output {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        let (link_rsp, archives) = self.write_link_rsp(dir, &[path.to_path_buf()])?;
+        Ok(WrittenFiles {
+            object: path.to_path_buf(),
+            link_rsp,
+            archives,
+        })
+    }
+
+    /// Writes every ThinLTO object into `dir` (created if missing) under its
+    /// [`OutputObject::file_name`], `link.rsp`, the native-member copies of
+    /// mixed archives and, with `emit_imports`, one `<module>.imports` file
+    /// per module listing the modules it imports from (as lld's
+    /// `--thinlto-emit-imports-files`).
+    pub fn write_thin(&self, dir: &Path, emit_imports: bool) -> Result<WrittenThinFiles> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+        let mut objects = Vec::with_capacity(self.objects.len());
+        let mut imports = Vec::new();
+        for object in &self.objects {
+            let path = dir.join(&object.file_name);
+            write_atomically(&path, &object.bytes)?;
+            objects.push(path);
+            if emit_imports {
+                let stem = object
+                    .file_name
+                    .rsplit_once(".lto.")
+                    .map_or(object.file_name.as_str(), |(stem, _)| stem);
+                let path = dir.join(format!("{stem}.imports"));
+                let mut text = String::new();
+                for source in &object.imports {
+                    text.push_str(source);
+                    text.push('\n');
+                }
+                write_atomically(&path, text.as_bytes())?;
+                imports.push(path);
+            }
+        }
+        let (link_rsp, archives) = self.write_link_rsp(dir, &objects)?;
+        Ok(WrittenThinFiles {
+            objects,
+            imports,
+            link_rsp,
+            archives,
+        })
+    }
+
+    /// Writes `dir/link.rsp`: the link items in order, `lto_objects` where
+    /// the LTO output goes, copies of mixed archives' native members.
+    fn write_link_rsp(
+        &self,
+        dir: &Path,
+        lto_objects: &[PathBuf],
+    ) -> Result<(PathBuf, Vec<PathBuf>)> {
         let mut lines = Vec::new();
         let mut archives = Vec::new();
         let mut used_names = HashSet::new();
         for item in &self.native_inputs {
             match item {
-                LinkItem::LtoOutput => lines.push(quote(path)),
+                LinkItem::LtoOutput => lines.extend(lto_objects.iter().map(|p| quote(p))),
                 LinkItem::Native(native) => lines.push(quote(native)),
                 LinkItem::NativeMembers { archive, members } => {
                     if members.is_empty() {
@@ -82,11 +153,7 @@ impl Output {
         let mut text = lines.join("\n");
         text.push('\n');
         write_atomically(&link_rsp, text.as_bytes())?;
-        Ok(WrittenFiles {
-            object: path.to_path_buf(),
-            link_rsp,
-            archives,
-        })
+        Ok((link_rsp, archives))
     }
 }
 

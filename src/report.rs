@@ -1,6 +1,7 @@
 //! What an LTO run did: modules, the preserved and internalized symbols, time
 //! per phase. Rendered as JSON (`--report`) and as a short human summary.
 
+use crate::thin::ImportSource;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,56 @@ pub struct ModuleReport {
     pub bitcode_bytes: usize,
     /// Instructions after parsing (the fat LTO cost).
     pub instructions: u64,
+}
+
+/// One module's ThinLTO backend.
+#[derive(Debug, Clone)]
+pub struct ThinModuleReport {
+    /// The module's name.
+    pub name: String,
+    /// File name of its object in the output directory.
+    pub object: String,
+    /// Size of the object.
+    pub object_bytes: usize,
+    /// The module had no summary and got one on load.
+    pub summary_added: bool,
+    /// Definitions in the module.
+    pub definitions: usize,
+    /// Definitions still live after dead-symbol analysis (0: the module's
+    /// object is empty of code).
+    pub live_definitions: usize,
+    /// Values other modules import from it.
+    pub exports: usize,
+    /// What it imports, by source module.
+    pub imports: Vec<ImportSource>,
+    /// Wall time of each backend step (parse, rename, resolve, internalize,
+    /// import, optimize, codegen).
+    pub steps: Vec<(String, Duration)>,
+}
+
+impl ThinModuleReport {
+    /// Number of function (and variable) definitions imported.
+    pub fn imported_definitions(&self) -> usize {
+        self.imports.iter().map(|i| i.definitions.len()).sum()
+    }
+}
+
+/// What a ThinLTO run did as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct ThinRunReport {
+    /// Backend threads.
+    pub jobs: usize,
+    /// Time of the thin link.
+    pub thin_link: Duration,
+    /// Wall time of all backends.
+    pub backend_wall: Duration,
+    /// CPU time (user + system) of the process during the run, where the
+    /// platform tells it.
+    pub cpu: Option<Duration>,
+    /// Peak resident memory of the process, where the platform tells it.
+    pub peak_rss_bytes: Option<u64>,
+    /// Every module, in input order.
+    pub modules: Vec<ThinModuleReport>,
 }
 
 /// The report of one run.
@@ -34,6 +85,8 @@ pub struct Report {
     pub output_bytes: usize,
     /// Wall time of each phase, in order.
     pub phases: Vec<(String, Duration)>,
+    /// ThinLTO details (thin and thin-local runs).
+    pub thin: Option<ThinRunReport>,
 }
 
 impl Report {
@@ -69,17 +122,24 @@ impl Report {
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
+            "thin": self.thin.as_ref().map(thin_json),
         })
     }
 
     /// A few lines for a terminal.
     pub fn summary(&self) -> String {
+        // Thin LTO decides internalization per module in the index; only fat
+        // LTO has one list of internalized names.
+        let internalized = if self.thin.is_some() {
+            String::new()
+        } else {
+            format!(", {} internalized", self.internalized.len())
+        };
         let mut out = format!(
-            "{} LTO: {} modules, {} symbols preserved, {} internalized, output {} bytes, {:.2}s\n",
+            "{} LTO: {} modules, {} symbols preserved{internalized}, output {} bytes, {:.2}s\n",
             self.kind,
             self.modules.len(),
             self.preserved.len(),
-            self.internalized.len(),
             self.output_bytes,
             self.total_time().as_secs_f64()
         );
@@ -92,6 +152,106 @@ impl Report {
         if let Some(base) = &self.base_module {
             out.push_str(&format!("  base module: {base}\n"));
         }
+        if let Some(thin) = &self.thin {
+            out.push_str(&thin_summary(thin));
+        }
         out
     }
+}
+
+fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
+    json!({
+        "jobs": thin.jobs,
+        "thin_link_seconds": thin.thin_link.as_secs_f64(),
+        "backend_wall_seconds": thin.backend_wall.as_secs_f64(),
+        "cpu_seconds": thin.cpu.map(|d| d.as_secs_f64()),
+        "peak_rss_bytes": thin.peak_rss_bytes,
+        "modules": thin.modules.iter().map(|m| json!({
+            "name": m.name,
+            "object": m.object,
+            "object_bytes": m.object_bytes,
+            "summary_added": m.summary_added,
+            "definitions": m.definitions,
+            "live_definitions": m.live_definitions,
+            "exports": m.exports,
+            "imported_definitions": m.imported_definitions(),
+            "imports": m.imports.iter().map(|i| json!({
+                "from": i.module,
+                "definitions": i.definitions,
+                "declarations": i.declarations,
+            })).collect::<Vec<_>>(),
+            "steps": m.steps.iter().map(|(name, d)| json!({
+                "step": name,
+                "seconds": d.as_secs_f64(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn thin_summary(thin: &ThinRunReport) -> String {
+    let mut out = format!(
+        "  thin link {:.3}s, backends {:.3}s on {} threads",
+        thin.thin_link.as_secs_f64(),
+        thin.backend_wall.as_secs_f64(),
+        thin.jobs
+    );
+    if let Some(cpu) = thin.cpu {
+        out.push_str(&format!(", cpu {:.2}s", cpu.as_secs_f64()));
+    }
+    if let Some(rss) = thin.peak_rss_bytes {
+        out.push_str(&format!(
+            ", peak RSS {:.1} MiB",
+            rss as f64 / (1024.0 * 1024.0)
+        ));
+    }
+    out.push('\n');
+    let imported: usize = thin.modules.iter().map(|m| m.imported_definitions()).sum();
+    let importing = thin
+        .modules
+        .iter()
+        .filter(|m| !m.imports.is_empty())
+        .count();
+    out.push_str(&format!(
+        "  {imported} definitions imported into {importing} of {} modules\n",
+        thin.modules.len()
+    ));
+    let summarized = thin.modules.iter().filter(|m| m.summary_added).count();
+    if summarized > 0 {
+        out.push_str(&format!(
+            "  {summarized} modules had no summary; one was computed on load\n"
+        ));
+    }
+    let empty = thin
+        .modules
+        .iter()
+        .filter(|m| m.definitions > 0 && m.live_definitions == 0)
+        .count();
+    if empty > 0 {
+        out.push_str(&format!(
+            "  {empty} modules have no live definition (their objects hold no code)\n"
+        ));
+    }
+    out
+}
+
+/// CPU time (user + system) of this process so far, from `/proc/self/stat`
+/// (Linux; clock ticks are USER_HZ, fixed at 100 by the Linux ABI).
+pub fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line (1-based),
+    // i.e. 11 and 12 after the state field at index 0 here.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Peak resident memory of this process so far (`VmHWM`, Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

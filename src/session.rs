@@ -4,12 +4,14 @@
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::fat;
-use crate::input::{InputBytes, InputOptions, Inputs};
+use crate::input::{InputBytes, InputOptions, Inputs, LinkItem};
 use crate::llvm::ModuleBuffer;
 use crate::output::{Output, OutputObject};
+use crate::thin::{self, ProgressHook};
 use inkwell::module::Module;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Which LTO to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,14 +19,35 @@ use std::path::Path;
 pub enum LtoKind {
     /// Link every module into one and optimize it as a whole.
     Fat,
+    /// ThinLTO over every module: a combined summary index, then one
+    /// backend per module in parallel, importing across modules.
+    Thin,
+    /// ThinLTO across the modules given directly (files and in-memory
+    /// modules) only; archives (upstream crates, libraries) are left native,
+    /// as rustc's thin-local LTO does. An archive member that has only
+    /// bitcode cannot be left native and is an error.
+    ThinLocal,
 }
 
+/// Called as ThinLTO backends finish: (modules done, total, module name).
+pub type Progress = Arc<dyn Fn(usize, usize, &str) + Send + Sync>;
+
 /// An LTO session: add inputs, name what must stay visible, run.
-#[derive(Debug)]
 pub struct Session {
     config: Config,
     inputs: Inputs,
     exports: BTreeSet<String>,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("config", &self.config)
+            .field("inputs", &self.inputs)
+            .field("exports", &self.exports)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -38,6 +61,7 @@ impl Session {
             config,
             inputs: Inputs::default(),
             exports: BTreeSet::new(),
+            progress: None,
         })
     }
 
@@ -89,6 +113,11 @@ impl Session {
         all
     }
 
+    /// Calls `hook` as each ThinLTO backend finishes (for a progress bar).
+    pub fn on_progress(&mut self, hook: impl Fn(usize, usize, &str) + Send + Sync + 'static) {
+        self.progress = Some(Arc::new(hook));
+    }
+
     /// The inputs added so far, classified.
     pub fn inputs(&self) -> &Inputs {
         &self.inputs
@@ -103,12 +132,74 @@ impl Session {
                 Ok(Output {
                     objects: vec![OutputObject {
                         name: report.base_module.clone().unwrap_or_default(),
+                        file_name: String::new(),
+                        imports: Vec::new(),
                         bytes,
                     }],
                     native_inputs: self.inputs.link_items.clone(),
                     report,
                 })
             }
+            LtoKind::Thin => {
+                let preserved = self.preserved_symbols();
+                let progress = self.progress.as_deref().map(|p| p as ProgressHook<'_>);
+                let (objects, report) = thin::run(
+                    &self.config,
+                    &self.inputs.modules,
+                    &preserved,
+                    "thin",
+                    progress,
+                )?;
+                Ok(Output {
+                    objects,
+                    native_inputs: self.inputs.link_items.clone(),
+                    report,
+                })
+            }
+            LtoKind::ThinLocal => self.run_thin_local(),
         }
+    }
+
+    /// Thin LTO over the modules not from archives; archives go to the link
+    /// as they are, their native code in place of their embedded bitcode.
+    fn run_thin_local(&self) -> Result<Output> {
+        let mut preserved = self.preserved_symbols();
+        let mut local = Vec::new();
+        let mut upstream = BTreeSet::new();
+        for module in &self.inputs.modules {
+            let Some(source) = &module.archive else {
+                local.push(module.clone());
+                continue;
+            };
+            let Some(references) = &source.native_references else {
+                return Err(Error::invalid(
+                    &module.name,
+                    Phase::Classify,
+                    "thin-local LTO leaves archives native, but this member holds only \
+                     bitcode; use thin LTO",
+                ));
+            };
+            preserved.extend(references.iter().cloned());
+            upstream.insert(source.path.clone());
+        }
+        let native_inputs = self
+            .inputs
+            .link_items
+            .iter()
+            .map(|item| match item {
+                LinkItem::NativeMembers { archive, .. } if upstream.contains(archive) => {
+                    LinkItem::Native(archive.clone())
+                }
+                other => other.clone(),
+            })
+            .collect();
+        let progress = self.progress.as_deref().map(|p| p as ProgressHook<'_>);
+        let (objects, report) =
+            thin::run(&self.config, &local, &preserved, "thin-local", progress)?;
+        Ok(Output {
+            objects,
+            native_inputs,
+            report,
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! Cheap, shareable views of input bytes: a slice of a memory-mapped file,
 //! of a buffer the caller handed over, or of a serialized module.
 
-use crate::llvm::ModuleBuffer;
+use crate::llvm::{ModuleBuffer, ThinBuffer};
 use memmap2::Mmap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -37,6 +37,11 @@ impl InputBytes {
 
     /// A module the caller serialized with [`ModuleBuffer`].
     pub(crate) fn module(buffer: ModuleBuffer) -> Self {
+        Self::whole(Arc::new(buffer))
+    }
+
+    /// A module serialized with its ThinLTO summary.
+    pub(crate) fn thin(buffer: ThinBuffer) -> Self {
         Self::whole(Arc::new(buffer))
     }
 

@@ -52,6 +52,18 @@ pub enum ModuleOrigin {
     Embedded(EmbeddedKind),
 }
 
+impl std::fmt::Display for ModuleOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModuleOrigin::Memory => "memory",
+            ModuleOrigin::File => "file",
+            ModuleOrigin::ArchiveMember => "archive member",
+            ModuleOrigin::Embedded(EmbeddedKind::LlvmBc) => "embedded .llvmbc",
+            ModuleOrigin::Embedded(EmbeddedKind::FatLto) => "embedded .llvm.lto",
+        })
+    }
+}
+
 /// One bitcode buffer that goes to LTO.
 #[derive(Debug, Clone)]
 pub struct BitcodeInput {
@@ -61,6 +73,20 @@ pub struct BitcodeInput {
     pub bytes: InputBytes,
     /// Where it came from.
     pub origin: ModuleOrigin,
+    /// The archive it is a member of, if any (an upstream library, which
+    /// thin-local LTO leaves native).
+    pub archive: Option<ArchiveSource>,
+}
+
+/// The archive a module came from, and what its native code would need.
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// The archive's path.
+    pub path: PathBuf,
+    /// For a member with native code and embedded bitcode: the symbols its
+    /// native code references. `None` for a bitcode-only member, which has
+    /// no native code to fall back on.
+    pub native_references: Option<Vec<String>>,
 }
 
 /// An item of the final link, in the user's order.
@@ -102,7 +128,7 @@ impl Inputs {
                 "not LLVM bitcode (no bitcode magic)",
             ));
         }
-        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory)
+        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory, None)
     }
 
     /// Adds a file: bitcode, object or archive, classified by content.
@@ -125,7 +151,7 @@ impl Inputs {
         let bytes = InputBytes::mapped(map);
         match classify::sniff(bytes.as_slice()) {
             Kind::Bitcode => {
-                self.push_module(display, bytes, ModuleOrigin::File)?;
+                self.push_module(display, bytes, ModuleOrigin::File, None)?;
             }
             Kind::Archive => self.add_archive(path, &display, &bytes, options)?,
             Kind::ThinArchive => {
@@ -156,7 +182,7 @@ impl Inputs {
     ) -> Result<()> {
         match self.object_bitcode(display, bytes, options)? {
             Some(module) => {
-                self.push_module(display.to_string(), module.0, module.1)?;
+                self.push_module(display.to_string(), module.0, module.1, None)?;
             }
             None => self.link_items.push(LinkItem::Native(path.to_path_buf())),
         }
@@ -261,14 +287,27 @@ impl Inputs {
         for (member_name, module_name, member_bytes, content) in members {
             match content {
                 MemberContent::Bitcode => {
-                    self.push_module(module_name, member_bytes, ModuleOrigin::ArchiveMember)?;
+                    let source = ArchiveSource {
+                        path: path.to_path_buf(),
+                        native_references: None,
+                    };
+                    self.push_module(
+                        module_name,
+                        member_bytes,
+                        ModuleOrigin::ArchiveMember,
+                        Some(source),
+                    )?;
                     any_lto = true;
                 }
                 MemberContent::Object {
                     embedded: Some((section, origin)),
-                    ..
+                    undefined,
                 } if !no_builtins_crates.contains(rust_crate_of(&member_name)) => {
-                    self.push_module(module_name, section, origin)?;
+                    let source = ArchiveSource {
+                        path: path.to_path_buf(),
+                        native_references: Some(undefined),
+                    };
+                    self.push_module(module_name, section, origin, Some(source))?;
                     any_lto = true;
                 }
                 MemberContent::Object { undefined, .. } => {
@@ -288,7 +327,13 @@ impl Inputs {
         Ok(())
     }
 
-    fn push_module(&mut self, name: String, bytes: InputBytes, origin: ModuleOrigin) -> Result<()> {
+    fn push_module(
+        &mut self,
+        name: String,
+        bytes: InputBytes,
+        origin: ModuleOrigin,
+        archive: Option<ArchiveSource>,
+    ) -> Result<()> {
         if !self.names.insert(name.clone()) {
             return Err(Error::DuplicateInput { input: name });
         }
@@ -296,6 +341,7 @@ impl Inputs {
             name,
             bytes,
             origin,
+            archive,
         });
         self.note_lto_position();
         Ok(())
@@ -358,5 +404,43 @@ fn unknown_reason(data: &[u8]) -> String {
         "empty file: not bitcode, an object file or an archive".to_string()
     } else {
         "not LLVM bitcode, an object file or an archive".to_string()
+    }
+}
+
+/// A parse failure, said plainly when the bitcode comes from another LLVM.
+pub(crate) fn parse_error(name: &str, data: &[u8], reason: String) -> Error {
+    let reason = match crate::llvm::bitcode_producer(data) {
+        Some(producer)
+            if producer_major(&producer).is_some_and(|v| v > crate::llvm::LLVM_MAJOR) =>
+        {
+            format!(
+                "bitcode from a newer LLVM (producer {producer}); this engine reads LLVM {} bitcode: {reason}",
+                crate::llvm::LLVM_MAJOR
+            )
+        }
+        _ => format!("invalid bitcode: {reason}"),
+    };
+    Error::invalid(name, Phase::Parse, reason)
+}
+
+/// `LLVM22.1.8` -> 22.
+fn producer_major(producer: &str) -> Option<u32> {
+    let digits: String = producer
+        .strip_prefix("LLVM")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_producer_versions() {
+        assert_eq!(producer_major("LLVM22.1.8"), Some(22));
+        assert_eq!(producer_major("LLVM99.0.0"), Some(99));
+        assert_eq!(producer_major("APPLE_1_1500"), None);
     }
 }

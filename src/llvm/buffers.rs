@@ -99,3 +99,9 @@ impl ThinBuffer {
         self.0.as_bytes()
     }
 }
+
+impl AsRef<[u8]> for ThinBuffer {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}

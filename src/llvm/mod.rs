@@ -15,7 +15,12 @@ use std::path::Path;
 use std::sync::Once;
 
 mod buffers;
+mod thin;
+pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
+pub use thin::{
+    bitcode_lto_info, guid_for_symbol, Definition, Import, LinkageClass, ModuleStats, ThinIndex,
+};
 
 /// The LLVM major version this crate reads and writes bitcode for.
 pub const LLVM_MAJOR: u32 = 22;

@@ -4,7 +4,7 @@ mod demo;
 mod rsp;
 
 use clap::{Args, Parser, Subcommand};
-use lto_engine::{Config, EmitKind, Error, InputOptions, LtoKind, OptLevel, Phase, Session};
+use lto_engine::{Config, EmitKind, Error, InputOptions, Jobs, LtoKind, OptLevel, Phase, Session};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,8 +24,11 @@ enum Command {
     /// Fat LTO: link every module into one, internalize what is not
     /// preserved, optimize, emit one object (plus link.rsp beside it).
     Fat(Box<FatArgs>),
-    /// Compile the bundled C and Rust examples, run fat LTO, link, run the
-    /// program and show what LTO did.
+    /// Thin LTO: a combined summary index, then one backend per module in
+    /// parallel; one object per module plus link.rsp in OUTDIR.
+    Thin(Box<ThinArgs>),
+    /// Compile the bundled C and Rust examples, run fat and thin LTO, link,
+    /// run the programs and show what LTO did.
     Demo,
 }
 
@@ -80,10 +83,34 @@ struct FatArgs {
     emit: EmitKind,
 }
 
+#[derive(Args)]
+struct ThinArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The output directory: one object per module, link.rsp.
+    #[arg(short = 'o', value_name = "OUTDIR")]
+    output: PathBuf,
+    /// Backend threads (default: every available core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// What to emit: obj, asm, bc.
+    #[arg(long, default_value = "obj")]
+    emit: EmitKind,
+    /// Also write <module>.imports, the modules each one imports from (as
+    /// lld's --thinlto-emit-imports-files).
+    #[arg(long = "emit-imports")]
+    emit_imports: bool,
+    /// Thin-local LTO: across the given files only; archives stay native
+    /// (rustc's thin-local mode).
+    #[arg(long)]
+    local: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fat(args) => run_fat(*args),
+        Command::Thin(args) => run_thin(*args),
         Command::Demo => demo::run_demo(),
     };
     match result {
@@ -97,7 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn session_for(common: &CommonArgs, emit: EmitKind) -> Result<Session, Error> {
+fn session_for(common: &CommonArgs, emit: EmitKind, jobs: Jobs) -> Result<Session, Error> {
     if let Some(dir) = &common.save_temps {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
     }
@@ -112,6 +139,7 @@ fn session_for(common: &CommonArgs, emit: EmitKind) -> Result<Session, Error> {
             fat_lto_objects: common.fat_lto_objects,
         },
         save_temps: common.save_temps.clone(),
+        jobs,
         ..Config::default()
     };
     let mut session = Session::new(config)?;
@@ -133,19 +161,77 @@ fn session_for(common: &CommonArgs, emit: EmitKind) -> Result<Session, Error> {
 }
 
 fn run_fat(args: FatArgs) -> Result<(), Error> {
-    let session = session_for(&args.common, args.emit)?;
+    let session = session_for(&args.common, args.emit, Jobs::Auto)?;
     let output = session.run(LtoKind::Fat)?;
     let files = output.write_fat(&args.output)?;
-    if let Some(path) = &args.common.report {
-        let text = serde_json::to_string_pretty(&output.report.to_json())
-            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
-        lto_engine::output::write_atomically(path, text.as_bytes())?;
-    }
+    write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
     eprintln!(
         "  wrote {} and {}",
         files.object.display(),
         files.link_rsp.display()
     );
+    Ok(())
+}
+
+fn run_thin(args: ThinArgs) -> Result<(), Error> {
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Config("--jobs must be at least 1".to_string())),
+        Some(n) => Jobs::Fixed(n),
+        None => Jobs::Auto,
+    };
+    let mut session = session_for(&args.common, args.emit, jobs)?;
+    let bar = progress_bar();
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        session.on_progress(move |done, total, name| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(name.to_string());
+        });
+    }
+    let kind = if args.local {
+        LtoKind::ThinLocal
+    } else {
+        LtoKind::Thin
+    };
+    let result = session.run(kind);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let output = result?;
+    let files = output.write_thin(&args.output, args.emit_imports)?;
+    write_report(&args.common, &output.report)?;
+    eprint!("{}", output.report.summary());
+    eprintln!(
+        "  wrote {} objects and {}",
+        files.objects.len(),
+        files.link_rsp.display()
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} thin LTO [{bar:30}] {pos}/{len} {wide_msg}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn write_report(common: &CommonArgs, report: &lto_engine::Report) -> Result<(), Error> {
+    if let Some(path) = &common.report {
+        let text = serde_json::to_string_pretty(&report.to_json())
+            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+        lto_engine::output::write_atomically(path, text.as_bytes())?;
+    }
     Ok(())
 }

@@ -1,0 +1,384 @@
+// ThinLTO steps: the combined summary index (thin link) and the per-module
+// backend steps. Each function is one LLVM step; the Rust side decides which
+// copy prevails, what is preserved, and the order of the steps.
+#include "common.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/GlobalValue.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/ModuleSummaryIndex.h"
+#include "llvm/LTO/Config.h"
+#include "llvm/LTO/LTO.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/IPO/FunctionAttrs.h"
+#include "llvm/Transforms/IPO/FunctionImport.h"
+#include "llvm/Transforms/IPO/WholeProgramDevirt.h"
+#include "llvm/Transforms/Utils/FunctionImportUtils.h"
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+using namespace llvm;
+
+struct LtoeThinIndex {
+  ModuleSummaryIndex index{/*HaveGVs=*/false};
+  // Module identifiers in the order they were added (their ordinal). Heap
+  // strings: BitcodeModule keeps a StringRef to its identifier.
+  std::vector<std::unique_ptr<std::string>> moduleIds;
+  StringMap<uint32_t> ordinals;
+  // The bitcode module of each identifier, for lazy loading by the importer.
+  // The buffers belong to the Rust side and outlive the index.
+  std::map<std::string, BitcodeModule> modules;
+  DenseMap<StringRef, GVSummaryMapTy> definedPerModule;
+  FunctionImporter::ImportListsTy importLists;
+  DenseMap<StringRef, FunctionImporter::ExportSetTy> exportLists;
+  StringMap<std::map<GlobalValue::GUID, GlobalValue::LinkageTypes>> resolvedLinkages;
+  // GUID -> identifier of the module whose copy prevails (index-owned string).
+  DenseMap<GlobalValue::GUID, StringRef> prevailing;
+  DenseSet<GlobalValue::GUID> preserved;
+  bool importsComputed = false;
+
+  bool isPrevailing(GlobalValue::GUID guid, const GlobalValueSummary *summary) const {
+    auto it = prevailing.find(guid);
+    return it != prevailing.end() && it->second == summary->modulePath();
+  }
+
+  // The index's own copy of a module identifier, or "" when unknown.
+  StringRef modulePath(StringRef id) const {
+    auto it = index.modulePaths().find(id);
+    return it == index.modulePaths().end() ? StringRef() : it->first();
+  }
+};
+
+namespace {
+MemoryBufferRef bufferRef(const char *data, size_t len, StringRef name = "") {
+  return MemoryBufferRef(StringRef(data, len), name);
+}
+
+// Linkage classes the Rust side chooses prevailing copies by.
+enum LinkageClass : uint8_t {
+  StrongDefinition = 0,
+  WeakDefinition = 1,
+  AvailableExternally = 2,
+  LocalDefinition = 3,
+};
+
+LinkageClass classify(GlobalValue::LinkageTypes linkage) {
+  if (GlobalValue::isLocalLinkage(linkage))
+    return LocalDefinition;
+  if (GlobalValue::isAvailableExternallyLinkage(linkage))
+    return AvailableExternally;
+  if (GlobalValue::isWeakForLinker(linkage))
+    return WeakDefinition;
+  return StrongDefinition;
+}
+
+template <typename T> void put(std::string &out, T value) {
+  out.append(reinterpret_cast<const char *>(&value), sizeof(T));
+}
+
+void putString(std::string &out, StringRef text) {
+  put<uint32_t>(out, static_cast<uint32_t>(text.size()));
+  out.append(text.data(), text.size());
+}
+
+// The summaries defined by the module a backend works on. Fails when the
+// module's identifier is not in the index: the steps below would otherwise
+// work on an empty map (thinLTOInternalizeModule crashes on one).
+const GVSummaryMapTy *definedGlobalsFor(const LtoeThinIndex *thin, const Module &module,
+                                        char **err) {
+  StringRef id = module.getModuleIdentifier();
+  auto it = thin->definedPerModule.find(thin->modulePath(id));
+  if (thin->modulePath(id).empty() || it == thin->definedPerModule.end()) {
+    ltoe::fail("module identifier '" + id.str() + "' is not in the ThinLTO index", err);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+// As LTO's backend decides it: on ELF, position-independent code that is not
+// a PIE must not assume declarations are dso_local.
+bool clearDSOLocalOnDeclarations(const Module &module, LLVMTargetMachineRef tmRef) {
+  const TargetMachine *tm = reinterpret_cast<const TargetMachine *>(tmRef);
+  return tm->getTargetTriple().isOSBinFormatELF() &&
+         tm->getRelocationModel() != Reloc::Static &&
+         module.getPIELevel() == PIELevel::Default;
+}
+} // namespace
+
+extern "C" int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which,
+                                     int *hasSummary, int *isThin, char **err) {
+  auto modules = getBitcodeModuleList(bufferRef(data, len));
+  if (!modules)
+    return ltoe::fail(modules.takeError(), err);
+  if (which >= modules->size())
+    return ltoe::fail("bitcode holds " + std::to_string(modules->size()) +
+                          " modules, no module #" + std::to_string(which),
+                      err);
+  auto info = (*modules)[which].getLTOInfo();
+  if (!info)
+    return ltoe::fail(info.takeError(), err);
+  *hasSummary = info->HasSummary ? 1 : 0;
+  *isThin = info->IsThinLTO ? 1 : 0;
+  return 0;
+}
+
+extern "C" LtoeThinIndex *ltoe_thin_index_new(void) { return new LtoeThinIndex(); }
+
+extern "C" void ltoe_thin_index_free(LtoeThinIndex *thin) { delete thin; }
+
+extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t len,
+                                   size_t which, const char *moduleId, char **err) {
+  if (thin->ordinals.count(moduleId))
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is already in the index",
+                      err);
+  auto stored = std::make_unique<std::string>(moduleId);
+  StringRef id = *stored;
+  auto modules = getBitcodeModuleList(bufferRef(data, len, id));
+  if (!modules)
+    return ltoe::fail(modules.takeError(), err);
+  if (which >= modules->size())
+    return ltoe::fail("no module #" + std::to_string(which) + " in the bitcode", err);
+  BitcodeModule module = (*modules)[which];
+  // Reading with the identifier we give makes it the module path of every
+  // summary, which is what the backend looks modules up by.
+  if (Error e = module.readSummary(thin->index, id))
+    return ltoe::fail(std::move(e), err);
+  thin->ordinals[id] = static_cast<uint32_t>(thin->moduleIds.size());
+  thin->modules.emplace(id.str(), module);
+  thin->moduleIds.push_back(std::move(stored));
+  return 0;
+}
+
+extern "C" int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer **out,
+                                           char **err) {
+  (void)err;
+  auto buffer = std::make_unique<LtoeBuffer>();
+  for (const auto &entry : thin->index) {
+    ValueInfo info = thin->index.getValueInfo(entry);
+    for (const auto &summary : entry.second.getSummaryList()) {
+      auto ordinal = thin->ordinals.find(summary->modulePath());
+      if (ordinal == thin->ordinals.end())
+        continue;
+      put<uint64_t>(buffer->data, entry.first);
+      put<uint32_t>(buffer->data, ordinal->second);
+      put<uint8_t>(buffer->data, classify(summary->linkage()));
+      putString(buffer->data, info.name());
+    }
+  }
+  *out = buffer.release();
+  return 0;
+}
+
+extern "C" uint64_t ltoe_guid_for_symbol(const char *name) {
+  return GlobalValue::getGUIDAssumingExternalLinkage(GlobalValue::dropLLVMManglingEscape(name));
+}
+
+extern "C" int ltoe_thin_index_set_prevailing(LtoeThinIndex *thin, const uint64_t *guids,
+                                              const uint32_t *ordinals, size_t count,
+                                              char **err) {
+  thin->prevailing.clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (ordinals[i] >= thin->moduleIds.size())
+      return ltoe::fail("prevailing module ordinal out of range", err);
+    thin->prevailing[guids[i]] = thin->modulePath(*thin->moduleIds[ordinals[i]]);
+  }
+  return 0;
+}
+
+extern "C" void ltoe_thin_index_compute_dead(LtoeThinIndex *thin, const uint64_t *preserved,
+                                             size_t count, int importEnabled) {
+  thin->preserved.clear();
+  for (size_t i = 0; i < count; ++i)
+    thin->preserved.insert(preserved[i]);
+  // Yes for a GUID whose prevailing copy was chosen; Unknown otherwise (locals,
+  // and values only available_externally), which keeps them when reached.
+  auto isPrevailing = [&](GlobalValue::GUID guid) {
+    return thin->prevailing.count(guid) ? PrevailingType::Yes : PrevailingType::Unknown;
+  };
+  computeDeadSymbolsWithConstProp(thin->index, thin->preserved, isPrevailing,
+                                  importEnabled != 0);
+}
+
+extern "C" void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int importEnabled) {
+  thin->definedPerModule.clear();
+  thin->index.collectDefinedGVSummariesPerModule(thin->definedPerModule);
+  // Every module gets an entry, even one without summaries, so the backend
+  // steps can tell "no definitions" from "unknown module".
+  for (const auto &id : thin->moduleIds)
+    thin->definedPerModule.try_emplace(thin->modulePath(*id));
+  if (importEnabled) {
+    auto isPrevailing = [&](GlobalValue::GUID guid, const GlobalValueSummary *summary) {
+      return thin->isPrevailing(guid, summary);
+    };
+    ComputeCrossModuleImport(thin->index, thin->definedPerModule, isPrevailing,
+                             thin->importLists, thin->exportLists);
+  }
+  // Pre-insert an (empty) import list for every module so that worker
+  // threads only ever read the map.
+  for (const auto &id : thin->moduleIds)
+    (void)thin->importLists[thin->modulePath(*id)];
+  thin->importsComputed = true;
+}
+
+extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin) {
+  // Preserved values that are still live stay exported, as lld's
+  // "external partition" symbols do; so does whatever another module imports.
+  std::set<GlobalValue::GUID> exported;
+  for (GlobalValue::GUID guid : thin->preserved)
+    if (thin->index.isGUIDLive(guid))
+      exported.insert(guid);
+  auto isExported = [&](StringRef moduleId, ValueInfo info) {
+    auto list = thin->exportLists.find(moduleId);
+    return (list != thin->exportLists.end() && list->second.count(info)) ||
+           exported.count(info.getGUID());
+  };
+  auto isPrevailing = [&](GlobalValue::GUID guid, const GlobalValueSummary *summary) {
+    return thin->isPrevailing(guid, summary);
+  };
+  thinLTOInternalizeAndPromoteInIndex(thin->index, isExported, isPrevailing);
+}
+
+extern "C" void ltoe_thin_index_resolve_prevailing(LtoeThinIndex *thin, int elfVisibility) {
+  lto::Config config;
+  config.VisibilityScheme = elfVisibility ? lto::Config::ELF : lto::Config::FromPrevailing;
+  auto isPrevailing = [&](GlobalValue::GUID guid, const GlobalValueSummary *summary) {
+    return thin->isPrevailing(guid, summary);
+  };
+  auto record = [&](StringRef moduleId, GlobalValue::GUID guid,
+                    GlobalValue::LinkageTypes linkage) {
+    thin->resolvedLinkages[moduleId][guid] = linkage;
+  };
+  thinLTOResolvePrevailingInIndex(config, thin->index, isPrevailing, record, thin->preserved);
+}
+
+extern "C" void ltoe_thin_index_propagate_attributes(LtoeThinIndex *thin) {
+  auto isPrevailing = [&](GlobalValue::GUID guid, const GlobalValueSummary *summary) {
+    return thin->isPrevailing(guid, summary);
+  };
+  thinLTOPropagateFunctionAttrs(thin->index, isPrevailing);
+}
+
+extern "C" int ltoe_thin_index_module_imports(const LtoeThinIndex *thin, const char *moduleId,
+                                              LtoeBuffer **out, char **err) {
+  StringRef path = thin->modulePath(moduleId);
+  if (path.empty())
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is not in the ThinLTO index",
+                      err);
+  auto buffer = std::make_unique<LtoeBuffer>();
+  const auto &imports = thin->importLists.lookup(path);
+  for (const auto &[from, guid, kind] : imports) {
+    auto ordinal = thin->ordinals.find(from);
+    if (ordinal == thin->ordinals.end())
+      continue;
+    ValueInfo info = thin->index.getValueInfo(guid);
+    put<uint32_t>(buffer->data, ordinal->second);
+    put<uint64_t>(buffer->data, guid);
+    put<uint8_t>(buffer->data, kind == GlobalValueSummary::Definition ? 1 : 0);
+    putString(buffer->data, info ? info.name() : StringRef());
+  }
+  *out = buffer.release();
+  return 0;
+}
+
+extern "C" int ltoe_thin_index_module_stats(const LtoeThinIndex *thin, const char *moduleId,
+                                            size_t *definitions, size_t *live,
+                                            size_t *exports, char **err) {
+  StringRef path = thin->modulePath(moduleId);
+  auto it = thin->definedPerModule.find(path);
+  if (path.empty() || it == thin->definedPerModule.end())
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is not in the ThinLTO index",
+                      err);
+  *definitions = it->second.size();
+  *live = 0;
+  for (const auto &entry : it->second)
+    if (thin->index.isGlobalValueLive(entry.second))
+      ++*live;
+  auto exportList = thin->exportLists.find(path);
+  *exports = exportList == thin->exportLists.end() ? 0 : exportList->second.size();
+  return 0;
+}
+
+// ---- per-module backend steps; each only reads the index ----
+
+extern "C" int ltoe_thin_backend_rename(const LtoeThinIndex *thin, LLVMModuleRef moduleRef,
+                                        LLVMTargetMachineRef tm, char **err) {
+  Module &module = *unwrap(moduleRef);
+  if (!definedGlobalsFor(thin, module, err))
+    return 1;
+  renameModuleForThinLTO(module, thin->index, clearDSOLocalOnDeclarations(module, tm));
+  return 0;
+}
+
+extern "C" int ltoe_thin_backend_resolve(const LtoeThinIndex *thin, LLVMModuleRef moduleRef,
+                                         char **err) {
+  Module &module = *unwrap(moduleRef);
+  const GVSummaryMapTy *defined = definedGlobalsFor(thin, module, err);
+  if (!defined)
+    return 1;
+  // Dead definitions become declarations first (and go away when unused),
+  // as LTO's backend does before finalizing linkages.
+  std::vector<GlobalValue *> dead;
+  for (GlobalValue &value : module.global_values()) {
+    GlobalValueSummary *summary = defined->lookup(value.getGUID());
+    if (summary && !thin->index.isGlobalValueLive(summary)) {
+      dead.push_back(&value);
+      convertToDeclaration(value);
+    }
+  }
+  for (GlobalValue *value : dead) {
+    value->removeDeadConstantUsers();
+    if (value->use_empty())
+      value->eraseFromParent();
+  }
+  thinLTOFinalizeInModule(module, *defined, /*PropagateAttrs=*/true);
+  return 0;
+}
+
+extern "C" int ltoe_thin_backend_internalize(const LtoeThinIndex *thin,
+                                             LLVMModuleRef moduleRef, char **err) {
+  Module &module = *unwrap(moduleRef);
+  const GVSummaryMapTy *defined = definedGlobalsFor(thin, module, err);
+  if (!defined)
+    return 1;
+  if (!defined->empty())
+    thinLTOInternalizeModule(module, *defined);
+  return 0;
+}
+
+extern "C" int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef moduleRef,
+                                        LLVMTargetMachineRef tm, char **err) {
+  Module &module = *unwrap(moduleRef);
+  if (!definedGlobalsFor(thin, module, err))
+    return 1;
+  LLVMContext &context = module.getContext();
+  // Source modules are loaded lazily, in this module's context, from the
+  // buffers the index was built from.
+  auto loader = [&](StringRef id) -> Expected<std::unique_ptr<Module>> {
+    auto it = thin->modules.find(id.str());
+    if (it == thin->modules.end())
+      return createStringError("import source '" + id.str() + "' is not in the ThinLTO index");
+    BitcodeModule source = it->second;
+    auto lazy = source.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                     /*IsImporting=*/true);
+    if (!lazy)
+      return lazy.takeError();
+    (*lazy)->setModuleIdentifier(id);
+    return lazy;
+  };
+  const auto &imports = thin->importLists.lookup(thin->modulePath(module.getModuleIdentifier()));
+  FunctionImporter importer(thin->index, loader, clearDSOLocalOnDeclarations(module, tm));
+  Expected<bool> changed = importer.importFunctions(module, imports);
+  if (!changed)
+    return ltoe::fail(changed.takeError(), err);
+  // Imported code may hold public type tests; lower them as LTO does.
+  updatePublicTypeTestCalls(module, thin->index.withWholeProgramVisibility());
+  return 0;
+}

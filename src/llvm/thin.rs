@@ -1,0 +1,370 @@
+//! Safe owner of the shim's combined ThinLTO index ([`ThinIndex`]) and the
+//! per-module backend steps that read it.
+
+use super::{c_string, status, ShimBytes};
+use crate::ffi;
+use crate::input::InputBytes;
+use inkwell::module::Module;
+use inkwell::targets::TargetMachine;
+use std::os::raw::c_int;
+
+/// How a definition is linked, as far as choosing the prevailing copy goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkageClass {
+    /// External, non-weak: at most one may exist.
+    Strong,
+    /// weak, linkonce, common: any copy may prevail.
+    Weak,
+    /// A copy that is only there for inlining; never prevails.
+    AvailableExternally,
+    /// internal or private: not subject to resolution.
+    Local,
+}
+
+/// One definition summarized in the index.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// Its GUID.
+    pub guid: u64,
+    /// Ordinal of the module defining it (order of [`ThinIndex::add`]).
+    pub module: u32,
+    /// Its linkage class.
+    pub linkage: LinkageClass,
+    /// Its IR name.
+    pub name: String,
+}
+
+/// One value a module imports.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// Ordinal of the module it comes from.
+    pub source: u32,
+    /// Its GUID.
+    pub guid: u64,
+    /// A definition (a function body) rather than a declaration.
+    pub definition: bool,
+    /// Its IR name.
+    pub name: String,
+}
+
+/// Counts of one module's summaries after the thin link.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModuleStats {
+    /// Definitions it holds.
+    pub definitions: usize,
+    /// Of those, the ones still live.
+    pub live: usize,
+    /// Values other modules import from it.
+    pub exports: usize,
+}
+
+/// The combined summary index and the thin link's decisions. It keeps the
+/// bytes of every module it was built from alive (the index points into them,
+/// and the importer loads from them).
+pub struct ThinIndex {
+    raw: *mut ffi::LtoeThinIndex,
+    buffers: Vec<InputBytes>,
+}
+
+// SAFETY: the index is only mutated through `&mut self` during the thin link;
+// afterwards every shim call through `&self` only reads it (the shim
+// pre-inserts every per-module map entry so that lookups never insert), which
+// LLVM's own in-process ThinLTO backend also does from many threads.
+unsafe impl Send for ThinIndex {}
+// SAFETY: as above, shared access is read-only.
+unsafe impl Sync for ThinIndex {}
+
+impl Default for ThinIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThinIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        // SAFETY: plain allocation; freed in Drop.
+        let raw = unsafe { ffi::ltoe_thin_index_new() };
+        ThinIndex {
+            raw,
+            buffers: Vec::new(),
+        }
+    }
+
+    /// Adds the summary of module `which` of `bytes` under `module_id`.
+    pub fn add(&mut self, bytes: &InputBytes, which: usize, module_id: &str) -> Result<(), String> {
+        let id = c_string(module_id)?;
+        let data = bytes.as_slice();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: `data` stays alive as long as the index: a clone of its owner
+        // is kept in `self.buffers`, dropped after the index is freed.
+        let code = unsafe {
+            ffi::ltoe_thin_index_add(
+                self.raw,
+                data.as_ptr().cast(),
+                data.len(),
+                which,
+                id.as_ptr(),
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        self.buffers.push(bytes.clone());
+        Ok(())
+    }
+
+    /// Every definition in the index.
+    pub fn definitions(&self) -> Result<Vec<Definition>, String> {
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; returns a buffer we own.
+        let code = unsafe { ffi::ltoe_thin_index_definitions(self.raw, &mut out, &mut err) };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let mut definitions = Vec::new();
+        while !reader.is_empty() {
+            let guid = reader.u64()?;
+            let module = reader.u32()?;
+            let linkage = match reader.u8()? {
+                0 => LinkageClass::Strong,
+                1 => LinkageClass::Weak,
+                2 => LinkageClass::AvailableExternally,
+                _ => LinkageClass::Local,
+            };
+            let name = reader.string()?;
+            definitions.push(Definition {
+                guid,
+                module,
+                linkage,
+                name,
+            });
+        }
+        Ok(definitions)
+    }
+
+    /// Records the prevailing copy of each GUID: `(guid, module ordinal)`.
+    pub fn set_prevailing(&mut self, prevailing: &[(u64, u32)]) -> Result<(), String> {
+        let guids: Vec<u64> = prevailing.iter().map(|p| p.0).collect();
+        let ordinals: Vec<u32> = prevailing.iter().map(|p| p.1).collect();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: both arrays hold `len` elements for the call.
+        let code = unsafe {
+            ffi::ltoe_thin_index_set_prevailing(
+                self.raw,
+                guids.as_ptr(),
+                ordinals.as_ptr(),
+                guids.len(),
+                &mut err,
+            )
+        };
+        status(code, err)
+    }
+
+    /// Dead-symbol analysis from the preserved GUIDs.
+    pub fn compute_dead(&mut self, preserved: &[u64], import_enabled: bool) {
+        // SAFETY: the array holds `len` GUIDs for the call.
+        unsafe {
+            ffi::ltoe_thin_index_compute_dead(
+                self.raw,
+                preserved.as_ptr(),
+                preserved.len(),
+                c_int::from(import_enabled),
+            )
+        }
+    }
+
+    /// Per-module definitions, and the import/export lists if enabled.
+    pub fn compute_imports(&mut self, import_enabled: bool) {
+        // SAFETY: exclusive access to a live index.
+        unsafe { ffi::ltoe_thin_index_compute_imports(self.raw, c_int::from(import_enabled)) }
+    }
+
+    /// Internalization and promotion decisions.
+    pub fn internalize_and_promote(&mut self) {
+        // SAFETY: exclusive access to a live index.
+        unsafe { ffi::ltoe_thin_index_internalize_and_promote(self.raw) }
+    }
+
+    /// Linkage resolution of weak and linkonce copies.
+    pub fn resolve_prevailing(&mut self, elf_visibility: bool) {
+        // SAFETY: exclusive access to a live index.
+        unsafe { ffi::ltoe_thin_index_resolve_prevailing(self.raw, c_int::from(elf_visibility)) }
+    }
+
+    /// Function attribute propagation over the combined call graph.
+    pub fn propagate_attributes(&mut self) {
+        // SAFETY: exclusive access to a live index.
+        unsafe { ffi::ltoe_thin_index_propagate_attributes(self.raw) }
+    }
+
+    /// What `module_id` imports.
+    pub fn imports(&self, module_id: &str) -> Result<Vec<Import>, String> {
+        let id = c_string(module_id)?;
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; returns a buffer we own.
+        let code = unsafe {
+            ffi::ltoe_thin_index_module_imports(self.raw, id.as_ptr(), &mut out, &mut err)
+        };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let mut imports = Vec::new();
+        while !reader.is_empty() {
+            let source = reader.u32()?;
+            let guid = reader.u64()?;
+            let definition = reader.u8()? != 0;
+            let name = reader.string()?;
+            imports.push(Import {
+                source,
+                guid,
+                definition,
+                name,
+            });
+        }
+        Ok(imports)
+    }
+
+    /// Counts of `module_id`'s definitions after the thin link.
+    pub fn stats(&self, module_id: &str) -> Result<ModuleStats, String> {
+        let id = c_string(module_id)?;
+        let mut stats = ModuleStats::default();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; the out-pointers are valid.
+        let code = unsafe {
+            ffi::ltoe_thin_index_module_stats(
+                self.raw,
+                id.as_ptr(),
+                &mut stats.definitions,
+                &mut stats.live,
+                &mut stats.exports,
+                &mut err,
+            )
+        };
+        status(code, err).map(|()| stats)
+    }
+
+    /// Promotes and renames the locals other modules import or reference.
+    pub fn rename(&self, module: &Module<'_>, machine: &TargetMachine) -> Result<(), String> {
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the module and machine are alive; the index is only read.
+        let code = unsafe {
+            ffi::ltoe_thin_backend_rename(
+                self.raw,
+                module.as_mut_ptr(),
+                machine.as_mut_ptr(),
+                &mut err,
+            )
+        };
+        status(code, err)
+    }
+
+    /// Drops dead definitions and applies the resolved linkages.
+    pub fn resolve(&self, module: &Module<'_>) -> Result<(), String> {
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the module is alive; the index is only read.
+        let code =
+            unsafe { ffi::ltoe_thin_backend_resolve(self.raw, module.as_mut_ptr(), &mut err) };
+        status(code, err)
+    }
+
+    /// Internalizes what the thin link decided to internalize.
+    pub fn internalize(&self, module: &Module<'_>) -> Result<(), String> {
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the module is alive; the index is only read.
+        let code =
+            unsafe { ffi::ltoe_thin_backend_internalize(self.raw, module.as_mut_ptr(), &mut err) };
+        status(code, err)
+    }
+
+    /// Imports the module's import list, loading sources lazily into the
+    /// module's context from the index's buffers.
+    pub fn import(&self, module: &Module<'_>, machine: &TargetMachine) -> Result<(), String> {
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the module and machine are alive; the index is only read and
+        // the source buffers it loads from live as long as `self`.
+        let code = unsafe {
+            ffi::ltoe_thin_backend_import(
+                self.raw,
+                module.as_mut_ptr(),
+                machine.as_mut_ptr(),
+                &mut err,
+            )
+        };
+        status(code, err)
+    }
+}
+
+impl Drop for ThinIndex {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed exactly once, before `buffers` (dropped after
+        // this body) releases the bytes the index points into.
+        unsafe { ffi::ltoe_thin_index_free(self.raw) }
+    }
+}
+
+/// Whether module `which` of a bitcode buffer carries a summary, and whether
+/// it was written for ThinLTO: `(has_summary, is_thin)`.
+pub fn bitcode_lto_info(data: &[u8], which: usize) -> Result<(bool, bool), String> {
+    let mut has_summary: c_int = 0;
+    let mut is_thin: c_int = 0;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for `len` bytes during the call.
+    let code = unsafe {
+        ffi::ltoe_bitcode_lto_info(
+            data.as_ptr().cast(),
+            data.len(),
+            which,
+            &mut has_summary,
+            &mut is_thin,
+            &mut err,
+        )
+    };
+    status(code, err).map(|()| (has_summary != 0, is_thin != 0))
+}
+
+/// The GUID LLVM gives a global symbol name.
+pub fn guid_for_symbol(name: &str) -> Result<u64, String> {
+    let name = c_string(name)?;
+    // SAFETY: a NUL-terminated string, only read.
+    Ok(unsafe { ffi::ltoe_guid_for_symbol(name.as_ptr()) })
+}
+
+/// Reads the shim's little records.
+struct Records<'a>(&'a [u8]);
+
+impl<'a> Records<'a> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err("truncated record from the shim".to_string());
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(u64::from_ne_bytes(word))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+    }
+}

@@ -1,0 +1,213 @@
+//! The per-module ThinLTO backend: in its own `LLVMContext`, parse, rename
+//! (promote), resolve weak linkages, internalize, import, run `thinlto<On>`,
+//! emit. Backends run in parallel on a rayon pool, largest modules first.
+
+use super::index::ThinData;
+use crate::codegen;
+use crate::config::Config;
+use crate::error::{Error, Phase, Result};
+use crate::fat::fail_on_error_diagnostics;
+use crate::input::parse_error;
+use crate::llvm;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What one backend produced.
+#[derive(Debug, Clone)]
+pub struct BackendOutput {
+    /// The emitted object (or assembly / bitcode).
+    pub bytes: Vec<u8>,
+    /// Wall time of each step, in order.
+    pub steps: Vec<(String, Duration)>,
+}
+
+/// Called after each module's backend finishes: (modules done, total, name).
+pub type ProgressHook<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
+
+/// Runs every module's backend on `jobs` threads and returns the outputs in
+/// module order. On failure, modules not yet started are skipped and the
+/// error of the first failing module (in module order) is returned.
+pub fn run_all(
+    data: &ThinData,
+    config: &Config,
+    jobs: usize,
+    progress: Option<ProgressHook<'_>>,
+) -> Result<Vec<BackendOutput>> {
+    let total = data.modules().len();
+    // Largest first, so that the longest backend does not start last.
+    let mut order: Vec<usize> = (0..total).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(data.modules()[i].bytes.as_slice().len()));
+
+    let results: Mutex<Vec<Option<Result<BackendOutput>>>> =
+        Mutex::new((0..total).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = jobs.clamp(1, total.max(1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("lto-engine-thin-{i}"))
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start {workers} backend threads: {e}")))?;
+    pool.scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| loop {
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let slot = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = order.get(slot) else { break };
+                let result = run_module(data, i, config);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(hook) = progress {
+                    hook(finished, total, &data.modules()[i].name);
+                }
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut outputs = Vec::with_capacity(total);
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Some(Ok(output)) => outputs.push(output),
+            Some(Err(error)) => {
+                first_error.get_or_insert(error);
+            }
+            None => {}
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(outputs),
+    }
+}
+
+/// One module's backend, start to finish.
+pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendOutput> {
+    let module_info = &data.modules()[i];
+    let name = module_info.name.as_str();
+    let mut steps = Steps::default();
+    let context = Context::create();
+    llvm::install_diagnostics(&context);
+
+    let bytes = module_info.bytes.as_slice();
+    let module = steps.time("parse", || {
+        llvm::parse_bitcode(&context, bytes, name, 0).map_err(|reason| {
+            let extra = llvm::take_error_text(&context);
+            let reason = if extra.is_empty() {
+                reason
+            } else {
+                format!("{reason}; {extra}")
+            };
+            parse_error(name, bytes, reason)
+        })
+    })?;
+    let triple = codegen::triple_for(config, &module);
+    let machine = codegen::target_machine(config, &triple)?;
+    if config.target_triple.is_some() {
+        codegen::retarget(&module, &machine);
+    }
+    let temps = SaveTemps {
+        config,
+        stem: &module_info.file_stem,
+    };
+    temps.save(&module, "thin-lto-input")?;
+
+    let index = data.index();
+    let step_error = |phase: Phase| {
+        move |reason: String| Error::Llvm {
+            input: name.to_string(),
+            phase,
+            reason,
+        }
+    };
+    steps
+        .time("rename", || index.rename(&module, &machine))
+        .map_err(step_error(Phase::Rename))?;
+    fail_on_error_diagnostics(&context, name, Phase::Rename)?;
+    temps.save(&module, "thin-lto-after-rename")?;
+
+    steps
+        .time("resolve", || index.resolve(&module))
+        .map_err(step_error(Phase::Resolve))?;
+    temps.save(&module, "thin-lto-after-resolve")?;
+
+    steps
+        .time("internalize", || index.internalize(&module))
+        .map_err(step_error(Phase::Internalize))?;
+    temps.save(&module, "thin-lto-after-internalize")?;
+
+    steps
+        .time("import", || index.import(&module, &machine))
+        .map_err(|reason| {
+            let extra = llvm::take_error_text(&context);
+            let reason = if extra.is_empty() {
+                reason
+            } else {
+                format!("{reason}; {extra}")
+            };
+            step_error(Phase::Import)(reason)
+        })?;
+    fail_on_error_diagnostics(&context, name, Phase::Import)?;
+    temps.save(&module, "thin-lto-after-import")?;
+
+    steps.time("optimize", || {
+        codegen::optimize(&module, &machine, "thinlto", config, name)
+    })?;
+    fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
+    temps.save(&module, "thin-lto-after-pm")?;
+
+    let bytes = steps.time("codegen", || {
+        codegen::emit(&module, &machine, config.emit, name)
+    })?;
+    fail_on_error_diagnostics(&context, name, Phase::Codegen)?;
+    // Warnings and remarks are not errors; drop them with the context.
+    let _ = llvm::take_diagnostics(&context);
+    Ok(BackendOutput {
+        bytes,
+        steps: steps.0,
+    })
+}
+
+/// Wall time of each backend step.
+#[derive(Default)]
+struct Steps(Vec<(String, Duration)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let value = work();
+        self.0.push((name.to_string(), start.elapsed()));
+        value
+    }
+}
+
+/// Writes the module after each step when `--save-temps` asks for it, with
+/// the stage names rustc uses: `<stem>.<stage>.bc`.
+struct SaveTemps<'a> {
+    config: &'a Config,
+    stem: &'a str,
+}
+
+impl SaveTemps<'_> {
+    fn save(&self, module: &Module<'_>, stage: &str) -> Result<()> {
+        let Some(dir) = &self.config.save_temps else {
+            return Ok(());
+        };
+        let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
+            input: format!("{}.{stage}", self.stem),
+            phase: Phase::Write,
+            reason,
+        })?;
+        let path = dir.join(format!("{}.{stage}.bc", self.stem));
+        crate::output::write_atomically(&path, buffer.as_bytes())
+    }
+}

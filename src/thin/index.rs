@@ -1,0 +1,361 @@
+//! The thin link: one combined summary index over every module, and the
+//! decisions the backends apply ([`ThinData`]).
+
+use crate::config::{Config, OptLevel};
+use crate::error::{Error, Phase, Result};
+use crate::input::{parse_error, BitcodeInput, InputBytes, ModuleOrigin};
+use crate::llvm::{self, Import, LinkageClass, ModuleStats, ThinBuffer, ThinIndex};
+use inkwell::context::Context;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// One module of a thin link.
+#[derive(Debug, Clone)]
+pub struct ThinModule {
+    /// Its unique name; also its module identifier in the index.
+    pub name: String,
+    /// Its bitcode, with a summary (computed on load when it had none).
+    pub bytes: InputBytes,
+    /// Where it came from.
+    pub origin: ModuleOrigin,
+    /// Size of the bitcode as given.
+    pub input_bytes: usize,
+    /// The module had no summary (plain bitcode, `-flto=full`), so one was
+    /// computed when it was loaded.
+    pub summary_added: bool,
+    /// A file-name-safe stem unique within the run, for its object
+    /// (`<stem>.lto.o`), imports file and save-temps.
+    pub file_stem: String,
+}
+
+/// The result of the thin link: immutable, `Send + Sync`, meant to be shared
+/// by `Arc` between backend threads. It owns every buffer the index points
+/// into.
+pub struct ThinData {
+    // Declared first: dropped before the modules whose bytes it points into
+    // (it also keeps its own references to them).
+    index: ThinIndex,
+    modules: Vec<ThinModule>,
+    imports: Vec<Vec<Import>>,
+    stats: Vec<ModuleStats>,
+    preserved: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for ThinData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThinData")
+            .field("modules", &self.modules.len())
+            .field("preserved", &self.preserved.len())
+            .finish()
+    }
+}
+
+/// Functions one module imports from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSource {
+    /// The module imported from.
+    pub module: String,
+    /// Names of the function (and variable) definitions imported, sorted.
+    pub definitions: Vec<String>,
+    /// How many values are imported as declarations only.
+    pub declarations: usize,
+}
+
+impl ThinData {
+    /// Runs the thin link over `inputs`, keeping `preserved` (exports plus
+    /// what native inputs reference) visible.
+    pub fn build(
+        inputs: &[BitcodeInput],
+        preserved: &BTreeSet<String>,
+        config: &Config,
+    ) -> Result<ThinData> {
+        let mut used_stems = HashSet::new();
+        let modules = inputs
+            .iter()
+            .map(|input| load(input, &mut used_stems))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut index = ThinIndex::new();
+        for module in &modules {
+            index
+                .add(&module.bytes, 0, &module.name)
+                .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
+        }
+        let thin_link_error = |reason: String| Error::Llvm {
+            input: "thin link".to_string(),
+            phase: Phase::ThinLink,
+            reason,
+        };
+        let definitions = index.definitions().map_err(thin_link_error)?;
+        let prevailing = choose_prevailing(&definitions, &modules)?;
+        index.set_prevailing(&prevailing).map_err(thin_link_error)?;
+
+        let preserved_guids = preserved
+            .iter()
+            .map(|name| llvm::guid_for_symbol(name))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(Error::Config)?;
+        // As lld: -O0 still computes liveness (dead stripping must agree
+        // across modules), but imports nothing.
+        let import_enabled = config.opt_level != OptLevel::O0;
+        index.compute_dead(&preserved_guids, import_enabled);
+        index.compute_imports(import_enabled);
+        index.internalize_and_promote();
+        index.resolve_prevailing(uses_elf_visibility(config));
+        index.propagate_attributes();
+
+        let mut imports = Vec::with_capacity(modules.len());
+        let mut stats = Vec::with_capacity(modules.len());
+        for module in &modules {
+            imports.push(index.imports(&module.name).map_err(thin_link_error)?);
+            stats.push(index.stats(&module.name).map_err(thin_link_error)?);
+        }
+        Ok(ThinData {
+            index,
+            modules,
+            imports,
+            stats,
+            preserved: preserved.clone(),
+        })
+    }
+
+    /// The modules, in input order.
+    pub fn modules(&self) -> &[ThinModule] {
+        &self.modules
+    }
+
+    /// The symbols kept visible.
+    pub fn preserved(&self) -> &BTreeSet<String> {
+        &self.preserved
+    }
+
+    /// Counts of module `i`'s definitions, live definitions and exports.
+    pub fn stats(&self, i: usize) -> ModuleStats {
+        self.stats[i]
+    }
+
+    /// What module `i` imports, grouped by source module (in name order).
+    pub fn imports(&self, i: usize) -> Vec<ImportSource> {
+        let mut by_source: BTreeMap<&str, ImportSource> = BTreeMap::new();
+        for import in &self.imports[i] {
+            let Some(source) = self.modules.get(import.source as usize) else {
+                continue;
+            };
+            let entry = by_source
+                .entry(source.name.as_str())
+                .or_insert_with(|| ImportSource {
+                    module: source.name.clone(),
+                    definitions: Vec::new(),
+                    declarations: 0,
+                });
+            if import.definition {
+                entry.definitions.push(import.name.clone());
+            } else {
+                entry.declarations += 1;
+            }
+        }
+        let mut sources: Vec<ImportSource> = by_source.into_values().collect();
+        for source in &mut sources {
+            source.definitions.sort();
+        }
+        sources
+    }
+
+    /// The modules module `i` imports from (what lld writes to its
+    /// `.imports` file), sorted.
+    pub fn import_modules(&self, i: usize) -> Vec<String> {
+        self.imports(i).into_iter().map(|s| s.module).collect()
+    }
+
+    /// The index, for the backend steps.
+    pub(crate) fn index(&self) -> &ThinIndex {
+        &self.index
+    }
+}
+
+/// Takes an input into the thin link: one module per input, with a summary.
+fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinModule> {
+    let data = input.bytes.as_slice();
+    let count = llvm::bitcode_module_count(data)
+        .map_err(|reason| parse_error(&input.name, data, reason))?;
+    match count {
+        0 => {
+            return Err(Error::invalid(
+                &input.name,
+                Phase::Parse,
+                "bitcode holds no module",
+            ))
+        }
+        1 => {}
+        _ => {
+            return Err(Error::invalid(
+                &input.name,
+                Phase::ThinLink,
+                format!(
+                    "bitcode holds {count} modules (a split LTO unit, as -fsplit-lto-unit \
+                     writes for CFI or whole-program devirtualization); thin LTO here takes \
+                     one module per input"
+                ),
+            ))
+        }
+    }
+    let (has_summary, _) =
+        llvm::bitcode_lto_info(data, 0).map_err(|reason| parse_error(&input.name, data, reason))?;
+    let (bytes, summary_added) = if has_summary {
+        (input.bytes.clone(), false)
+    } else {
+        (add_summary(input)?, true)
+    };
+    Ok(ThinModule {
+        name: input.name.clone(),
+        bytes,
+        origin: input.origin.clone(),
+        input_bytes: data.len(),
+        summary_added,
+        file_stem: file_stem(&input.name, used_stems),
+    })
+}
+
+/// Plain bitcode (`clang -flto=full`, `rustc --emit=llvm-bc`) has no
+/// summary; compute one as `-flto=thin` would have, so that the module takes
+/// full part in importing instead of being silently left out.
+fn add_summary(input: &BitcodeInput) -> Result<InputBytes> {
+    let data = input.bytes.as_slice();
+    let context = Context::create();
+    llvm::install_diagnostics(&context);
+    let module = llvm::parse_bitcode(&context, data, &input.name, 0)
+        .map_err(|reason| parse_error(&input.name, data, reason))?;
+    let buffer = ThinBuffer::new(&module)
+        .map_err(|reason| Error::invalid(&input.name, Phase::ThinLink, reason))?;
+    Ok(InputBytes::thin(buffer))
+}
+
+/// The prevailing copy of every non-local GUID, as a linker resolves it: the
+/// first strong definition in input order, else the first weak one. Two
+/// strong definitions are an error. Copies that are only
+/// available_externally never prevail.
+fn choose_prevailing(
+    definitions: &[llvm::Definition],
+    modules: &[ThinModule],
+) -> Result<Vec<(u64, u32)>> {
+    let mut chosen: HashMap<u64, (u32, LinkageClass)> = HashMap::new();
+    for definition in definitions {
+        if matches!(
+            definition.linkage,
+            LinkageClass::Local | LinkageClass::AvailableExternally
+        ) {
+            continue;
+        }
+        match chosen.get(&definition.guid).copied() {
+            None => {
+                chosen.insert(definition.guid, (definition.module, definition.linkage));
+            }
+            Some((first, LinkageClass::Strong)) if definition.linkage == LinkageClass::Strong => {
+                let (first, second) = if first < definition.module {
+                    (first, definition.module)
+                } else {
+                    (definition.module, first)
+                };
+                let name = |ordinal: u32| {
+                    modules
+                        .get(ordinal as usize)
+                        .map_or("?", |m| m.name.as_str())
+                        .to_string()
+                };
+                return Err(Error::Link {
+                    input: name(second),
+                    reason: format!(
+                        "symbol '{}' multiply defined (also defined in {})",
+                        definition.name,
+                        name(first)
+                    ),
+                });
+            }
+            Some((first, class)) => {
+                let earlier = definition.module < first;
+                let stronger =
+                    definition.linkage == LinkageClass::Strong && class != LinkageClass::Strong;
+                let same_class_earlier = definition.linkage == class && earlier;
+                if stronger || same_class_earlier {
+                    chosen.insert(definition.guid, (definition.module, definition.linkage));
+                }
+            }
+        }
+    }
+    let mut prevailing: Vec<(u64, u32)> = chosen
+        .into_iter()
+        .map(|(guid, (module, _))| (guid, module))
+        .collect();
+    prevailing.sort_unstable();
+    Ok(prevailing)
+}
+
+/// Whether symbol visibility follows ELF rules (the most constraining
+/// visibility of all copies wins) rather than the prevailing copy's.
+fn uses_elf_visibility(config: &Config) -> bool {
+    let triple = config.target_triple.clone().unwrap_or_else(|| {
+        inkwell::targets::TargetMachine::get_default_triple()
+            .as_str()
+            .to_string_lossy()
+            .into_owned()
+    });
+    ![
+        "apple", "darwin", "macos", "ios", "windows", "win32", "wasm",
+    ]
+    .iter()
+    .any(|os| triple.contains(os))
+}
+
+/// A file-name-safe, unique stem for a module: the last path component of
+/// its name, archive parentheses turned into dots.
+fn file_stem(name: &str, used: &mut HashSet<String>) -> String {
+    // Archive members are `dir/lib.a(member.o)`: the member may not hold a
+    // slash, but the archive path may.
+    let base = match name.find('(') {
+        Some(paren) => {
+            let archive = &name[..paren];
+            let archive = archive.rsplit('/').next().unwrap_or(archive);
+            format!("{archive}{}", &name[paren..])
+        }
+        None => name.rsplit('/').next().unwrap_or(name).to_string(),
+    };
+    let mut stem: String = base
+        .chars()
+        .filter(|c| *c != ')')
+        .map(|c| match c {
+            '(' | ' ' => '.',
+            c if c.is_ascii_alphanumeric() || "._-+".contains(c) => c,
+            _ => '_',
+        })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') {
+        stem.insert_str(0, "module");
+    }
+    let mut candidate = stem.clone();
+    let mut counter = 1;
+    while !used.insert(candidate.clone()) {
+        counter += 1;
+        candidate = format!("{stem}.{counter}");
+    }
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_file_names_and_unique() {
+        let mut used = HashSet::new();
+        assert_eq!(file_stem("a/b/main.o", &mut used), "main.o");
+        assert_eq!(file_stem("x/main.o", &mut used), "main.o.2");
+        assert_eq!(
+            file_stem("dir/libfoo.rlib(foo-1.foo.abc-cgu.0.rcgu.o)", &mut used),
+            "libfoo.rlib.foo-1.foo.abc-cgu.0.rcgu.o"
+        );
+        assert_eq!(
+            file_stem("lib.a(m.o at 120)", &mut used),
+            "lib.a.m.o.at.120"
+        );
+        assert_eq!(file_stem("cgu 0", &mut used), "cgu.0");
+    }
+}
