@@ -4,6 +4,7 @@
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Bitcode/LLVMBitCodes.h"
 #include "llvm/Bitstream/BitstreamReader.h"
+#include "llvm/IR/Constants.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassManager.h"
@@ -111,6 +112,11 @@ extern "C" int ltoe_write_bitcode(LLVMModuleRef moduleRef, int thin, LtoeBuffer 
     WriteBitcodeToFile(module, os, /*ShouldPreserveUseListOrder=*/false, /*Index=*/nullptr,
                        /*GenerateHash=*/true);
   } else {
+    // clang -flto=full marks its modules "ThinLTO" = 0, and the writer then
+    // emits a full-LTO summary that ThinLTO does not import from.
+    if (auto *flag = mdconst::extract_or_null<ConstantInt>(module.getModuleFlag("ThinLTO")))
+      if (flag->isZero())
+        module.setModuleFlag(Module::Error, "ThinLTO", 1);
     // The summary writer aborts on anonymous functions and needs canonical
     // aliases; name and canonicalize first, as clang and rustc do.
     LoopAnalysisManager lam;

@@ -127,6 +127,23 @@ extern "C" int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which,
   return 0;
 }
 
+extern "C" int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out,
+                                    char **err) {
+  // The linker's view of the module (its irsymtab), as lld resolves symbols.
+  auto input = lto::InputFile::create(bufferRef(data, len));
+  if (!input)
+    return ltoe::fail(input.takeError(), err);
+  auto buffer = std::make_unique<LtoeBuffer>();
+  for (const lto::InputFile::Symbol &symbol : (*input)->symbols()) {
+    if (symbol.getIRName().empty())
+      continue; // defined or referenced only by inline assembly
+    put<uint8_t>(buffer->data, symbol.isUndefined() ? 1 : 0);
+    putString(buffer->data, symbol.getIRName());
+  }
+  *out = buffer.release();
+  return 0;
+}
+
 extern "C" LtoeThinIndex *ltoe_thin_index_new(void) { return new LtoeThinIndex(); }
 
 extern "C" void ltoe_thin_index_free(LtoeThinIndex *thin) { delete thin; }
@@ -226,13 +243,19 @@ extern "C" void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int importE
   thin->importsComputed = true;
 }
 
-extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin) {
-  // Preserved values that are still live stay exported, as lld's
-  // "external partition" symbols do; so does whatever another module imports.
+extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin,
+                                                        const uint64_t *crossModule,
+                                                        size_t count) {
+  // Live values that are preserved or that another module refers to stay
+  // exported (lld's "external partition" symbols); so does whatever another
+  // module imports (the export lists).
   std::set<GlobalValue::GUID> exported;
   for (GlobalValue::GUID guid : thin->preserved)
     if (thin->index.isGUIDLive(guid))
       exported.insert(guid);
+  for (size_t i = 0; i < count; ++i)
+    if (thin->index.isGUIDLive(crossModule[i]))
+      exported.insert(crossModule[i]);
   auto isExported = [&](StringRef moduleId, ValueInfo info) {
     auto list = thin->exportLists.find(moduleId);
     return (list != thin->exportLists.end() && list->second.count(info)) ||

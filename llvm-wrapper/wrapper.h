@@ -74,6 +74,9 @@ typedef struct LtoeThinIndex LtoeThinIndex;
  * whether it was written for ThinLTO. */
 int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which, int *has_summary,
                           int *is_thin, char **err);
+/* The module's symbol table as a linker sees it: records
+ * {u8 undefined, u32 IR name length, IR name bytes}. */
+int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* The GUID of a global symbol name (external linkage, \01 escape dropped). */
 uint64_t ltoe_guid_for_symbol(const char *name);
 
@@ -97,9 +100,11 @@ void ltoe_thin_index_compute_dead(LtoeThinIndex *thin, const uint64_t *preserved
                                   int import_enabled);
 /* Per-module definitions, and import/export lists when import is enabled. */
 void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int import_enabled);
-/* Internalize what is neither preserved nor imported elsewhere; promote locals
- * other modules import. */
-void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin);
+/* Internalize what is neither preserved, nor referenced from another module
+ * (`cross_module` GUIDs), nor imported elsewhere; promote locals other
+ * modules import. */
+void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin, const uint64_t *cross_module,
+                                             size_t count);
 /* Resolve linkonce/weak linkages of prevailing and non-prevailing copies. */
 void ltoe_thin_index_resolve_prevailing(LtoeThinIndex *thin, int elf_visibility);
 /* Propagate function attributes along the index's call graph. */

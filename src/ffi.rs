@@ -136,7 +136,17 @@ extern "C" {
         import_enabled: c_int,
     );
     pub fn ltoe_thin_index_compute_imports(thin: *mut LtoeThinIndex, import_enabled: c_int);
-    pub fn ltoe_thin_index_internalize_and_promote(thin: *mut LtoeThinIndex);
+    pub fn ltoe_thin_index_internalize_and_promote(
+        thin: *mut LtoeThinIndex,
+        cross_module: *const u64,
+        count: usize,
+    );
+    pub fn ltoe_bitcode_symbols(
+        data: *const c_char,
+        len: usize,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_thin_index_resolve_prevailing(thin: *mut LtoeThinIndex, elf_visibility: c_int);
     pub fn ltoe_thin_index_propagate_attributes(thin: *mut LtoeThinIndex);
     pub fn ltoe_thin_index_module_imports(

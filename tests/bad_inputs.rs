@@ -1,5 +1,6 @@
 //! Bad inputs give a clear `Error` naming the input and phase, and a one-line
-//! CLI message with a non-zero exit; never a panic or an abort.
+//! CLI message with a non-zero exit; never a panic or an abort. Every case
+//! runs through fat LTO and through thin LTO.
 
 mod common;
 use common::*;
@@ -11,125 +12,165 @@ fn good_bitcode(dir: &Path) -> PathBuf {
     compile_c(dir, &data("c/checksum.c"), &["-O2", "-flto"])
 }
 
-fn fat(inputs: &[&Path], out: &Path) -> Command {
+/// The LTO commands every case runs through, with their library kind.
+const KINDS: [(&str, LtoKind); 2] = [("fat", LtoKind::Fat), ("thin", LtoKind::Thin)];
+
+/// `lto-engine <command> INPUTS -o out` (fat: an object; thin: a directory).
+fn lto(command: &str, inputs: &[&Path], out: &Path) -> Command {
     let mut cmd = engine();
-    cmd.arg("fat").args(inputs).arg("-o").arg(out);
+    cmd.arg(command).args(inputs).arg("-o").arg(out);
     cmd
 }
 
-fn api_error(inputs: &[&Path]) -> Error {
+fn api_error(kind: LtoKind, inputs: &[&Path]) -> Error {
     let mut session = Session::new(Config::default()).unwrap();
     for input in inputs {
         if let Err(error) = session.add_path(input) {
             return error;
         }
     }
-    session.run(LtoKind::Fat).expect_err("should fail")
+    session.run(kind).expect_err("should fail")
 }
 
 #[test]
 fn truncated_bitcode() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read(good_bitcode(dir.path())).unwrap();
-    let bad = dir.path().join("truncated.o");
-    std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
-    cli_error(
-        &mut fat(&[&bad], &dir.path().join("out.o")),
-        "truncated.o: parse:",
-    );
-    assert!(matches!(
-        api_error(&[&bad]),
-        Error::InvalidInput { phase: Phase::Parse, ref input, .. } if input.ends_with("truncated.o")
-    ));
-    assert!(!dir.path().join("out.o").exists(), "no output on failure");
+    for (command, kind) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let good = std::fs::read(good_bitcode(dir.path())).unwrap();
+        let bad = dir.path().join("truncated.o");
+        std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
+        cli_error(
+            &mut lto(command, &[&bad], &dir.path().join(format!("out-{command}"))),
+            "truncated.o: parse:",
+        );
+        assert!(matches!(
+            api_error(kind, &[&bad]),
+            Error::InvalidInput { phase: Phase::Parse, ref input, .. } if input.ends_with("truncated.o")
+        ));
+        assert!(
+            !dir.path().join(format!("out-{command}")).exists(),
+            "no output on failure"
+        );
+    }
 }
 
 #[test]
 fn random_bytes_named_bc() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("noise.bc");
-    let noise: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    std::fs::write(&bad, noise).unwrap();
-    let text = cli_error(&mut fat(&[&bad], &dir.path().join("out.o")), "noise.bc");
-    assert!(text.contains("not LLVM bitcode"), "{text}");
-    // Bitcode magic followed by garbage is a parse error, not a crash.
-    let fake = dir.path().join("fake.bc");
-    let mut bytes = b"BC\xC0\xDE".to_vec();
-    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8));
-    std::fs::write(&fake, bytes).unwrap();
-    cli_error(
-        &mut fat(&[&fake], &dir.path().join("out.o")),
-        "fake.bc: parse:",
-    );
+    for (command, _) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("noise.bc");
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        std::fs::write(&bad, noise).unwrap();
+        let text = cli_error(
+            &mut lto(command, &[&bad], &dir.path().join(format!("out-{command}"))),
+            "noise.bc",
+        );
+        assert!(text.contains("not LLVM bitcode"), "{text}");
+        // Bitcode magic followed by garbage is a parse error, not a crash.
+        let fake = dir.path().join("fake.bc");
+        let mut bytes = b"BC\xC0\xDE".to_vec();
+        bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(40503) >> 7) as u8));
+        std::fs::write(&fake, bytes).unwrap();
+        cli_error(
+            &mut lto(
+                command,
+                &[&fake],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "fake.bc: parse:",
+        );
+    }
 }
 
 #[test]
 fn archive_with_a_garbage_member() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = good_bitcode(dir.path());
-    let garbage = dir.path().join("garbage.o");
-    std::fs::write(&garbage, b"this is not an object file at all\n").unwrap();
-    let archive = dir.path().join("libmixed.a");
-    run_ok(
-        Command::new("llvm-ar-22")
-            .arg("rcS")
-            .arg(&archive)
-            .arg(&good)
-            .arg(&garbage),
-    );
-    cli_error(
-        &mut fat(&[&archive], &dir.path().join("out.o")),
-        "libmixed.a(garbage.o)",
-    );
-    // A corrupt archive header is an error too.
-    let mut bytes = std::fs::read(&archive).unwrap();
-    bytes.truncate(20);
-    let corrupt = dir.path().join("libcorrupt.a");
-    std::fs::write(&corrupt, bytes).unwrap();
-    cli_error(
-        &mut fat(&[&corrupt], &dir.path().join("out.o")),
-        "libcorrupt.a",
-    );
+    for (command, _) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let good = good_bitcode(dir.path());
+        let garbage = dir.path().join("garbage.o");
+        std::fs::write(&garbage, b"this is not an object file at all\n").unwrap();
+        let archive = dir.path().join("libmixed.a");
+        run_ok(
+            Command::new("llvm-ar-22")
+                .arg("rcS")
+                .arg(&archive)
+                .arg(&good)
+                .arg(&garbage),
+        );
+        cli_error(
+            &mut lto(
+                command,
+                &[&archive],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "libmixed.a(garbage.o)",
+        );
+        // A corrupt archive header is an error too.
+        let mut bytes = std::fs::read(&archive).unwrap();
+        bytes.truncate(20);
+        let corrupt = dir.path().join("libcorrupt.a");
+        std::fs::write(&corrupt, bytes).unwrap();
+        cli_error(
+            &mut lto(
+                command,
+                &[&corrupt],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "libcorrupt.a",
+        );
+    }
 }
 
 #[test]
 fn missing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("does-not-exist.o");
-    let text = cli_error(
-        &mut fat(&[&missing], &dir.path().join("out.o")),
-        "does-not-exist.o: read:",
-    );
-    assert!(text.contains("No such file"), "{text}");
-    let rsp = format!("@{}", dir.path().join("missing.rsp").display());
-    cli_error(
-        engine()
-            .args(["fat", &rsp, "-o"])
-            .arg(dir.path().join("out.o")),
-        "missing.rsp",
-    );
+    for (command, _) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("does-not-exist.o");
+        let text = cli_error(
+            &mut lto(
+                command,
+                &[&missing],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "does-not-exist.o: read:",
+        );
+        assert!(text.contains("No such file"), "{text}");
+        let rsp = format!("@{}", dir.path().join("missing.rsp").display());
+        cli_error(
+            engine()
+                .args([command, &rsp, "-o"])
+                .arg(dir.path().join(format!("out-{command}"))),
+            "missing.rsp",
+        );
+    }
 }
 
 #[test]
 fn the_same_strong_symbol_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a");
-    let b = dir.path().join("b");
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    let first = compile_c(&a, &data("c/scale.c"), &["-O2", "-flto"]);
-    let second = compile_c(&b, &data("c/scale.c"), &["-O2", "-flto"]);
-    let text = cli_error(
-        &mut fat(&[&first, &second], &dir.path().join("out.o")),
-        "link:",
-    );
-    assert!(text.contains("multiply defined"), "{text}");
-    assert!(text.contains("scale.o"), "{text}");
-    // The same file twice is a duplicate module name.
-    let error = api_error(&[&first, &first]);
-    assert!(matches!(error, Error::DuplicateInput { .. }), "{error}");
+    for (command, kind) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let first = compile_c(&a, &data("c/scale.c"), &["-O2", "-flto"]);
+        let second = compile_c(&b, &data("c/scale.c"), &["-O2", "-flto"]);
+        let text = cli_error(
+            &mut lto(
+                command,
+                &[&first, &second],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "link:",
+        );
+        assert!(text.contains("multiply defined"), "{text}");
+        assert!(text.contains("scale.o"), "{text}");
+        // The same file twice is a duplicate module name.
+        let error = api_error(kind, &[&first, &first]);
+        assert!(matches!(error, Error::DuplicateInput { .. }), "{error}");
+    }
 }
 
 /// Writes LLVM bitstream: enough to build an identification block that
@@ -211,31 +252,39 @@ fn future_llvm_bitcode() -> Vec<u8> {
 
 #[test]
 fn bitcode_from_a_newer_llvm() {
-    let dir = tempfile::tempdir().unwrap();
-    let future = dir.path().join("future.bc");
-    std::fs::write(&future, future_llvm_bitcode()).unwrap();
-    let text = cli_error(
-        &mut fat(&[&future], &dir.path().join("out.o")),
-        "future.bc: parse:",
-    );
-    assert!(text.contains("newer LLVM"), "{text}");
-    assert!(text.contains("LLVM99.0.0"), "{text}");
+    for (command, _) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let future = dir.path().join("future.bc");
+        std::fs::write(&future, future_llvm_bitcode()).unwrap();
+        let text = cli_error(
+            &mut lto(
+                command,
+                &[&future],
+                &dir.path().join(format!("out-{command}")),
+            ),
+            "future.bc: parse:",
+        );
+        assert!(text.contains("newer LLVM"), "{text}");
+        assert!(text.contains("LLVM99.0.0"), "{text}");
+    }
 }
 
 #[test]
 fn unwritable_output_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = good_bitcode(dir.path());
-    // A path below a regular file cannot be created, even by root.
-    let blocker = dir.path().join("not-a-dir");
-    std::fs::write(&blocker, b"file").unwrap();
-    let out = blocker.join("out.o");
-    cli_error(&mut fat(&[&good], &out), "not-a-dir/out.o: write:");
-    // An existing output is not clobbered half-way when a later step fails.
-    let existing = dir.path().join("keep.o");
-    std::fs::write(&existing, b"previous").unwrap();
-    let noise = dir.path().join("noise.bc");
-    std::fs::write(&noise, b"garbage").unwrap();
-    cli_error(&mut fat(&[&good, &noise], &existing), "noise.bc");
-    assert_eq!(std::fs::read(&existing).unwrap(), b"previous");
+    for (command, _) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let good = good_bitcode(dir.path());
+        // A path below a regular file cannot be created, even by root.
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, b"file").unwrap();
+        let out = blocker.join("out.o");
+        cli_error(&mut lto(command, &[&good], &out), "not-a-dir/out.o: write:");
+        // An existing output is not clobbered half-way when a later step fails.
+        let existing = dir.path().join("keep.o");
+        std::fs::write(&existing, b"previous").unwrap();
+        let noise = dir.path().join("noise.bc");
+        std::fs::write(&noise, b"garbage").unwrap();
+        cli_error(&mut lto(command, &[&good, &noise], &existing), "noise.bc");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"previous");
+    }
 }

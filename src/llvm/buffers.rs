@@ -85,7 +85,9 @@ impl AsRef<[u8]> for ModuleBuffer {
 
 /// A module serialized with its ThinLTO module summary and hash, as
 /// `-flto=thin` writes it. Names anonymous globals and canonicalizes aliases
-/// in `module` first (the summary writer needs both). `Send + Sync`.
+/// in `module` first (the summary writer needs both), and turns a `"ThinLTO"`
+/// module flag of 0 (`clang -flto=full`) into 1 so that the summary is one
+/// ThinLTO imports from. `Send + Sync`.
 pub struct ThinBuffer(ShimBytes);
 
 impl ThinBuffer {

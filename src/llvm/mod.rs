@@ -19,7 +19,8 @@ mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use thin::{
-    bitcode_lto_info, guid_for_symbol, Definition, Import, LinkageClass, ModuleStats, ThinIndex,
+    bitcode_lto_info, bitcode_symbols, guid_for_symbol, Definition, Import, LinkageClass,
+    ModuleStats, ModuleSymbol, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.

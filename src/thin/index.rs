@@ -99,7 +99,8 @@ impl ThinData {
         let import_enabled = config.opt_level != OptLevel::O0;
         index.compute_dead(&preserved_guids, import_enabled);
         index.compute_imports(import_enabled);
-        index.internalize_and_promote();
+        let cross_module = cross_module_guids(&modules)?;
+        index.internalize_and_promote(&cross_module);
         index.resolve_prevailing(uses_elf_visibility(config));
         index.propagate_attributes();
 
@@ -172,6 +173,27 @@ impl ThinData {
     }
 }
 
+/// GUIDs that appear (defined or referenced) in more than one module's
+/// symbol table. A linker resolves such a symbol across ThinLTO partitions, so
+/// a live one must stay external even when nobody imports it (lld's
+/// "external partition").
+fn cross_module_guids(modules: &[ThinModule]) -> Result<Vec<u64>> {
+    let mut first_seen: HashMap<u64, usize> = HashMap::new();
+    let mut cross = BTreeSet::new();
+    for (ordinal, module) in modules.iter().enumerate() {
+        let symbols = llvm::bitcode_symbols(module.bytes.as_slice())
+            .map_err(|reason| Error::invalid(&module.name, Phase::ThinLink, reason))?;
+        for symbol in symbols {
+            let guid = llvm::guid_for_symbol(&symbol.name)
+                .map_err(|reason| Error::invalid(&module.name, Phase::ThinLink, reason))?;
+            if *first_seen.entry(guid).or_insert(ordinal) != ordinal {
+                cross.insert(guid);
+            }
+        }
+    }
+    Ok(cross.into_iter().collect())
+}
+
 /// Takes an input into the thin link: one module per input, with a summary.
 fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinModule> {
     let data = input.bytes.as_slice();
@@ -198,9 +220,11 @@ fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinMo
             ))
         }
     }
-    let (has_summary, _) =
+    let (has_summary, is_thin) =
         llvm::bitcode_lto_info(data, 0).map_err(|reason| parse_error(&input.name, data, reason))?;
-    let (bytes, summary_added) = if has_summary {
+    // A full-LTO summary (clang -flto=full writes one) is not one ThinLTO
+    // imports from: such modules get a ThinLTO summary too.
+    let (bytes, summary_added) = if has_summary && is_thin {
         (input.bytes.clone(), false)
     } else {
         (add_summary(input)?, true)
@@ -215,8 +239,8 @@ fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinMo
     })
 }
 
-/// Plain bitcode (`clang -flto=full`, `rustc --emit=llvm-bc`) has no
-/// summary; compute one as `-flto=thin` would have, so that the module takes
+/// Plain bitcode (`rustc --emit=llvm-bc`) has no summary, and `clang
+/// -flto=full` has only a full-LTO one; compute a ThinLTO summary as `-flto=thin` would have, so that the module takes
 /// full part in importing instead of being silently left out.
 fn add_summary(input: &BitcodeInput) -> Result<InputBytes> {
     let data = input.bytes.as_slice();

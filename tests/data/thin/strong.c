@@ -1,0 +1,1 @@
+int tunable(void) { return 2; }

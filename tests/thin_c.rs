@@ -1,0 +1,283 @@
+//! Thin LTO of C programs: cross-module import and inlining, the same import
+//! decisions as lld, promotion of imported locals, weak resolution, dead
+//! modules, and byte-identical objects whatever the job count.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SOURCES: [&str; 5] = ["thin_main", "hot", "weak", "strong", "dead"];
+
+/// Compiles the thin test program with `clang -flto=thin` into `dir`.
+fn compile_thin_program(dir: &Path) -> Vec<PathBuf> {
+    SOURCES
+        .iter()
+        .map(|name| {
+            compile_c(
+                dir,
+                &data(&format!("thin/{name}.c")),
+                &["-O2", "-flto=thin"],
+            )
+        })
+        .collect()
+}
+
+/// Runs `lto-engine thin` over `inputs` into `out` with extra flags.
+fn thin(inputs: &[PathBuf], out: &Path, flags: &[&str]) {
+    run_ok(
+        engine()
+            .arg("thin")
+            .args(inputs)
+            .arg("-o")
+            .arg(out)
+            .args(["--export", "main"])
+            .args(flags),
+    );
+}
+
+/// The `.imports` files in `dir`: module base name -> imported base names.
+fn imports_files(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut all = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(module) = name.strip_suffix(".imports") else {
+            continue;
+        };
+        let mut sources: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                Path::new(line)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        sources.sort();
+        all.insert(module.to_string(), sources);
+    }
+    all
+}
+
+fn undefined(object: &Path, name: &str) -> bool {
+    find(&symbols(object), name).is_some_and(|s| !s.defined)
+}
+
+fn defines(object: &Path, name: &str) -> bool {
+    find(&symbols(object), name).is_some_and(|s| s.defined)
+}
+
+#[test]
+fn imports_and_inlines_across_modules_like_lld() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = compile_thin_program(dir.path());
+
+    // lld's own ThinLTO build of the same objects is the reference output.
+    let lld_prog = dir.path().join("lld-prog");
+    run_ok(
+        Command::new(CLANG)
+            .args(["-O2", "-fuse-ld=lld", "-flto=thin"])
+            .args(&inputs)
+            .arg("-o")
+            .arg(&lld_prog),
+    );
+    let expected = run_program(&lld_prog);
+    assert_eq!(
+        expected,
+        "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n"
+    );
+
+    let out = dir.path().join("out");
+    let report = dir.path().join("report.json");
+    let report_flag = report.display().to_string();
+    thin(
+        &inputs,
+        &out,
+        &["--jobs", "2", "--emit-imports", "--report", &report_flag],
+    );
+    let prog = link(dir.path(), &out.join("link.rsp"), &[]);
+    assert_eq!(run_program(&prog), expected);
+
+    // add_scaled was imported into main's module and inlined: main's object
+    // no longer references it.
+    let main_obj = out.join("thin_main.o.lto.o");
+    assert!(!undefined(&main_obj, "add_scaled"), "add_scaled inlined");
+    // uses_secret was imported, so the local it calls was promoted under a
+    // module-hash name that both objects agree on.
+    let hot_obj = out.join("hot.o.lto.o");
+    let promoted = symbols(&hot_obj)
+        .into_iter()
+        .find(|s| s.name.starts_with("secret.llvm."))
+        .expect("secret promoted");
+    assert!(promoted.global && promoted.defined);
+    assert!(undefined(&main_obj, &promoted.name));
+    // The weak tunable lost to the strong one; the dead module holds no code.
+    assert!(!defines(&out.join("weak.o.lto.o"), "tunable"));
+    assert!(defines(&out.join("strong.o.lto.o"), "tunable"));
+    assert!(!defines(&out.join("dead.o.lto.o"), "never_called"));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let modules = json["thin"]["modules"].as_array().unwrap();
+    let main_report = modules
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().ends_with("thin_main.o"))
+        .unwrap();
+    let from_hot = main_report["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["from"].as_str().unwrap().ends_with("hot.o"))
+        .expect("imports from hot.o");
+    let imported: Vec<&str> = from_hot["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(imported.contains(&"add_scaled"), "{imported:?}");
+    let steps: Vec<&str> = main_report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "parse",
+            "rename",
+            "resolve",
+            "internalize",
+            "import",
+            "optimize",
+            "codegen"
+        ]
+    );
+    let dead = modules
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().ends_with("dead.o"))
+        .unwrap();
+    assert_eq!(dead["live_definitions"], 0);
+    assert_eq!(json["thin"]["jobs"], 2);
+
+    // lld on the same objects, index-only: the same modules import from the
+    // same modules.
+    let lld_dir = dir.path().join("lld");
+    std::fs::create_dir_all(&lld_dir).unwrap();
+    let copies: Vec<PathBuf> = inputs
+        .iter()
+        .map(|input| {
+            let copy = lld_dir.join(input.file_name().unwrap());
+            std::fs::copy(input, &copy).unwrap();
+            copy
+        })
+        .collect();
+    run_ok(
+        Command::new(CLANG)
+            .args(["-fuse-ld=lld", "-flto=thin"])
+            .args([
+                "-Wl,--thinlto-index-only",
+                "-Wl,--thinlto-emit-imports-files",
+            ])
+            .args(&copies)
+            .arg("-o")
+            .arg(lld_dir.join("unused")),
+    );
+    let ours = imports_files(&out);
+    assert_eq!(ours.len(), SOURCES.len());
+    assert_eq!(ours, imports_files(&lld_dir));
+    assert_eq!(ours["thin_main.o"], ["hot.o", "strong.o"]);
+}
+
+#[test]
+fn job_count_does_not_change_the_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = compile_thin_program(dir.path());
+    let one = dir.path().join("jobs1");
+    let two = dir.path().join("jobs2");
+    thin(&inputs, &one, &["--jobs", "1"]);
+    thin(&inputs, &two, &["--jobs", "2"]);
+    for name in SOURCES {
+        let object = format!("{name}.o.lto.o");
+        assert_eq!(
+            std::fs::read(one.join(&object)).unwrap(),
+            std::fs::read(two.join(&object)).unwrap(),
+            "{object} differs between --jobs 1 and --jobs 2"
+        );
+    }
+}
+
+#[test]
+fn plain_bitcode_gets_a_summary_and_takes_part() {
+    // clang -emit-llvm without -flto writes plain bitcode, no summary; the
+    // engine computes one, so hot.c is still imported from.
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = compile_thin_program(dir.path());
+    let full = dir.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    inputs[1] = compile_c(&full, &data("thin/hot.c"), &["-O2", "-emit-llvm"]);
+    let out = dir.path().join("out");
+    let report = dir.path().join("report.json");
+    let report_flag = report.display().to_string();
+    thin(&inputs, &out, &["--report", &report_flag]);
+    let prog = link(dir.path(), &out.join("link.rsp"), &[]);
+    assert_eq!(
+        run_program(&prog),
+        "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n"
+    );
+    assert!(!undefined(&out.join("thin_main.o.lto.o"), "add_scaled"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let summarized: Vec<&str> = json["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["summary_added"] == true)
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(summarized.len(), 1);
+    assert!(summarized[0].ends_with("full/hot.o"), "{summarized:?}");
+}
+
+#[test]
+fn save_temps_writes_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = compile_thin_program(dir.path());
+    let temps = dir.path().join("temps");
+    let temps_flag = temps.display().to_string();
+    thin(
+        &inputs,
+        &dir.path().join("out"),
+        &["--save-temps", &temps_flag],
+    );
+    for stage in [
+        "thin-lto-input",
+        "thin-lto-after-rename",
+        "thin-lto-after-resolve",
+        "thin-lto-after-internalize",
+        "thin-lto-after-import",
+        "thin-lto-after-pm",
+    ] {
+        let path = temps.join(format!("thin_main.o.{stage}.bc"));
+        // Each stage parses back as bitcode.
+        run_ok(
+            Command::new("llvm-dis-22")
+                .arg(&path)
+                .arg("-o")
+                .arg(dir.path().join(format!("{stage}.ll"))),
+        );
+    }
+    let after_import =
+        std::fs::read_to_string(dir.path().join("thin-lto-after-import.ll")).unwrap();
+    assert!(
+        after_import
+            .lines()
+            .any(|l| l.starts_with("define available_externally") && l.contains("@add_scaled(")),
+        "add_scaled imported as available_externally"
+    );
+}
