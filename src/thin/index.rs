@@ -367,6 +367,54 @@ fn file_stem(name: &str, used: &mut HashSet<String>) -> String {
 mod tests {
     use super::*;
 
+    /// A module identifier the index does not know is an error in every
+    /// backend step, not a crash (thinLTOInternalizeModule would crash on
+    /// the empty summary map).
+    #[test]
+    fn unknown_module_identifier_is_an_error() {
+        let config = Config::default();
+        let context = Context::create();
+        let module = context.create_module("a");
+        let triple = crate::codegen::triple_for(&config, &module);
+        let machine = crate::codegen::target_machine(&config, &triple).unwrap();
+        crate::codegen::retarget(&module, &machine);
+        let i32_type = context.i32_type();
+        let function = module.add_function("answer", i32_type.fn_type(&[], false), None);
+        let builder = context.create_builder();
+        builder.position_at_end(context.append_basic_block(function, "entry"));
+        builder
+            .build_return(Some(&i32_type.const_int(42, false)))
+            .unwrap();
+        let buffer = ThinBuffer::new(&module).unwrap();
+        let input = BitcodeInput {
+            name: "a".to_string(),
+            bytes: InputBytes::thin(buffer),
+            origin: ModuleOrigin::Memory,
+            archive: None,
+        };
+        let preserved: BTreeSet<String> = ["answer".to_string()].into();
+        let data = ThinData::build(&[input.clone()], &preserved, &config).unwrap();
+
+        let backend_context = Context::create();
+        llvm::install_diagnostics(&backend_context);
+        let renamed =
+            llvm::parse_bitcode(&backend_context, input.bytes.as_slice(), "b", 0).unwrap();
+        let index = data.index();
+        for result in [
+            index.rename(&renamed, &machine),
+            index.resolve(&renamed),
+            index.internalize(&renamed),
+            index.import(&renamed, &machine),
+        ] {
+            let error = result.expect_err("unknown identifier");
+            assert!(error.contains("'b' is not in the ThinLTO index"), "{error}");
+        }
+        // The right identifier works.
+        let module = llvm::parse_bitcode(&backend_context, input.bytes.as_slice(), "a", 0).unwrap();
+        index.rename(&module, &machine).unwrap();
+        index.internalize(&module).unwrap();
+    }
+
     #[test]
     fn stems_are_file_names_and_unique() {
         let mut used = HashSet::new();
