@@ -18,4 +18,16 @@ fn demo_runs_and_reports_cross_language_inlining() {
         "C callee inlined into Rust: {text}"
     );
     assert!(text.contains("internalized: wordstat_words"), "{text}");
+    // The thin run shows imports across modules and languages.
+    assert!(text.contains("== thin LTO"), "{text}");
+    assert!(
+        text.contains("from wordstat.o: 2 definitions (wordstat_longest, wordstat_words)"),
+        "{text}"
+    );
+    assert!(text.contains("(c_is_vowel)"), "C function imported into Rust: {text}");
+    assert_eq!(
+        text.matches("== same output as the build without LTO").count(),
+        2,
+        "{text}"
+    );
 }

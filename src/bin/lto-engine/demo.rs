@@ -42,17 +42,17 @@ fn size(path: &Path) -> u64 {
 }
 
 /// Compiles the demo's C files and its Rust staticlib from `src` into `out`.
-/// With `lto`, the outputs are bitcode (`-flto`, `-C linker-plugin-lto`).
-fn compile_sources(src: &Path, out: &Path, lto: bool) -> Result<(), Error> {
-    let (clang_flags, rustc_flags): (&[&str], &[&str]) = if lto {
-        (&["-flto"], &["-C", "linker-plugin-lto"])
-    } else {
-        (&[], &[])
+/// With `clang_lto` (`-flto` or `-flto=thin`), the outputs are bitcode (the
+/// Rust crate with `-C linker-plugin-lto`).
+fn compile_sources(src: &Path, out: &Path, clang_lto: Option<&str>) -> Result<(), Error> {
+    let (clang_flags, rustc_flags): (Vec<&str>, &[&str]) = match clang_lto {
+        Some(flag) => (vec![flag], &["-C", "linker-plugin-lto"]),
+        None => (Vec::new(), &[]),
     };
     for c in ["main", "wordstat"] {
         run(Command::new(CLANG)
             .args(["-O2", "-c"])
-            .args(clang_flags)
+            .args(&clang_flags)
             .arg(src.join(format!("{c}.c")))
             .arg("-o")
             .arg(out.join(format!("{c}.o"))))?;
@@ -88,7 +88,7 @@ pub fn run_demo() -> Result<(), Error> {
     let native_dir = dir.join("native");
     std::fs::create_dir_all(&native_dir)
         .map_err(|e| Error::io(native_dir.display(), Phase::Write, e))?;
-    compile_sources(dir, &native_dir, false)?;
+    compile_sources(dir, &native_dir, None)?;
     let baseline = native_dir.join("prog");
     run(Command::new(CLANG)
         .arg("-fuse-ld=lld")
@@ -100,7 +100,7 @@ pub fn run_demo() -> Result<(), Error> {
     let expected = run(&mut Command::new(&baseline))?;
 
     // LTO inputs: C bitcode objects and a staticlib with bitcode members.
-    compile_sources(dir, dir, true)?;
+    compile_sources(dir, dir, Some("-flto"))?;
 
     let mut session = Session::new(Config::default())?;
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
@@ -190,6 +190,92 @@ pub fn run_demo() -> Result<(), Error> {
     if actual != expected {
         return Err(Error::Config(format!(
             "demo: the LTO program printed {actual:?}, the native one {expected:?}"
+        )));
+    }
+    println!("== same output as the build without LTO");
+    run_thin_demo(dir, &expected)
+}
+
+/// The same program through thin LTO: which functions each module imported,
+/// and from where.
+fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
+    println!("\n== thin LTO: C with clang-22 -flto=thin, the same Rust staticlib");
+    let thin_dir = dir.join("thin");
+    std::fs::create_dir_all(&thin_dir)
+        .map_err(|e| Error::io(thin_dir.display(), Phase::Write, e))?;
+    compile_sources(dir, &thin_dir, Some("-flto=thin"))?;
+    let mut session = Session::new(Config::default())?;
+    for input in ["main.o", "wordstat.o", "libsummarize.a"] {
+        session.add_path(thin_dir.join(input))?;
+    }
+    session.preserve(["main"]);
+    let output = session.run(LtoKind::Thin)?;
+    let out_dir = thin_dir.join("out");
+    let files = output.write_thin(&out_dir, true)?;
+    let program = out_dir.join("prog");
+    run(Command::new(CLANG)
+        .arg("-fuse-ld=lld")
+        .arg(format!("@{}", files.link_rsp.display()))
+        .arg("-o")
+        .arg(&program))?;
+    let actual = run(&mut Command::new(&program))?;
+
+    let short = |name: &str| {
+        name.strip_prefix(&format!("{}/", thin_dir.display()))
+            .unwrap_or(name)
+            .to_string()
+    };
+    let thin = output.report.thin.clone().unwrap_or_default();
+    println!(
+        "-- {} modules, one backend each, on {} threads",
+        thin.modules.len(),
+        thin.jobs
+    );
+    for module in &thin.modules {
+        if module.imports.is_empty() {
+            println!("   {}: imports nothing", short(&module.name));
+            continue;
+        }
+        println!("   {} imports:", short(&module.name));
+        for source in &module.imports {
+            // Plain C names are shown; mangled Rust generics are counted.
+            let plain: Vec<&str> = source
+                .definitions
+                .iter()
+                .map(String::as_str)
+                .filter(|n| {
+                    ![".str", "anon.", "_ZN", "_R"]
+                        .iter()
+                        .any(|p| n.starts_with(p))
+                })
+                .take(6)
+                .collect();
+            let listed = if plain.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", plain.join(", "))
+            };
+            println!(
+                "     from {}: {} definitions{listed}",
+                short(&source.module),
+                source.definitions.len()
+            );
+        }
+    }
+    print!(
+        "-- {}",
+        output
+            .report
+            .summary()
+            .lines()
+            .nth(2)
+            .map(|l| format!("{}\n", l.trim()))
+            .unwrap_or_default()
+    );
+    println!("\n-- program output (with thin LTO):\n{actual}");
+    if actual != expected {
+        return Err(Error::Config(format!(
+            "demo: the thin LTO program printed {actual:?}, the native one {expected:?}"
         )));
     }
     println!("== same output as the build without LTO");
