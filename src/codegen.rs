@@ -103,6 +103,11 @@ pub fn optimize(
 ) -> Result<()> {
     let passes = format!("{pipeline}<{}>", config.opt_level.pipeline_suffix());
     let options = PassBuilderOptions::create();
+    // As LLVM's LTO backends set them: vectorizers from -O2 up (the C API's
+    // defaults leave SLP off and loop vectorization on at every level).
+    let vectorize = matches!(config.opt_level, OptLevel::O2 | OptLevel::O3);
+    options.set_loop_vectorization(vectorize);
+    options.set_loop_slp_vectorization(vectorize);
     module
         .run_passes(&passes, machine, options)
         .map_err(|e| Error::Llvm {

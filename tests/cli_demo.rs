@@ -24,9 +24,13 @@ fn demo_runs_and_reports_cross_language_inlining() {
         text.contains("from wordstat.o: 2 definitions (wordstat_longest, wordstat_words)"),
         "{text}"
     );
-    assert!(text.contains("(c_is_vowel)"), "C function imported into Rust: {text}");
+    assert!(
+        text.contains("(c_is_vowel)"),
+        "C function imported into Rust: {text}"
+    );
     assert_eq!(
-        text.matches("== same output as the build without LTO").count(),
+        text.matches("== same output as the build without LTO")
+            .count(),
         2,
         "{text}"
     );

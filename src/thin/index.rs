@@ -393,7 +393,7 @@ mod tests {
             archive: None,
         };
         let preserved: BTreeSet<String> = ["answer".to_string()].into();
-        let data = ThinData::build(&[input.clone()], &preserved, &config).unwrap();
+        let data = ThinData::build(std::slice::from_ref(&input), &preserved, &config).unwrap();
 
         let backend_context = Context::create();
         llvm::install_diagnostics(&backend_context);
