@@ -97,6 +97,10 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let mut steps = Steps::default();
     let context = Context::create();
     llvm::install_diagnostics(&context);
+    if config.save_temps.is_none() {
+        // Names only matter to someone reading the saved stages.
+        llvm::discard_value_names(&context);
+    }
 
     let bytes = module_info.bytes.as_slice();
     let module = steps.time("parse", || {
