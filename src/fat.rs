@@ -140,13 +140,7 @@ fn parse_all<'ctx, 'i>(
                 format!("{}#{index}", input.name)
             };
             let module = llvm::parse_bitcode(context, data, &name, index).map_err(|reason| {
-                let extra = llvm::take_error_text(context);
-                let reason = if extra.is_empty() {
-                    reason
-                } else {
-                    format!("{reason}; {extra}")
-                };
-                parse_error(&input.name, data, reason)
+                parse_error(&input.name, data, llvm::with_error_text(context, reason))
             })?;
             let cost = llvm::instruction_count(&module);
             parsed.push(ParsedModule {
@@ -201,14 +195,8 @@ pub(crate) fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Ph
 }
 
 fn save_temp(config: &Config, module: &Module<'_>, stage: &str) -> Result<()> {
-    let Some(dir) = &config.save_temps else {
-        return Ok(());
-    };
-    let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
-        input: stage.to_string(),
-        phase: Phase::Write,
-        reason,
-    })?;
-    let path = dir.join(format!("{stage}.bc"));
-    crate::output::write_atomically(&path, buffer.as_bytes())
+    match &config.save_temps {
+        Some(dir) => crate::output::write_module(&dir.join(format!("{stage}.bc")), module),
+        None => Ok(()),
+    }
 }

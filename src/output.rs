@@ -186,6 +186,16 @@ fn quote(path: &Path) -> String {
     }
 }
 
+/// Writes `module` as plain bitcode to `path` (save-temps), atomically.
+pub(crate) fn write_module(path: &Path, module: &inkwell::module::Module<'_>) -> Result<()> {
+    let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
+        input: path.display().to_string(),
+        phase: Phase::Write,
+        reason,
+    })?;
+    write_atomically(path, buffer.as_bytes())
+}
+
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: readers never see a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

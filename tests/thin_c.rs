@@ -4,7 +4,6 @@
 
 mod common;
 use common::*;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,32 +34,6 @@ fn thin(inputs: &[PathBuf], out: &Path, flags: &[&str]) {
             .args(["--export", "main"])
             .args(flags),
     );
-}
-
-/// The `.imports` files in `dir`: module base name -> imported base names.
-fn imports_files(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut all = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(module) = name.strip_suffix(".imports") else {
-            continue;
-        };
-        let mut sources: Vec<String> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .map(|line| {
-                Path::new(line)
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        sources.sort();
-        all.insert(module.to_string(), sources);
-    }
-    all
 }
 
 fn undefined(object: &Path, name: &str) -> bool {

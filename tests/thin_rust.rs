@@ -128,43 +128,6 @@ fn objects_of(out: &Path, part: &str) -> Vec<PathBuf> {
     found
 }
 
-/// `lib.rlib(member.o at 120)` (lld) and `lib.rlib(member.o)` (ours) ->
-/// `member.o`; a path -> its file name.
-fn normalized(module: &str) -> String {
-    match module.split_once('(') {
-        Some((_, member)) => {
-            let member = member.trim_end_matches(')');
-            member.split(" at ").next().unwrap_or(member).to_string()
-        }
-        None => Path::new(module)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned(),
-    }
-}
-
-type ImportSets = std::collections::BTreeMap<String, Vec<String>>;
-
-/// lld's `<module>.imports` files in `dir`, normalized.
-fn lld_imports(dir: &Path) -> ImportSets {
-    let mut sets = ImportSets::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if let Some(module) = name.strip_suffix(".imports") {
-            let mut sources: Vec<String> = std::fs::read_to_string(&path)
-                .unwrap()
-                .lines()
-                .map(normalized)
-                .collect();
-            sources.sort();
-            sets.insert(normalized(module), sources);
-        }
-    }
-    sets
-}
-
 /// The engine's import sets, from its report, normalized.
 fn engine_imports(report: &Path) -> ImportSets {
     let json: serde_json::Value =
@@ -227,7 +190,7 @@ fn crate_graph_with_std_from_rlibs() {
         main_sources.iter().any(|s| s.starts_with("graphlib.")),
         "{ours:?}"
     );
-    assert_eq!(ours, lld_imports(dir.path()));
+    assert_eq!(ours, imports_files(dir.path()));
 
     // graphlib's bitcode went through thin LTO with the binary's; std's
     // rlibs (native code) passed through untouched.

@@ -109,6 +109,17 @@ pub fn take_error_text(context: &Context) -> String {
     errors.join("; ")
 }
 
+/// `reason`, followed by the error diagnostics `context` recorded while the
+/// failing step ran (LLVM often says more there than in the returned error).
+pub fn with_error_text(context: &Context, reason: String) -> String {
+    let extra = take_error_text(context);
+    if extra.is_empty() {
+        reason
+    } else {
+        format!("{reason}; {extra}")
+    }
+}
+
 /// Takes ownership of a malloc'd string from the shim (null gives "").
 fn take_string(ptr: *mut c_char) -> String {
     if ptr.is_null() {

@@ -104,15 +104,8 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
 
     let bytes = module_info.bytes.as_slice();
     let module = steps.time("parse", || {
-        llvm::parse_bitcode(&context, bytes, name, 0).map_err(|reason| {
-            let extra = llvm::take_error_text(&context);
-            let reason = if extra.is_empty() {
-                reason
-            } else {
-                format!("{reason}; {extra}")
-            };
-            parse_error(name, bytes, reason)
-        })
+        llvm::parse_bitcode(&context, bytes, name, 0)
+            .map_err(|reason| parse_error(name, bytes, llvm::with_error_text(&context, reason)))
     })?;
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple)?;
@@ -151,15 +144,7 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
 
     steps
         .time("import", || index.import(&module, &machine))
-        .map_err(|reason| {
-            let extra = llvm::take_error_text(&context);
-            let reason = if extra.is_empty() {
-                reason
-            } else {
-                format!("{reason}; {extra}")
-            };
-            step_error(Phase::Import)(reason)
-        })?;
+        .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(&context, reason)))?;
     fail_on_error_diagnostics(&context, name, Phase::Import)?;
     temps.save(&module, "thin-lto-after-import")?;
 
@@ -203,15 +188,11 @@ struct SaveTemps<'a> {
 
 impl SaveTemps<'_> {
     fn save(&self, module: &Module<'_>, stage: &str) -> Result<()> {
-        let Some(dir) = &self.config.save_temps else {
-            return Ok(());
-        };
-        let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
-            input: format!("{}.{stage}", self.stem),
-            phase: Phase::Write,
-            reason,
-        })?;
-        let path = dir.join(format!("{}.{stage}.bc", self.stem));
-        crate::output::write_atomically(&path, buffer.as_bytes())
+        match &self.config.save_temps {
+            Some(dir) => {
+                crate::output::write_module(&dir.join(format!("{}.{stage}.bc", self.stem)), module)
+            }
+            None => Ok(()),
+        }
     }
 }

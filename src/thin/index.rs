@@ -161,12 +161,6 @@ impl ThinData {
         sources
     }
 
-    /// The modules module `i` imports from (what lld writes to its
-    /// `.imports` file), sorted.
-    pub fn import_modules(&self, i: usize) -> Vec<String> {
-        self.imports(i).into_iter().map(|s| s.module).collect()
-    }
-
     /// The index, for the backend steps.
     pub(crate) fn index(&self) -> &ThinIndex {
         &self.index

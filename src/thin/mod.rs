@@ -44,6 +44,10 @@ pub(crate) fn run(
     let mut thin_modules = Vec::with_capacity(outputs.len());
     for (i, (module, output)) in data.modules().iter().zip(outputs).enumerate() {
         let stats = data.stats(i);
+        let imports = data.imports(i);
+        // Sorted by module name, as ThinData::imports groups them.
+        let import_modules: Vec<String> = imports.iter().map(|s| s.module.clone()).collect();
+        let file_name = object_file_name(module, config);
         report.modules.push(ModuleReport {
             name: module.name.clone(),
             origin: module.origin.to_string(),
@@ -52,20 +56,20 @@ pub(crate) fn run(
         });
         thin_modules.push(ThinModuleReport {
             name: module.name.clone(),
-            object: object_file_name(module, config),
+            object: file_name.clone(),
             object_bytes: output.bytes.len(),
             summary_added: module.summary_added,
             definitions: stats.definitions,
             live_definitions: stats.live,
             exports: stats.exports,
-            imports: data.imports(i),
+            imports,
             steps: output.steps,
         });
         report.output_bytes += output.bytes.len();
         objects.push(OutputObject {
             name: module.name.clone(),
-            file_name: object_file_name(module, config),
-            imports: data.import_modules(i),
+            file_name,
+            imports: import_modules,
             bytes: output.bytes,
         });
     }

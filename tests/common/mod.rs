@@ -131,3 +131,41 @@ pub fn cli_error(cmd: &mut Command, what: &str) -> String {
     assert!(lines[0].contains(what), "{stderr} should name {what}");
     stderr
 }
+
+/// `lib.rlib(member.o at 120)` (lld) and `lib.rlib(member.o)` (ours) ->
+/// `member.o`; a path -> its file name.
+pub fn normalized(module: &str) -> String {
+    match module.split_once('(') {
+        Some((_, member)) => {
+            let member = member.trim_end_matches(')');
+            member.split(" at ").next().unwrap_or(member).to_string()
+        }
+        None => Path::new(module)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
+pub type ImportSets = std::collections::BTreeMap<String, Vec<String>>;
+
+/// The `<module>.imports` files in `dir` (lld's, or the engine's with
+/// `--emit-imports`): module -> the modules it imports from, normalized.
+pub fn imports_files(dir: &Path) -> ImportSets {
+    let mut sets = ImportSets::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(module) = name.strip_suffix(".imports") {
+            let mut sources: Vec<String> = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(normalized)
+                .collect();
+            sources.sort();
+            sets.insert(normalized(module), sources);
+        }
+    }
+    sets
+}

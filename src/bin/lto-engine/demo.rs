@@ -71,6 +71,27 @@ fn compile_sources(src: &Path, out: &Path, clang_lto: Option<&str>) -> Result<()
     Ok(())
 }
 
+/// A session over the demo's LTO inputs in `dir`, keeping `main`.
+fn lto_session(dir: &Path) -> Result<Session, Error> {
+    let mut session = Session::new(Config::default())?;
+    for input in ["main.o", "wordstat.o", "libsummarize.a"] {
+        session.add_path(dir.join(input))?;
+    }
+    session.preserve(["main"]);
+    Ok(session)
+}
+
+/// Links `program` from a `link.rsp` with clang-22 and lld, runs it, and
+/// returns what it printed.
+fn link_and_run(link_rsp: &Path, program: &Path) -> Result<String, Error> {
+    run(Command::new(CLANG)
+        .arg("-fuse-ld=lld")
+        .arg(format!("@{}", link_rsp.display()))
+        .arg("-o")
+        .arg(program))?;
+    run(&mut Command::new(program))
+}
+
 /// Builds the program twice, without LTO and with the engine's fat LTO, runs
 /// both and prints the report.
 pub fn run_demo() -> Result<(), Error> {
@@ -102,22 +123,12 @@ pub fn run_demo() -> Result<(), Error> {
     // LTO inputs: C bitcode objects and a staticlib with bitcode members.
     compile_sources(dir, dir, Some("-flto"))?;
 
-    let mut session = Session::new(Config::default())?;
-    for input in ["main.o", "wordstat.o", "libsummarize.a"] {
-        session.add_path(dir.join(input))?;
-    }
-    session.preserve(["main"]);
-    let output = session.run(LtoKind::Fat)?;
+    let output = lto_session(dir)?.run(LtoKind::Fat)?;
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(out_dir.display(), Phase::Write, e))?;
     let files = output.write_fat(&out_dir.join("lto.o"))?;
     let program = out_dir.join("prog");
-    run(Command::new(CLANG)
-        .arg("-fuse-ld=lld")
-        .arg(format!("@{}", files.link_rsp.display()))
-        .arg("-o")
-        .arg(&program))?;
-    let actual = run(&mut Command::new(&program))?;
+    let actual = link_and_run(&files.link_rsp, &program)?;
 
     let report = &output.report;
     println!(
@@ -204,21 +215,10 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
     std::fs::create_dir_all(&thin_dir)
         .map_err(|e| Error::io(thin_dir.display(), Phase::Write, e))?;
     compile_sources(dir, &thin_dir, Some("-flto=thin"))?;
-    let mut session = Session::new(Config::default())?;
-    for input in ["main.o", "wordstat.o", "libsummarize.a"] {
-        session.add_path(thin_dir.join(input))?;
-    }
-    session.preserve(["main"]);
-    let output = session.run(LtoKind::Thin)?;
+    let output = lto_session(&thin_dir)?.run(LtoKind::Thin)?;
     let out_dir = thin_dir.join("out");
     let files = output.write_thin(&out_dir, true)?;
-    let program = out_dir.join("prog");
-    run(Command::new(CLANG)
-        .arg("-fuse-ld=lld")
-        .arg(format!("@{}", files.link_rsp.display()))
-        .arg("-o")
-        .arg(&program))?;
-    let actual = run(&mut Command::new(&program))?;
+    let actual = link_and_run(&files.link_rsp, &out_dir.join("prog"))?;
 
     let short = |name: &str| {
         name.strip_prefix(&format!("{}/", thin_dir.display()))
