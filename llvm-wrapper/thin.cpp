@@ -1,7 +1,7 @@
 // ThinLTO steps: the combined summary index (thin link) and the per-module
 // backend steps. Each function is one LLVM step; the Rust side decides which
 // copy prevails, what is preserved, and the order of the steps.
-#include "common.h"
+#include "thin_index.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
@@ -12,6 +12,7 @@
 #include "llvm/IR/ModuleSummaryIndex.h"
 #include "llvm/LTO/Config.h"
 #include "llvm/LTO/LTO.h"
+#include "llvm/Support/SHA1.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/IPO/FunctionAttrs.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
@@ -23,36 +24,6 @@
 #include <vector>
 
 using namespace llvm;
-
-struct LtoeThinIndex {
-  ModuleSummaryIndex index{/*HaveGVs=*/false};
-  // Module identifiers in the order they were added (their ordinal). Heap
-  // strings: BitcodeModule keeps a StringRef to its identifier.
-  std::vector<std::unique_ptr<std::string>> moduleIds;
-  StringMap<uint32_t> ordinals;
-  // The bitcode module of each identifier, for lazy loading by the importer.
-  // The buffers belong to the Rust side and outlive the index.
-  std::map<std::string, BitcodeModule> modules;
-  DenseMap<StringRef, GVSummaryMapTy> definedPerModule;
-  FunctionImporter::ImportListsTy importLists;
-  DenseMap<StringRef, FunctionImporter::ExportSetTy> exportLists;
-  StringMap<std::map<GlobalValue::GUID, GlobalValue::LinkageTypes>> resolvedLinkages;
-  // GUID -> identifier of the module whose copy prevails (index-owned string).
-  DenseMap<GlobalValue::GUID, StringRef> prevailing;
-  DenseSet<GlobalValue::GUID> preserved;
-  bool importsComputed = false;
-
-  bool isPrevailing(GlobalValue::GUID guid, const GlobalValueSummary *summary) const {
-    auto it = prevailing.find(guid);
-    return it != prevailing.end() && it->second == summary->modulePath();
-  }
-
-  // The index's own copy of a module identifier, or "" when unknown.
-  StringRef modulePath(StringRef id) const {
-    auto it = index.modulePaths().find(id);
-    return it == index.modulePaths().end() ? StringRef() : it->first();
-  }
-};
 
 namespace {
 MemoryBufferRef bufferRef(const char *data, size_t len, StringRef name = "") {
@@ -166,6 +137,18 @@ extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t
   // summary, which is what the backend looks modules up by.
   if (Error e = module.readSummary(thin->index, id))
     return ltoe::fail(std::move(e), err);
+  // Writers that skip the module hash leave it zero. LLVM then names every
+  // promoted local `<name>.llvm.0` whatever its module, and cannot cache the
+  // module; the hash of the bytes serves both purposes.
+  if (ModuleSummaryIndex::ModuleInfo *info = thin->index.getModule(id)) {
+    ModuleHash &hash = info->second;
+    if (llvm::all_of(hash, [](uint32_t word) { return word == 0; })) {
+      auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
+      static_assert(sizeof(digest) == sizeof(ModuleHash), "SHA-1 fills a module hash");
+      std::memcpy(hash.data(), digest.data(), sizeof(ModuleHash));
+      thin->hashFromBytes.insert(id);
+    }
+  }
   thin->ordinals[id] = static_cast<uint32_t>(thin->moduleIds.size());
   thin->modules.emplace(id.str(), module);
   thin->moduleIds.push_back(std::move(stored));

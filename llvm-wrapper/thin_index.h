@@ -1,0 +1,49 @@
+// The combined ThinLTO index and the thin link's decisions, shared by the
+// translation units that read it (thin.cpp, cache.cpp).
+#pragma once
+#include "common.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/GlobalValue.h"
+#include "llvm/IR/ModuleSummaryIndex.h"
+#include "llvm/Transforms/IPO/FunctionImport.h"
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct LtoeThinIndex {
+  llvm::ModuleSummaryIndex index{/*HaveGVs=*/false};
+  // Module identifiers in the order they were added (their ordinal). Heap
+  // strings: a BitcodeModule keeps a StringRef to its identifier.
+  std::vector<std::unique_ptr<std::string>> moduleIds;
+  llvm::StringMap<uint32_t> ordinals;
+  // The bitcode module of each identifier, for lazy loading by the importer.
+  // The buffers belong to the Rust side and outlive the index.
+  std::map<std::string, llvm::BitcodeModule> modules;
+  llvm::DenseMap<llvm::StringRef, llvm::GVSummaryMapTy> definedPerModule;
+  llvm::FunctionImporter::ImportListsTy importLists;
+  llvm::DenseMap<llvm::StringRef, llvm::FunctionImporter::ExportSetTy> exportLists;
+  llvm::StringMap<std::map<llvm::GlobalValue::GUID, llvm::GlobalValue::LinkageTypes>> resolvedLinkages;
+  // GUID -> identifier of the module whose copy prevails (index-owned string).
+  llvm::DenseMap<llvm::GlobalValue::GUID, llvm::StringRef> prevailing;
+  llvm::DenseSet<llvm::GlobalValue::GUID> preserved;
+  // Modules whose bitcode carried no module hash: the index holds the SHA-1
+  // of their bytes instead (promoted names and cache keys need one).
+  llvm::StringSet<> hashFromBytes;
+  bool importsComputed = false;
+
+  bool isPrevailing(llvm::GlobalValue::GUID guid, const llvm::GlobalValueSummary *summary) const {
+    auto it = prevailing.find(guid);
+    return it != prevailing.end() && it->second == summary->modulePath();
+  }
+
+  // The index's own copy of a module identifier, or "" when unknown.
+  llvm::StringRef modulePath(llvm::StringRef id) const {
+    auto it = index.modulePaths().find(id);
+    return it == index.modulePaths().end() ? llvm::StringRef() : it->first();
+  }
+};
