@@ -59,6 +59,7 @@ fn main() {
         "target",
         "archive",
         "thin",
+        "cache",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

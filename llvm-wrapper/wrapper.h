@@ -126,6 +126,39 @@ int ltoe_thin_backend_internalize(const LtoeThinIndex *thin, LLVMModuleRef modul
 int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef module,
                              LLVMTargetMachineRef tm, char **err);
 
+/* ---- incremental ThinLTO (cache.cpp) ---- */
+/* Code generation settings that go into a cache key, as lto::Config holds them. */
+typedef struct LtoeCacheSettings {
+  const char *cpu;       /* "" for the triple's default */
+  const char *features;  /* comma-separated, LLVM syntax */
+  const char *triple;    /* "" when each module keeps its own */
+  const char *pipeline;  /* "thinlto<O2>" */
+  int opt_level;         /* 0..3 (s and z show in the pipeline) */
+  int codegen_opt_level; /* 0..3 */
+  int reloc_model;       /* 0 pic, 1 static, 2 dynamic-no-pic */
+  int code_model;        /* -1 default, 0 small, 1 kernel, 2 medium, 3 large */
+  int file_type;         /* 0 object, 1 assembly, 2 neither (bitcode) */
+  int function_sections;
+  int data_sections;
+} LtoeCacheSettings;
+/* The cache key of a module after the thin link: computeLTOCacheKey over a
+ * Config of `settings`, re-keyed with `extra` and the module's propagated
+ * function flags. Writes {u32 len, key hex}{u32 len, module hash hex}
+ * {u32 len, resolution digest}{u8 hash computed from the bytes}, then per
+ * source module imported from {u32 ordinal, u32 len, digest of its hash and
+ * the values imported}. */
+int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *module_id,
+                              const LtoeCacheSettings *settings, const char *extra,
+                              size_t extra_len, LtoeBuffer **out, char **err);
+/* Parses an lld-syntax pruning policy; interval -1 means never prune. */
+int ltoe_cache_policy_parse(const char *policy, int64_t *interval_seconds,
+                            uint64_t *expiration_seconds, char **err);
+/* Prunes the `llvmcache-*` files of `dir` by the policy; *pruned says
+ * whether the interval had passed and a scan was made. */
+int ltoe_cache_prune(const char *dir, const char *policy, int *pruned, char **err);
+/* xxHash3 (64 bits) of a byte range: the checksum of cache entries. */
+uint64_t ltoe_xxh3_64(const uint8_t *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,22 @@ pub struct LtoeThinIndex {
     _private: [u8; 0],
 }
 
+/// Code generation settings that go into a cache key (`LtoeCacheSettings`).
+#[repr(C)]
+pub struct LtoeCacheSettings {
+    pub cpu: *const c_char,
+    pub features: *const c_char,
+    pub triple: *const c_char,
+    pub pipeline: *const c_char,
+    pub opt_level: c_int,
+    pub codegen_opt_level: c_int,
+    pub reloc_model: c_int,
+    pub code_model: c_int,
+    pub file_type: c_int,
+    pub function_sections: c_int,
+    pub data_sections: c_int,
+}
+
 extern "C" {
     pub fn ltoe_string_free(s: *mut c_char);
     pub fn ltoe_buffer_data(b: *const LtoeBuffer) -> *const u8;
@@ -185,4 +201,26 @@ extern "C" {
         tm: LLVMTargetMachineRef,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_thin_index_cache_key(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        settings: *const LtoeCacheSettings,
+        extra: *const c_char,
+        extra_len: usize,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_cache_policy_parse(
+        policy: *const c_char,
+        interval_seconds: *mut i64,
+        expiration_seconds: *mut u64,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_cache_prune(
+        dir: *const c_char,
+        policy: *const c_char,
+        pruned: *mut c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_xxh3_64(data: *const u8, len: usize) -> u64;
 }

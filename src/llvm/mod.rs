@@ -15,9 +15,11 @@ use std::path::Path;
 use std::sync::Once;
 
 mod buffers;
+mod cache;
 mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
+pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings, PruneTiming};
 pub use thin::{
     bitcode_lto_info, bitcode_symbols, guid_for_symbol, Definition, Import, LinkageClass,
     ModuleStats, ModuleSymbol, ThinIndex,

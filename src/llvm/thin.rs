@@ -81,6 +81,11 @@ impl Default for ThinIndex {
 }
 
 impl ThinIndex {
+    /// The shim's handle, for the other `llvm` modules that read the index.
+    pub(super) fn raw(&self) -> *const ffi::LtoeThinIndex {
+        self.raw
+    }
+
     /// An empty index.
     pub fn new() -> Self {
         // SAFETY: plain allocation; freed in Drop.
@@ -368,14 +373,14 @@ pub fn guid_for_symbol(name: &str) -> Result<u64, String> {
 }
 
 /// Reads the shim's little records.
-struct Records<'a>(&'a [u8]);
+pub(super) struct Records<'a>(pub(super) &'a [u8]);
 
 impl<'a> Records<'a> {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if self.0.len() < n {
             return Err("truncated record from the shim".to_string());
         }
@@ -384,22 +389,22 @@ impl<'a> Records<'a> {
         Ok(head)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    pub(super) fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(super) fn u32(&mut self) -> Result<u32, String> {
         let bytes = self.take(4)?;
         Ok(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
     }
 
-    fn u64(&mut self) -> Result<u64, String> {
+    pub(super) fn u64(&mut self) -> Result<u64, String> {
         let mut word = [0u8; 8];
         word.copy_from_slice(self.take(8)?);
         Ok(u64::from_ne_bytes(word))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    pub(super) fn string(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
     }

@@ -1,0 +1,172 @@
+//! The LLVM side of incremental ThinLTO: per-module cache keys computed by
+//! LLVM's `computeLTOCacheKey`, lld's pruning policies and `pruneCache`, and
+//! the checksum that guards cache entries.
+
+use super::thin::{Records, ThinIndex};
+use super::{c_string, status, ShimBytes};
+use crate::ffi;
+use std::os::raw::c_int;
+use std::path::Path;
+use std::time::Duration;
+
+/// Code generation settings as `lto::Config` holds them; they go into every
+/// key through `computeLTOCacheKey` itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeySettings {
+    /// Target CPU, empty for the triple's default.
+    pub cpu: String,
+    /// Target features, comma-separated, LLVM syntax.
+    pub features: String,
+    /// The triple forced on every module, empty when each keeps its own.
+    pub triple: String,
+    /// The optimization pipeline (`thinlto<O2>`).
+    pub pipeline: String,
+    /// Optimization level 0..=3 (size levels show in the pipeline).
+    pub opt_level: u8,
+    /// Code generation optimization level 0..=3.
+    pub codegen_opt_level: u8,
+    /// 0 PIC, 1 static, 2 dynamic-no-pic.
+    pub reloc_model: u8,
+    /// `None` for the target's default, else 0 small, 1 kernel, 2 medium,
+    /// 3 large.
+    pub code_model: Option<u8>,
+    /// 0 object, 1 assembly, 2 neither (bitcode is emitted).
+    pub file_type: u8,
+    /// One section per function.
+    pub function_sections: bool,
+    /// One section per data object.
+    pub data_sections: bool,
+}
+
+/// A module's cache key and the digests of what went into it, so that a
+/// changed key can be explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyParts {
+    /// The key (40 hex digits, SHA-1 like LLVM's).
+    pub key: String,
+    /// The module's own hash from the index (hex).
+    pub module_hash: String,
+    /// Digest of its exports, resolved linkages, and the linkage, liveness,
+    /// visibility and function flags of its definitions.
+    pub resolution: String,
+    /// The bitcode carried no module hash; the index holds the SHA-1 of its
+    /// bytes instead.
+    pub hash_from_bytes: bool,
+    /// Per module imported from (by ordinal): digest of that module's hash
+    /// and of the values imported.
+    pub imports: Vec<(u32, String)>,
+}
+
+impl ThinIndex {
+    /// The cache key of `module_id` after the thin link, with `extra` (what
+    /// `lto::Config` does not hold) mixed in.
+    pub fn cache_key(
+        &self,
+        module_id: &str,
+        settings: &KeySettings,
+        extra: &str,
+    ) -> Result<KeyParts, String> {
+        let id = c_string(module_id)?;
+        let cpu = c_string(&settings.cpu)?;
+        let features = c_string(&settings.features)?;
+        let triple = c_string(&settings.triple)?;
+        let pipeline = c_string(&settings.pipeline)?;
+        let raw_settings = ffi::LtoeCacheSettings {
+            cpu: cpu.as_ptr(),
+            features: features.as_ptr(),
+            triple: triple.as_ptr(),
+            pipeline: pipeline.as_ptr(),
+            opt_level: c_int::from(settings.opt_level),
+            codegen_opt_level: c_int::from(settings.codegen_opt_level),
+            reloc_model: c_int::from(settings.reloc_model),
+            code_model: settings.code_model.map_or(-1, c_int::from),
+            file_type: c_int::from(settings.file_type),
+            function_sections: c_int::from(settings.function_sections),
+            data_sections: c_int::from(settings.data_sections),
+        };
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: every string outlives the call; the index is only read; the
+        // shim returns a buffer we own.
+        let code = unsafe {
+            ffi::ltoe_thin_index_cache_key(
+                self.raw(),
+                id.as_ptr(),
+                &raw_settings,
+                extra.as_ptr().cast(),
+                extra.len(),
+                &mut out,
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let key = reader.string()?;
+        let module_hash = reader.string()?;
+        let resolution = reader.string()?;
+        let hash_from_bytes = reader.u8()? != 0;
+        let mut imports = Vec::new();
+        while !reader.is_empty() {
+            let source = reader.u32()?;
+            imports.push((source, reader.string()?));
+        }
+        Ok(KeyParts {
+            key,
+            module_hash,
+            resolution,
+            hash_from_bytes,
+            imports,
+        })
+    }
+}
+
+/// What an lld-syntax pruning policy means for the scan itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneTiming {
+    /// Minimum time between two scans; `None`: never prune.
+    pub interval: Option<Duration>,
+    /// Entries not used for this long are removed; zero disables it.
+    pub expiration: Duration,
+}
+
+/// Parses a pruning policy in lld's `--thinlto-cache-policy` syntax
+/// (`prune_interval=30m:prune_after=24h:cache_size=50%:cache_size_bytes=1g:cache_size_files=1000`);
+/// the empty policy is lld's default.
+pub fn parse_cache_policy(policy: &str) -> Result<PruneTiming, String> {
+    let text = c_string(policy)?;
+    let mut interval: i64 = 0;
+    let mut expiration: u64 = 0;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: a NUL-terminated string and two valid out-pointers.
+    let code = unsafe {
+        ffi::ltoe_cache_policy_parse(text.as_ptr(), &mut interval, &mut expiration, &mut err)
+    };
+    status(code, err)?;
+    Ok(PruneTiming {
+        interval: u64::try_from(interval).ok().map(Duration::from_secs),
+        expiration: Duration::from_secs(expiration),
+    })
+}
+
+/// Prunes `dir`'s `llvmcache-*` files by `policy` (LLVM's `pruneCache`).
+/// Returns whether a scan was made (the policy's interval had passed).
+pub fn prune_cache(dir: &Path, policy: &str) -> Result<bool, String> {
+    let dir_text = dir
+        .to_str()
+        .ok_or_else(|| format!("{}: not a UTF-8 path", dir.display()))?;
+    let dir_c = c_string(dir_text)?;
+    let policy_c = c_string(policy)?;
+    let mut pruned: c_int = 0;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: NUL-terminated strings and a valid out-pointer.
+    let code =
+        unsafe { ffi::ltoe_cache_prune(dir_c.as_ptr(), policy_c.as_ptr(), &mut pruned, &mut err) };
+    status(code, err).map(|()| pruned != 0)
+}
+
+/// xxHash3 (64 bits) of `bytes`: the checksum of a cache entry.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    // SAFETY: `bytes` is valid for its length during the call.
+    unsafe { ffi::ltoe_xxh3_64(bytes.as_ptr(), bytes.len()) }
+}
