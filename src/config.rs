@@ -125,6 +125,29 @@ impl Jobs {
     }
 }
 
+/// Where ThinLTO keeps optimized objects between runs, and when it prunes
+/// them (lld's `--thinlto-cache-dir` and `--thinlto-cache-policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// The cache directory, created when missing. Entries are
+    /// `llvmcache-<key>` files; it may be shared by concurrent runs.
+    pub dir: PathBuf,
+    /// Pruning policy in lld's syntax
+    /// (`prune_interval=20m:prune_after=1w:cache_size=75%:cache_size_bytes=..:cache_size_files=..`);
+    /// empty means lld's defaults.
+    pub policy: String,
+}
+
+impl CacheConfig {
+    /// A cache in `dir` with lld's default pruning policy.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CacheConfig {
+            dir: dir.into(),
+            policy: String::new(),
+        }
+    }
+}
+
 /// Settings of an LTO session.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -152,6 +175,9 @@ pub struct Config {
     pub save_temps: Option<PathBuf>,
     /// ThinLTO backend parallelism.
     pub jobs: Jobs,
+    /// The ThinLTO cache, if any: a module whose key is in it is not
+    /// compiled again (fat LTO does not use it).
+    pub cache: Option<CacheConfig>,
 }
 
 impl Default for Config {
@@ -169,6 +195,7 @@ impl Default for Config {
             input_options: InputOptions::default(),
             save_temps: None,
             jobs: Jobs::Auto,
+            cache: None,
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum Phase {
     Optimize,
     /// Emitting native code.
     Codegen,
+    /// The ThinLTO cache: its directory, its entries, pruning.
+    Cache,
     /// Writing outputs.
     Write,
 }
@@ -51,6 +53,7 @@ impl fmt::Display for Phase {
             Phase::Import => "import",
             Phase::Optimize => "optimize",
             Phase::Codegen => "codegen",
+            Phase::Cache => "cache",
             Phase::Write => "write",
         };
         f.write_str(name)

@@ -33,7 +33,7 @@ pub mod report;
 mod session;
 pub mod thin;
 
-pub use config::{CodeModel, Config, EmitKind, Jobs, OptLevel, RelocModel};
+pub use config::{CacheConfig, CodeModel, Config, EmitKind, Jobs, OptLevel, RelocModel};
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};

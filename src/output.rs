@@ -22,6 +22,11 @@ pub struct OutputObject {
     pub imports: Vec<String>,
     /// Its bytes.
     pub bytes: Vec<u8>,
+    /// Thin LTO: the module's cache key (computed whether or not a cache is
+    /// configured), for compilers that keep their own work products.
+    pub cache_key: Option<String>,
+    /// The bytes came from the ThinLTO cache; the module was not compiled.
+    pub reused_from_cache: bool,
 }
 
 /// What a run produced.
@@ -61,6 +66,16 @@ pub struct WrittenThinFiles {
 }
 
 impl Output {
+    /// Module name -> cache key, for every thin LTO object (empty for fat
+    /// LTO). The keys are computed from the modules' contents and the thin
+    /// link's decisions, never from file paths.
+    pub fn cache_keys(&self) -> std::collections::BTreeMap<String, String> {
+        self.objects
+            .iter()
+            .filter_map(|o| Some((o.name.clone(), o.cache_key.clone()?)))
+            .collect()
+    }
+
     /// Writes the single LTO output to `path`, and beside it `link.rsp` plus
     /// the native-member copies of mixed archives. Each file is written to a
     /// temporary name and renamed, so nothing is left half-written.

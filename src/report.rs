@@ -1,7 +1,7 @@
 //! What an LTO run did: modules, the preserved and internalized symbols, time
 //! per phase. Rendered as JSON (`--report`) and as a short human summary.
 
-use crate::thin::ImportSource;
+use crate::thin::{CacheStatus, ImportSource};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,12 @@ pub struct ThinModuleReport {
     /// What it imports, by source module.
     pub imports: Vec<ImportSource>,
     /// Wall time of each backend step (parse, rename, resolve, internalize,
-    /// import, optimize, codegen).
+    /// import, optimize, codegen); a cache hit has only `cache read`.
     pub steps: Vec<(String, Duration)>,
+    /// The module's cache key.
+    pub cache_key: String,
+    /// Hit, miss (and why), or no cache.
+    pub cache: CacheStatus,
 }
 
 impl ThinModuleReport {
@@ -66,6 +70,23 @@ pub struct ThinRunReport {
     pub peak_rss_bytes: Option<u64>,
     /// Every module, in input order.
     pub modules: Vec<ThinModuleReport>,
+    /// The cache, when one is configured.
+    pub cache: Option<CacheRunReport>,
+}
+
+/// What the ThinLTO cache did in a run.
+#[derive(Debug, Clone, Default)]
+pub struct CacheRunReport {
+    /// The cache directory.
+    pub dir: String,
+    /// Modules whose object came from the cache.
+    pub hits: usize,
+    /// Modules compiled.
+    pub misses: usize,
+    /// Whether the pruning policy's interval had passed and a scan was made.
+    pub pruned: bool,
+    /// What could not be stored (the run still succeeded).
+    pub warnings: Vec<String>,
 }
 
 /// The report of one run.
@@ -184,7 +205,20 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
                 "step": name,
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
+            "cache_key": m.cache_key,
+            "cache": match &m.cache {
+                CacheStatus::Disabled => json!({"status": "disabled"}),
+                CacheStatus::Hit => json!({"status": "hit"}),
+                CacheStatus::Miss(reason) => json!({"status": "miss", "reason": reason.to_string()}),
+            },
         })).collect::<Vec<_>>(),
+        "cache": thin.cache.as_ref().map(|c| json!({
+            "dir": c.dir,
+            "hits": c.hits,
+            "misses": c.misses,
+            "pruned": c.pruned,
+            "warnings": c.warnings,
+        })),
     })
 }
 
@@ -215,6 +249,9 @@ fn thin_summary(thin: &ThinRunReport) -> String {
         "  {imported} definitions imported into {importing} of {} modules\n",
         thin.modules.len()
     ));
+    if let Some(cache) = &thin.cache {
+        out.push_str(&cache_summary(cache, &thin.modules));
+    }
     let summarized = thin.modules.iter().filter(|m| m.summary_added).count();
     if summarized > 0 {
         out.push_str(&format!(
@@ -230,6 +267,41 @@ fn thin_summary(thin: &ThinRunReport) -> String {
         out.push_str(&format!(
             "  {empty} modules have no live definition (their objects hold no code)\n"
         ));
+    }
+    out
+}
+
+/// `cache: 36 hits, 2 misses in DIR` and one line per miss reason.
+fn cache_summary(cache: &CacheRunReport, modules: &[ThinModuleReport]) -> String {
+    let mut out = format!(
+        "  cache: {} hits, {} misses in {}{}\n",
+        cache.hits,
+        cache.misses,
+        cache.dir,
+        if cache.pruned { " (pruned)" } else { "" }
+    );
+    // Misses grouped by reason, a few names each.
+    let mut by_reason: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for module in modules {
+        if let CacheStatus::Miss(reason) = &module.cache {
+            by_reason
+                .entry(reason.to_string())
+                .or_default()
+                .push(&module.name);
+        }
+    }
+    for (reason, names) in by_reason {
+        let shown: Vec<&str> = names.iter().take(3).copied().collect();
+        let more = names.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("    {reason}: {}{more}\n", shown.join(", ")));
+    }
+    for warning in &cache.warnings {
+        out.push_str(&format!("    warning: {warning}\n"));
     }
     out
 }

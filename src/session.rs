@@ -135,6 +135,8 @@ impl Session {
                         file_name: String::new(),
                         imports: Vec::new(),
                         bytes,
+                        cache_key: None,
+                        reused_from_cache: false,
                     }],
                     native_inputs: self.inputs.link_items.clone(),
                     report,

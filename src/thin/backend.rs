@@ -27,18 +27,25 @@ pub struct BackendOutput {
 /// Called after each module's backend finishes: (modules done, total, name).
 pub type ProgressHook<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
 
-/// Runs every module's backend on `jobs` threads and returns the outputs in
-/// module order. On failure, modules not yet started are skipped and the
-/// error of the first failing module (in module order) is returned.
+/// Called with each module's output as soon as its backend finishes, on the
+/// worker thread (the cache stores entries from here).
+pub type DoneHook<'a> = &'a (dyn Fn(usize, &BackendOutput) + Sync);
+
+/// Runs the backends of the modules in `todo` on `jobs` threads. Returns one
+/// slot per module of `data`, filled for those in `todo`. On failure, modules
+/// not yet started are skipped and the error of the first failing module (in
+/// module order) is returned.
 pub fn run_all(
     data: &ThinData,
     config: &Config,
     jobs: usize,
+    todo: &[usize],
     progress: Option<ProgressHook<'_>>,
-) -> Result<Vec<BackendOutput>> {
+    on_done: DoneHook<'_>,
+) -> Result<Vec<Option<BackendOutput>>> {
     let total = data.modules().len();
     // Largest first, so that the longest backend does not start last.
-    let mut order: Vec<usize> = (0..total).collect();
+    let mut order: Vec<usize> = todo.iter().copied().filter(|&i| i < total).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data.modules()[i].bytes.as_slice().len()));
 
     let results: Mutex<Vec<Option<Result<BackendOutput>>>> =
@@ -46,7 +53,7 @@ pub fn run_all(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let workers = jobs.clamp(1, total.max(1));
+    let workers = jobs.clamp(1, order.len().max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .thread_name(|i| format!("lto-engine-thin-{i}"))
@@ -61,12 +68,13 @@ pub fn run_all(
                 let slot = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(slot) else { break };
                 let result = run_module(data, i, config);
-                if result.is_err() {
-                    failed.store(true, Ordering::Relaxed);
+                match &result {
+                    Ok(output) => on_done(i, output),
+                    Err(_) => failed.store(true, Ordering::Relaxed),
                 }
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(hook) = progress {
-                    hook(finished, total, &data.modules()[i].name);
+                    hook(finished, order.len(), &data.modules()[i].name);
                 }
                 results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
             });
@@ -77,11 +85,11 @@ pub fn run_all(
     let mut first_error = None;
     for result in results {
         match result {
-            Some(Ok(output)) => outputs.push(output),
+            Some(Ok(output)) => outputs.push(Some(output)),
             Some(Err(error)) => {
                 first_error.get_or_insert(error);
             }
-            None => {}
+            None => outputs.push(None),
         }
     }
     match first_error {

@@ -1,6 +1,7 @@
 //! The thin link: one combined summary index over every module, and the
 //! decisions the backends apply ([`ThinData`]).
 
+use super::cache::{KeyConfig, ModuleKey};
 use crate::config::{Config, OptLevel};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput, InputBytes, ModuleOrigin};
@@ -159,6 +160,23 @@ impl ThinData {
             source.definitions.sort();
         }
         sources
+    }
+
+    /// Module `i`'s cache key under `settings`, with the digests of what
+    /// went into it. Computed after the thin link, which changes linkages
+    /// the key covers.
+    pub(crate) fn cache_key(&self, i: usize, settings: &KeyConfig) -> Result<ModuleKey> {
+        let module = &self.modules[i];
+        let parts = self
+            .index
+            .cache_key(&module.name, &settings.settings, &settings.extra)
+            .map_err(|reason| Error::Llvm {
+                input: module.name.clone(),
+                phase: Phase::Cache,
+                reason,
+            })?;
+        let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
+        Ok(ModuleKey::new(parts, &settings.digest, &names))
     }
 
     /// The index, for the backend steps.

@@ -1,23 +1,28 @@
-//! ThinLTO: the thin link ([`ThinData`], `index.rs`) and the per-module
-//! backends (`backend.rs`), run in parallel.
+//! ThinLTO: the thin link ([`ThinData`], `index.rs`), the per-module
+//! backends (`backend.rs`), run in parallel, and the incremental cache
+//! (`cache.rs`).
 
 mod backend;
+mod cache;
 mod index;
 
-pub use backend::{BackendOutput, ProgressHook};
+pub use backend::{BackendOutput, DoneHook, ProgressHook};
+pub use cache::{CacheStatus, MissReason, ModuleKey};
 pub use index::{ImportSource, ThinData, ThinModule};
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Phase, Result};
 use crate::input::BitcodeInput;
 use crate::output::OutputObject;
-use crate::report::{ModuleReport, Report, ThinModuleReport, ThinRunReport};
+use crate::report::{CacheRunReport, ModuleReport, Report, ThinModuleReport, ThinRunReport};
+use cache::{Cache, KeyConfig, Lookup};
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Runs thin LTO over `modules`: the thin link, then every backend on
-/// `config.jobs` threads. Returns one object per module, in module order.
+/// Runs thin LTO over `modules`: the thin link, the cache keys, then every
+/// backend whose object is not in the cache on `config.jobs` threads.
+/// Returns one object per module, in module order.
 pub(crate) fn run(
     config: &Config,
     modules: &[BitcodeInput],
@@ -31,18 +36,87 @@ pub(crate) fn run(
         ..Report::default()
     };
     let cpu_before = crate::report::process_cpu_time();
+    // A bad policy or an unusable cache directory fails before any work.
+    let cache = config.cache.as_ref().map(Cache::open).transpose()?;
     let data = Arc::new(report.time("thin link", || ThinData::build(modules, preserved, config))?);
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
+    let total = data.modules().len();
 
+    let key_config = KeyConfig::new(config);
+    let keys = report.time("cache keys", || {
+        (0..total)
+            .map(|i| data.cache_key(i, &key_config))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut statuses = vec![CacheStatus::Disabled; total];
+    let mut cached: Vec<Option<(Vec<u8>, Duration)>> = (0..total).map(|_| None).collect();
+    if let Some(cache) = &cache {
+        report.time("cache lookup", || {
+            for (i, key) in keys.iter().enumerate() {
+                let name = &data.modules()[i].name;
+                if config.save_temps.is_some() {
+                    statuses[i] = CacheStatus::Miss(MissReason::SaveTemps);
+                    continue;
+                }
+                let start = Instant::now();
+                match cache.lookup(&key.key) {
+                    Lookup::Hit(bytes) => {
+                        statuses[i] = CacheStatus::Hit;
+                        cached[i] = Some((bytes, start.elapsed()));
+                    }
+                    other => {
+                        statuses[i] = CacheStatus::Miss(cache.miss_reason(name, key, other));
+                    }
+                }
+            }
+        });
+    }
+
+    let todo: Vec<usize> = (0..total).filter(|&i| cached[i].is_none()).collect();
+    let warnings = Mutex::new(Vec::new());
+    let store = |i: usize, output: &BackendOutput| {
+        let Some(cache) = cache.as_ref().filter(|_| config.save_temps.is_none()) else {
+            return;
+        };
+        if let Err(e) = cache.store(&keys[i].key, &output.bytes) {
+            let message = format!(
+                "{}: cannot store its cache entry: {e}",
+                data.modules()[i].name
+            );
+            warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(message);
+        }
+    };
     let jobs = config.jobs.count();
     let start = Instant::now();
-    let outputs = backend::run_all(&data, config, jobs, progress)?;
+    let mut outputs = backend::run_all(&data, config, jobs, &todo, progress, &store)?;
     let backend_wall = start.elapsed();
     report.phases.push(("backends".to_string(), backend_wall));
+    let mut warnings = warnings.into_inner().unwrap_or_else(|e| e.into_inner());
 
-    let mut objects = Vec::with_capacity(outputs.len());
-    let mut thin_modules = Vec::with_capacity(outputs.len());
-    for (i, (module, output)) in data.modules().iter().zip(outputs).enumerate() {
+    let cache_report = match &cache {
+        Some(cache) => Some(report.time("cache update", || {
+            finish_cache(cache, &data, &keys, &statuses, &mut warnings)
+        })?),
+        None => None,
+    };
+
+    let mut objects = Vec::with_capacity(total);
+    let mut thin_modules = Vec::with_capacity(total);
+    for (i, module) in data.modules().iter().enumerate() {
+        let (bytes, steps, reused) = match (cached[i].take(), outputs[i].take()) {
+            (Some((bytes, read)), _) => (bytes, vec![("cache read".to_string(), read)], true),
+            (None, Some(output)) => (output.bytes, output.steps, false),
+            (None, None) => {
+                return Err(Error::Llvm {
+                    input: module.name.clone(),
+                    phase: Phase::Codegen,
+                    reason: "its backend produced no output".to_string(),
+                })
+            }
+        };
         let stats = data.stats(i);
         let imports = data.imports(i);
         // Sorted by module name, as ThinData::imports groups them.
@@ -57,20 +131,24 @@ pub(crate) fn run(
         thin_modules.push(ThinModuleReport {
             name: module.name.clone(),
             object: file_name.clone(),
-            object_bytes: output.bytes.len(),
+            object_bytes: bytes.len(),
             summary_added: module.summary_added,
             definitions: stats.definitions,
             live_definitions: stats.live,
             exports: stats.exports,
             imports,
-            steps: output.steps,
+            steps,
+            cache_key: keys[i].key.clone(),
+            cache: statuses[i].clone(),
         });
-        report.output_bytes += output.bytes.len();
+        report.output_bytes += bytes.len();
         objects.push(OutputObject {
             name: module.name.clone(),
             file_name,
             imports: import_modules,
-            bytes: output.bytes,
+            bytes,
+            cache_key: Some(keys[i].key.clone()),
+            reused_from_cache: reused,
         });
     }
     report.thin = Some(ThinRunReport {
@@ -82,8 +160,42 @@ pub(crate) fn run(
             .map(|(after, before)| after.saturating_sub(before)),
         peak_rss_bytes: crate::report::peak_rss_bytes(),
         modules: thin_modules,
+        cache: cache_report.map(|mut c| {
+            c.warnings = warnings;
+            c
+        }),
     });
     Ok((objects, report))
+}
+
+/// After the backends: remembers each module's key (for the next run's miss
+/// reasons) and prunes by the policy.
+fn finish_cache(
+    cache: &Cache,
+    data: &ThinData,
+    keys: &[ModuleKey],
+    statuses: &[CacheStatus],
+    warnings: &mut Vec<String>,
+) -> Result<CacheRunReport> {
+    for (module, key) in data.modules().iter().zip(keys) {
+        let known = cache
+            .previous_key(&module.name)
+            .map(|previous| previous.key);
+        if known.as_deref() != Some(key.key.as_str()) {
+            if let Err(e) = cache.remember(&module.name, key) {
+                warnings.push(format!("{}: cannot record its key: {e}", module.name));
+            }
+        }
+    }
+    let pruned = cache.prune()?;
+    let hits = statuses.iter().filter(|s| **s == CacheStatus::Hit).count();
+    Ok(CacheRunReport {
+        dir: cache.dir().display().to_string(),
+        hits,
+        misses: statuses.len() - hits,
+        pruned,
+        warnings: Vec::new(),
+    })
 }
 
 /// `<stem>.lto.o` (or `.s` / `.bc` for the other emit kinds).

@@ -4,7 +4,9 @@ mod demo;
 mod rsp;
 
 use clap::{Args, Parser, Subcommand};
-use lto_engine::{Config, EmitKind, Error, InputOptions, Jobs, LtoKind, OptLevel, Phase, Session};
+use lto_engine::{
+    CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, LtoKind, OptLevel, Phase, Session,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -104,6 +106,19 @@ struct ThinArgs {
     /// (rustc's thin-local mode).
     #[arg(long)]
     local: bool,
+    /// Keep optimized objects in DIR and reuse those whose cache key is
+    /// unchanged (as lld's --thinlto-cache-dir).
+    #[arg(long = "cache-dir", alias = "thinlto-cache-dir", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Cache pruning policy, lld's syntax:
+    /// prune_interval=20m:prune_after=1w:cache_size=75%:cache_size_bytes=..:cache_size_files=..
+    #[arg(
+        long = "cache-policy",
+        alias = "thinlto-cache-policy",
+        value_name = "POLICY",
+        requires = "cache_dir"
+    )]
+    cache_policy: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -124,7 +139,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn session_for(common: &CommonArgs, emit: EmitKind, jobs: Jobs) -> Result<Session, Error> {
+fn session_for(
+    common: &CommonArgs,
+    emit: EmitKind,
+    jobs: Jobs,
+    cache: Option<CacheConfig>,
+) -> Result<Session, Error> {
     if let Some(dir) = &common.save_temps {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
     }
@@ -140,6 +160,7 @@ fn session_for(common: &CommonArgs, emit: EmitKind, jobs: Jobs) -> Result<Sessio
         },
         save_temps: common.save_temps.clone(),
         jobs,
+        cache,
         ..Config::default()
     };
     let mut session = Session::new(config)?;
@@ -161,7 +182,7 @@ fn session_for(common: &CommonArgs, emit: EmitKind, jobs: Jobs) -> Result<Sessio
 }
 
 fn run_fat(args: FatArgs) -> Result<(), Error> {
-    let session = session_for(&args.common, args.emit, Jobs::Auto)?;
+    let session = session_for(&args.common, args.emit, Jobs::Auto, None)?;
     let output = session.run(LtoKind::Fat)?;
     let files = output.write_fat(&args.output)?;
     write_report(&args.common, &output.report)?;
@@ -180,7 +201,11 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         Some(n) => Jobs::Fixed(n),
         None => Jobs::Auto,
     };
-    let mut session = session_for(&args.common, args.emit, jobs)?;
+    let cache = args.cache_dir.as_ref().map(|dir| CacheConfig {
+        dir: dir.clone(),
+        policy: args.cache_policy.clone().unwrap_or_default(),
+    });
+    let mut session = session_for(&args.common, args.emit, jobs, cache)?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
         let bar = bar.clone();

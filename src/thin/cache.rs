@@ -1,0 +1,520 @@
+//! Incremental ThinLTO: a directory of optimized objects keyed like LLVM's
+//! (`computeLTOCacheKey` after the thin link), so that a module whose key is
+//! present is neither parsed nor compiled again.
+//!
+//! Entries are `llvmcache-<key>`: the object followed by a trailer (magic,
+//! length, xxHash3 checksum), written to a temporary file and renamed into
+//! place, so a killed run never leaves an entry a later run trusts, and a
+//! truncated or damaged entry is rebuilt. Beside the entries, one small
+//! record per module name (`lto-engine-records/`) remembers the digests of
+//! what went into its last key, so a miss can say why it missed. Pruning is
+//! LLVM's `pruneCache` with lld's policy syntax.
+
+use crate::config::{CacheConfig, CodeModel, Config, EmitKind, OptLevel, RelocModel};
+use crate::error::{Error, Phase, Result};
+use crate::llvm::{self, KeyParts, KeySettings, PruneTiming};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Ends every entry: magic, then the object's length and checksum (LE).
+const TRAILER_MAGIC: &[u8; 8] = b"LTOECE01";
+const TRAILER_LEN: usize = 24;
+/// Bumped whenever what this crate does to a module changes without a change
+/// of its version (it is part of every key).
+const CACHE_FORMAT: u32 = 1;
+const RECORDS_DIR: &str = "lto-engine-records";
+
+/// Why a module was compiled although a cache was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissReason {
+    /// No earlier run of a module of this name used this cache.
+    NewModule,
+    /// The module's own bitcode changed.
+    ContentChanged,
+    /// A module it imports from changed, or what it imports did; the
+    /// modules concerned.
+    ImportsChanged(Vec<String>),
+    /// The code generation settings changed (`-O`, CPU, features, ...).
+    SettingsChanged,
+    /// What it exports, or how its symbols resolve, changed (another
+    /// module's edit can do this).
+    ResolutionChanged,
+    /// Its inputs are those of a cached run, but the entry is gone (pruned,
+    /// or removed by hand).
+    EntryMissing,
+    /// The entry failed its length or checksum check, or could not be read.
+    EntryCorrupt(String),
+    /// `--save-temps` asks for every stage, so the cache is not used.
+    SaveTemps,
+}
+
+impl fmt::Display for MissReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MissReason::NewModule => f.write_str("new module"),
+            MissReason::ContentChanged => f.write_str("module changed"),
+            MissReason::ImportsChanged(modules) => {
+                write!(f, "imports changed (from {})", modules.join(", "))
+            }
+            MissReason::SettingsChanged => f.write_str("settings changed"),
+            MissReason::ResolutionChanged => f.write_str("exports or symbol resolution changed"),
+            MissReason::EntryMissing => f.write_str("entry missing (pruned)"),
+            MissReason::EntryCorrupt(why) => write!(f, "entry corrupt ({why}); rebuilt"),
+            MissReason::SaveTemps => f.write_str("cache bypassed for --save-temps"),
+        }
+    }
+}
+
+/// A module's standing with respect to the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// No cache is configured.
+    Disabled,
+    /// The object came from the cache: nothing was parsed or compiled.
+    Hit,
+    /// The module was compiled (and its object stored), for this reason.
+    Miss(MissReason),
+}
+
+impl fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheStatus::Disabled => f.write_str("disabled"),
+            CacheStatus::Hit => f.write_str("hit"),
+            CacheStatus::Miss(reason) => write!(f, "miss: {reason}"),
+        }
+    }
+}
+
+/// A module's key and the digests of what went into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleKey {
+    /// The cache key (hex).
+    pub key: String,
+    /// Digest of the code generation settings.
+    pub settings: String,
+    /// The module's own hash.
+    pub module_hash: String,
+    /// Digest of its exports and symbol resolutions.
+    pub resolution: String,
+    /// Digest per module imported from (by name).
+    pub imports: BTreeMap<String, String>,
+    /// The bitcode had no module hash; its bytes were hashed instead.
+    pub hash_from_bytes: bool,
+}
+
+impl ModuleKey {
+    /// Builds the key from the index's parts; `names` maps ordinals to names.
+    pub(crate) fn new(parts: KeyParts, settings: &str, names: &[&str]) -> ModuleKey {
+        let imports = parts
+            .imports
+            .into_iter()
+            .filter_map(|(ordinal, digest)| {
+                names
+                    .get(ordinal as usize)
+                    .map(|name| (name.to_string(), digest))
+            })
+            .collect();
+        ModuleKey {
+            key: parts.key,
+            settings: settings.to_string(),
+            module_hash: parts.module_hash,
+            resolution: parts.resolution,
+            imports,
+            hash_from_bytes: parts.hash_from_bytes,
+        }
+    }
+
+    fn to_json(&self, module: &str) -> serde_json::Value {
+        json!({
+            "module": module,
+            "key": self.key,
+            "settings": self.settings,
+            "module_hash": self.module_hash,
+            "resolution": self.resolution,
+            "imports": self.imports,
+        })
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<ModuleKey> {
+        let text = |field: &str| value.get(field)?.as_str().map(str::to_string);
+        let imports = value
+            .get("imports")?
+            .as_object()?
+            .iter()
+            .map(|(name, digest)| Some((name.clone(), digest.as_str()?.to_string())))
+            .collect::<Option<BTreeMap<_, _>>>()?;
+        Some(ModuleKey {
+            key: text("key")?,
+            settings: text("settings")?,
+            module_hash: text("module_hash")?,
+            resolution: text("resolution")?,
+            imports,
+            hash_from_bytes: false,
+        })
+    }
+
+    /// Why this key differs from `previous`, the key of the module's last run.
+    fn explain(&self, previous: &ModuleKey) -> MissReason {
+        if previous.key == self.key {
+            return MissReason::EntryMissing;
+        }
+        if previous.settings != self.settings {
+            return MissReason::SettingsChanged;
+        }
+        if previous.module_hash != self.module_hash {
+            return MissReason::ContentChanged;
+        }
+        let mut changed: Vec<String> = self
+            .imports
+            .iter()
+            .filter(|(name, digest)| previous.imports.get(*name) != Some(*digest))
+            .map(|(name, _)| name.clone())
+            .collect();
+        changed.extend(
+            previous
+                .imports
+                .keys()
+                .filter(|name| !self.imports.contains_key(*name))
+                .cloned(),
+        );
+        if !changed.is_empty() {
+            changed.sort();
+            return MissReason::ImportsChanged(changed);
+        }
+        MissReason::ResolutionChanged
+    }
+}
+
+/// The settings that go into every key: `lto::Config`'s share (hashed by
+/// LLVM) and the rest (hashed as `extra`).
+pub(crate) struct KeyConfig {
+    /// For `computeLTOCacheKey`.
+    pub settings: KeySettings,
+    /// What `lto::Config` does not hold.
+    pub extra: String,
+    /// Digest of both, for miss reasons.
+    pub digest: String,
+}
+
+impl KeyConfig {
+    pub(crate) fn new(config: &Config) -> KeyConfig {
+        let level = match config.opt_level {
+            OptLevel::O0 => 0,
+            OptLevel::O1 => 1,
+            OptLevel::O2 | OptLevel::Os | OptLevel::Oz => 2,
+            OptLevel::O3 => 3,
+        };
+        let settings = KeySettings {
+            cpu: config.target_cpu.clone().unwrap_or_default(),
+            features: config.target_features.clone(),
+            triple: config.target_triple.clone().unwrap_or_default(),
+            pipeline: format!("thinlto<{}>", config.opt_level.pipeline_suffix()),
+            opt_level: level,
+            codegen_opt_level: level,
+            reloc_model: match config.reloc_model {
+                RelocModel::Pic => 0,
+                RelocModel::Static => 1,
+                RelocModel::DynamicNoPic => 2,
+            },
+            code_model: match config.code_model {
+                CodeModel::Default => None,
+                CodeModel::Small => Some(0),
+                CodeModel::Kernel => Some(1),
+                CodeModel::Medium => Some(2),
+                CodeModel::Large => Some(3),
+            },
+            file_type: match config.emit {
+                EmitKind::Object => 0,
+                EmitKind::Assembly => 1,
+                EmitKind::Bitcode => 2,
+            },
+            function_sections: config.function_sections,
+            data_sections: config.data_sections,
+        };
+        // Everything else that changes what a backend produces: this crate's
+        // version and cache format, what is emitted, the vectorizer settings
+        // (derived from the level today, but spelled out so a change of that
+        // rule changes keys).
+        let vectorize = matches!(config.opt_level, OptLevel::O2 | OptLevel::O3);
+        let extra = format!(
+            "lto-engine {} cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}",
+            env!("CARGO_PKG_VERSION"),
+            llvm::LLVM_MAJOR,
+            config.emit,
+            config.save_temps.is_some(),
+        );
+        let digest = format!(
+            "{:016x}",
+            llvm::checksum(format!("{settings:?}\n{extra}").as_bytes())
+        );
+        KeyConfig {
+            settings,
+            extra,
+            digest,
+        }
+    }
+}
+
+/// What a lookup found.
+pub(crate) enum Lookup {
+    /// A valid entry: the object.
+    Hit(Vec<u8>),
+    /// No entry under the key.
+    Missing,
+    /// An entry that cannot be trusted, and why.
+    Corrupt(String),
+}
+
+/// An open cache directory.
+pub(crate) struct Cache {
+    dir: PathBuf,
+    policy: String,
+    timing: PruneTiming,
+}
+
+impl Cache {
+    /// Checks the policy and creates the directory (and its records
+    /// directory) when missing.
+    pub(crate) fn open(config: &CacheConfig) -> Result<Cache> {
+        let timing = llvm::parse_cache_policy(&config.policy).map_err(|reason| {
+            Error::Config(format!("cache policy {:?}: {reason}", config.policy))
+        })?;
+        let records = config.dir.join(RECORDS_DIR);
+        std::fs::create_dir_all(&records)
+            .map_err(|e| Error::io(records.display(), Phase::Cache, e))?;
+        Ok(Cache {
+            dir: config.dir.clone(),
+            policy: config.policy.clone(),
+            timing,
+        })
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("llvmcache-{key}"))
+    }
+
+    /// Reads and checks the entry of `key`. A hit marks the entry used (its
+    /// access time), which is what pruning goes by.
+    pub(crate) fn lookup(&self, key: &str) -> Lookup {
+        let path = self.entry_path(key);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,
+            Err(e) => return Lookup::Corrupt(format!("cannot open: {e}")),
+        };
+        let mut bytes = Vec::new();
+        if let Err(e) = file.read_to_end(&mut bytes) {
+            return Lookup::Corrupt(format!("cannot read: {e}"));
+        }
+        match check_entry(bytes) {
+            Ok(object) => {
+                let now = std::fs::FileTimes::new().set_accessed(SystemTime::now());
+                // Best effort: a read-only cache still serves hits.
+                let _ = file.set_times(now);
+                Lookup::Hit(object)
+            }
+            Err(why) => Lookup::Corrupt(why),
+        }
+    }
+
+    /// Stores `object` under `key`: written to a temporary file beside the
+    /// entries, then renamed over the entry, so readers (in this process or
+    /// another) only ever see a whole entry.
+    pub(crate) fn store(&self, key: &str, object: &[u8]) -> std::io::Result<()> {
+        static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+        // `llvmcache-` prefixed so that pruning collects the leftovers of a
+        // killed run.
+        let temp = self.dir.join(format!(
+            "llvmcache-tmp-{}-{}",
+            std::process::id(),
+            NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(object)?;
+            file.write_all(&trailer(object))?;
+            drop(file);
+            std::fs::rename(&temp, self.entry_path(key))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn record_path(&self, module: &str) -> PathBuf {
+        let digest = llvm::checksum(module.as_bytes());
+        self.dir
+            .join(RECORDS_DIR)
+            .join(format!("{digest:016x}.json"))
+    }
+
+    /// The key the module of this name had in its last run with this cache.
+    pub(crate) fn previous_key(&self, module: &str) -> Option<ModuleKey> {
+        let text = std::fs::read(self.record_path(module)).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        // Two names with the same digest: not this module's record.
+        if value.get("module")?.as_str()? != module {
+            return None;
+        }
+        ModuleKey::from_json(&value)
+    }
+
+    /// Remembers `key` as the module's last key (atomically).
+    pub(crate) fn remember(&self, module: &str, key: &ModuleKey) -> Result<()> {
+        let text = key.to_json(module).to_string();
+        crate::output::write_atomically(&self.record_path(module), text.as_bytes())
+    }
+
+    /// Why a module with this key and lookup result must be compiled.
+    pub(crate) fn miss_reason(&self, module: &str, key: &ModuleKey, lookup: Lookup) -> MissReason {
+        match lookup {
+            Lookup::Corrupt(why) => MissReason::EntryCorrupt(why),
+            _ => match self.previous_key(module) {
+                Some(previous) => key.explain(&previous),
+                None => MissReason::NewModule,
+            },
+        }
+    }
+
+    /// Prunes by the policy (when its interval has passed); records of
+    /// modules not seen for the policy's expiration go too. Returns whether
+    /// a scan was made.
+    pub(crate) fn prune(&self) -> Result<bool> {
+        let scanned = llvm::prune_cache(&self.dir, &self.policy)
+            .map_err(|reason| Error::invalid(self.dir.display(), Phase::Cache, reason))?;
+        if scanned && !self.timing.expiration.is_zero() {
+            self.prune_records(self.timing.expiration);
+        }
+        Ok(scanned)
+    }
+
+    fn prune_records(&self, expiration: Duration) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(RECORDS_DIR)) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let used = entry
+                .metadata()
+                .and_then(|m| m.accessed().or_else(|_| m.modified()));
+            if let Ok(used) = used {
+                if now.duration_since(used).unwrap_or_default() > expiration {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
+fn trailer(object: &[u8]) -> [u8; TRAILER_LEN] {
+    let mut trailer = [0u8; TRAILER_LEN];
+    trailer[..8].copy_from_slice(TRAILER_MAGIC);
+    trailer[8..16].copy_from_slice(&(object.len() as u64).to_le_bytes());
+    trailer[16..].copy_from_slice(&llvm::checksum(object).to_le_bytes());
+    trailer
+}
+
+/// The object of a whole, undamaged entry.
+fn check_entry(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    if bytes.len() < TRAILER_LEN {
+        return Err(format!("{} bytes, shorter than its trailer", bytes.len()));
+    }
+    let object_len = bytes.len() - TRAILER_LEN;
+    let stored = &bytes[object_len..];
+    if &stored[..8] != TRAILER_MAGIC {
+        return Err("no entry trailer (truncated or not written by lto-engine)".to_string());
+    }
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&stored[8..16]);
+    let length = u64::from_le_bytes(word);
+    word.copy_from_slice(&stored[16..]);
+    let checksum = u64::from_le_bytes(word);
+    if length != object_len as u64 {
+        return Err(format!(
+            "holds {object_len} bytes, its trailer says {length}"
+        ));
+    }
+    if llvm::checksum(&bytes[..object_len]) != checksum {
+        return Err("checksum mismatch".to_string());
+    }
+    bytes.truncate(object_len);
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_damage_is_detected() {
+        let object = b"\x7fELF pretend object".to_vec();
+        let mut entry = object.clone();
+        entry.extend_from_slice(&trailer(&object));
+        assert_eq!(check_entry(entry.clone()).unwrap(), object);
+
+        let truncated = entry[..entry.len() - 5].to_vec();
+        assert!(check_entry(truncated).is_err());
+        let mut flipped = entry.clone();
+        flipped[3] ^= 1;
+        assert_eq!(check_entry(flipped).unwrap_err(), "checksum mismatch");
+        let mut cut_object = object[..4].to_vec();
+        cut_object.extend_from_slice(&entry[object.len()..]);
+        assert!(check_entry(cut_object)
+            .unwrap_err()
+            .contains("trailer says"));
+        assert!(check_entry(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn miss_reasons_name_what_changed() {
+        let base = ModuleKey {
+            key: "k1".into(),
+            settings: "s".into(),
+            module_hash: "h".into(),
+            resolution: "r".into(),
+            imports: BTreeMap::from([("a.o".to_string(), "1".to_string())]),
+            hash_from_bytes: false,
+        };
+        let changed = |edit: &dyn Fn(&mut ModuleKey)| {
+            let mut key = base.clone();
+            key.key = "k2".into();
+            edit(&mut key);
+            key.explain(&base)
+        };
+        assert_eq!(base.explain(&base), MissReason::EntryMissing);
+        assert_eq!(
+            changed(&|k| k.settings = "t".into()),
+            MissReason::SettingsChanged
+        );
+        assert_eq!(
+            changed(&|k| k.module_hash = "g".into()),
+            MissReason::ContentChanged
+        );
+        assert_eq!(
+            changed(&|k| {
+                k.imports.insert("a.o".into(), "2".into());
+            }),
+            MissReason::ImportsChanged(vec!["a.o".into()])
+        );
+        assert_eq!(
+            changed(&|k| k.imports.clear()),
+            MissReason::ImportsChanged(vec!["a.o".into()])
+        );
+        assert_eq!(changed(&|_| {}), MissReason::ResolutionChanged);
+        let json = base.to_json("m.o");
+        assert_eq!(ModuleKey::from_json(&json).unwrap(), base);
+    }
+}
