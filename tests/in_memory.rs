@@ -104,3 +104,109 @@ fn buffers_hold_bitcode_and_a_thin_summary() {
     let handle = std::thread::spawn(move || thin.as_bytes().len());
     assert!(handle.join().unwrap() > 0);
 }
+
+/// `cgu.0` and `cgu.1` as a compiler would rebuild them, with `helper`
+/// multiplying by `factor`, handed over as ThinLTO buffers under `prefix`.
+fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
+    let context = Context::create();
+    let (callee, caller) = build_modules(&context);
+    if factor != 5 {
+        // Rebuild helper's body with another constant.
+        let helper = callee.get_function("helper").unwrap();
+        let block = helper.get_first_basic_block().unwrap();
+        let mul = block.get_first_instruction().unwrap();
+        let x = helper.get_first_param().unwrap().into_int_value();
+        let builder = context.create_builder();
+        builder.position_before(&mul);
+        let product = builder
+            .build_int_mul(x, context.i32_type().const_int(factor, false), "p2")
+            .unwrap();
+        mul.replace_all_uses_with(&product.as_instruction().unwrap());
+        mul.erase_from_basic_block();
+    }
+    // As a real compiler does (and LLVM's LTO requires): the target's layout.
+    lto_engine::llvm::init_targets();
+    let triple = TargetMachine::get_default_triple();
+    let machine = inkwell::targets::Target::from_triple(&triple)
+        .unwrap()
+        .create_target_machine(
+            &triple,
+            "x86-64",
+            "",
+            inkwell::OptimizationLevel::Default,
+            inkwell::targets::RelocMode::PIC,
+            inkwell::targets::CodeModel::Default,
+        )
+        .unwrap();
+    let mut session = Session::new(config).unwrap();
+    for (name, module) in [("cgu.0", &callee), ("cgu.1", &caller)] {
+        module.set_data_layout(&machine.get_target_data().get_data_layout());
+        let buffer = ThinBuffer::new(module).unwrap();
+        session
+            .add_bitcode(&format!("{prefix}{name}"), buffer.as_bytes())
+            .unwrap();
+    }
+    session.preserve(["entry"]);
+    session
+}
+
+#[test]
+fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || Config {
+        cache: Some(lto_engine::CacheConfig::new(dir.path().join("cache"))),
+        ..Config::default()
+    };
+    let first = thin_session("", 5, config()).run(LtoKind::Thin).unwrap();
+    assert!(first.objects.iter().all(|o| !o.reused_from_cache));
+    let keys = first.cache_keys();
+    assert_eq!(keys.len(), 2);
+
+    // The next build, with the same modules rebuilt from scratch.
+    let second = thin_session("", 5, config()).run(LtoKind::Thin).unwrap();
+    assert!(second.objects.iter().all(|o| o.reused_from_cache));
+    assert_eq!(second.cache_keys(), keys);
+    for (a, b) in first.objects.iter().zip(&second.objects) {
+        assert_eq!(a.bytes, b.bytes);
+    }
+    let thin = second.report.thin.as_ref().unwrap();
+    assert_eq!(thin.cache.as_ref().unwrap().hits, 2);
+
+    // Keys come from the bytes and the thin link, not from names or paths:
+    // without a cache, under other names, the keys are the same.
+    let renamed = thin_session("build-2/", 5, Config::default())
+        .run(LtoKind::Thin)
+        .unwrap();
+    let renamed_keys: Vec<String> = renamed.cache_keys().into_values().collect();
+    assert_eq!(renamed_keys, keys.values().cloned().collect::<Vec<_>>());
+    assert!(renamed.report.thin.as_ref().unwrap().cache.is_none());
+
+    // helper changes: its module misses, and so does cgu.1, which imports it.
+    let edited = thin_session("", 6, config()).run(LtoKind::Thin).unwrap();
+    assert!(edited.objects.iter().all(|o| !o.reused_from_cache));
+    let reasons: Vec<String> = edited
+        .report
+        .thin
+        .as_ref()
+        .unwrap()
+        .modules
+        .iter()
+        .map(|m| m.cache.to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["miss: module changed", "miss: imports changed (from cgu.0)"]
+    );
+
+    // The edited build computes: entry(8) = 8 * 6 + 1.
+    let files = edited.write_thin(&dir.path().join("out"), false).unwrap();
+    let main_c = dir.path().join("main.c");
+    std::fs::write(
+        &main_c,
+        "#include <stdio.h>\nint entry(int);\nint main(void){printf(\"%d\\n\", entry(8));return 0;}\n",
+    )
+    .unwrap();
+    let main_o = compile_c(dir.path(), &main_c, &["-O1"]);
+    let prog = link(dir.path(), &files.link_rsp, &[&main_o]);
+    assert_eq!(run_program(&prog), "49\n");
+}

@@ -211,6 +211,56 @@ fn crate_graph_with_std_from_rlibs() {
     }
 }
 
+/// Module name -> (cache status, object bytes) from a run's report.
+fn cached_objects(
+    out: &Path,
+    report: &Path,
+) -> std::collections::BTreeMap<String, (String, Vec<u8>)> {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    json["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let object = std::fs::read(out.join(m["object"].as_str().unwrap())).unwrap();
+            let status = m["cache"]["status"].as_str().unwrap().to_string();
+            (m["name"].as_str().unwrap().to_string(), (status, object))
+        })
+        .collect()
+}
+
+#[test]
+fn crate_graph_warm_run_reuses_every_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = capture_rust_link(dir.path(), &["-C", "linker-plugin-lto"]);
+    let cache = dir.path().join("cache").display().to_string();
+    let report = dir.path().join("report.json");
+    let report_flag = report.display().to_string();
+    let flags = [
+        "--cache-dir",
+        cache.as_str(),
+        "--report",
+        report_flag.as_str(),
+    ];
+
+    let (out, stdout) = thin_and_link(dir.path(), &link, &flags);
+    let expected = expected_output(dir.path());
+    assert_eq!(stdout, expected);
+    let cold = cached_objects(&out, &report);
+    assert!(cold.len() > 2, "the binary's and graphlib's modules");
+    assert!(cold.values().all(|(status, _)| status == "miss"));
+
+    let (out, stdout) = thin_and_link(dir.path(), &link, &flags);
+    assert_eq!(stdout, expected);
+    let warm = cached_objects(&out, &report);
+    assert_eq!(warm.len(), cold.len());
+    for (name, (status, object)) in &warm {
+        assert_eq!(status, "hit", "{name}");
+        assert!(object == &cold[name].1, "{name}: the same object");
+    }
+}
+
 #[test]
 fn thin_local_leaves_upstream_crates_native() {
     let dir = tempfile::tempdir().unwrap();
