@@ -226,6 +226,48 @@ extern "C" void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int importE
   thin->importsComputed = true;
 }
 
+extern "C" int ltoe_thin_index_cross_module_guids(const LtoeThinIndex *thin, LtoeBuffer **out,
+                                                  char **err) {
+  (void)err;
+  // Which modules define each GUID, and which GUIDs each module's summaries
+  // reference (calls and refs: every use in a function body or initializer).
+  DenseMap<GlobalValue::GUID, SmallVector<StringRef, 1>> definedIn;
+  std::vector<std::pair<GlobalValue::GUID, StringRef>> references;
+  for (const auto &entry : thin->index) {
+    for (const auto &summary : entry.second.getSummaryList()) {
+      StringRef module = summary->modulePath();
+      auto &modules = definedIn[entry.first];
+      if (llvm::find(modules, module) == modules.end())
+        modules.push_back(module);
+      for (const ValueInfo &ref : summary->refs())
+        references.push_back({ref.getGUID(), module});
+      if (const auto *function = dyn_cast<FunctionSummary>(summary.get()))
+        for (const auto &call : function->calls())
+          references.push_back({call.first.getGUID(), module});
+      if (const auto *alias = dyn_cast<AliasSummary>(summary.get()))
+        if (alias->hasAliasee())
+          references.push_back({alias->getAliaseeGUID(), module});
+    }
+  }
+  // Cross-module: defined in several modules, or used where not defined.
+  DenseSet<GlobalValue::GUID> cross;
+  for (const auto &[guid, modules] : definedIn)
+    if (modules.size() > 1)
+      cross.insert(guid);
+  for (const auto &[guid, module] : references) {
+    auto it = definedIn.find(guid);
+    if (it == definedIn.end() || llvm::find(it->second, module) == it->second.end())
+      cross.insert(guid);
+  }
+  std::vector<GlobalValue::GUID> sorted(cross.begin(), cross.end());
+  llvm::sort(sorted);
+  auto buffer = std::make_unique<LtoeBuffer>();
+  for (GlobalValue::GUID guid : sorted)
+    put<uint64_t>(buffer->data, guid);
+  *out = buffer.release();
+  return 0;
+}
+
 extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin,
                                                         const uint64_t *crossModule,
                                                         size_t count) {

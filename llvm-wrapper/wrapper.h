@@ -100,6 +100,10 @@ void ltoe_thin_index_compute_dead(LtoeThinIndex *thin, const uint64_t *preserved
                                   int import_enabled);
 /* Per-module definitions, and import/export lists when import is enabled. */
 void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int import_enabled);
+/* GUIDs a linker resolves across modules, from the summaries: defined in
+ * more than one module, or referenced (called, or used in a body or
+ * initializer) by a module that does not define them. As u64 records. */
+int ltoe_thin_index_cross_module_guids(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
 /* Internalize what is neither preserved, nor referenced from another module
  * (`cross_module` GUIDs), nor imported elsewhere; promote locals other
  * modules import. */

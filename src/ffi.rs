@@ -152,6 +152,11 @@ extern "C" {
         import_enabled: c_int,
     );
     pub fn ltoe_thin_index_compute_imports(thin: *mut LtoeThinIndex, import_enabled: c_int);
+    pub fn ltoe_thin_index_cross_module_guids(
+        thin: *const LtoeThinIndex,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_thin_index_internalize_and_promote(
         thin: *mut LtoeThinIndex,
         cross_module: *const u64,

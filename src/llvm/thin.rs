@@ -185,6 +185,24 @@ impl ThinIndex {
         unsafe { ffi::ltoe_thin_index_compute_imports(self.raw, c_int::from(import_enabled)) }
     }
 
+    /// GUIDs a linker resolves across modules: defined in more than one
+    /// module, or used by a module that does not define them (from the
+    /// summaries' calls and references), sorted.
+    pub fn cross_module_guids(&self) -> Result<Vec<u64>, String> {
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; returns a buffer we own.
+        let code = unsafe { ffi::ltoe_thin_index_cross_module_guids(self.raw, &mut out, &mut err) };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let mut guids = Vec::new();
+        while !reader.is_empty() {
+            guids.push(reader.u64()?);
+        }
+        Ok(guids)
+    }
+
     /// Internalization and promotion decisions; `cross_module` are the
     /// GUIDs some module refers to or defines besides their defining module.
     pub fn internalize_and_promote(&mut self, cross_module: &[u64]) {

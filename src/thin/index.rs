@@ -100,7 +100,10 @@ impl ThinData {
         let import_enabled = config.opt_level != OptLevel::O0;
         index.compute_dead(&preserved_guids, import_enabled);
         index.compute_imports(import_enabled);
-        let cross_module = cross_module_guids(&modules)?;
+        // A live symbol that another module uses stays external even when
+        // nobody imports it: the linker resolves it across modules (lld's
+        // "external partition").
+        let cross_module = index.cross_module_guids().map_err(thin_link_error)?;
         index.internalize_and_promote(&cross_module);
         index.resolve_prevailing(uses_elf_visibility(config));
         index.propagate_attributes();
@@ -183,27 +186,6 @@ impl ThinData {
     pub(crate) fn index(&self) -> &ThinIndex {
         &self.index
     }
-}
-
-/// GUIDs that appear (defined or referenced) in more than one module's
-/// symbol table. A linker resolves such a symbol across ThinLTO partitions, so
-/// a live one must stay external even when nobody imports it (lld's
-/// "external partition").
-fn cross_module_guids(modules: &[ThinModule]) -> Result<Vec<u64>> {
-    let mut first_seen: HashMap<u64, usize> = HashMap::new();
-    let mut cross = BTreeSet::new();
-    for (ordinal, module) in modules.iter().enumerate() {
-        let symbols = llvm::bitcode_symbols(module.bytes.as_slice())
-            .map_err(|reason| Error::invalid(&module.name, Phase::ThinLink, reason))?;
-        for symbol in symbols {
-            let guid = llvm::guid_for_symbol(&symbol.name)
-                .map_err(|reason| Error::invalid(&module.name, Phase::ThinLink, reason))?;
-            if *first_seen.entry(guid).or_insert(ordinal) != ordinal {
-                cross.insert(guid);
-            }
-        }
-    }
-    Ok(cross.into_iter().collect())
 }
 
 /// Takes an input into the thin link: one module per input, with a summary.
