@@ -63,10 +63,10 @@ void ltoe_target_machine_set_sections(LLVMTargetMachineRef tm, int function_sect
                                       int data_sections);
 
 /* ---- archives (archive.cpp) ---- */
-/* Writes a GNU archive with a symbol table, deterministically, to `path`
- * (through a temporary file and a rename). */
-int ltoe_write_archive(const char *path, const char *const *names, const uint8_t *const *datas,
-                       const size_t *lens, size_t count, char **err);
+/* A GNU archive with a symbol table of the given members, built
+ * deterministically in memory. */
+int ltoe_archive_bytes(const char *const *names, const uint8_t *const *datas, const size_t *lens,
+                       size_t count, LtoeBuffer **out, char **err);
 
 /* ---- ThinLTO (thin.cpp) ---- */
 typedef struct LtoeThinIndex LtoeThinIndex;

@@ -105,12 +105,12 @@ extern "C" {
         data_sections: c_int,
     );
 
-    pub fn ltoe_write_archive(
-        path: *const c_char,
+    pub fn ltoe_archive_bytes(
         names: *const *const c_char,
         datas: *const *const u8,
         lens: *const usize,
         count: usize,
+        out: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
 

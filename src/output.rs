@@ -57,6 +57,9 @@ pub struct WrittenFiles {
 pub struct WrittenThinFiles {
     /// One object per module, in module order.
     pub objects: Vec<PathBuf>,
+    /// How many of them already held exactly these bytes and were left in
+    /// place (only their modification time was refreshed).
+    pub unchanged: usize,
     /// `<module>.imports` files, when asked for.
     pub imports: Vec<PathBuf>,
     /// The response file that completes the link.
@@ -103,9 +106,12 @@ impl Output {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
         let mut objects = Vec::with_capacity(self.objects.len());
         let mut imports = Vec::new();
+        let mut unchanged = 0;
         for object in &self.objects {
             let path = dir.join(&object.file_name);
-            write_atomically(&path, &object.bytes)?;
+            if !write_if_changed(&path, &object.bytes)? {
+                unchanged += 1;
+            }
             objects.push(path);
             if emit_imports {
                 let stem = object
@@ -118,13 +124,14 @@ impl Output {
                     text.push_str(source);
                     text.push('\n');
                 }
-                write_atomically(&path, text.as_bytes())?;
+                write_if_changed(&path, text.as_bytes())?;
                 imports.push(path);
             }
         }
         let (link_rsp, archives) = self.write_link_rsp(dir, &objects)?;
         Ok(WrittenThinFiles {
             objects,
+            unchanged,
             imports,
             link_rsp,
             archives,
@@ -154,11 +161,12 @@ impl Output {
                         .iter()
                         .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
                         .collect();
-                    llvm::write_archive(&copy, &borrowed).map_err(|reason| Error::Llvm {
+                    let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| Error::Llvm {
                         input: copy.display().to_string(),
                         phase: Phase::Write,
                         reason,
                     })?;
+                    write_if_changed(&copy, &bytes)?;
                     lines.push(quote(&copy));
                     archives.push(copy);
                 }
@@ -167,7 +175,7 @@ impl Output {
         let link_rsp = dir.join("link.rsp");
         let mut text = lines.join("\n");
         text.push('\n');
-        write_atomically(&link_rsp, text.as_bytes())?;
+        write_if_changed(&link_rsp, text.as_bytes())?;
         Ok((link_rsp, archives))
     }
 }
@@ -209,6 +217,28 @@ pub(crate) fn write_module(path: &Path, module: &inkwell::module::Module<'_>) ->
         reason,
     })?;
     write_atomically(path, buffer.as_bytes())
+}
+
+/// Writes `bytes` to `path` (as [`write_atomically`]) unless the file holds
+/// exactly these bytes already; then only its modification time is set to
+/// now, so build tools still see a fresh output. A cached ThinLTO rerun thus
+/// rewrites only the objects that changed. Returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let same_length = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+        let mut existing = Vec::new();
+        if same_length
+            && std::io::Read::read_to_end(&mut file, &mut existing).is_ok()
+            && existing == bytes
+            && file.set_modified(std::time::SystemTime::now()).is_ok()
+        {
+            return Ok(false);
+        }
+    }
+    write_atomically(path, bytes)?;
+    Ok(true)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over

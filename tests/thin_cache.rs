@@ -21,10 +21,11 @@ struct Project {
     runs: usize,
 }
 
-/// One engine run: its output directory and report.
+/// One engine run: its output directory, report and summary (stderr).
 struct Run {
     out: PathBuf,
     report: Value,
+    stderr: String,
 }
 
 impl Project {
@@ -72,10 +73,11 @@ impl Project {
         self.runs += 1;
         let out = self.path(&format!("out{}", self.runs));
         let report = self.path(&format!("report{}.json", self.runs));
-        run_ok(self.thin_command(&out, &report).args(flags));
+        let output = run_ok(self.thin_command(&out, &report).args(flags));
         Run {
             report: serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap(),
             out,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
 
@@ -195,6 +197,37 @@ fn second_run_reuses_every_object_without_parsing() {
     }
     // The entries are LLVM-style names, one per module.
     assert_eq!(project.entries().len(), 5, "one entry per module");
+    assert!(
+        warm.stderr.contains("cache: 5 hits, 0 misses"),
+        "{}",
+        warm.stderr
+    );
+
+    // Into the same output directory again: the objects there already hold
+    // these bytes, so they are left in place, only their time refreshed.
+    let object = cold.out.join("main.o.lto.o");
+    let before = std::fs::metadata(&object).unwrap();
+    let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let file = std::fs::File::options().write(true).open(&object).unwrap();
+    file.set_modified(stale).unwrap();
+    let report = project.path("same-dir.json");
+    let output = run_ok(&mut project.thin_command(&cold.out, &report));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("wrote 5 objects (5 already up to date)"),
+        "{stderr}"
+    );
+    let after = std::fs::metadata(&object).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        after.ino(),
+        before.ino(),
+        "the same file, not a replacement"
+    );
+    assert!(
+        after.modified().unwrap() > stale,
+        "modification time refreshed"
+    );
     let expected = "scaled=25\nchecksum=157904548\nleaf=17273\n";
     assert_eq!(project.lld_output(), expected);
     assert_eq!(project.program_output(&warm), expected);
@@ -359,6 +392,7 @@ fn concurrent_runs_share_one_cache() {
         let run = Run {
             out: out.clone(),
             report: serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap(),
+            stderr: String::new(),
         };
         assert_eq!(project.program_output(&run), expected);
     }

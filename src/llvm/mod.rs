@@ -11,7 +11,6 @@ use inkwell::module::Module;
 use inkwell::targets::{InitializationConfig, Target, TargetMachine};
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int};
-use std::path::Path;
 use std::sync::Once;
 
 mod buffers;
@@ -318,10 +317,9 @@ pub fn set_sections(machine: &TargetMachine, function_sections: bool, data_secti
     }
 }
 
-/// Writes a GNU archive (with symbol table, deterministic) holding `members`
-/// to `path`; LLVM writes a temporary file and renames it.
-pub fn write_archive(path: &Path, members: &[(String, &[u8])]) -> Result<(), String> {
-    let c_path = c_string(&path.to_string_lossy())?;
+/// A GNU archive (with a symbol table) of `members`, built deterministically
+/// in memory.
+pub fn archive_bytes(members: &[(String, &[u8])]) -> Result<Vec<u8>, String> {
     let names: Vec<CString> = members
         .iter()
         .map(|(name, _)| c_string(name))
@@ -329,20 +327,22 @@ pub fn write_archive(path: &Path, members: &[(String, &[u8])]) -> Result<(), Str
     let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
     let data_ptrs: Vec<*const u8> = members.iter().map(|(_, d)| d.as_ptr()).collect();
     let lens: Vec<usize> = members.iter().map(|(_, d)| d.len()).collect();
+    let mut out = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
     // SAFETY: every pointer array has `members.len()` valid entries that live
-    // until the call returns.
+    // until the call returns; the shim returns a buffer we own.
     let code = unsafe {
-        ffi::ltoe_write_archive(
-            c_path.as_ptr(),
+        ffi::ltoe_archive_bytes(
             name_ptrs.as_ptr(),
             data_ptrs.as_ptr(),
             lens.as_ptr(),
             members.len(),
+            &mut out,
             &mut err,
         )
     };
-    status(code, err)
+    status(code, err)?;
+    Ok(ShimBytes::from_raw(out).as_bytes().to_vec())
 }
 
 /// Memory-maps an input file read-only.

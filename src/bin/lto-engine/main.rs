@@ -228,8 +228,13 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
     let files = output.write_thin(&args.output, args.emit_imports)?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
+    let unchanged = if files.unchanged > 0 {
+        format!(" ({} already up to date)", files.unchanged)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "  wrote {} objects and {}",
+        "  wrote {} objects{unchanged} and {}",
         files.objects.len(),
         files.link_rsp.display()
     );
