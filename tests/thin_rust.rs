@@ -199,6 +199,10 @@ fn crate_graph_with_std_from_rlibs() {
     assert!(objects_of(&out, "libstd-").is_empty());
     let rsp = std::fs::read_to_string(out.join("link.rsp")).unwrap();
     assert!(rsp.lines().any(|l| l.contains("libstd-")), "{rsp}");
+    // graphlib's rlib holds bitcode and lib.rmeta, which links nothing: no
+    // native copy of it is made or linked.
+    assert!(!rsp.contains("libgraphlib.native.a"), "{rsp}");
+    assert!(!out.join("libgraphlib.native.a").exists());
     // graphlib::mix was imported into the binary's module and inlined.
     let main_objects = objects_of(&out, "graph_main.");
     assert!(!main_objects.is_empty());

@@ -68,6 +68,10 @@ pub struct ObjectInfo {
     pub embedded: Vec<(EmbeddedKind, std::ops::Range<usize>)>,
     /// Global symbols the object references but does not define.
     pub undefined: Vec<String>,
+    /// An ELF object with no allocated section and no global definition
+    /// (rustc's `lib.rmeta`): a linker never pulls it from an archive, and
+    /// it would add nothing to the image if it did.
+    pub links_nothing: bool,
 }
 
 /// Reads sections and symbols of an object file.
@@ -95,6 +99,14 @@ pub fn inspect_object(data: &[u8]) -> Result<ObjectInfo, String> {
             info.embedded.push((kind, start..end));
         }
     }
+    let allocates = file.sections().any(|section| match section.flags() {
+        object::SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_ALLOC) != 0,
+        _ => true,
+    });
+    let defines = file
+        .symbols()
+        .any(|s| !s.is_undefined() && (s.is_global() || s.is_weak()));
+    info.links_nothing = file.format() == object::BinaryFormat::Elf && !allocates && !defines;
     for symbol in file.symbols() {
         if symbol.is_undefined() && (symbol.is_global() || symbol.is_weak()) {
             if let Ok(name) = symbol.name() {

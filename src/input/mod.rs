@@ -260,6 +260,7 @@ impl Inputs {
                     MemberContent::Object {
                         embedded,
                         undefined: info.undefined,
+                        links_nothing: info.links_nothing,
                     }
                 }
                 Kind::Archive | Kind::ThinArchive => {
@@ -302,6 +303,7 @@ impl Inputs {
                 MemberContent::Object {
                     embedded: Some((section, origin)),
                     undefined,
+                    ..
                 } if !no_builtins_crates.contains(rust_crate_of(&member_name)) => {
                     let source = ArchiveSource {
                         path: path.to_path_buf(),
@@ -310,6 +312,11 @@ impl Inputs {
                     self.push_module(module_name, section, origin, Some(source))?;
                     any_lto = true;
                 }
+                // Not worth a copy: rustc's lib.rmeta, say, in every rlib.
+                MemberContent::Object {
+                    links_nothing: true,
+                    ..
+                } => {}
                 MemberContent::Object { undefined, .. } => {
                     self.native_references.extend(undefined);
                     native.push((member_name, member_bytes));
@@ -366,6 +373,7 @@ enum MemberContent {
     Object {
         embedded: Option<(InputBytes, ModuleOrigin)>,
         undefined: Vec<String>,
+        links_nothing: bool,
     },
 }
 
