@@ -16,6 +16,7 @@ use crate::input::BitcodeInput;
 use crate::output::OutputObject;
 use crate::report::{CacheRunReport, ModuleReport, Report, ThinModuleReport, ThinRunReport};
 use cache::{Cache, KeyConfig, Lookup};
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,10 +44,19 @@ pub(crate) fn run(
     let total = data.modules().len();
 
     let key_config = KeyConfig::new(config);
+    // Keys only read the index: computed in parallel (SHA-1 over every
+    // module's summaries adds up on large graphs).
     let keys = report.time("cache keys", || {
-        (0..total)
-            .map(|i| data.cache_key(i, &key_config))
-            .collect::<Result<Vec<_>>>()
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.jobs.count())
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start threads for cache keys: {e}")))?;
+        pool.install(|| {
+            (0..total)
+                .into_par_iter()
+                .map(|i| data.cache_key(i, &key_config))
+                .collect::<Result<Vec<_>>>()
+        })
     })?;
     let mut statuses = vec![CacheStatus::Disabled; total];
     let mut cached: Vec<Option<(Vec<u8>, Duration)>> = (0..total).map(|_| None).collect();
