@@ -28,6 +28,14 @@ fn demo_runs_and_reports_cross_language_inlining() {
         text.contains("(c_is_vowel)"),
         "C function imported into Rust: {text}"
     );
+    let rerun = text
+        .lines()
+        .find_map(|l| l.strip_prefix("== thin LTO again with the cache: "))
+        .unwrap_or_else(|| panic!("no cached rerun: {text}"));
+    let counts: Vec<&str> = rerun.split_whitespace().take(3).collect();
+    assert_eq!(counts[1], "of", "{rerun}");
+    assert_eq!(counts[0], counts[2], "every object reused: {rerun}");
+    assert!(text.contains("byte-identical"), "{text}");
     assert_eq!(
         text.matches("== same output as the build without LTO")
             .count(),

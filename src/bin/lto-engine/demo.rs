@@ -2,7 +2,7 @@
 //! `demo/`, embedded in the binary), runs fat LTO through the library, links
 //! with lld, runs the program, and shows what LTO did.
 
-use lto_engine::{Config, Error, LinkItem, LtoKind, Phase, Session};
+use lto_engine::{CacheConfig, Config, Error, LinkItem, LtoKind, Phase, Session};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -72,8 +72,11 @@ fn compile_sources(src: &Path, out: &Path, clang_lto: Option<&str>) -> Result<()
 }
 
 /// A session over the demo's LTO inputs in `dir`, keeping `main`.
-fn lto_session(dir: &Path) -> Result<Session, Error> {
-    let mut session = Session::new(Config::default())?;
+fn lto_session(dir: &Path, cache: Option<CacheConfig>) -> Result<Session, Error> {
+    let mut session = Session::new(Config {
+        cache,
+        ..Config::default()
+    })?;
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
         session.add_path(dir.join(input))?;
     }
@@ -123,7 +126,7 @@ pub fn run_demo() -> Result<(), Error> {
     // LTO inputs: C bitcode objects and a staticlib with bitcode members.
     compile_sources(dir, dir, Some("-flto"))?;
 
-    let output = lto_session(dir)?.run(LtoKind::Fat)?;
+    let output = lto_session(dir, None)?.run(LtoKind::Fat)?;
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(out_dir.display(), Phase::Write, e))?;
     let files = output.write_fat(&out_dir.join("lto.o"))?;
@@ -215,7 +218,8 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
     std::fs::create_dir_all(&thin_dir)
         .map_err(|e| Error::io(thin_dir.display(), Phase::Write, e))?;
     compile_sources(dir, &thin_dir, Some("-flto=thin"))?;
-    let output = lto_session(&thin_dir)?.run(LtoKind::Thin)?;
+    let cache = CacheConfig::new(thin_dir.join("cache"));
+    let output = lto_session(&thin_dir, Some(cache.clone()))?.run(LtoKind::Thin)?;
     let out_dir = thin_dir.join("out");
     let files = output.write_thin(&out_dir, true)?;
     let actual = link_and_run(&files.link_rsp, &out_dir.join("prog"))?;
@@ -279,5 +283,26 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
         )));
     }
     println!("== same output as the build without LTO");
+
+    // The same link again: every module's key is in the cache.
+    let again = lto_session(&thin_dir, Some(cache))?.run(LtoKind::Thin)?;
+    let reused = again.objects.iter().filter(|o| o.reused_from_cache).count();
+    let same = again
+        .objects
+        .iter()
+        .zip(&output.objects)
+        .all(|(a, b)| a.bytes == b.bytes);
+    println!(
+        "\n== thin LTO again with the cache: {reused} of {} objects reused, nothing parsed or compiled ({:.3}s instead of {:.3}s){}",
+        again.objects.len(),
+        again.report.total_time().as_secs_f64(),
+        output.report.total_time().as_secs_f64(),
+        if same { ", byte-identical" } else { "" }
+    );
+    if reused != again.objects.len() || !same {
+        return Err(Error::Config(
+            "demo: the cached rerun did not reuse every object unchanged".to_string(),
+        ));
+    }
     Ok(())
 }
