@@ -443,7 +443,7 @@ fn pruning_follows_the_policy() {
 }
 
 #[test]
-fn a_bad_cache_policy_is_a_one_line_error() {
+fn a_bad_cache_policy_or_directory_is_a_one_line_error() {
     let project = Project::new();
     let out = project.path("out");
     let report = project.path("r.json");
@@ -454,5 +454,11 @@ fn a_bad_cache_policy_is_a_one_line_error() {
         "cache policy",
     );
     assert!(message.contains("prune_after=forever"), "{message}");
+    assert!(!out.exists(), "nothing was written");
+
+    // A cache directory that cannot be created: named, with the phase.
+    std::fs::write(project.path("cache"), b"a file, not a directory").unwrap();
+    let message = cli_error(&mut project.thin_command(&out, &report), "cache");
+    assert!(message.contains("lto-engine-records"), "{message}");
     assert!(!out.exists(), "nothing was written");
 }
