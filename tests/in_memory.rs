@@ -124,7 +124,7 @@ fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
         mul.replace_all_uses_with(&product.as_instruction().unwrap());
         mul.erase_from_basic_block();
     }
-    // As a real compiler does (and LLVM's LTO requires): the target's layout.
+    // As a real compiler does: the target's data layout.
     lto_engine::llvm::init_targets();
     let triple = TargetMachine::get_default_triple();
     let machine = inkwell::targets::Target::from_triple(&triple)
