@@ -9,6 +9,7 @@
 #include "llvm/Support/CodeGen.h"
 #include "llvm/Support/SHA1.h"
 #include "llvm/Support/xxhash.h"
+#include "llvm/TargetParser/Host.h"
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -43,10 +44,13 @@ std::string moduleHashHex(const ModuleHash &hash) {
 lto::Config configFrom(const LtoeCacheSettings &settings) {
   lto::Config config;
   config.CPU = settings.cpu;
+  // As given: the target machine gets the same string.
   for (StringRef feature : split(StringRef(settings.features), ','))
-    if (!feature.trim().empty())
-      config.MAttrs.push_back(feature.trim().str());
+    if (!feature.empty())
+      config.MAttrs.push_back(feature.str());
   config.OverrideTriple = settings.triple;
+  // What a module without a triple is compiled for.
+  config.DefaultTriple = sys::getDefaultTargetTriple();
   config.OptPipeline = settings.pipeline;
   config.OptLevel = static_cast<unsigned>(settings.opt_level);
   config.CGOptLevel = static_cast<CodeGenOptLevel>(settings.codegen_opt_level);
@@ -197,6 +201,7 @@ extern "C" int ltoe_cache_policy_parse(const char *policy, int64_t *intervalSeco
   auto parsed = parseCachePruningPolicy(policy);
   if (!parsed)
     return ltoe::fail(parsed.takeError(), err);
+  // The parser always sets an interval; -1 stands for a policy without one.
   *intervalSeconds = parsed->Interval ? static_cast<int64_t>(parsed->Interval->count()) : -1;
   *expirationSeconds = static_cast<uint64_t>(parsed->Expiration.count());
   return 0;

@@ -154,11 +154,13 @@ typedef struct LtoeCacheSettings {
 int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *module_id,
                               const LtoeCacheSettings *settings, const char *extra,
                               size_t extra_len, LtoeBuffer **out, char **err);
-/* Parses an lld-syntax pruning policy; interval -1 means never prune. */
+/* Parses an lld-syntax pruning policy (interval -1: none set, which LLVM's
+ * parser does not produce today). */
 int ltoe_cache_policy_parse(const char *policy, int64_t *interval_seconds,
                             uint64_t *expiration_seconds, char **err);
 /* Prunes the `llvmcache-*` files of `dir` by the policy; *pruned says
- * whether the interval had passed and a scan was made. */
+ * whether a scan was made (the interval had passed since the last one, or
+ * there was no `llvmcache.timestamp` yet). */
 int ltoe_cache_prune(const char *dir, const char *policy, int *pruned, char **err);
 /* xxHash3 (64 bits) of a byte range: the checksum of cache entries. */
 uint64_t ltoe_xxh3_64(const uint8_t *data, size_t len);

@@ -83,7 +83,8 @@ pub struct CacheRunReport {
     pub hits: usize,
     /// Modules compiled.
     pub misses: usize,
-    /// Whether the pruning policy's interval had passed and a scan was made.
+    /// Whether pruning scanned the directory (its interval had passed, or
+    /// this was the cache's first run).
     pub pruned: bool,
     /// What could not be stored (the run still succeeded).
     pub warnings: Vec<String>,

@@ -124,7 +124,8 @@ impl ThinIndex {
 /// What an lld-syntax pruning policy means for the scan itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneTiming {
-    /// Minimum time between two scans; `None`: never prune.
+    /// Minimum time between two scans (`None` if a policy had none; LLVM's
+    /// parser always sets one today).
     pub interval: Option<Duration>,
     /// Entries not used for this long are removed; zero disables it.
     pub expiration: Duration,
@@ -150,7 +151,8 @@ pub fn parse_cache_policy(policy: &str) -> Result<PruneTiming, String> {
 }
 
 /// Prunes `dir`'s `llvmcache-*` files by `policy` (LLVM's `pruneCache`).
-/// Returns whether a scan was made (the policy's interval had passed).
+/// Returns whether a scan was made: the policy's interval had passed since
+/// the last scan, or there was no `llvmcache.timestamp` yet.
 pub fn prune_cache(dir: &Path, policy: &str) -> Result<bool, String> {
     let dir_text = dir
         .to_str()

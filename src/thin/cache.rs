@@ -22,12 +22,45 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Ends every entry: magic, then the object's length and checksum (LE).
-const TRAILER_MAGIC: &[u8; 8] = b"LTOECE01";
+const TRAILER_MAGIC: &[u8; 8] = b"LTOECE02";
 const TRAILER_LEN: usize = 24;
 /// Bumped whenever what this crate does to a module changes without a change
 /// of its version (it is part of every key).
-const CACHE_FORMAT: u32 = 1;
+const CACHE_FORMAT: u32 = 2;
 const RECORDS_DIR: &str = "lto-engine-records";
+
+/// A fingerprint of the sources that decide what a backend produces (the
+/// shim's steps, the pipelines, the backend's order, the key itself), so a
+/// development build whose code changed never reuses the objects of another
+/// build with the same version number. Any edit of these files, even a
+/// comment, starts a fresh set of keys: the safe direction.
+const ENGINE_FINGERPRINT: u64 = fingerprint(&[
+    include_bytes!("../../llvm-wrapper/thin.cpp"),
+    include_bytes!("../../llvm-wrapper/thin_index.h"),
+    include_bytes!("../../llvm-wrapper/bitcode.cpp"),
+    include_bytes!("../../llvm-wrapper/target.cpp"),
+    include_bytes!("../../llvm-wrapper/cache.cpp"),
+    include_bytes!("../codegen.rs"),
+    include_bytes!("backend.rs"),
+    include_bytes!("index.rs"),
+]);
+
+/// FNV-1a over the parts, at compile time.
+const fn fingerprint(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut part = 0;
+    while part < parts.len() {
+        let bytes = parts[part];
+        let mut i = 0;
+        while i < bytes.len() {
+            hash ^= bytes[i] as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        part += 1;
+    }
+    hash
+}
 
 /// Why a module was compiled although a cache was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,12 +272,12 @@ impl KeyConfig {
             data_sections: config.data_sections,
         };
         // Everything else that changes what a backend produces: this crate's
-        // version and cache format, what is emitted, the vectorizer settings
+        // version, source fingerprint and cache format, what is emitted, the vectorizer settings
         // (derived from the level today, but spelled out so a change of that
         // rule changes keys).
         let vectorize = matches!(config.opt_level, OptLevel::O2 | OptLevel::O3);
         let extra = format!(
-            "lto-engine {} cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}",
+            "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}",
             env!("CARGO_PKG_VERSION"),
             llvm::LLVM_MAJOR,
             config.emit,
@@ -283,6 +316,12 @@ impl Cache {
     /// Checks the policy and creates the directory (and its records
     /// directory) when missing.
     pub(crate) fn open(config: &CacheConfig) -> Result<Cache> {
+        if config.dir.to_str().is_none() {
+            return Err(Error::Config(format!(
+                "cache directory {}: not a UTF-8 path",
+                config.dir.display()
+            )));
+        }
         let timing = llvm::parse_cache_policy(&config.policy).map_err(|reason| {
             Error::Config(format!("cache policy {:?}: {reason}", config.policy))
         })?;
@@ -318,7 +357,7 @@ impl Cache {
         if let Err(e) = file.read_to_end(&mut bytes) {
             return Lookup::Corrupt(format!("cannot read: {e}"));
         }
-        match check_entry(bytes) {
+        match check_entry(key, bytes) {
             Ok(object) => {
                 let now = std::fs::FileTimes::new().set_accessed(SystemTime::now());
                 // Best effort: a read-only cache still serves hits.
@@ -329,22 +368,14 @@ impl Cache {
         }
     }
 
-    /// Stores `object` under `key`: written to a temporary file beside the
-    /// entries, then renamed over the entry, so readers (in this process or
-    /// another) only ever see a whole entry.
+    /// Stores `object` under `key`: written to a new temporary file beside
+    /// the entries, then renamed over the entry, so readers (in this process
+    /// or another) only ever see a whole entry.
     pub(crate) fn store(&self, key: &str, object: &[u8]) -> std::io::Result<()> {
-        static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
-        // `llvmcache-` prefixed so that pruning collects the leftovers of a
-        // killed run.
-        let temp = self.dir.join(format!(
-            "llvmcache-tmp-{}-{}",
-            std::process::id(),
-            NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
-        ));
+        let (temp, mut file) = self.new_temp_file()?;
         let result = (|| {
-            let mut file = std::fs::File::create(&temp)?;
             file.write_all(object)?;
-            file.write_all(&trailer(object))?;
+            file.write_all(&trailer(key, object))?;
             drop(file);
             std::fs::rename(&temp, self.entry_path(key))
         })();
@@ -352,6 +383,33 @@ impl Cache {
             let _ = std::fs::remove_file(&temp);
         }
         result
+    }
+
+    /// A temporary file created exclusively (`O_EXCL`): two writers never
+    /// share one, even from two hosts or containers whose process ids
+    /// coincide. `llvmcache-` prefixed so that pruning collects the
+    /// leftovers of a killed run.
+    fn new_temp_file(&self) -> std::io::Result<(PathBuf, std::fs::File)> {
+        static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let temp = self.dir.join(format!(
+                "llvmcache-tmp-{}-{}-{nanos:08x}",
+                std::process::id(),
+                NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+            {
+                Ok(file) => return Ok((temp, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn record_path(&self, module: &str) -> PathBuf {
@@ -419,16 +477,25 @@ impl Cache {
     }
 }
 
-fn trailer(object: &[u8]) -> [u8; TRAILER_LEN] {
+/// The checksum of an entry covers its key too, so an object that ended up
+/// under another key's name is never taken for that key's.
+fn entry_checksum(key: &str, object: &[u8]) -> u64 {
+    let mut both = [0u8; 16];
+    both[..8].copy_from_slice(&llvm::checksum(key.as_bytes()).to_le_bytes());
+    both[8..].copy_from_slice(&llvm::checksum(object).to_le_bytes());
+    llvm::checksum(&both)
+}
+
+fn trailer(key: &str, object: &[u8]) -> [u8; TRAILER_LEN] {
     let mut trailer = [0u8; TRAILER_LEN];
     trailer[..8].copy_from_slice(TRAILER_MAGIC);
     trailer[8..16].copy_from_slice(&(object.len() as u64).to_le_bytes());
-    trailer[16..].copy_from_slice(&llvm::checksum(object).to_le_bytes());
+    trailer[16..].copy_from_slice(&entry_checksum(key, object).to_le_bytes());
     trailer
 }
 
-/// The object of a whole, undamaged entry.
-fn check_entry(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+/// The object of a whole, undamaged entry of `key`.
+fn check_entry(key: &str, mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
     if bytes.len() < TRAILER_LEN {
         return Err(format!("{} bytes, shorter than its trailer", bytes.len()));
     }
@@ -447,7 +514,7 @@ fn check_entry(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
             "holds {object_len} bytes, its trailer says {length}"
         ));
     }
-    if llvm::checksum(&bytes[..object_len]) != checksum {
+    if entry_checksum(key, &bytes[..object_len]) != checksum {
         return Err("checksum mismatch".to_string());
     }
     bytes.truncate(object_len);
@@ -462,20 +529,25 @@ mod tests {
     fn entries_round_trip_and_damage_is_detected() {
         let object = b"\x7fELF pretend object".to_vec();
         let mut entry = object.clone();
-        entry.extend_from_slice(&trailer(&object));
-        assert_eq!(check_entry(entry.clone()).unwrap(), object);
+        entry.extend_from_slice(&trailer("K1", &object));
+        assert_eq!(check_entry("K1", entry.clone()).unwrap(), object);
+        // Whole, but under another key's name: not that key's object.
+        assert_eq!(
+            check_entry("K2", entry.clone()).unwrap_err(),
+            "checksum mismatch"
+        );
 
         let truncated = entry[..entry.len() - 5].to_vec();
-        assert!(check_entry(truncated).is_err());
+        assert!(check_entry("K1", truncated).is_err());
         let mut flipped = entry.clone();
         flipped[3] ^= 1;
-        assert_eq!(check_entry(flipped).unwrap_err(), "checksum mismatch");
+        assert_eq!(check_entry("K1", flipped).unwrap_err(), "checksum mismatch");
         let mut cut_object = object[..4].to_vec();
         cut_object.extend_from_slice(&entry[object.len()..]);
-        assert!(check_entry(cut_object)
+        assert!(check_entry("K1", cut_object)
             .unwrap_err()
             .contains("trailer says"));
-        assert!(check_entry(Vec::new()).is_err());
+        assert!(check_entry("K1", Vec::new()).is_err());
     }
 
     #[test]

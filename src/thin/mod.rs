@@ -108,7 +108,7 @@ pub(crate) fn run(
 
     let cache_report = match &cache {
         Some(cache) => Some(report.time("cache update", || {
-            finish_cache(cache, &data, &keys, &statuses, &mut warnings)
+            finish_cache(cache, &data, &keys, &statuses, config, &mut warnings)
         })?),
         None => None,
     };
@@ -185,9 +185,17 @@ fn finish_cache(
     data: &ThinData,
     keys: &[ModuleKey],
     statuses: &[CacheStatus],
+    config: &Config,
     warnings: &mut Vec<String>,
 ) -> Result<CacheRunReport> {
-    for (module, key) in data.modules().iter().zip(keys) {
+    // A --save-temps run used no entry and stored none: the next run's
+    // reasons compare with the last run that did.
+    let modules = if config.save_temps.is_some() {
+        &[][..]
+    } else {
+        data.modules()
+    };
+    for (module, key) in modules.iter().zip(keys) {
         let known = cache
             .previous_key(&module.name)
             .map(|previous| previous.key);
