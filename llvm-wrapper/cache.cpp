@@ -17,15 +17,6 @@
 using namespace llvm;
 
 namespace {
-template <typename T> void put(std::string &out, T value) {
-  out.append(reinterpret_cast<const char *>(&value), sizeof(T));
-}
-
-void putString(std::string &out, StringRef text) {
-  put<uint32_t>(out, static_cast<uint32_t>(text.size()));
-  out.append(text.data(), text.size());
-}
-
 // A component digest for miss reasons: not a key, only compared with the
 // digest of the same component in an earlier run.
 std::string digestHex(const std::string &bytes) {
@@ -100,7 +91,7 @@ lto::Config configFrom(const LtoeCacheSettings &settings) {
 void putFunctionFlags(std::string &out, const GlobalValueSummary *summary) {
   const auto *function = dyn_cast<FunctionSummary>(summary->getBaseObject());
   if (!function) {
-    put<uint16_t>(out, 0xffff);
+    ltoe::put<uint16_t>(out, 0xffff);
     return;
   }
   FunctionSummary::FFlags flags = function->fflags();
@@ -108,7 +99,7 @@ void putFunctionFlags(std::string &out, const GlobalValueSummary *summary) {
                   flags.ReturnDoesNotAlias << 3 | flags.NoInline << 4 |
                   flags.AlwaysInline << 5 | flags.NoUnwind << 6 | flags.MayThrow << 7 |
                   flags.HasUnknownCall << 8 | flags.MustBeUnreachable << 9;
-  put<uint16_t>(out, bits);
+  ltoe::put<uint16_t>(out, bits);
 }
 } // namespace
 
@@ -141,7 +132,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   llvm::sort(definitions, [](const auto &a, const auto &b) { return a.first < b.first; });
   std::string flags;
   for (const auto &[guid, summary] : definitions) {
-    put<uint64_t>(flags, guid);
+    ltoe::put<uint64_t>(flags, guid);
     putFunctionFlags(flags, summary);
   }
   std::string extraId(extra, extraLen);
@@ -156,17 +147,17 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     exported.push_back(info.getGUID());
   llvm::sort(exported);
   for (GlobalValue::GUID guid : exported)
-    put<uint64_t>(resolution, guid);
+    ltoe::put<uint64_t>(resolution, guid);
   for (const auto &[guid, linkage] : resolved) {
-    put<uint64_t>(resolution, guid);
-    put<uint8_t>(resolution, static_cast<uint8_t>(linkage));
+    ltoe::put<uint64_t>(resolution, guid);
+    ltoe::put<uint8_t>(resolution, static_cast<uint8_t>(linkage));
   }
   for (const auto &[guid, summary] : definitions) {
-    put<uint64_t>(resolution, guid);
-    put<uint8_t>(resolution, static_cast<uint8_t>(summary->linkage()));
-    put<uint8_t>(resolution, summary->isLive() ? 1 : 0);
-    put<uint8_t>(resolution, static_cast<uint8_t>(summary->getVisibility()));
-    put<uint8_t>(resolution, summary->canAutoHide() ? 1 : 0);
+    ltoe::put<uint64_t>(resolution, guid);
+    ltoe::put<uint8_t>(resolution, static_cast<uint8_t>(summary->linkage()));
+    ltoe::put<uint8_t>(resolution, summary->isLive() ? 1 : 0);
+    ltoe::put<uint8_t>(resolution, static_cast<uint8_t>(summary->getVisibility()));
+    ltoe::put<uint8_t>(resolution, summary->canAutoHide() ? 1 : 0);
   }
   resolution += flags;
 
@@ -175,10 +166,9 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     bySource[from].push_back({guid, static_cast<uint8_t>(kind)});
 
   auto buffer = std::make_unique<LtoeBuffer>();
-  putString(buffer->data, key);
-  putString(buffer->data, moduleHashHex(index.getModuleHash(path)));
-  putString(buffer->data, digestHex(resolution));
-  put<uint8_t>(buffer->data, thin->hashFromBytes.contains(path) ? 1 : 0);
+  ltoe::putString(buffer->data, key);
+  ltoe::putString(buffer->data, moduleHashHex(index.getModuleHash(path)));
+  ltoe::putString(buffer->data, digestHex(resolution));
   for (auto &[from, values] : bySource) {
     auto ordinal = thin->ordinals.find(from);
     if (ordinal == thin->ordinals.end())
@@ -186,23 +176,21 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     llvm::sort(values);
     std::string source = moduleHashHex(index.getModuleHash(from));
     for (const auto &[guid, kind] : values) {
-      put<uint64_t>(source, guid);
-      put<uint8_t>(source, kind);
+      ltoe::put<uint64_t>(source, guid);
+      ltoe::put<uint8_t>(source, kind);
     }
-    put<uint32_t>(buffer->data, ordinal->second);
-    putString(buffer->data, digestHex(source));
+    ltoe::put<uint32_t>(buffer->data, ordinal->second);
+    ltoe::putString(buffer->data, digestHex(source));
   }
   *out = buffer.release();
   return 0;
 }
 
-extern "C" int ltoe_cache_policy_parse(const char *policy, int64_t *intervalSeconds,
-                                       uint64_t *expirationSeconds, char **err) {
+extern "C" int ltoe_cache_policy_parse(const char *policy, uint64_t *expirationSeconds,
+                                       char **err) {
   auto parsed = parseCachePruningPolicy(policy);
   if (!parsed)
     return ltoe::fail(parsed.takeError(), err);
-  // The parser always sets an interval; -1 stands for a policy without one.
-  *intervalSeconds = parsed->Interval ? static_cast<int64_t>(parsed->Interval->count()) : -1;
   *expirationSeconds = static_cast<uint64_t>(parsed->Expiration.count());
   return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include "wrapper.h"
 #include "llvm/IR/DiagnosticHandler.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,17 @@ inline int fail(llvm::Error e, char **err) {
   if (err)
     *err = dupString(msg);
   return 1;
+}
+
+// Records for the Rust side: values in native byte order, strings as a u32
+// length then the bytes.
+template <typename T> void put(std::string &out, T value) {
+  out.append(reinterpret_cast<const char *>(&value), sizeof(T));
+}
+
+inline void putString(std::string &out, llvm::StringRef text) {
+  put<uint32_t>(out, static_cast<uint32_t>(text.size()));
+  out.append(text.data(), text.size());
 }
 
 inline int fail(const std::string &msg, char **err) {

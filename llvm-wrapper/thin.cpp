@@ -48,15 +48,6 @@ LinkageClass classify(GlobalValue::LinkageTypes linkage) {
   return StrongDefinition;
 }
 
-template <typename T> void put(std::string &out, T value) {
-  out.append(reinterpret_cast<const char *>(&value), sizeof(T));
-}
-
-void putString(std::string &out, StringRef text) {
-  put<uint32_t>(out, static_cast<uint32_t>(text.size()));
-  out.append(text.data(), text.size());
-}
-
 // The summaries defined by the module a backend works on. Fails when the
 // module's identifier is not in the index: the steps below would otherwise
 // work on an empty map (thinLTOInternalizeModule crashes on one).
@@ -98,23 +89,6 @@ extern "C" int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which,
   return 0;
 }
 
-extern "C" int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out,
-                                    char **err) {
-  // The linker's view of the module (its irsymtab), as lld resolves symbols.
-  auto input = lto::InputFile::create(bufferRef(data, len));
-  if (!input)
-    return ltoe::fail(input.takeError(), err);
-  auto buffer = std::make_unique<LtoeBuffer>();
-  for (const lto::InputFile::Symbol &symbol : (*input)->symbols()) {
-    if (symbol.getIRName().empty())
-      continue; // defined or referenced only by inline assembly
-    put<uint8_t>(buffer->data, symbol.isUndefined() ? 1 : 0);
-    putString(buffer->data, symbol.getIRName());
-  }
-  *out = buffer.release();
-  return 0;
-}
-
 extern "C" LtoeThinIndex *ltoe_thin_index_new(void) { return new LtoeThinIndex(); }
 
 extern "C" void ltoe_thin_index_free(LtoeThinIndex *thin) { delete thin; }
@@ -146,7 +120,6 @@ extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t
       auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
       static_assert(sizeof(digest) == sizeof(ModuleHash), "SHA-1 fills a module hash");
       std::memcpy(hash.data(), digest.data(), sizeof(ModuleHash));
-      thin->hashFromBytes.insert(id);
     }
   }
   thin->ordinals[id] = static_cast<uint32_t>(thin->moduleIds.size());
@@ -165,10 +138,10 @@ extern "C" int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer
       auto ordinal = thin->ordinals.find(summary->modulePath());
       if (ordinal == thin->ordinals.end())
         continue;
-      put<uint64_t>(buffer->data, entry.first);
-      put<uint32_t>(buffer->data, ordinal->second);
-      put<uint8_t>(buffer->data, classify(summary->linkage()));
-      putString(buffer->data, info.name());
+      ltoe::put<uint64_t>(buffer->data, entry.first);
+      ltoe::put<uint32_t>(buffer->data, ordinal->second);
+      ltoe::put<uint8_t>(buffer->data, classify(summary->linkage()));
+      ltoe::putString(buffer->data, info.name());
     }
   }
   *out = buffer.release();
@@ -263,7 +236,7 @@ extern "C" int ltoe_thin_index_cross_module_guids(const LtoeThinIndex *thin, Lto
   llvm::sort(sorted);
   auto buffer = std::make_unique<LtoeBuffer>();
   for (GlobalValue::GUID guid : sorted)
-    put<uint64_t>(buffer->data, guid);
+    ltoe::put<uint64_t>(buffer->data, guid);
   *out = buffer.release();
   return 0;
 }
@@ -326,10 +299,10 @@ extern "C" int ltoe_thin_index_module_imports(const LtoeThinIndex *thin, const c
     if (ordinal == thin->ordinals.end())
       continue;
     ValueInfo info = thin->index.getValueInfo(guid);
-    put<uint32_t>(buffer->data, ordinal->second);
-    put<uint64_t>(buffer->data, guid);
-    put<uint8_t>(buffer->data, kind == GlobalValueSummary::Definition ? 1 : 0);
-    putString(buffer->data, info ? info.name() : StringRef());
+    ltoe::put<uint32_t>(buffer->data, ordinal->second);
+    ltoe::put<uint64_t>(buffer->data, guid);
+    ltoe::put<uint8_t>(buffer->data, kind == GlobalValueSummary::Definition ? 1 : 0);
+    ltoe::putString(buffer->data, info ? info.name() : StringRef());
   }
   *out = buffer.release();
   return 0;

@@ -5,7 +5,6 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/GlobalValue.h"
 #include "llvm/IR/ModuleSummaryIndex.h"
@@ -31,9 +30,6 @@ struct LtoeThinIndex {
   // GUID -> identifier of the module whose copy prevails (index-owned string).
   llvm::DenseMap<llvm::GlobalValue::GUID, llvm::StringRef> prevailing;
   llvm::DenseSet<llvm::GlobalValue::GUID> preserved;
-  // Modules whose bitcode carried no module hash: the index holds the SHA-1
-  // of their bytes instead (promoted names and cache keys need one).
-  llvm::StringSet<> hashFromBytes;
   bool importsComputed = false;
 
   bool isPrevailing(llvm::GlobalValue::GUID guid, const llvm::GlobalValueSummary *summary) const {

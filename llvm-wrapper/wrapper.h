@@ -74,9 +74,6 @@ typedef struct LtoeThinIndex LtoeThinIndex;
  * whether it was written for ThinLTO. */
 int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which, int *has_summary,
                           int *is_thin, char **err);
-/* The module's symbol table as a linker sees it: records
- * {u8 undefined, u32 IR name length, IR name bytes}. */
-int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* The GUID of a global symbol name (external linkage, \01 escape dropped). */
 uint64_t ltoe_guid_for_symbol(const char *name);
 
@@ -148,16 +145,14 @@ typedef struct LtoeCacheSettings {
 /* The cache key of a module after the thin link: computeLTOCacheKey over a
  * Config of `settings`, re-keyed with `extra` and the module's propagated
  * function flags. Writes {u32 len, key hex}{u32 len, module hash hex}
- * {u32 len, resolution digest}{u8 hash computed from the bytes}, then per
+ * {u32 len, resolution digest}, then per
  * source module imported from {u32 ordinal, u32 len, digest of its hash and
  * the values imported}. */
 int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *module_id,
                               const LtoeCacheSettings *settings, const char *extra,
                               size_t extra_len, LtoeBuffer **out, char **err);
-/* Parses an lld-syntax pruning policy (interval -1: none set, which LLVM's
- * parser does not produce today). */
-int ltoe_cache_policy_parse(const char *policy, int64_t *interval_seconds,
-                            uint64_t *expiration_seconds, char **err);
+/* Parses an lld-syntax pruning policy; gives its expiration (prune_after). */
+int ltoe_cache_policy_parse(const char *policy, uint64_t *expiration_seconds, char **err);
 /* Prunes the `llvmcache-*` files of `dir` by the policy; *pruned says
  * whether a scan was made (the interval had passed since the last one, or
  * there was no `llvmcache.timestamp` yet). */

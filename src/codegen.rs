@@ -1,7 +1,7 @@
 //! Code generation settings: the target machine built from [`Config`], the
 //! LTO pass pipelines, and emission of objects, assembly or bitcode.
 
-use crate::config::{CodeModel, Config, EmitKind, OptLevel, RelocModel};
+use crate::config::{CodeModel, Config, EmitKind, RelocModel};
 use crate::error::{Error, Phase, Result};
 use crate::llvm;
 use inkwell::module::Module;
@@ -50,11 +50,11 @@ pub fn target_machine(config: &Config, triple: &str) -> Result<TargetMachine> {
         .target_cpu
         .clone()
         .unwrap_or_else(|| default_cpu(triple).to_string());
-    let level = match config.opt_level {
-        OptLevel::O0 => OptimizationLevel::None,
-        OptLevel::O1 => OptimizationLevel::Less,
-        OptLevel::O2 | OptLevel::Os | OptLevel::Oz => OptimizationLevel::Default,
-        OptLevel::O3 => OptimizationLevel::Aggressive,
+    let level = match config.opt_level.codegen_level() {
+        0 => OptimizationLevel::None,
+        1 => OptimizationLevel::Less,
+        2 => OptimizationLevel::Default,
+        _ => OptimizationLevel::Aggressive,
     };
     let reloc = match config.reloc_model {
         RelocModel::Pic => inkwell::targets::RelocMode::PIC,
@@ -101,11 +101,9 @@ pub fn optimize(
     config: &Config,
     name: &str,
 ) -> Result<()> {
-    let passes = format!("{pipeline}<{}>", config.opt_level.pipeline_suffix());
+    let passes = config.opt_level.pipeline(pipeline);
     let options = PassBuilderOptions::create();
-    // As LLVM's LTO backends set them: vectorizers from -O2 up (the C API's
-    // defaults leave SLP off and loop vectorization on at every level).
-    let vectorize = matches!(config.opt_level, OptLevel::O2 | OptLevel::O3);
+    let vectorize = config.opt_level.vectorizes();
     options.set_loop_vectorization(vectorize);
     options.set_loop_slp_vectorization(vectorize);
     module

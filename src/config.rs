@@ -36,6 +36,29 @@ impl OptLevel {
             OptLevel::Oz => "Oz",
         }
     }
+
+    /// The named pipeline at this level: `lto<O2>`, `thinlto<Os>`.
+    pub fn pipeline(self, kind: &str) -> String {
+        format!("{kind}<{}>", self.pipeline_suffix())
+    }
+
+    /// Code generation level 0..=3: the size levels generate code at the
+    /// default level, as clang does.
+    pub fn codegen_level(self) -> u8 {
+        match self {
+            OptLevel::O0 => 0,
+            OptLevel::O1 => 1,
+            OptLevel::O2 | OptLevel::Os | OptLevel::Oz => 2,
+            OptLevel::O3 => 3,
+        }
+    }
+
+    /// Whether the loop and SLP vectorizers run: from -O2 up, as LLVM's LTO
+    /// backends set them (the C API's defaults leave SLP off and loop
+    /// vectorization on at every level).
+    pub fn vectorizes(self) -> bool {
+        matches!(self, OptLevel::O2 | OptLevel::O3)
+    }
 }
 
 impl FromStr for OptLevel {

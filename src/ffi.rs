@@ -162,12 +162,6 @@ extern "C" {
         cross_module: *const u64,
         count: usize,
     );
-    pub fn ltoe_bitcode_symbols(
-        data: *const c_char,
-        len: usize,
-        out: *mut *mut LtoeBuffer,
-        err: *mut *mut c_char,
-    ) -> c_int;
     pub fn ltoe_thin_index_resolve_prevailing(thin: *mut LtoeThinIndex, elf_visibility: c_int);
     pub fn ltoe_thin_index_propagate_attributes(thin: *mut LtoeThinIndex);
     pub fn ltoe_thin_index_module_imports(
@@ -217,7 +211,6 @@ extern "C" {
     ) -> c_int;
     pub fn ltoe_cache_policy_parse(
         policy: *const c_char,
-        interval_seconds: *mut i64,
         expiration_seconds: *mut u64,
         err: *mut *mut c_char,
     ) -> c_int;

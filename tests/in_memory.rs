@@ -45,6 +45,20 @@ fn build_modules(context: &Context) -> (inkwell::module::Module<'_>, inkwell::mo
     (callee, caller)
 }
 
+/// Links the LTO output of `link_rsp` with a C `main` that prints
+/// `entry(8)`, runs it and returns what it printed.
+fn entry_of_8(dir: &std::path::Path, link_rsp: &std::path::Path) -> String {
+    let main_c = dir.join("main.c");
+    std::fs::write(
+        &main_c,
+        "#include <stdio.h>\nint entry(int);\nint main(void){printf(\"%d\\n\", entry(8));return 0;}\n",
+    )
+    .unwrap();
+    let main_o = compile_c(dir, &main_c, &["-O1"]);
+    let prog = link(dir, link_rsp, &[&main_o]);
+    run_program(&prog)
+}
+
 #[test]
 fn inkwell_modules_are_linked_internalized_and_inlined() {
     let context = Context::create();
@@ -70,15 +84,7 @@ fn inkwell_modules_are_linked_internalized_and_inlined() {
     assert!(find(&syms, "entry").is_some_and(|s| s.global && s.defined));
 
     // Call it from a C program to see it compute.
-    let main_c = dir.path().join("main.c");
-    std::fs::write(
-        &main_c,
-        "#include <stdio.h>\nint entry(int);\nint main(void){printf(\"%d\\n\", entry(8));return 0;}\n",
-    )
-    .unwrap();
-    let main_o = compile_c(dir.path(), &main_c, &["-O1"]);
-    let prog = link(dir.path(), &files.link_rsp, &[&main_o]);
-    assert_eq!(run_program(&prog), "41\n");
+    assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "41\n");
 }
 
 #[test]
@@ -200,13 +206,5 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
 
     // The edited build computes: entry(8) = 8 * 6 + 1.
     let files = edited.write_thin(&dir.path().join("out"), false).unwrap();
-    let main_c = dir.path().join("main.c");
-    std::fs::write(
-        &main_c,
-        "#include <stdio.h>\nint entry(int);\nint main(void){printf(\"%d\\n\", entry(8));return 0;}\n",
-    )
-    .unwrap();
-    let main_o = compile_c(dir.path(), &main_c, &["-O1"]);
-    let prog = link(dir.path(), &files.link_rsp, &[&main_o]);
-    assert_eq!(run_program(&prog), "49\n");
+    assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "49\n");
 }

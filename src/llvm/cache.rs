@@ -49,9 +49,6 @@ pub struct KeyParts {
     /// Digest of its exports, resolved linkages, and the linkage, liveness,
     /// visibility and function flags of its definitions.
     pub resolution: String,
-    /// The bitcode carried no module hash; the index holds the SHA-1 of its
-    /// bytes instead.
-    pub hash_from_bytes: bool,
     /// Per module imported from (by ordinal): digest of that module's hash
     /// and of the values imported.
     pub imports: Vec<(u32, String)>,
@@ -105,7 +102,6 @@ impl ThinIndex {
         let key = reader.string()?;
         let module_hash = reader.string()?;
         let resolution = reader.string()?;
-        let hash_from_bytes = reader.u8()? != 0;
         let mut imports = Vec::new();
         while !reader.is_empty() {
             let source = reader.u32()?;
@@ -115,39 +111,23 @@ impl ThinIndex {
             key,
             module_hash,
             resolution,
-            hash_from_bytes,
             imports,
         })
     }
 }
 
-/// What an lld-syntax pruning policy means for the scan itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PruneTiming {
-    /// Minimum time between two scans (`None` if a policy had none; LLVM's
-    /// parser always sets one today).
-    pub interval: Option<Duration>,
-    /// Entries not used for this long are removed; zero disables it.
-    pub expiration: Duration,
-}
-
-/// Parses a pruning policy in lld's `--thinlto-cache-policy` syntax
-/// (`prune_interval=30m:prune_after=24h:cache_size=50%:cache_size_bytes=1g:cache_size_files=1000`);
-/// the empty policy is lld's default.
-pub fn parse_cache_policy(policy: &str) -> Result<PruneTiming, String> {
+/// Checks a pruning policy in lld's `--thinlto-cache-policy` syntax
+/// (`prune_interval=30m:prune_after=24h:cache_size=50%:cache_size_bytes=1g:cache_size_files=1000`;
+/// the empty policy is lld's default) and returns its expiration
+/// (`prune_after`; zero disables it).
+pub fn parse_cache_policy(policy: &str) -> Result<Duration, String> {
     let text = c_string(policy)?;
-    let mut interval: i64 = 0;
     let mut expiration: u64 = 0;
     let mut err = std::ptr::null_mut();
-    // SAFETY: a NUL-terminated string and two valid out-pointers.
-    let code = unsafe {
-        ffi::ltoe_cache_policy_parse(text.as_ptr(), &mut interval, &mut expiration, &mut err)
-    };
+    // SAFETY: a NUL-terminated string and a valid out-pointer.
+    let code = unsafe { ffi::ltoe_cache_policy_parse(text.as_ptr(), &mut expiration, &mut err) };
     status(code, err)?;
-    Ok(PruneTiming {
-        interval: u64::try_from(interval).ok().map(Duration::from_secs),
-        expiration: Duration::from_secs(expiration),
-    })
+    Ok(Duration::from_secs(expiration))
 }
 
 /// Prunes `dir`'s `llvmcache-*` files by `policy` (LLVM's `pruneCache`).

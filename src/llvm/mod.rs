@@ -18,10 +18,9 @@ mod cache;
 mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
-pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings, PruneTiming};
+pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use thin::{
-    bitcode_lto_info, bitcode_symbols, guid_for_symbol, Definition, Import, LinkageClass,
-    ModuleStats, ModuleSymbol, ThinIndex,
+    bitcode_lto_info, guid_for_symbol, Definition, Import, LinkageClass, ModuleStats, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.

@@ -354,35 +354,6 @@ pub fn bitcode_lto_info(data: &[u8], which: usize) -> Result<(bool, bool), Strin
     status(code, err).map(|()| (has_summary != 0, is_thin != 0))
 }
 
-/// One symbol of a module's symbol table (IR name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleSymbol {
-    /// Its IR name.
-    pub name: String,
-    /// Referenced, not defined, by the module.
-    pub undefined: bool,
-}
-
-/// A bitcode module's symbol table as a linker sees it (its irsymtab).
-pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<ModuleSymbol>, String> {
-    let mut out = std::ptr::null_mut();
-    let mut err = std::ptr::null_mut();
-    // SAFETY: `data` is valid for `len` bytes during the call; the shim
-    // returns a buffer we own.
-    let code =
-        unsafe { ffi::ltoe_bitcode_symbols(data.as_ptr().cast(), data.len(), &mut out, &mut err) };
-    status(code, err)?;
-    let bytes = ShimBytes::from_raw(out);
-    let mut reader = Records(bytes.as_bytes());
-    let mut symbols = Vec::new();
-    while !reader.is_empty() {
-        let undefined = reader.u8()? != 0;
-        let name = reader.string()?;
-        symbols.push(ModuleSymbol { name, undefined });
-    }
-    Ok(symbols)
-}
-
 /// The GUID LLVM gives a global symbol name.
 pub fn guid_for_symbol(name: &str) -> Result<u64, String> {
     let name = c_string(name)?;

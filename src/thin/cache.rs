@@ -10,9 +10,9 @@
 //! what went into its last key, so a miss can say why it missed. Pruning is
 //! LLVM's `pruneCache` with lld's policy syntax.
 
-use crate::config::{CacheConfig, CodeModel, Config, EmitKind, OptLevel, RelocModel};
+use crate::config::{CacheConfig, CodeModel, Config, EmitKind, RelocModel};
 use crate::error::{Error, Phase, Result};
-use crate::llvm::{self, KeyParts, KeySettings, PruneTiming};
+use crate::llvm::{self, KeyParts, KeySettings};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,21 +138,20 @@ pub struct ModuleKey {
     pub resolution: String,
     /// Digest per module imported from (by name).
     pub imports: BTreeMap<String, String>,
-    /// The bitcode had no module hash; its bytes were hashed instead.
-    pub hash_from_bytes: bool,
 }
 
 impl ModuleKey {
-    /// Builds the key from the index's parts; `names` maps ordinals to names.
-    pub(crate) fn new(parts: KeyParts, settings: &str, names: &[&str]) -> ModuleKey {
+    /// Builds the key from the index's parts; `name_of` names a module by
+    /// its ordinal.
+    pub(crate) fn new(
+        parts: KeyParts,
+        settings: &str,
+        name_of: impl Fn(u32) -> Option<String>,
+    ) -> ModuleKey {
         let imports = parts
             .imports
             .into_iter()
-            .filter_map(|(ordinal, digest)| {
-                names
-                    .get(ordinal as usize)
-                    .map(|name| (name.to_string(), digest))
-            })
+            .filter_map(|(ordinal, digest)| Some((name_of(ordinal)?, digest)))
             .collect();
         ModuleKey {
             key: parts.key,
@@ -160,7 +159,6 @@ impl ModuleKey {
             module_hash: parts.module_hash,
             resolution: parts.resolution,
             imports,
-            hash_from_bytes: parts.hash_from_bytes,
         }
     }
 
@@ -189,8 +187,17 @@ impl ModuleKey {
             module_hash: text("module_hash")?,
             resolution: text("resolution")?,
             imports,
-            hash_from_bytes: false,
         })
+    }
+
+    /// Why a module with this key must be compiled, given what the lookup
+    /// found and the module's key in its last run (if any).
+    pub(crate) fn miss_reason(&self, previous: Option<&ModuleKey>, lookup: Lookup) -> MissReason {
+        match (lookup, previous) {
+            (Lookup::Corrupt(why), _) => MissReason::EntryCorrupt(why),
+            (_, Some(previous)) => self.explain(previous),
+            (_, None) => MissReason::NewModule,
+        }
     }
 
     /// Why this key differs from `previous`, the key of the module's last run.
@@ -238,17 +245,12 @@ pub(crate) struct KeyConfig {
 
 impl KeyConfig {
     pub(crate) fn new(config: &Config) -> KeyConfig {
-        let level = match config.opt_level {
-            OptLevel::O0 => 0,
-            OptLevel::O1 => 1,
-            OptLevel::O2 | OptLevel::Os | OptLevel::Oz => 2,
-            OptLevel::O3 => 3,
-        };
+        let level = config.opt_level.codegen_level();
         let settings = KeySettings {
             cpu: config.target_cpu.clone().unwrap_or_default(),
             features: config.target_features.clone(),
             triple: config.target_triple.clone().unwrap_or_default(),
-            pipeline: format!("thinlto<{}>", config.opt_level.pipeline_suffix()),
+            pipeline: config.opt_level.pipeline("thinlto"),
             opt_level: level,
             codegen_opt_level: level,
             reloc_model: match config.reloc_model {
@@ -272,10 +274,10 @@ impl KeyConfig {
             data_sections: config.data_sections,
         };
         // Everything else that changes what a backend produces: this crate's
-        // version, source fingerprint and cache format, what is emitted, the vectorizer settings
-        // (derived from the level today, but spelled out so a change of that
-        // rule changes keys).
-        let vectorize = matches!(config.opt_level, OptLevel::O2 | OptLevel::O3);
+        // version, source fingerprint and cache format, what is emitted, the
+        // vectorizer settings (derived from the level, spelled out so that a
+        // change of that rule changes keys).
+        let vectorize = config.opt_level.vectorizes();
         let extra = format!(
             "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}",
             env!("CARGO_PKG_VERSION"),
@@ -309,7 +311,8 @@ pub(crate) enum Lookup {
 pub(crate) struct Cache {
     dir: PathBuf,
     policy: String,
-    timing: PruneTiming,
+    /// Records unused for this long go when pruning scans (`prune_after`).
+    expiration: Duration,
 }
 
 impl Cache {
@@ -322,7 +325,7 @@ impl Cache {
                 config.dir.display()
             )));
         }
-        let timing = llvm::parse_cache_policy(&config.policy).map_err(|reason| {
+        let expiration = llvm::parse_cache_policy(&config.policy).map_err(|reason| {
             Error::Config(format!("cache policy {:?}: {reason}", config.policy))
         })?;
         let records = config.dir.join(RECORDS_DIR);
@@ -331,7 +334,7 @@ impl Cache {
         Ok(Cache {
             dir: config.dir.clone(),
             policy: config.policy.clone(),
-            timing,
+            expiration,
         })
     }
 
@@ -436,25 +439,14 @@ impl Cache {
         crate::output::write_atomically(&self.record_path(module), text.as_bytes())
     }
 
-    /// Why a module with this key and lookup result must be compiled.
-    pub(crate) fn miss_reason(&self, module: &str, key: &ModuleKey, lookup: Lookup) -> MissReason {
-        match lookup {
-            Lookup::Corrupt(why) => MissReason::EntryCorrupt(why),
-            _ => match self.previous_key(module) {
-                Some(previous) => key.explain(&previous),
-                None => MissReason::NewModule,
-            },
-        }
-    }
-
     /// Prunes by the policy (when its interval has passed); records of
     /// modules not seen for the policy's expiration go too. Returns whether
     /// a scan was made.
     pub(crate) fn prune(&self) -> Result<bool> {
         let scanned = llvm::prune_cache(&self.dir, &self.policy)
             .map_err(|reason| Error::invalid(self.dir.display(), Phase::Cache, reason))?;
-        if scanned && !self.timing.expiration.is_zero() {
-            self.prune_records(self.timing.expiration);
+        if scanned && !self.expiration.is_zero() {
+            self.prune_records(self.expiration);
         }
         Ok(scanned)
     }
@@ -558,7 +550,6 @@ mod tests {
             module_hash: "h".into(),
             resolution: "r".into(),
             imports: BTreeMap::from([("a.o".to_string(), "1".to_string())]),
-            hash_from_bytes: false,
         };
         let changed = |edit: &dyn Fn(&mut ModuleKey)| {
             let mut key = base.clone();

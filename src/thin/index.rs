@@ -178,8 +178,9 @@ impl ThinData {
                 phase: Phase::Cache,
                 reason,
             })?;
-        let names: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
-        Ok(ModuleKey::new(parts, &settings.digest, &names))
+        Ok(ModuleKey::new(parts, &settings.digest, |ordinal| {
+            Some(self.modules.get(ordinal as usize)?.name.clone())
+        }))
     }
 
     /// The index, for the backend steps.

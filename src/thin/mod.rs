@@ -60,13 +60,19 @@ pub(crate) fn run(
     })?;
     let mut statuses = vec![CacheStatus::Disabled; total];
     let mut cached: Vec<Option<(Vec<u8>, Duration)>> = (0..total).map(|_| None).collect();
+    // Modules whose record (last key, for miss reasons) is not this key. A
+    // --save-temps run uses and stores no entry, so it records nothing.
+    let mut to_record = Vec::new();
     if let Some(cache) = &cache {
         report.time("cache lookup", || {
             for (i, key) in keys.iter().enumerate() {
-                let name = &data.modules()[i].name;
                 if config.save_temps.is_some() {
                     statuses[i] = CacheStatus::Miss(MissReason::SaveTemps);
                     continue;
+                }
+                let previous = cache.previous_key(&data.modules()[i].name);
+                if previous.as_ref().map(|p| &p.key) != Some(&key.key) {
+                    to_record.push(i);
                 }
                 let start = Instant::now();
                 match cache.lookup(&key.key) {
@@ -75,7 +81,7 @@ pub(crate) fn run(
                         cached[i] = Some((bytes, start.elapsed()));
                     }
                     other => {
-                        statuses[i] = CacheStatus::Miss(cache.miss_reason(name, key, other));
+                        statuses[i] = CacheStatus::Miss(key.miss_reason(previous.as_ref(), other));
                     }
                 }
             }
@@ -108,7 +114,7 @@ pub(crate) fn run(
 
     let cache_report = match &cache {
         Some(cache) => Some(report.time("cache update", || {
-            finish_cache(cache, &data, &keys, &statuses, config, &mut warnings)
+            finish_cache(cache, &data, &keys, &to_record, &statuses, &mut warnings)
         })?),
         None => None,
     };
@@ -178,31 +184,20 @@ pub(crate) fn run(
     Ok((objects, report))
 }
 
-/// After the backends: remembers each module's key (for the next run's miss
-/// reasons) and prunes by the policy.
+/// After the backends: records the new keys of `to_record` (for the next
+/// run's miss reasons) and prunes by the policy.
 fn finish_cache(
     cache: &Cache,
     data: &ThinData,
     keys: &[ModuleKey],
+    to_record: &[usize],
     statuses: &[CacheStatus],
-    config: &Config,
     warnings: &mut Vec<String>,
 ) -> Result<CacheRunReport> {
-    // A --save-temps run used no entry and stored none: the next run's
-    // reasons compare with the last run that did.
-    let modules = if config.save_temps.is_some() {
-        &[][..]
-    } else {
-        data.modules()
-    };
-    for (module, key) in modules.iter().zip(keys) {
-        let known = cache
-            .previous_key(&module.name)
-            .map(|previous| previous.key);
-        if known.as_deref() != Some(key.key.as_str()) {
-            if let Err(e) = cache.remember(&module.name, key) {
-                warnings.push(format!("{}: cannot record its key: {e}", module.name));
-            }
+    for &i in to_record {
+        let name = &data.modules()[i].name;
+        if let Err(e) = cache.remember(name, &keys[i]) {
+            warnings.push(format!("{name}: cannot record its key: {e}"));
         }
     }
     let pruned = cache.prune()?;
