@@ -60,6 +60,7 @@ fn main() {
         "archive",
         "thin",
         "cache",
+        "distributed",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

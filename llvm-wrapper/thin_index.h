@@ -23,6 +23,9 @@ struct LtoeThinIndex {
   // The bitcode module of each identifier, for lazy loading by the importer.
   // The buffers belong to the Rust side and outlive the index.
   std::map<std::string, llvm::BitcodeModule> modules;
+  // Identifiers of import sources attached to an index read from a file
+  // (distributed backend); heap strings for the same reason as moduleIds.
+  std::vector<std::unique_ptr<std::string>> sourceIds;
   llvm::DenseMap<llvm::StringRef, llvm::GVSummaryMapTy> definedPerModule;
   llvm::FunctionImporter::ImportListsTy importLists;
   llvm::DenseMap<llvm::StringRef, llvm::FunctionImporter::ExportSetTy> exportLists;

@@ -127,6 +127,33 @@ int ltoe_thin_backend_internalize(const LtoeThinIndex *thin, LLVMModuleRef modul
 int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef module,
                              LLVMTargetMachineRef tm, char **err);
 
+/* ---- distributed ThinLTO (distributed.cpp) ---- */
+/* A module's slice of the combined index, as writeIndexToFile writes it for a
+ * distributed backend (`<module>.thinlto.bc`), and the modules it imports
+ * from, as records {u32 length, path} in the order EmitImportsFiles lists
+ * them. */
+int ltoe_thin_index_write_module_index(const LtoeThinIndex *thin, const char *module_id,
+                                       LtoeBuffer **index, LtoeBuffer **sources, char **err);
+/* Reads an index file (`.thinlto.bc`) into an empty index: its modules get
+ * ordinals in path order, and each its defined summaries. */
+int ltoe_thin_index_load_combined(LtoeThinIndex *thin, const char *data, size_t len, char **err);
+/* The index's modules in ordinal order, as records {u32 length, path,
+ * 20 bytes of module hash}. */
+int ltoe_thin_index_module_paths(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
+/* The hash a thin link records for a bitcode buffer: the module hash of its
+ * ThinLTO module, or, when it has none (zero or no summary), the SHA-1 of
+ * the bytes. */
+int ltoe_bitcode_module_hash(const char *data, size_t len, uint8_t out[20], char **err);
+/* For a distributed backend: the import list of `module` (parsed under its
+ * index path) from the index file, as lto::initImportList derives it. Gives
+ * the source module paths as {u32 length, path} records. */
+int ltoe_thin_index_init_backend_imports(LtoeThinIndex *thin, LLVMModuleRef module,
+                                         LtoeBuffer **sources, char **err);
+/* Makes a bitcode buffer the import source `module_id` (its ThinLTO module,
+ * or its only one). The buffer must outlive the index. */
+int ltoe_thin_index_attach_module(LtoeThinIndex *thin, const char *data, size_t len,
+                                  const char *module_id, char **err);
+
 /* ---- incremental ThinLTO (cache.cpp) ---- */
 /* Code generation settings that go into a cache key, as lto::Config holds them. */
 typedef struct LtoeCacheSettings {

@@ -36,6 +36,8 @@ pub enum Phase {
     Cache,
     /// Writing outputs.
     Write,
+    /// Distributed ThinLTO: index files, jobs, running a distributor.
+    Distribute,
 }
 
 impl fmt::Display for Phase {
@@ -55,6 +57,7 @@ impl fmt::Display for Phase {
             Phase::Codegen => "codegen",
             Phase::Cache => "cache",
             Phase::Write => "write",
+            Phase::Distribute => "distribute",
         };
         f.write_str(name)
     }
@@ -107,6 +110,15 @@ pub enum Error {
         /// What was being done.
         phase: Phase,
         /// LLVM's reason.
+        reason: String,
+    },
+    /// An external program the engine ran (a ThinLTO distributor) failed or
+    /// did not produce what it had to.
+    #[error("{command}: {reason}")]
+    External {
+        /// The command, as given.
+        command: String,
+        /// What went wrong.
         reason: String,
     },
     /// The configuration cannot be used (unknown target, bad option).

@@ -200,6 +200,43 @@ extern "C" {
         tm: LLVMTargetMachineRef,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_thin_index_write_module_index(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        index: *mut *mut LtoeBuffer,
+        sources: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_load_combined(
+        thin: *mut LtoeThinIndex,
+        data: *const c_char,
+        len: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_module_paths(
+        thin: *const LtoeThinIndex,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_bitcode_module_hash(
+        data: *const c_char,
+        len: usize,
+        out: *mut u8,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_init_backend_imports(
+        thin: *mut LtoeThinIndex,
+        module: LLVMModuleRef,
+        sources: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_attach_module(
+        thin: *mut LtoeThinIndex,
+        data: *const c_char,
+        len: usize,
+        module_id: *const c_char,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_thin_index_cache_key(
         thin: *const LtoeThinIndex,
         module_id: *const c_char,

@@ -38,5 +38,5 @@ pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
 pub use report::Report;
-pub use session::{LtoKind, Progress, Session};
+pub use session::{IndexFiles, LtoKind, Progress, Session};
 pub use thin::ThinData;

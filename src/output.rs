@@ -145,39 +145,50 @@ impl Output {
         dir: &Path,
         lto_objects: &[PathBuf],
     ) -> Result<(PathBuf, Vec<PathBuf>)> {
-        let mut lines = Vec::new();
-        let mut archives = Vec::new();
-        let mut used_names = HashSet::new();
-        for item in &self.native_inputs {
-            match item {
-                LinkItem::LtoOutput => lines.extend(lto_objects.iter().map(|p| quote(p))),
-                LinkItem::Native(native) => lines.push(quote(native)),
-                LinkItem::NativeMembers { archive, members } => {
-                    if members.is_empty() {
-                        continue;
-                    }
-                    let copy = dir.join(native_copy_name(archive, &mut used_names));
-                    let borrowed: Vec<(String, &[u8])> = members
-                        .iter()
-                        .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
-                        .collect();
-                    let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| Error::Llvm {
-                        input: copy.display().to_string(),
-                        phase: Phase::Write,
-                        reason,
-                    })?;
-                    write_if_changed(&copy, &bytes)?;
-                    lines.push(quote(&copy));
-                    archives.push(copy);
+        write_link_rsp(dir, &self.native_inputs, lto_objects)
+    }
+}
+
+/// Writes `dir/link.rsp`: `items` in order, `lto_objects` where the LTO
+/// output goes, and beside it copies of mixed archives holding only their
+/// native members. Returns the response file and the copies.
+pub(crate) fn write_link_rsp(
+    dir: &Path,
+    items: &[LinkItem],
+    lto_objects: &[PathBuf],
+) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let mut lines = Vec::new();
+    let mut archives = Vec::new();
+    let mut used_names = HashSet::new();
+    for item in items {
+        match item {
+            LinkItem::LtoOutput => lines.extend(lto_objects.iter().map(|p| quote(p))),
+            LinkItem::Native(native) => lines.push(quote(native)),
+            LinkItem::NativeMembers { archive, members } => {
+                if members.is_empty() {
+                    continue;
                 }
+                let copy = dir.join(native_copy_name(archive, &mut used_names));
+                let borrowed: Vec<(String, &[u8])> = members
+                    .iter()
+                    .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
+                    .collect();
+                let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| Error::Llvm {
+                    input: copy.display().to_string(),
+                    phase: Phase::Write,
+                    reason,
+                })?;
+                write_if_changed(&copy, &bytes)?;
+                lines.push(quote(&copy));
+                archives.push(copy);
             }
         }
-        let link_rsp = dir.join("link.rsp");
-        let mut text = lines.join("\n");
-        text.push('\n');
-        write_if_changed(&link_rsp, text.as_bytes())?;
-        Ok((link_rsp, archives))
     }
+    let link_rsp = dir.join("link.rsp");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    write_if_changed(&link_rsp, text.as_bytes())?;
+    Ok((link_rsp, archives))
 }
 
 /// `libfoo.rlib` -> `libfoo.native.a`, made unique within one output dir.

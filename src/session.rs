@@ -7,11 +7,12 @@ use crate::fat;
 use crate::input::{InputBytes, InputOptions, Inputs, LinkItem};
 use crate::llvm::ModuleBuffer;
 use crate::output::{Output, OutputObject};
-use crate::thin::{self, ProgressHook};
+use crate::thin::{self, DistributedModule, IndexOptions, ProgressHook, ThinData};
 use inkwell::module::Module;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Which LTO to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,23 @@ pub enum LtoKind {
     /// as rustc's thin-local LTO does. An archive member that has only
     /// bitcode cannot be left native and is an error.
     ThinLocal,
+}
+
+/// What [`Session::write_index_files`] wrote: the files of every backend job
+/// and what the final link needs.
+#[derive(Debug, Clone)]
+pub struct IndexFiles {
+    /// Per module, in module order: the bitcode to compile, its index and
+    /// imports files, where its object goes, what it imports from.
+    pub modules: Vec<DistributedModule>,
+    /// `link.rsp` in the index directory: the final link's items in order,
+    /// with the backends' objects where the LTO output goes (the objects
+    /// exist once the jobs have run).
+    pub link_rsp: PathBuf,
+    /// Copies of mixed archives with only their native members.
+    pub archives: Vec<PathBuf>,
+    /// Time of the thin link.
+    pub thin_link: Duration,
 }
 
 /// Called as ThinLTO backends finish: (modules done, total, module name).
@@ -160,6 +178,30 @@ impl Session {
             }
             LtoKind::ThinLocal => self.run_thin_local(),
         }
+    }
+
+    /// The thin link of distributed ThinLTO: instead of running backends,
+    /// writes each module's slice of the index (and imports file) where
+    /// `options` says, copies of modules that have no bitcode file of their
+    /// own, and `link.rsp` for the final link. The jobs (see
+    /// [`thin::distributor_json`]) then run anywhere, with `clang
+    /// -fthinlto-index=` or `lto-engine backend`.
+    pub fn write_index_files(&self, options: &IndexOptions) -> Result<IndexFiles> {
+        let preserved = self.preserved_symbols();
+        let start = Instant::now();
+        let data =
+            ThinData::build_for_index(&self.inputs.modules, &preserved, &self.config, options)?;
+        let thin_link = start.elapsed();
+        let modules = data.write_index_files(options)?;
+        let objects: Vec<PathBuf> = modules.iter().map(|m| m.native_object.clone()).collect();
+        let (link_rsp, archives) =
+            crate::output::write_link_rsp(&options.index_dir, &self.inputs.link_items, &objects)?;
+        Ok(IndexFiles {
+            modules,
+            link_rsp,
+            archives,
+            thin_link,
+        })
     }
 
     /// Thin LTO over the modules not from archives; archives go to the link

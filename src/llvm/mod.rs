@@ -20,7 +20,8 @@ pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use thin::{
-    bitcode_lto_info, guid_for_symbol, Definition, Import, LinkageClass, ModuleStats, ThinIndex,
+    bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, IndexedModule,
+    LinkageClass, ModuleIndexFile, ModuleStats, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.

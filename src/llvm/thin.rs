@@ -326,6 +326,171 @@ impl ThinIndex {
     }
 }
 
+/// A module's slice of the combined index, for a backend that runs
+/// elsewhere.
+#[derive(Debug, Clone)]
+pub struct ModuleIndexFile {
+    /// The `<module>.thinlto.bc` bytes, as `writeIndexToFile` writes them.
+    pub index: Vec<u8>,
+    /// The modules it imports from, as `<module>.imports` lists them.
+    pub sources: Vec<String>,
+}
+
+/// One module named by an index read from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedModule {
+    /// Its path, as the thin link recorded it.
+    pub path: String,
+    /// Its module hash (20 bytes; zero when its writer recorded none).
+    pub hash: [u8; 20],
+}
+
+impl ThinIndex {
+    /// Module `module_id`'s slice of the index (its own summaries with the
+    /// thin link's decisions, plus those of what it imports) and the modules
+    /// it imports from. Only after the thin link.
+    pub fn module_index_file(&self, module_id: &str) -> Result<ModuleIndexFile, String> {
+        let id = c_string(module_id)?;
+        let mut index = std::ptr::null_mut();
+        let mut sources = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; returns two buffers we own.
+        let code = unsafe {
+            ffi::ltoe_thin_index_write_module_index(
+                self.raw,
+                id.as_ptr(),
+                &mut index,
+                &mut sources,
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        let index = ShimBytes::from_raw(index);
+        let sources = ShimBytes::from_raw(sources);
+        let mut reader = Records(sources.as_bytes());
+        let mut paths = Vec::new();
+        while !reader.is_empty() {
+            paths.push(reader.string()?);
+        }
+        Ok(ModuleIndexFile {
+            index: index.as_bytes().to_vec(),
+            sources: paths,
+        })
+    }
+
+    /// An index read from a `.thinlto.bc` file (a distributed backend's
+    /// input). Its modules get ordinals in path order.
+    pub fn from_index_file(bytes: &[u8]) -> Result<ThinIndex, String> {
+        let index = ThinIndex::new();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: `bytes` is valid for the call; the reader copies what it
+        // keeps (module paths, summaries) into the index.
+        let code = unsafe {
+            ffi::ltoe_thin_index_load_combined(
+                index.raw,
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                &mut err,
+            )
+        };
+        status(code, err).map(|()| index)
+    }
+
+    /// The modules the index names, in ordinal order.
+    pub fn module_paths(&self) -> Result<Vec<IndexedModule>, String> {
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; returns a buffer we own.
+        let code = unsafe { ffi::ltoe_thin_index_module_paths(self.raw, &mut out, &mut err) };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let mut modules = Vec::new();
+        while !reader.is_empty() {
+            let path = reader.string()?;
+            let mut hash = [0u8; 20];
+            for word in hash.chunks_mut(4) {
+                word.copy_from_slice(&reader.u32()?.to_be_bytes());
+            }
+            modules.push(IndexedModule { path, hash });
+        }
+        Ok(modules)
+    }
+
+    /// For a distributed backend: derives `module`'s import list from an
+    /// index read with [`ThinIndex::from_index_file`] and returns the paths
+    /// of the modules to import from, which must then be
+    /// [attached](ThinIndex::attach_source).
+    pub fn init_backend_imports(&mut self, module: &Module<'_>) -> Result<Vec<String>, String> {
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: exclusive access to the index; the module is alive.
+        let code = unsafe {
+            ffi::ltoe_thin_index_init_backend_imports(
+                self.raw,
+                module.as_mut_ptr(),
+                &mut out,
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        let mut reader = Records(bytes.as_bytes());
+        let mut sources = Vec::new();
+        while !reader.is_empty() {
+            sources.push(reader.string()?);
+        }
+        Ok(sources)
+    }
+
+    /// Makes `bytes` the import source `module_id`.
+    pub fn attach_source(&mut self, bytes: &InputBytes, module_id: &str) -> Result<(), String> {
+        let id = c_string(module_id)?;
+        let data = bytes.as_slice();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: `data` stays alive as long as the index: a clone of its owner
+        // is kept in `self.buffers`, dropped after the index is freed.
+        let code = unsafe {
+            ffi::ltoe_thin_index_attach_module(
+                self.raw,
+                data.as_ptr().cast(),
+                data.len(),
+                id.as_ptr(),
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        self.buffers.push(bytes.clone());
+        Ok(())
+    }
+}
+
+/// The module hash a thin link records for `data`: its ThinLTO module's hash,
+/// or the SHA-1 of the bytes when it has none (as [`ThinIndex::add`] fills
+/// in).
+pub fn bitcode_module_hash(data: &[u8]) -> Result<[u8; 20], String> {
+    let mut hash = [0u8; 20];
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for the call; `hash` has room for 20 bytes.
+    let code = unsafe {
+        ffi::ltoe_bitcode_module_hash(
+            data.as_ptr().cast(),
+            data.len(),
+            hash.as_mut_ptr(),
+            &mut err,
+        )
+    };
+    status(code, err)?;
+    // The shim writes the hash as five native-endian words; compare in the
+    // same big-endian form as `module_paths`.
+    let mut out = [0u8; 20];
+    for (word, chunk) in hash.chunks(4).zip(out.chunks_mut(4)) {
+        let value = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
+        chunk.copy_from_slice(&value.to_be_bytes());
+    }
+    Ok(out)
+}
+
 impl Drop for ThinIndex {
     fn drop(&mut self) {
         // SAFETY: owned, freed exactly once, before `buffers` (dropped after

@@ -103,30 +103,79 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let module_info = &data.modules()[i];
     let name = module_info.name.as_str();
     let mut steps = Steps::default();
+    let context = backend_context(config);
+    let bytes = module_info.bytes.as_slice();
+    let module = steps.time("parse", || {
+        llvm::parse_bitcode(&context, bytes, &module_info.id, 0)
+            .map_err(|reason| parse_error(name, bytes, llvm::with_error_text(&context, reason)))
+    })?;
+    let machine = machine_for(&module, config)?;
+    let bytes = run_steps(
+        data.index(),
+        &context,
+        &module,
+        &machine,
+        config,
+        StepNames {
+            module: name,
+            stem: &module_info.file_stem,
+        },
+        &mut steps,
+    )?;
+    Ok(BackendOutput {
+        bytes,
+        steps: steps.0,
+    })
+}
+
+/// A context for one backend: diagnostics captured, value names dropped
+/// unless someone will read the saved stages.
+pub(super) fn backend_context(config: &Config) -> Context {
     let context = Context::create();
     llvm::install_diagnostics(&context);
     if config.save_temps.is_none() {
-        // Names only matter to someone reading the saved stages.
         llvm::discard_value_names(&context);
     }
+    context
+}
 
-    let bytes = module_info.bytes.as_slice();
-    let module = steps.time("parse", || {
-        llvm::parse_bitcode(&context, bytes, name, 0)
-            .map_err(|reason| parse_error(name, bytes, llvm::with_error_text(&context, reason)))
-    })?;
-    let triple = codegen::triple_for(config, &module);
+/// The target machine for a module, which is retargeted when the
+/// configuration names a triple.
+pub(super) fn machine_for(
+    module: &Module<'_>,
+    config: &Config,
+) -> Result<inkwell::targets::TargetMachine> {
+    let triple = codegen::triple_for(config, module);
     let machine = codegen::target_machine(config, &triple)?;
     if config.target_triple.is_some() {
-        codegen::retarget(&module, &machine);
+        codegen::retarget(module, &machine);
     }
+    Ok(machine)
+}
+
+/// How a backend names its module: in errors, and in save-temps files.
+pub(super) struct StepNames<'a> {
+    pub module: &'a str,
+    pub stem: &'a str,
+}
+
+/// The backend steps on a parsed module, after its import sources are known
+/// to `index`: rename, resolve, internalize, import, optimize, emit.
+pub(super) fn run_steps(
+    index: &llvm::ThinIndex,
+    context: &Context,
+    module: &Module<'_>,
+    machine: &inkwell::targets::TargetMachine,
+    config: &Config,
+    names: StepNames<'_>,
+    steps: &mut Steps,
+) -> Result<Vec<u8>> {
+    let name = names.module;
     let temps = SaveTemps {
         config,
-        stem: &module_info.file_stem,
+        stem: names.stem,
     };
-    temps.save(&module, "thin-lto-input")?;
-
-    let index = data.index();
+    temps.save(module, "thin-lto-input")?;
     let step_error = |phase: Phase| {
         move |reason: String| Error::Llvm {
             input: name.to_string(),
@@ -135,51 +184,48 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
         }
     };
     steps
-        .time("rename", || index.rename(&module, &machine))
+        .time("rename", || index.rename(module, machine))
         .map_err(step_error(Phase::Rename))?;
-    fail_on_error_diagnostics(&context, name, Phase::Rename)?;
-    temps.save(&module, "thin-lto-after-rename")?;
+    fail_on_error_diagnostics(context, name, Phase::Rename)?;
+    temps.save(module, "thin-lto-after-rename")?;
 
     steps
-        .time("resolve", || index.resolve(&module))
+        .time("resolve", || index.resolve(module))
         .map_err(step_error(Phase::Resolve))?;
-    temps.save(&module, "thin-lto-after-resolve")?;
+    temps.save(module, "thin-lto-after-resolve")?;
 
     steps
-        .time("internalize", || index.internalize(&module))
+        .time("internalize", || index.internalize(module))
         .map_err(step_error(Phase::Internalize))?;
-    temps.save(&module, "thin-lto-after-internalize")?;
+    temps.save(module, "thin-lto-after-internalize")?;
 
     steps
-        .time("import", || index.import(&module, &machine))
-        .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(&context, reason)))?;
-    fail_on_error_diagnostics(&context, name, Phase::Import)?;
-    temps.save(&module, "thin-lto-after-import")?;
+        .time("import", || index.import(module, machine))
+        .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(context, reason)))?;
+    fail_on_error_diagnostics(context, name, Phase::Import)?;
+    temps.save(module, "thin-lto-after-import")?;
 
     steps.time("optimize", || {
-        codegen::optimize(&module, &machine, "thinlto", config, name)
+        codegen::optimize(module, machine, "thinlto", config, name)
     })?;
-    fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
-    temps.save(&module, "thin-lto-after-pm")?;
+    fail_on_error_diagnostics(context, name, Phase::Optimize)?;
+    temps.save(module, "thin-lto-after-pm")?;
 
     let bytes = steps.time("codegen", || {
-        codegen::emit(&module, &machine, config.emit, name)
+        codegen::emit(module, machine, config.emit, name)
     })?;
-    fail_on_error_diagnostics(&context, name, Phase::Codegen)?;
+    fail_on_error_diagnostics(context, name, Phase::Codegen)?;
     // Warnings and remarks are not errors; drop them with the context.
-    let _ = llvm::take_diagnostics(&context);
-    Ok(BackendOutput {
-        bytes,
-        steps: steps.0,
-    })
+    let _ = llvm::take_diagnostics(context);
+    Ok(bytes)
 }
 
 /// Wall time of each backend step.
 #[derive(Default)]
-struct Steps(Vec<(String, Duration)>);
+pub(super) struct Steps(pub(super) Vec<(String, Duration)>);
 
 impl Steps {
-    fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+    pub(super) fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let value = work();
         self.0.push((name.to_string(), start.elapsed()));

@@ -12,8 +12,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// One module of a thin link.
 #[derive(Debug, Clone)]
 pub struct ThinModule {
-    /// Its unique name; also its module identifier in the index.
+    /// Its unique name (the input's), for reports and errors.
     pub name: String,
+    /// Its module identifier in the index: the name, or for a distributed
+    /// thin link the path of the bitcode a backend opens.
+    pub id: String,
     /// Its bitcode, with a summary (computed on load when it had none).
     pub bytes: InputBytes,
     /// Where it came from.
@@ -69,16 +72,29 @@ impl ThinData {
         preserved: &BTreeSet<String>,
         config: &Config,
     ) -> Result<ThinData> {
+        Self::link(Self::load(inputs)?, preserved, config)
+    }
+
+    /// Takes the inputs into a thin link: one module each, with a ThinLTO
+    /// summary (computed when missing), identified by its name.
+    pub(crate) fn load(inputs: &[BitcodeInput]) -> Result<Vec<ThinModule>> {
         let mut used_stems = HashSet::new();
-        let modules = inputs
+        inputs
             .iter()
             .map(|input| load(input, &mut used_stems))
-            .collect::<Result<Vec<_>>>()?;
+            .collect()
+    }
 
+    /// The thin link over loaded modules, each indexed under its `id`.
+    pub(crate) fn link(
+        modules: Vec<ThinModule>,
+        preserved: &BTreeSet<String>,
+        config: &Config,
+    ) -> Result<ThinData> {
         let mut index = ThinIndex::new();
         for module in &modules {
             index
-                .add(&module.bytes, 0, &module.name)
+                .add(&module.bytes, 0, &module.id)
                 .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
         }
         let thin_link_error = |reason: String| Error::Llvm {
@@ -111,8 +127,8 @@ impl ThinData {
         let mut imports = Vec::with_capacity(modules.len());
         let mut stats = Vec::with_capacity(modules.len());
         for module in &modules {
-            imports.push(index.imports(&module.name).map_err(thin_link_error)?);
-            stats.push(index.stats(&module.name).map_err(thin_link_error)?);
+            imports.push(index.imports(&module.id).map_err(thin_link_error)?);
+            stats.push(index.stats(&module.id).map_err(thin_link_error)?);
         }
         Ok(ThinData {
             index,
@@ -172,7 +188,7 @@ impl ThinData {
         let module = &self.modules[i];
         let parts = self
             .index
-            .cache_key(&module.name, &settings.settings, &settings.extra)
+            .cache_key(&module.id, &settings.settings, &settings.extra)
             .map_err(|reason| Error::Llvm {
                 input: module.name.clone(),
                 phase: Phase::Cache,
@@ -226,6 +242,7 @@ fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinMo
     };
     Ok(ThinModule {
         name: input.name.clone(),
+        id: input.name.clone(),
         bytes,
         origin: input.origin.clone(),
         input_bytes: data.len(),

@@ -1,13 +1,19 @@
 //! ThinLTO: the thin link ([`ThinData`], `index.rs`), the per-module
-//! backends (`backend.rs`), run in parallel, and the incremental cache
-//! (`cache.rs`).
+//! backends (`backend.rs`), run in parallel, the incremental cache
+//! (`cache.rs`), and distributed ThinLTO (`distributed.rs`): index files,
+//! distributor jobs and the single-module backend.
 
 mod backend;
 mod cache;
+mod distributed;
 mod index;
 
 pub use backend::{BackendOutput, DoneHook, ProgressHook};
 pub use cache::{CacheStatus, MissReason, ModuleKey};
+pub use distributed::{
+    backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
+    IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
+};
 pub use index::{ImportSource, ThinData, ThinModule};
 
 use crate::config::Config;

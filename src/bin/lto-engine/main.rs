@@ -4,6 +4,7 @@ mod demo;
 mod rsp;
 
 use clap::{Args, Parser, Subcommand};
+use lto_engine::thin::{IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace};
 use lto_engine::{
     CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, LtoKind, OptLevel, Phase, Session,
 };
@@ -29,6 +30,14 @@ enum Command {
     /// Thin LTO: a combined summary index, then one backend per module in
     /// parallel; one object per module plus link.rsp in OUTDIR.
     Thin(Box<ThinArgs>),
+    /// Distributed ThinLTO's thin link: per module, its slice of the index
+    /// (<module>.thinlto.bc) and imports file, placed as lld places them;
+    /// link.rsp for the final link; optionally the backend jobs as lld 22's
+    /// distributor JSON, and a distributor run on them.
+    Index(Box<IndexArgs>),
+    /// One distributed ThinLTO backend: compile a bitcode module with its
+    /// index slice, importing from the files the index names.
+    Backend(Box<BackendArgs>),
     /// Compile the bundled C and Rust examples, run fat and thin LTO, link,
     /// run the programs and show what LTO did.
     Demo,
@@ -121,11 +130,113 @@ struct ThinArgs {
     cache_policy: Option<String>,
 }
 
+#[derive(Args)]
+struct IndexArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The engine's own files: link.rsp, copies of modules without a bitcode
+    /// file of their own and, without --prefix-replace, the index, imports
+    /// and object files.
+    #[arg(long = "index-dir", value_name = "DIR")]
+    index_dir: PathBuf,
+    /// lld's 'old;new[;native]': a module at old<rest> gets
+    /// new<rest>.thinlto.bc (and .imports) and its object at native<rest>
+    /// (new<rest> without native).
+    #[arg(
+        long = "prefix-replace",
+        alias = "thinlto-prefix-replace",
+        value_name = "OLD;NEW[;NATIVE]"
+    )]
+    prefix_replace: Option<PrefixReplace>,
+    /// lld's 'old;new': the inputs are minimized thin-link bitcode
+    /// (-fthin-link-bitcode), the index records the full files.
+    #[arg(
+        long = "object-suffix-replace",
+        alias = "thinlto-object-suffix-replace",
+        value_name = "OLD;NEW"
+    )]
+    object_suffix_replace: Option<SuffixReplace>,
+    /// Also write <module>.imports (lld's --thinlto-emit-imports-files).
+    #[arg(long = "emit-imports", alias = "thinlto-emit-imports-files")]
+    emit_imports: bool,
+    /// What the backend jobs emit: obj, asm, bc.
+    #[arg(long, default_value = "obj")]
+    emit: EmitKind,
+    /// Write the backend jobs as lld 22's distributor JSON to FILE.
+    #[arg(long = "distributor-json", value_name = "FILE")]
+    distributor_json: Option<PathBuf>,
+    /// Run CMD [--distributor-arg...] JOBS.json, as lld's
+    /// --thinlto-distributor, and check that every object was produced.
+    #[arg(
+        long = "distributor",
+        alias = "thinlto-distributor",
+        value_name = "CMD"
+    )]
+    distributor: Option<String>,
+    /// An argument for the distributor (repeatable).
+    #[arg(
+        long = "distributor-arg",
+        alias = "thinlto-distributor-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    distributor_args: Vec<String>,
+    /// The compiler the jobs run (default: this lto-engine).
+    #[arg(
+        long = "remote-compiler",
+        alias = "thinlto-remote-compiler",
+        value_name = "PATH"
+    )]
+    remote_compiler: Option<PathBuf>,
+    /// How jobs are spelled: clang (-fthinlto-index=) or engine (lto-engine
+    /// backend); default: clang when the compiler's name starts with clang.
+    #[arg(long = "remote-compiler-style", value_name = "STYLE")]
+    remote_compiler_style: Option<JobStyleArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum JobStyleArg {
+    Clang,
+    Engine,
+}
+
+#[derive(Args)]
+struct BackendArgs {
+    /// The bitcode module to compile.
+    module: PathBuf,
+    /// Its slice of the index (<module>.thinlto.bc).
+    #[arg(long, value_name = "M.thinlto.bc")]
+    index: PathBuf,
+    /// The output object.
+    #[arg(short = 'o', value_name = "OUT.o")]
+    output: PathBuf,
+    /// Optimization level: 0, 1, 2, 3, s, z.
+    #[arg(short = 'O', default_value = "2", value_name = "LEVEL")]
+    opt_level: OptLevel,
+    /// Target triple (default: the module's own).
+    #[arg(long)]
+    target: Option<String>,
+    /// Target CPU.
+    #[arg(long = "target-cpu")]
+    target_cpu: Option<String>,
+    /// Target features, LLVM syntax.
+    #[arg(long = "target-features", default_value = "")]
+    target_features: String,
+    /// What to emit: obj, asm, bc.
+    #[arg(long, default_value = "obj")]
+    emit: EmitKind,
+    /// Write the module after each stage into DIR.
+    #[arg(long = "save-temps", value_name = "DIR")]
+    save_temps: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fat(args) => run_fat(*args),
         Command::Thin(args) => run_thin(*args),
+        Command::Index(args) => run_index(*args),
+        Command::Backend(args) => run_backend(*args),
         Command::Demo => demo::run_demo(),
     };
     match result {
@@ -239,6 +350,132 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         files.link_rsp.display()
     );
     Ok(())
+}
+
+fn run_index(args: IndexArgs) -> Result<(), Error> {
+    if args.common.save_temps.is_some() {
+        return Err(Error::Config(
+            "--save-temps belongs to the backends (lto-engine backend --save-temps), not to the \
+             index"
+                .to_string(),
+        ));
+    }
+    if args.distributor.is_none() && !args.distributor_args.is_empty() {
+        return Err(Error::Config(
+            "--distributor-arg needs --distributor".to_string(),
+        ));
+    }
+    let session = session_for(&args.common, args.emit, Jobs::Auto, None)?;
+    let options = IndexOptions {
+        index_dir: args.index_dir.clone(),
+        prefix_replace: args.prefix_replace.clone(),
+        object_suffix_replace: args.object_suffix_replace.clone(),
+        emit_imports: args.emit_imports,
+    };
+    let files = session.write_index_files(&options)?;
+    let imports: usize = files.modules.iter().map(|m| m.imports.len()).sum();
+    eprintln!(
+        "lto-engine: thin link of {} modules in {:.3} s: {} index files ({} import edges), {}",
+        files.modules.len(),
+        files.thin_link.as_secs_f64(),
+        files.modules.len(),
+        imports,
+        files.link_rsp.display()
+    );
+    let json_path = match (&args.distributor_json, &args.distributor) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(_)) => Some(args.index_dir.join("jobs.json")),
+        (None, None) => None,
+    };
+    if let Some(json_path) = &json_path {
+        let compiler = match &args.remote_compiler {
+            Some(path) => RemoteCompiler::guess(path),
+            None => RemoteCompiler {
+                path: std::env::current_exe()
+                    .map_err(|e| Error::io("lto-engine", Phase::Read, e))?,
+                style: JobStyle::Engine,
+            },
+        };
+        let compiler = match args.remote_compiler_style {
+            Some(JobStyleArg::Clang) => RemoteCompiler {
+                style: JobStyle::Clang,
+                ..compiler
+            },
+            Some(JobStyleArg::Engine) => RemoteCompiler {
+                style: JobStyle::Engine,
+                ..compiler
+            },
+            None => compiler,
+        };
+        let jobs = lto_engine::thin::distributor_json(
+            &files.modules,
+            &compiler,
+            session.config(),
+            &files.link_rsp.display().to_string(),
+        );
+        let text = serde_json::to_string_pretty(&jobs)
+            .map_err(|e| Error::io(json_path.display(), Phase::Write, e.into()))?;
+        lto_engine::output::write_atomically(json_path, text.as_bytes())?;
+        eprintln!(
+            "  jobs for {}: {}",
+            compiler.path.display(),
+            json_path.display()
+        );
+    }
+    if let (Some(distributor), Some(json_path)) = (&args.distributor, &json_path) {
+        let mut command = vec![distributor.clone()];
+        command.extend(args.distributor_args.iter().cloned());
+        lto_engine::thin::run_distributor(&command, json_path, &files.modules)?;
+        eprintln!(
+            "  {distributor} ran {} jobs; link with @{}",
+            files.modules.len(),
+            files.link_rsp.display()
+        );
+    }
+    if let Some(path) = &args.common.report {
+        let modules: Vec<serde_json::Value> = files
+            .modules
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "name": m.name,
+                    "module": m.module_path,
+                    "module_written": m.module_written,
+                    "index": m.index_file.display().to_string(),
+                    "imports_file": m.imports_file.as_ref().map(|p| p.display().to_string()),
+                    "object": m.native_object.display().to_string(),
+                    "imports": m.imports,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "kind": "index",
+            "thin_link_seconds": files.thin_link.as_secs_f64(),
+            "link_rsp": files.link_rsp.display().to_string(),
+            "modules": modules,
+        });
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+        lto_engine::output::write_atomically(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn run_backend(args: BackendArgs) -> Result<(), Error> {
+    if let Some(dir) = &args.save_temps {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+    }
+    let config = Config {
+        opt_level: args.opt_level,
+        target_triple: args.target,
+        target_cpu: args.target_cpu,
+        target_features: args.target_features,
+        emit: args.emit,
+        save_temps: args.save_temps,
+        ..Config::default()
+    };
+    let output = lto_engine::thin::backend_from_index(&config, &args.module, &args.index)?;
+    lto_engine::output::write_atomically(&args.output, &output.bytes)
 }
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.
