@@ -55,6 +55,10 @@ extern "C" int ltoe_thin_index_load_combined(LtoeThinIndex *thin, const char *da
     return ltoe::fail("an index file can only be read into an empty index", err);
   if (Error e = readModuleSummaryIndex(MemoryBufferRef(StringRef(data, len), ""), thin->index))
     return ltoe::fail(std::move(e), err);
+  // A module's own bitcode reads as a summary too, under the (empty)
+  // identifier given above; an index file names its modules.
+  if (thin->index.modulePaths().count(""))
+    return ltoe::fail("this is a module's bitcode, not an index", err);
   std::vector<std::string> paths;
   for (const auto &entry : thin->index.modulePaths())
     paths.push_back(entry.first().str());
