@@ -208,3 +208,38 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
     let files = edited.write_thin(&dir.path().join("out"), false).unwrap();
     assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "49\n");
 }
+
+#[test]
+fn a_compiler_distributes_its_thin_backends_through_the_api() {
+    // The compiler runs the thin link; each backend could run on another
+    // machine from the files the index names.
+    let dir = tempfile::tempdir().unwrap();
+    let session = thin_session("", 5, Config::default());
+    let options = lto_engine::thin::IndexOptions::new(dir.path().join("idx"));
+    let files = session.write_index_files(&options).unwrap();
+    assert_eq!(files.modules.len(), 2);
+    let in_process = session.run(LtoKind::Thin).unwrap();
+    for (module, local) in files.modules.iter().zip(&in_process.objects) {
+        // In-memory modules have no file of their own: the thin link wrote
+        // them beside the index files, and the index names those copies.
+        assert!(module.module_written, "{module:?}");
+        assert!(std::path::Path::new(&module.module_path).is_file());
+        let output = lto_engine::thin::backend_from_index(
+            &Config::default(),
+            module.module_path.as_ref(),
+            &module.index_file,
+        )
+        .unwrap();
+        assert_eq!(output.module_id, module.module_path);
+        assert_eq!(output.imported_from, module.imports);
+        assert_eq!(
+            output.bytes, local.bytes,
+            "{}: distributed and in-process objects differ",
+            module.name
+        );
+        std::fs::write(&module.native_object, &output.bytes).unwrap();
+    }
+    // cgu.1 imports helper from cgu.0's copy.
+    assert_eq!(files.modules[1].imports, [files.modules[0].module_path.clone()]);
+    assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "41\n");
+}

@@ -505,3 +505,72 @@ fn a_backend_refuses_modules_changed_since_the_thin_link() {
     cli_error(&mut missing, "idx/none.thinlto.bc: read");
     assert!(!root.join("x.o").exists(), "no output on failure");
 }
+
+#[test]
+fn minimized_thin_link_bitcode_indexes_the_full_modules() {
+    // clang -fthin-link-bitcode writes, besides the full module X.o, a
+    // minimized X.thinlink.bc (summary only) for the thin link; the index
+    // must record X.o, which the backends compile.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("thin")).unwrap();
+    let mut minimized = Vec::new();
+    for name in SOURCES {
+        run_ok(
+            Command::new(CLANG)
+                .current_dir(root)
+                .args(["-O2", "-flto=thin", "-c"])
+                .arg(data(&format!("thin/{name}.c")))
+                .arg(format!("-fthin-link-bitcode=thin/{name}.thinlink.bc"))
+                .arg("-o")
+                .arg(format!("thin/{name}.o")),
+        );
+        minimized.push(format!("thin/{name}.thinlink.bc"));
+    }
+    let replace = ".thinlink.bc;.o";
+    run_ok(
+        Command::new("ld.lld-22")
+            .current_dir(root)
+            .args(["-e", "main", "--thinlto-index-only"])
+            .arg("--thinlto-emit-imports-files")
+            .arg(format!("--thinlto-object-suffix-replace={replace}"))
+            .args(&minimized)
+            .args(["-o", "unused"]),
+    );
+    run_ok(engine_in(root).arg("index").args(&minimized).args([
+        "--index-dir",
+        "idx",
+        "--export",
+        "main",
+        "--object-suffix-replace",
+        replace,
+        "--emit-imports",
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(root.join("idx/thin_main.o.imports")).unwrap(),
+        "thin/hot.o\nthin/strong.o\n"
+    );
+    for name in SOURCES {
+        // Named after the full module, and equal to lld's.
+        for suffix in ["thinlto.bc", "imports"] {
+            assert_eq!(
+                std::fs::read(root.join(format!("idx/{name}.o.{suffix}"))).unwrap(),
+                std::fs::read(root.join(format!("thin/{name}.o.{suffix}"))).unwrap(),
+                "{name}.o.{suffix} differs from lld's"
+            );
+        }
+        run_ok(
+            engine_in(root)
+                .arg("backend")
+                .arg(format!("thin/{name}.o"))
+                .arg(format!("--index=idx/{name}.o.thinlto.bc"))
+                .args(["-o", &format!("idx/{name}.o.lto.o")]),
+        );
+    }
+    let prog = link_rsp(root, "idx/link.rsp");
+    assert_eq!(run_program(&prog), EXPECTED);
+    assert!(!undefined(
+        &root.join("idx/thin_main.o.lto.o"),
+        "add_scaled"
+    ));
+}

@@ -190,6 +190,15 @@ impl ThinData {
             if written {
                 write_if_changed(Path::new(&id), module.bytes.as_slice())?;
             }
+            // Files are named after the module the backend compiles (`X.o`),
+            // not the minimized file the thin link read, as lld names them.
+            if let Some(replace) = &options.object_suffix_replace {
+                if let Some(stem) = module.file_stem.strip_suffix(replace.old.as_str()) {
+                    if id != module.name {
+                        module.file_stem = format!("{stem}{}", replace.new);
+                    }
+                }
+            }
             module.id = id;
         }
         let mut seen = HashSet::new();
