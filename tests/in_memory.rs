@@ -240,6 +240,9 @@ fn a_compiler_distributes_its_thin_backends_through_the_api() {
         std::fs::write(&module.native_object, &output.bytes).unwrap();
     }
     // cgu.1 imports helper from cgu.0's copy.
-    assert_eq!(files.modules[1].imports, [files.modules[0].module_path.clone()]);
+    assert_eq!(
+        files.modules[1].imports,
+        [files.modules[0].module_path.clone()]
+    );
     assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "41\n");
 }

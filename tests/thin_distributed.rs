@@ -326,33 +326,6 @@ fn prefix_replacement_places_files_where_lld_does() {
     assert!(root.join("obj").is_dir());
 }
 
-/// A distributor as lld 22 runs one: `python3 local.py [args] jobs.json`.
-/// It runs every job (common args + job args) and fails if one fails;
-/// `--skip NAME` leaves out the job of the module whose path ends in NAME,
-/// `--damage NAME` truncates that module before the jobs run.
-const DISTRIBUTOR: &str = r#"
-import json, subprocess, sys
-args = sys.argv[1:]
-def option(name):
-    return args[args.index(name) + 1] if name in args else None
-skip, damage = option("--skip"), option("--damage")
-jobs = json.load(open(args[-1]))
-failed = 0
-for job in jobs["jobs"]:
-    module = job["inputs"][0]
-    if damage and module.endswith(damage):
-        data = open(module, "rb").read()
-        open(module, "wb").write(data[: len(data) // 2])
-for job in jobs["jobs"]:
-    if skip and job["inputs"][0].endswith(skip):
-        continue
-    command = jobs["common"]["args"] + job["args"]
-    if subprocess.call(command) != 0:
-        print("job failed:", " ".join(command), file=sys.stderr)
-        failed += 1
-sys.exit(1 if failed else 0)
-"#;
-
 /// The last line the CLI printed on stderr, after checking it failed with
 /// exit code 1 (a distributor's own output comes before it).
 fn last_error_line(command: &mut Command) -> String {
@@ -370,7 +343,7 @@ fn distributor_runs_the_jobs_and_failures_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let inputs = compile_program(root);
-    std::fs::write(root.join("local.py"), DISTRIBUTOR).unwrap();
+    std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
     let index = |extra: &[&str]| {
         let mut command = engine_in(root);
         command.arg("index").args(&inputs).args([

@@ -343,3 +343,68 @@ fn calls_across_c_and_rust_are_inlined() {
         assert!(!references(&object, "c_square"), "{}", object.display());
     }
 }
+
+#[test]
+fn crate_graph_backends_run_by_clang_through_a_distributor() {
+    // rustc's inputs, thin-linked here, each backend run by clang-22 from
+    // the index files: graphlib's bitcode-only members have no file of
+    // their own, so the thin link writes them out for the jobs.
+    let dir = tempfile::tempdir().unwrap();
+    let link = capture_rust_link(dir.path(), &["-C", "linker-plugin-lto"]);
+    let distributor = dir.path().join("local.py");
+    std::fs::write(&distributor, LOCAL_DISTRIBUTOR).unwrap();
+    let index_dir = dir.path().join("idx");
+    let report = dir.path().join("index.json");
+    run_ok(
+        engine()
+            .arg("index")
+            .args(&link.inputs)
+            .arg("--index-dir")
+            .arg(&index_dir)
+            .args(["--export", "main", "--emit-imports"])
+            .args(["--distributor", "python3", "--distributor-arg"])
+            .arg(&distributor)
+            .args(["--remote-compiler", CLANG])
+            .arg("--report")
+            .arg(&report),
+    );
+    let prog = dir.path().join("prog");
+    run_ok(
+        Command::new(CLANG)
+            .arg("-fuse-ld=lld")
+            .arg(format!("@{}", index_dir.join("link.rsp").display()))
+            .args(&link.flags)
+            .arg("-o")
+            .arg(&prog),
+    );
+    assert_eq!(run_program(&prog), expected_output(dir.path()));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let modules = json["modules"].as_array().unwrap();
+    let graphlib: Vec<&serde_json::Value> = modules
+        .iter()
+        .filter(|m| m["name"].as_str().unwrap().contains("libgraphlib.rlib("))
+        .collect();
+    assert!(!graphlib.is_empty());
+    for module in &graphlib {
+        assert_eq!(module["module_written"], true, "{module}");
+    }
+    // The bin's CGUs import graphlib::mix from the written copy, and clang
+    // inlined it.
+    let importers: Vec<&serde_json::Value> = modules
+        .iter()
+        .filter(|m| {
+            m["imports"].as_array().unwrap().iter().any(|source| {
+                source
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&index_dir.join("libgraphlib.rlib.").display().to_string())
+            })
+        })
+        .collect();
+    assert!(!importers.is_empty(), "someone imports from graphlib");
+    for module in importers {
+        let object = Path::new(module["object"].as_str().unwrap());
+        assert!(!references(object, "mix"), "{}", object.display());
+    }
+}

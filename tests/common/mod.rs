@@ -169,3 +169,30 @@ pub fn imports_files(dir: &Path) -> ImportSets {
     }
     sets
 }
+
+/// A distributor as lld 22 runs one: `python3 local.py [args] jobs.json`.
+/// It runs every job (common args + job args) and fails if one fails;
+/// `--skip NAME` leaves out the job of the module whose path ends in NAME,
+/// `--damage NAME` truncates that module before the jobs run.
+pub const LOCAL_DISTRIBUTOR: &str = r#"
+import json, subprocess, sys
+args = sys.argv[1:]
+def option(name):
+    return args[args.index(name) + 1] if name in args else None
+skip, damage = option("--skip"), option("--damage")
+jobs = json.load(open(args[-1]))
+failed = 0
+for job in jobs["jobs"]:
+    module = job["inputs"][0]
+    if damage and module.endswith(damage):
+        data = open(module, "rb").read()
+        open(module, "wb").write(data[: len(data) // 2])
+for job in jobs["jobs"]:
+    if skip and job["inputs"][0].endswith(skip):
+        continue
+    command = jobs["common"]["args"] + job["args"]
+    if subprocess.call(command) != 0:
+        print("job failed:", " ".join(command), file=sys.stderr)
+        failed += 1
+sys.exit(1 if failed else 0)
+"#;
