@@ -477,6 +477,24 @@ fn a_backend_refuses_modules_changed_since_the_thin_link() {
         .args(["-o", "x.o"]);
     cli_error(&mut missing, "idx/none.thinlto.bc: read");
     assert!(!root.join("x.o").exists(), "no output on failure");
+
+    // An empty index (lld writes one for a lazy member it left out of the
+    // link): nothing to compile, an empty object so the build goes on.
+    std::fs::write(root.join("idx/empty.thinlto.bc"), b"").unwrap();
+    run_ok(
+        engine_in(root)
+            .arg("backend")
+            .arg("thin/dead.o")
+            .arg("--index=idx/empty.thinlto.bc")
+            .args(["-o", "empty.o"]),
+    );
+    let empty = symbols(&root.join("empty.o"));
+    assert!(
+        empty
+            .iter()
+            .all(|s| !s.defined || s.name.ends_with(".o") || s.name == "empty"),
+        "{empty:?}"
+    );
 }
 
 #[test]

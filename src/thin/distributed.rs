@@ -19,6 +19,7 @@ use crate::error::{Error, Phase, Result};
 use crate::input::{classify, parse_error, BitcodeInput, InputBytes, ModuleOrigin};
 use crate::llvm::{self, ThinIndex};
 use crate::output::write_if_changed;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -185,11 +186,17 @@ impl ThinData {
     ) -> Result<ThinData> {
         let mut modules = ThinData::load(inputs)?;
         create_dir(&options.index_dir)?;
+        // Copies of the modules without a file of their own, in parallel
+        // (as the index files).
+        modules
+            .par_iter()
+            .map(|module| match backend_module_path(module, options) {
+                (id, true) => write_if_changed(Path::new(&id), module.bytes.as_slice()).map(|_| ()),
+                _ => Ok(()),
+            })
+            .collect::<Result<()>>()?;
         for module in &mut modules {
-            let (id, written) = backend_module_path(module, options);
-            if written {
-                write_if_changed(Path::new(&id), module.bytes.as_slice())?;
-            }
+            let (id, _) = backend_module_path(module, options);
             // Files are named after the module the backend compiles (`X.o`),
             // not the minimized file the thin link read, as lld names them.
             if let Some(replace) = &options.object_suffix_replace {
@@ -223,7 +230,7 @@ impl ThinData {
     /// (see [`IndexOptions`]). Files already holding the same bytes are left
     /// in place. Returns each module's job files, in module order.
     pub fn write_index_files(&self, options: &IndexOptions) -> Result<Vec<DistributedModule>> {
-        let mut out = Vec::with_capacity(self.modules().len());
+        let mut planned = Vec::with_capacity(self.modules().len());
         let mut objects = HashSet::new();
         for module in self.modules() {
             let paths = job_paths(module, options);
@@ -248,40 +255,55 @@ impl ThinData {
                     ),
                 ));
             }
-            let file = self
-                .index()
-                .module_index_file(&module.id)
-                .map_err(|reason| Error::Llvm {
-                    input: module.name.clone(),
-                    phase: Phase::Distribute,
-                    reason,
-                })?;
-            write_creating_dirs(&paths.index_file, &file.index)?;
-            let imports_file = if options.emit_imports {
-                let mut text = String::new();
-                for source in &file.sources {
-                    text.push_str(source);
-                    text.push('\n');
-                }
-                write_creating_dirs(&paths.imports_file, text.as_bytes())?;
-                Some(paths.imports_file)
-            } else {
-                None
-            };
-            if let Some(parent) = paths.native_object.parent() {
-                create_dir(parent)?;
-            }
-            out.push(DistributedModule {
-                name: module.name.clone(),
-                module_path: module.id.clone(),
-                module_written: backend_module_path(module, options).1,
-                index_file: paths.index_file,
-                imports_file,
-                native_object: paths.native_object,
-                imports: file.sources,
-            });
+            planned.push((module, paths));
         }
-        Ok(out)
+        // Writing is mostly waiting for the disk (each file is synced before
+        // its rename): in parallel, those waits overlap. Slicing only reads
+        // the index.
+        planned
+            .into_par_iter()
+            .map(|(module, paths)| self.write_module_files(module, paths, options))
+            .collect()
+    }
+
+    fn write_module_files(
+        &self,
+        module: &ThinModule,
+        paths: JobPaths,
+        options: &IndexOptions,
+    ) -> Result<DistributedModule> {
+        let file = self
+            .index()
+            .module_index_file(&module.id)
+            .map_err(|reason| Error::Llvm {
+                input: module.name.clone(),
+                phase: Phase::Distribute,
+                reason,
+            })?;
+        write_creating_dirs(&paths.index_file, &file.index)?;
+        let imports_file = if options.emit_imports {
+            let mut text = String::new();
+            for source in &file.sources {
+                text.push_str(source);
+                text.push('\n');
+            }
+            write_creating_dirs(&paths.imports_file, text.as_bytes())?;
+            Some(paths.imports_file)
+        } else {
+            None
+        };
+        if let Some(parent) = paths.native_object.parent() {
+            create_dir(parent)?;
+        }
+        Ok(DistributedModule {
+            name: module.name.clone(),
+            module_path: module.id.clone(),
+            module_written: backend_module_path(module, options).1,
+            index_file: paths.index_file,
+            imports_file,
+            native_object: paths.native_object,
+            imports: file.sources,
+        })
     }
 }
 
