@@ -155,7 +155,9 @@ pub(super) fn machine_for(
 
 /// How a backend names its module: in errors, and in save-temps files.
 pub(super) struct StepNames<'a> {
+    /// The module's name in errors.
     pub module: &'a str,
+    /// The stem of its save-temps files (`<stem>.<stage>.bc`).
     pub stem: &'a str,
 }
 
