@@ -38,6 +38,18 @@ fn engine_in(root: &Path) -> Command {
     command
 }
 
+/// `lto-engine index INPUTS --index-dir INDEX_DIR --export main EXTRA...`,
+/// run in `root`.
+fn index_in(root: &Path, inputs: &[String], index_dir: &str, extra: &[&str]) -> Command {
+    let mut command = engine_in(root);
+    command
+        .arg("index")
+        .args(inputs)
+        .args(["--index-dir", index_dir, "--export", "main"])
+        .args(extra);
+    command
+}
+
 /// `clang-22 -fuse-ld=lld objects -o root/name`, run in `root`.
 fn link_objects(root: &Path, objects: &[PathBuf], name: &str) -> PathBuf {
     let prog = root.join(name);
@@ -96,13 +108,7 @@ fn engine_index_files_drive_clang_backends() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let inputs = compile_program(root);
-    run_ok(engine_in(root).arg("index").args(&inputs).args([
-        "--index-dir",
-        "idx",
-        "--export",
-        "main",
-        "--emit-imports",
-    ]));
+    run_ok(&mut index_in(root, &inputs, "idx", &["--emit-imports"]));
     // Each module compiled by clang from its index slice, as a Bazel
     // action would run it.
     std::fs::create_dir_all(root.join("native")).unwrap();
@@ -180,12 +186,7 @@ fn lld_index_files_drive_engine_backends() {
 
     // The engine's own index of the same inputs gives the same objects:
     // the two thin links decided the same.
-    run_ok(engine_in(root).arg("index").args(&inputs).args([
-        "--index-dir",
-        "idx",
-        "--export",
-        "main",
-    ]));
+    run_ok(&mut index_in(root, &inputs, "idx", &[]));
     for name in SOURCES {
         // The same thin link decisions, written the same way: the index
         // slices are byte for byte lld's.
@@ -238,14 +239,12 @@ fn distributed_objects_equal_in_process_objects() {
                 .args(["-o", &out, "--export", "main"]),
         );
         let report = format!("{mode}-index.json");
-        run_ok(engine_in(root).arg("index").args(inputs).args([
-            "--index-dir",
+        run_ok(&mut index_in(
+            root,
+            inputs,
             &index_dir,
-            "--export",
-            "main",
-            "--report",
-            &report,
-        ]));
+            &["--report", &report],
+        ));
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(root.join(&report)).unwrap()).unwrap();
         for module in json["modules"].as_array().unwrap() {
@@ -303,15 +302,12 @@ fn prefix_replacement_places_files_where_lld_does() {
     let lld_objects = std::fs::read_to_string(root.join("lld-objects.txt")).unwrap();
     std::fs::remove_dir_all(root.join("index")).unwrap();
 
-    run_ok(engine_in(root).arg("index").args(&inputs).args([
-        "--index-dir",
+    run_ok(&mut index_in(
+        root,
+        &inputs,
         "idx",
-        "--export",
-        "main",
-        "--prefix-replace",
-        replace,
-        "--emit-imports",
-    ]));
+        &["--prefix-replace", replace, "--emit-imports"],
+    ));
     assert_eq!(files_under(root, "index"), lld_files);
     assert_eq!(lld_files.len(), 2 * SOURCES.len(), "{lld_files:?}");
     for (name, lld) in SOURCES.iter().zip(&lld_imports) {
@@ -345,17 +341,12 @@ fn distributor_runs_the_jobs_and_failures_are_clear() {
     let inputs = compile_program(root);
     std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
     let index = |extra: &[&str]| {
-        let mut command = engine_in(root);
-        command.arg("index").args(&inputs).args([
-            "--index-dir",
+        let mut command = index_in(
+            root,
+            &inputs,
             "idx",
-            "--export",
-            "main",
-            "--distributor",
-            "python3",
-            "--distributor-arg",
-            "local.py",
-        ]);
+            &["--distributor", "python3", "--distributor-arg", "local.py"],
+        );
         command.args(extra);
         command
     };
@@ -422,12 +413,7 @@ fn a_backend_refuses_modules_changed_since_the_thin_link() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let inputs = compile_program(root);
-    run_ok(engine_in(root).arg("index").args(&inputs).args([
-        "--index-dir",
-        "idx",
-        "--export",
-        "main",
-    ]));
+    run_ok(&mut index_in(root, &inputs, "idx", &[]));
     // hot.o rebuilt differently after the thin link: the modules that
     // import from it must not compile against the stale index.
     compile_c(
@@ -528,15 +514,12 @@ fn minimized_thin_link_bitcode_indexes_the_full_modules() {
             .args(&minimized)
             .args(["-o", "unused"]),
     );
-    run_ok(engine_in(root).arg("index").args(&minimized).args([
-        "--index-dir",
+    run_ok(&mut index_in(
+        root,
+        &minimized,
         "idx",
-        "--export",
-        "main",
-        "--object-suffix-replace",
-        replace,
-        "--emit-imports",
-    ]));
+        &["--object-suffix-replace", replace, "--emit-imports"],
+    ));
     assert_eq!(
         std::fs::read_to_string(root.join("idx/thin_main.o.imports")).unwrap(),
         "thin/hot.o\nthin/strong.o\n"

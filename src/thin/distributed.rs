@@ -186,17 +186,21 @@ impl ThinData {
     ) -> Result<ThinData> {
         let mut modules = ThinData::load(inputs)?;
         create_dir(&options.index_dir)?;
+        let paths: Vec<(String, bool)> = modules
+            .iter()
+            .map(|module| backend_module_path(module, options))
+            .collect();
         // Copies of the modules without a file of their own, in parallel
         // (as the index files).
         modules
             .par_iter()
-            .map(|module| match backend_module_path(module, options) {
-                (id, true) => write_if_changed(Path::new(&id), module.bytes.as_slice()).map(|_| ()),
-                _ => Ok(()),
+            .zip(&paths)
+            .filter(|(_, (_, written))| *written)
+            .map(|(module, (id, _))| {
+                write_if_changed(Path::new(id), module.bytes.as_slice()).map(|_| ())
             })
             .collect::<Result<()>>()?;
-        for module in &mut modules {
-            let (id, _) = backend_module_path(module, options);
+        for (module, (id, _)) in modules.iter_mut().zip(paths) {
             // Files are named after the module the backend compiles (`X.o`),
             // not the minimized file the thin link read, as lld names them.
             if let Some(replace) = &options.object_suffix_replace {

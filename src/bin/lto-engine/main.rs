@@ -43,18 +43,9 @@ enum Command {
     Demo,
 }
 
-/// Options shared by every LTO command.
+/// Code generation options, shared by the LTO commands and `backend`.
 #[derive(Args)]
-struct CommonArgs {
-    /// Inputs: bitcode, objects, archives (.a, .rlib), or @file.rsp.
-    #[arg(required = true)]
-    inputs: Vec<String>,
-    /// A symbol that must stay visible (repeatable).
-    #[arg(long = "export", value_name = "SYM")]
-    exports: Vec<String>,
-    /// A file of symbols to keep visible, one per line (# starts a comment).
-    #[arg(long = "export-file", value_name = "FILE")]
-    export_files: Vec<PathBuf>,
+struct CodegenArgs {
     /// Optimization level: 0, 1, 2, 3, s, z.
     #[arg(short = 'O', default_value = "2", value_name = "LEVEL")]
     opt_level: OptLevel,
@@ -67,6 +58,44 @@ struct CommonArgs {
     /// Target features, LLVM syntax (+avx2,-sse4a).
     #[arg(long = "target-features", default_value = "")]
     target_features: String,
+    /// Write the module after each stage into DIR.
+    #[arg(long = "save-temps", value_name = "DIR")]
+    save_temps: Option<PathBuf>,
+}
+
+impl CodegenArgs {
+    /// The configuration these options give, emitting `emit`; creates the
+    /// save-temps directory.
+    fn config(&self, emit: EmitKind) -> Result<Config, Error> {
+        if let Some(dir) = &self.save_temps {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+        }
+        Ok(Config {
+            opt_level: self.opt_level,
+            target_triple: self.target.clone(),
+            target_cpu: self.target_cpu.clone(),
+            target_features: self.target_features.clone(),
+            emit,
+            save_temps: self.save_temps.clone(),
+            ..Config::default()
+        })
+    }
+}
+
+/// Options shared by every LTO command.
+#[derive(Args)]
+struct CommonArgs {
+    /// Inputs: bitcode, objects, archives (.a, .rlib), or @file.rsp.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// A symbol that must stay visible (repeatable).
+    #[arg(long = "export", value_name = "SYM")]
+    exports: Vec<String>,
+    /// A file of symbols to keep visible, one per line (# starts a comment).
+    #[arg(long = "export-file", value_name = "FILE")]
+    export_files: Vec<PathBuf>,
+    #[command(flatten)]
+    codegen: CodegenArgs,
     /// Use the .llvmbc bitcode of objects that carry it (rustc -C
     /// embed-bitcode=yes) instead of their native code.
     #[arg(long = "embedded-bitcode")]
@@ -74,9 +103,6 @@ struct CommonArgs {
     /// Use the .llvm.lto bitcode of clang -ffat-lto-objects objects.
     #[arg(long = "fat-lto-objects")]
     fat_lto_objects: bool,
-    /// Write the module after each stage into DIR.
-    #[arg(long = "save-temps", value_name = "DIR")]
-    save_temps: Option<PathBuf>,
     /// Write the report as JSON to FILE.
     #[arg(long = "report", value_name = "FILE")]
     report: Option<PathBuf>,
@@ -210,24 +236,11 @@ struct BackendArgs {
     /// The output object.
     #[arg(short = 'o', value_name = "OUT.o")]
     output: PathBuf,
-    /// Optimization level: 0, 1, 2, 3, s, z.
-    #[arg(short = 'O', default_value = "2", value_name = "LEVEL")]
-    opt_level: OptLevel,
-    /// Target triple (default: the module's own).
-    #[arg(long)]
-    target: Option<String>,
-    /// Target CPU.
-    #[arg(long = "target-cpu")]
-    target_cpu: Option<String>,
-    /// Target features, LLVM syntax.
-    #[arg(long = "target-features", default_value = "")]
-    target_features: String,
+    #[command(flatten)]
+    codegen: CodegenArgs,
     /// What to emit: obj, asm, bc.
     #[arg(long, default_value = "obj")]
     emit: EmitKind,
-    /// Write the module after each stage into DIR.
-    #[arg(long = "save-temps", value_name = "DIR")]
-    save_temps: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -256,23 +269,14 @@ fn session_for(
     jobs: Jobs,
     cache: Option<CacheConfig>,
 ) -> Result<Session, Error> {
-    if let Some(dir) = &common.save_temps {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
-    }
     let config = Config {
-        opt_level: common.opt_level,
-        target_triple: common.target.clone(),
-        target_cpu: common.target_cpu.clone(),
-        target_features: common.target_features.clone(),
-        emit,
         input_options: InputOptions {
             embedded_bitcode: common.embedded_bitcode,
             fat_lto_objects: common.fat_lto_objects,
         },
-        save_temps: common.save_temps.clone(),
         jobs,
         cache,
-        ..Config::default()
+        ..common.codegen.config(emit)?
     };
     let mut session = Session::new(config)?;
     for input in rsp::expand(common.inputs.clone())? {
@@ -353,7 +357,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
 }
 
 fn run_index(args: IndexArgs) -> Result<(), Error> {
-    if args.common.save_temps.is_some() {
+    if args.common.codegen.save_temps.is_some() {
         return Err(Error::Config(
             "--save-temps belongs to the backends (lto-engine backend --save-temps), not to the \
              index"
@@ -462,18 +466,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
 }
 
 fn run_backend(args: BackendArgs) -> Result<(), Error> {
-    if let Some(dir) = &args.save_temps {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
-    }
-    let config = Config {
-        opt_level: args.opt_level,
-        target_triple: args.target,
-        target_cpu: args.target_cpu,
-        target_features: args.target_features,
-        emit: args.emit,
-        save_temps: args.save_temps,
-        ..Config::default()
-    };
+    let config = args.codegen.config(args.emit)?;
     let output = lto_engine::thin::backend_from_index(&config, &args.module, &args.index)?;
     lto_engine::output::write_atomically(&args.output, &output.bytes)
 }
