@@ -2,6 +2,7 @@
 //! input policy, save-temps.
 
 use crate::input::InputOptions;
+use crate::stages::StageHook;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -128,25 +129,93 @@ impl FromStr for EmitKind {
     }
 }
 
-/// How many ThinLTO backends run at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How many ThinLTO backends (and modules compiled without LTO) run at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Jobs {
-    /// One per available core.
+    /// The build tool's jobserver when `CARGO_MAKEFLAGS` / `MAKEFLAGS`
+    /// offer one (a `make -jN` recipe, a cargo build script), else one per
+    /// available core.
     #[default]
     Auto,
     /// Exactly this many (at least one).
     Fixed(usize),
+    /// As many as this jobserver grants: the implicit token every process
+    /// holds, plus one token per further backend, released when it ends.
+    Jobserver(Jobserver),
 }
 
 impl Jobs {
-    /// The number of backend threads this means on this machine.
-    pub fn count(self) -> usize {
+    /// What this means in this process: a fixed thread count, or tokens from
+    /// a jobserver (`Auto` looks at the environment once per process).
+    pub fn resolve(&self) -> Parallelism {
         match self {
-            Jobs::Auto => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            Jobs::Fixed(n) => n.max(1),
+            Jobs::Fixed(n) => Parallelism::Threads((*n).max(1)),
+            Jobs::Jobserver(client) => Parallelism::Tokens(client.clone()),
+            Jobs::Auto => match Jobserver::from_env() {
+                Some(client) => Parallelism::Tokens(client),
+                None => Parallelism::Threads(available_cores()),
+            },
+        }
+    }
+
+    /// The number of threads for work that is not limited by a jobserver
+    /// (cache keys): the fixed count, else the core count.
+    pub fn count(&self) -> usize {
+        match self {
+            Jobs::Fixed(n) => (*n).max(1),
+            Jobs::Auto | Jobs::Jobserver(_) => available_cores(),
         }
     }
 }
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Resolved backend parallelism.
+#[derive(Debug, Clone)]
+pub enum Parallelism {
+    /// This many backends at once.
+    Threads(usize),
+    /// One backend on the implicit token, more for each token acquired.
+    Tokens(Jobserver),
+}
+
+/// A GNU make jobserver client (the `jobserver` crate's), shared with the
+/// build tool: each backend beyond the first holds one of its tokens.
+#[derive(Debug, Clone)]
+pub struct Jobserver(std::sync::Arc<jobserver::Client>);
+
+impl Jobserver {
+    /// Uses `client`, created by the caller (`jobserver::Client::new`) or
+    /// inherited.
+    pub fn new(client: jobserver::Client) -> Self {
+        Jobserver(std::sync::Arc::new(client))
+    }
+
+    /// The jobserver `CARGO_MAKEFLAGS` / `MAKEFLAGS` name, if any whose file
+    /// descriptors are really open in this process. Read once: the client
+    /// owns the descriptors from then on.
+    pub fn from_env() -> Option<Jobserver> {
+        static FROM_ENV: std::sync::OnceLock<Option<Jobserver>> = std::sync::OnceLock::new();
+        FROM_ENV
+            .get_or_init(|| crate::ffi::jobserver_from_env().map(Jobserver::new))
+            .clone()
+    }
+
+    /// The client, to acquire tokens.
+    pub fn client(&self) -> &jobserver::Client {
+        &self.0
+    }
+}
+
+impl PartialEq for Jobserver {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Jobserver {}
 
 /// Where ThinLTO keeps optimized objects between runs, and when it prunes
 /// them (lld's `--thinlto-cache-dir` and `--thinlto-cache-policy`).
@@ -201,6 +270,15 @@ pub struct Config {
     /// The ThinLTO cache, if any: a module whose key is in it is not
     /// compiled again (fat LTO does not use it).
     pub cache: Option<CacheConfig>,
+    /// Run the IR verifier on every module after every stage; a module that
+    /// fails is an error naming the stage (LLVM's LTO `-verify-each`).
+    pub verify: bool,
+    /// Called with each module after each stage (see [`crate::stages`]).
+    pub stage_hook: Option<StageHook>,
+    /// Record the optimization remarks of the passes whose name matches
+    /// this LLVM regex (as `-pass-remarks=`: `inline`, `loop-vectorize|slp`,
+    /// `.*`); they come back in [`Output::diagnostics`](crate::Output::diagnostics).
+    pub remarks: Option<String>,
 }
 
 impl Default for Config {
@@ -219,6 +297,9 @@ impl Default for Config {
             save_temps: None,
             jobs: Jobs::Auto,
             cache: None,
+            verify: false,
+            stage_hook: None,
+            remarks: None,
         }
     }
 }

@@ -46,11 +46,18 @@ extern "C" {
     pub fn ltoe_buffer_len(b: *const LtoeBuffer) -> usize;
     pub fn ltoe_buffer_free(b: *mut LtoeBuffer);
 
-    pub fn ltoe_context_install_diagnostics(ctx: LLVMContextRef);
+    pub fn ltoe_context_install_diagnostics(
+        ctx: LLVMContextRef,
+        remark_pattern: *const c_char,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_context_pop_diagnostic(
         ctx: LLVMContextRef,
+        errors_only: c_int,
         severity: *mut c_int,
         message: *mut *mut c_char,
+        pass: *mut *mut c_char,
+        function: *mut *mut c_char,
     ) -> c_int;
 
     pub fn ltoe_bitcode_module_count(
@@ -258,4 +265,16 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_xxh3_64(data: *const u8, len: usize) -> u64;
+}
+
+/// The jobserver that `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS` name, when
+/// its pipe is really open in this process (`check_pipe`); `None` without
+/// one. Callers must call this at most once per process
+/// (`config::Jobserver::from_env` caches it).
+pub fn jobserver_from_env() -> Option<jobserver::Client> {
+    // SAFETY: the descriptors named in the environment were inherited for
+    // this purpose; the client is created once per process (cached by the
+    // caller), so no other owner of them exists, and `check_pipe` makes the
+    // crate verify they are pipes (or a fifo) before using them.
+    unsafe { jobserver::Client::from_env_ext(true) }.client.ok()
 }

@@ -54,11 +54,24 @@ impl ThinModuleReport {
     }
 }
 
+/// A module compiled without LTO.
+#[derive(Debug, Clone, Default)]
+pub struct NoLtoModuleReport {
+    /// Its name.
+    pub name: String,
+    /// Wall time of each step (parse, optimize, codegen).
+    pub steps: Vec<(String, Duration)>,
+}
+
 /// What a ThinLTO run did as a whole.
 #[derive(Debug, Clone, Default)]
 pub struct ThinRunReport {
-    /// Backend threads.
+    /// Backend threads started.
     pub jobs: usize,
+    /// The backends took tokens from a jobserver (beyond the first).
+    pub jobserver: bool,
+    /// The most backends that ran at the same moment.
+    pub max_concurrent_backends: usize,
     /// Time of the thin link.
     pub thin_link: Duration,
     /// Wall time of all backends.
@@ -109,6 +122,8 @@ pub struct Report {
     pub phases: Vec<(String, Duration)>,
     /// ThinLTO details (thin and thin-local runs).
     pub thin: Option<ThinRunReport>,
+    /// Modules that took no part in LTO, compiled alone.
+    pub no_lto: Vec<NoLtoModuleReport>,
 }
 
 impl Report {
@@ -145,6 +160,13 @@ impl Report {
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
             "thin": self.thin.as_ref().map(thin_json),
+            "no_lto": self.no_lto.iter().map(|m| json!({
+                "name": m.name,
+                "steps": m.steps.iter().map(|(step, d)| json!({
+                    "step": step,
+                    "seconds": d.as_secs_f64(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -184,6 +206,8 @@ impl Report {
 fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
     json!({
         "jobs": thin.jobs,
+        "jobserver": thin.jobserver,
+        "max_concurrent_backends": thin.max_concurrent_backends,
         "thin_link_seconds": thin.thin_link.as_secs_f64(),
         "backend_wall_seconds": thin.backend_wall.as_secs_f64(),
         "cpu_seconds": thin.cpu.map(|d| d.as_secs_f64()),
@@ -225,10 +249,15 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
 
 fn thin_summary(thin: &ThinRunReport) -> String {
     let mut out = format!(
-        "  thin link {:.3}s, backends {:.3}s on {} threads",
+        "  thin link {:.3}s, backends {:.3}s on {} threads{}",
         thin.thin_link.as_secs_f64(),
         thin.backend_wall.as_secs_f64(),
-        thin.jobs
+        thin.jobs,
+        if thin.jobserver {
+            " (jobserver tokens)"
+        } else {
+            ""
+        }
     );
     if let Some(cpu) = thin.cpu {
         out.push_str(&format!(", cpu {:.2}s", cpu.as_secs_f64()));

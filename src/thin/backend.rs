@@ -5,14 +5,16 @@
 use super::index::ThinData;
 use crate::codegen;
 use crate::config::Config;
+use crate::config::Parallelism;
 use crate::error::{Error, Phase, Result};
 use crate::fat::fail_on_error_diagnostics;
 use crate::input::parse_error;
+use crate::jobs::ParallelRun;
 use crate::llvm;
+use crate::stages::Stages;
 use inkwell::context::Context;
 use inkwell::module::Module;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// What one backend produced.
@@ -22,6 +24,8 @@ pub struct BackendOutput {
     pub bytes: Vec<u8>,
     /// Wall time of each step, in order.
     pub steps: Vec<(String, Duration)>,
+    /// The warnings and remarks LLVM reported on the way.
+    pub diagnostics: Vec<llvm::Diagnostic>,
 }
 
 /// Called after each module's backend finishes: (modules done, total, name).
@@ -31,71 +35,34 @@ pub type ProgressHook<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
 /// worker thread (the cache stores entries from here).
 pub type DoneHook<'a> = &'a (dyn Fn(usize, &BackendOutput) + Sync);
 
-/// Runs the backends of the modules in `todo` on `jobs` threads. Returns one
-/// slot per module of `data`, filled for those in `todo`. On failure, modules
-/// not yet started are skipped and the error of the first failing module (in
-/// module order) is returned.
-pub fn run_all(
+/// Runs the backends of the modules in `todo` under `parallelism`. Returns
+/// one slot per module of `data`, filled for those in `todo`, and how the
+/// run went. On failure, modules not yet started are skipped and the error
+/// of the first failing module (in module order) is returned.
+pub(crate) fn run_all(
     data: &ThinData,
     config: &Config,
-    jobs: usize,
+    parallelism: &Parallelism,
     todo: &[usize],
     progress: Option<ProgressHook<'_>>,
     on_done: DoneHook<'_>,
-) -> Result<Vec<Option<BackendOutput>>> {
+) -> Result<(Vec<Option<BackendOutput>>, ParallelRun)> {
     let total = data.modules().len();
     // Largest first, so that the longest backend does not start last.
     let mut order: Vec<usize> = todo.iter().copied().filter(|&i| i < total).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data.modules()[i].bytes.as_slice().len()));
-
-    let results: Mutex<Vec<Option<Result<BackendOutput>>>> =
-        Mutex::new((0..total).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let workers = jobs.clamp(1, order.len().max(1));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("lto-engine-thin-{i}"))
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start {workers} backend threads: {e}")))?;
-    pool.scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|_| loop {
-                if failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                let slot = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = order.get(slot) else { break };
-                let result = run_module(data, i, config);
-                match &result {
-                    Ok(output) => on_done(i, output),
-                    Err(_) => failed.store(true, Ordering::Relaxed),
-                }
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(hook) = progress {
-                    hook(finished, order.len(), &data.modules()[i].name);
-                }
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-            });
+    crate::jobs::run_each(&order, total, parallelism, "lto-engine-thin", |i| {
+        let result = run_module(data, i, config);
+        if let Ok(output) = &result {
+            on_done(i, output);
         }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut outputs = Vec::with_capacity(total);
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Some(Ok(output)) => outputs.push(Some(output)),
-            Some(Err(error)) => {
-                first_error.get_or_insert(error);
-            }
-            None => outputs.push(None),
+        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(hook) = progress {
+            hook(finished, order.len(), &data.modules()[i].name);
         }
-    }
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(outputs),
-    }
+        result
+    })
 }
 
 /// One module's backend, start to finish.
@@ -103,7 +70,7 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let module_info = &data.modules()[i];
     let name = module_info.name.as_str();
     let mut steps = Steps::default();
-    let context = backend_context(config);
+    let context = backend_context(config)?;
     let bytes = module_info.bytes.as_slice();
     let module = steps.time("parse", || {
         llvm::parse_bitcode(&context, bytes, &module_info.id, 0)
@@ -125,18 +92,17 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     Ok(BackendOutput {
         bytes,
         steps: steps.0,
+        diagnostics: llvm::take_diagnostics(&context, name),
     })
 }
 
 /// A context for one backend: diagnostics captured, value names dropped
 /// unless someone will read the saved stages.
-pub(super) fn backend_context(config: &Config) -> Context {
-    let context = Context::create();
-    llvm::install_diagnostics(&context);
-    if config.save_temps.is_none() {
-        llvm::discard_value_names(&context);
-    }
-    context
+pub(super) fn backend_context(config: &Config) -> Result<Context> {
+    crate::codegen::module_context(
+        config,
+        config.save_temps.is_none() && config.stage_hook.is_none(),
+    )
 }
 
 /// The target machine for a module, which is retargeted when the
@@ -173,11 +139,8 @@ pub(super) fn run_steps(
     steps: &mut Steps,
 ) -> Result<Vec<u8>> {
     let name = names.module;
-    let temps = SaveTemps {
-        config,
-        stem: names.stem,
-    };
-    temps.save(module, "thin-lto-input")?;
+    let stages = Stages::new(config, name, Some(names.stem));
+    stages.reached(module, "thin-lto-input", Phase::Parse)?;
     let step_error = |phase: Phase| {
         move |reason: String| Error::Llvm {
             input: name.to_string(),
@@ -189,36 +152,34 @@ pub(super) fn run_steps(
         .time("rename", || index.rename(module, machine))
         .map_err(step_error(Phase::Rename))?;
     fail_on_error_diagnostics(context, name, Phase::Rename)?;
-    temps.save(module, "thin-lto-after-rename")?;
+    stages.reached(module, "thin-lto-after-rename", Phase::Rename)?;
 
     steps
         .time("resolve", || index.resolve(module))
         .map_err(step_error(Phase::Resolve))?;
-    temps.save(module, "thin-lto-after-resolve")?;
+    stages.reached(module, "thin-lto-after-resolve", Phase::Resolve)?;
 
     steps
         .time("internalize", || index.internalize(module))
         .map_err(step_error(Phase::Internalize))?;
-    temps.save(module, "thin-lto-after-internalize")?;
+    stages.reached(module, "thin-lto-after-internalize", Phase::Internalize)?;
 
     steps
         .time("import", || index.import(module, machine))
         .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(context, reason)))?;
     fail_on_error_diagnostics(context, name, Phase::Import)?;
-    temps.save(module, "thin-lto-after-import")?;
+    stages.reached(module, "thin-lto-after-import", Phase::Import)?;
 
     steps.time("optimize", || {
         codegen::optimize(module, machine, "thinlto", config, name)
     })?;
     fail_on_error_diagnostics(context, name, Phase::Optimize)?;
-    temps.save(module, "thin-lto-after-pm")?;
+    stages.reached(module, "thin-lto-after-pm", Phase::Optimize)?;
 
     let bytes = steps.time("codegen", || {
         codegen::emit(module, machine, config.emit, name)
     })?;
     fail_on_error_diagnostics(context, name, Phase::Codegen)?;
-    // Warnings and remarks are not errors; drop them with the context.
-    let _ = llvm::take_diagnostics(context);
     Ok(bytes)
 }
 
@@ -232,23 +193,5 @@ impl Steps {
         let value = work();
         self.0.push((name.to_string(), start.elapsed()));
         value
-    }
-}
-
-/// Writes the module after each step when `--save-temps` asks for it, with
-/// the stage names rustc uses: `<stem>.<stage>.bc`.
-struct SaveTemps<'a> {
-    config: &'a Config,
-    stem: &'a str,
-}
-
-impl SaveTemps<'_> {
-    fn save(&self, module: &Module<'_>, stage: &str) -> Result<()> {
-        match &self.config.save_temps {
-            Some(dir) => {
-                crate::output::write_module(&dir.join(format!("{}.{stage}.bc", self.stem)), module)
-            }
-            None => Ok(()),
-        }
     }
 }

@@ -14,11 +14,12 @@ pub use distributed::{
     backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
     IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
+pub(crate) use index::{assign_file_stems, file_stem, prepare};
 pub use index::{ImportSource, ThinData, ThinModule};
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
-use crate::input::BitcodeInput;
+use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
 use crate::report::{CacheRunReport, ModuleReport, Report, ThinModuleReport, ThinRunReport};
 use cache::{Cache, KeyConfig, Lookup};
@@ -27,16 +28,20 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Runs thin LTO over `modules`: the thin link, the cache keys, then every
-/// backend whose object is not in the cache on `config.jobs` threads.
-/// Returns one object per module, in module order.
+/// What a thin run produced: one object per module, in module order, the
+/// report, and LLVM's warnings and remarks.
+pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
+
+/// Runs thin LTO over the modules `load` gives (loaded with summaries, see
+/// [`ThinData::load`]): the thin link, the cache keys, then every backend
+/// whose object is not in the cache, under `config.jobs`.
 pub(crate) fn run(
     config: &Config,
-    modules: &[BitcodeInput],
+    load: impl FnOnce() -> Result<Vec<ThinModule>>,
     preserved: &BTreeSet<String>,
     kind: &str,
     progress: Option<ProgressHook<'_>>,
-) -> Result<(Vec<OutputObject>, Report)> {
+) -> Result<ThinRun> {
     let mut report = Report {
         kind: kind.to_string(),
         preserved: preserved.iter().cloned().collect(),
@@ -45,7 +50,7 @@ pub(crate) fn run(
     let cpu_before = crate::report::process_cpu_time();
     // A bad policy or an unusable cache directory fails before any work.
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
-    let data = Arc::new(report.time("thin link", || ThinData::build(modules, preserved, config))?);
+    let data = Arc::new(report.time("thin link", || ThinData::link(load()?, preserved, config))?);
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
     let total = data.modules().len();
 
@@ -111,9 +116,10 @@ pub(crate) fn run(
                 .push(message);
         }
     };
-    let jobs = config.jobs.count();
+    let parallelism = config.jobs.resolve();
     let start = Instant::now();
-    let mut outputs = backend::run_all(&data, config, jobs, &todo, progress, &store)?;
+    let (mut outputs, parallel_run) =
+        backend::run_all(&data, config, &parallelism, &todo, progress, &store)?;
     let backend_wall = start.elapsed();
     report.phases.push(("backends".to_string(), backend_wall));
     let mut warnings = warnings.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -127,10 +133,14 @@ pub(crate) fn run(
 
     let mut objects = Vec::with_capacity(total);
     let mut thin_modules = Vec::with_capacity(total);
+    let mut diagnostics = Vec::new();
     for (i, module) in data.modules().iter().enumerate() {
         let (bytes, steps, reused) = match (cached[i].take(), outputs[i].take()) {
             (Some((bytes, read)), _) => (bytes, vec![("cache read".to_string(), read)], true),
-            (None, Some(output)) => (output.bytes, output.steps, false),
+            (None, Some(output)) => {
+                diagnostics.extend(output.diagnostics);
+                (output.bytes, output.steps, false)
+            }
             (None, None) => {
                 return Err(Error::Llvm {
                     input: module.name.clone(),
@@ -171,10 +181,14 @@ pub(crate) fn run(
             bytes,
             cache_key: Some(keys[i].key.clone()),
             reused_from_cache: reused,
+            // The session sets ThinLocal for thin-local runs.
+            lto: crate::ModuleLto::Thin,
         });
     }
     report.thin = Some(ThinRunReport {
-        jobs,
+        jobs: parallel_run.workers,
+        jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
+        max_concurrent_backends: parallel_run.max_concurrent,
         thin_link,
         backend_wall,
         cpu: crate::report::process_cpu_time()
@@ -187,7 +201,7 @@ pub(crate) fn run(
             c
         }),
     });
-    Ok((objects, report))
+    Ok((objects, report, diagnostics))
 }
 
 /// After the backends: records the new keys of `to_record` (for the next
