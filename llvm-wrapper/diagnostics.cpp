@@ -4,51 +4,100 @@
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Function.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/raw_ostream.h"
+#include <optional>
 #include <deque>
 #include <mutex>
 
 using namespace llvm;
 
 namespace {
+// One recorded diagnostic. Optimization remarks also carry their pass and
+// function, so a caller can filter them without parsing text.
+struct Recorded {
+  int severity;
+  std::string message;
+  std::string pass;
+  std::string function;
+};
+
 struct RecordingHandler final : DiagnosticHandler {
   std::mutex lock;
-  std::deque<std::pair<int, std::string>> recorded;
+  // Errors are drained after every step (they fail it); the rest accumulate
+  // until the caller collects them, so draining errors never loses a warning.
+  std::deque<Recorded> errors;
+  std::deque<Recorded> others;
+  // Remarks of passes whose name matches are recorded; without a pattern,
+  // none are (LLVM then does not even build them).
+  std::optional<Regex> remarks;
+
+  bool remarkEnabled(StringRef pass) const { return remarks && remarks->match(pass); }
+  bool isAnalysisRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
+  bool isMissedOptRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
+  bool isPassedOptRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
+  bool isAnyRemarkEnabled() const override { return remarks.has_value(); }
 
   bool handleDiagnostics(const DiagnosticInfo &info) override {
-    std::string text;
-    raw_string_ostream os(text);
-    DiagnosticPrinterRawOStream printer(os);
-    info.print(printer);
-    os.flush();
+    Recorded entry{static_cast<int>(info.getSeverity()), {}, {}, {}};
+    // isa/dyn_cast use the diagnostic kind, not RTTI.
+    if (auto *remark = dyn_cast<DiagnosticInfoOptimizationBase>(&info)) {
+      entry.message = remark->getMsg();
+      entry.pass = remark->getPassName().str();
+      // Every optimization remark is a DiagnosticInfoWithLocationBase.
+      entry.function = remark->getFunction().getName().str();
+    } else {
+      raw_string_ostream os(entry.message);
+      DiagnosticPrinterRawOStream printer(os);
+      info.print(printer);
+      os.flush();
+    }
     std::lock_guard<std::mutex> guard(lock);
-    recorded.emplace_back(static_cast<int>(info.getSeverity()), std::move(text));
+    (info.getSeverity() == DS_Error ? errors : others).push_back(std::move(entry));
     return true;
   }
 };
-} // namespace
 
-extern "C" void ltoe_context_install_diagnostics(LLVMContextRef ctx) {
-  LLVMContext &context = *unwrap(ctx);
-  // Respect filters: remarks nobody asked for are not recorded.
-  context.setDiagnosticHandler(std::make_unique<RecordingHandler>(), true);
-}
-
-extern "C" int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int *severity, char **message) {
-  LLVMContext &context = *unwrap(ctx);
+RecordingHandler *recordingHandler(LLVMContextRef ctx) {
   // The handler was installed by us; LLVM is built without RTTI for users, so
   // the cast is static and guarded by the install call on the Rust side.
-  auto *handler = static_cast<RecordingHandler *>(
-      const_cast<DiagnosticHandler *>(context.getDiagHandlerPtr()));
+  return static_cast<RecordingHandler *>(
+      const_cast<DiagnosticHandler *>(unwrap(ctx)->getDiagHandlerPtr()));
+}
+} // namespace
+
+extern "C" int ltoe_context_install_diagnostics(LLVMContextRef ctx, const char *remark_pattern,
+                                                char **err) {
+  auto handler = std::make_unique<RecordingHandler>();
+  if (remark_pattern) {
+    Regex pattern(remark_pattern);
+    std::string error;
+    if (!pattern.isValid(error))
+      return ltoe::fail("invalid remark pattern '" + std::string(remark_pattern) + "': " + error,
+                        err);
+    handler->remarks.emplace(std::move(pattern));
+  }
+  // Respect filters: remarks nobody asked for are not recorded.
+  unwrap(ctx)->setDiagnosticHandler(std::move(handler), true);
+  return 0;
+}
+
+extern "C" int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int errors_only, int *severity,
+                                           char **message, char **pass, char **function) {
+  RecordingHandler *handler = recordingHandler(ctx);
   if (!handler)
     return 0;
   std::lock_guard<std::mutex> guard(handler->lock);
-  if (handler->recorded.empty())
+  auto &queue = errors_only ? handler->errors : handler->others;
+  if (queue.empty())
     return 0;
-  auto front = std::move(handler->recorded.front());
-  handler->recorded.pop_front();
-  *severity = front.first;
-  *message = ltoe::dupString(front.second);
+  Recorded front = std::move(queue.front());
+  queue.pop_front();
+  *severity = front.severity;
+  *message = ltoe::dupString(front.message);
+  *pass = front.pass.empty() ? nullptr : ltoe::dupString(front.pass);
+  *function = front.function.empty() ? nullptr : ltoe::dupString(front.function);
   return 1;
 }
 

@@ -25,11 +25,15 @@ void ltoe_buffer_free(LtoeBuffer *b);
 
 /* ---- diagnostics (diagnostics.cpp) ---- */
 /* Installs a handler that records every diagnostic of the context instead of
- * printing it (and, for errors, calling exit(1)). */
-void ltoe_context_install_diagnostics(LLVMContextRef ctx);
-/* Pops the oldest recorded diagnostic; returns 0 when there is none.
- * severity: 0 error, 1 warning, 2 remark, 3 note. */
-int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int *severity, char **message);
+ * printing it (and, for errors, calling exit(1)). Optimization remarks are
+ * recorded for passes whose name matches remark_pattern (an LLVM regex, as
+ * -pass-remarks=); NULL records none. Returns 1 with *err on a bad pattern. */
+int ltoe_context_install_diagnostics(LLVMContextRef ctx, const char *remark_pattern, char **err);
+/* Pops the oldest recorded error (errors_only) or other diagnostic; returns 0
+ * when there is none. severity: 0 error, 1 warning, 2 remark, 3 note. *pass
+ * and *function are set for optimization remarks, else NULL. */
+int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int errors_only, int *severity, char **message,
+                                char **pass, char **function);
 
 /* ---- bitcode reading and writing (bitcode.cpp) ---- */
 /* Number of modules in a bitcode file (wrapper header allowed). */

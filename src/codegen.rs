@@ -9,6 +9,19 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{FileType, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
 
+/// A context for working on one module: its diagnostics are recorded (with
+/// the configured remarks), and with `discard_names` the names of local
+/// values are dropped as it parses (less memory; nobody reads them).
+pub fn module_context(config: &Config, discard_names: bool) -> Result<inkwell::context::Context> {
+    let context = inkwell::context::Context::create();
+    llvm::install_diagnostics_with_remarks(&context, config.remarks.as_deref())
+        .map_err(Error::Config)?;
+    if discard_names {
+        llvm::discard_value_names(&context);
+    }
+    Ok(context)
+}
+
 /// The triple to generate code for: `--target` or the module's own.
 pub fn triple_for(config: &Config, module: &Module<'_>) -> String {
     if let Some(triple) = &config.target_triple {

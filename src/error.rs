@@ -121,6 +121,27 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A [`StageHook`](crate::StageHook) refused a module.
+    #[error("{input}: after {stage}: stage hook: {reason}")]
+    Hook {
+        /// The module.
+        input: String,
+        /// The stage the hook was called after.
+        stage: String,
+        /// The hook's reason.
+        reason: String,
+    },
+    /// Modules of a session ask for LTO kinds that cannot run together
+    /// (fat and thin LTO in one session).
+    #[error("{first}: {reason} ({second})")]
+    LtoKindMix {
+        /// A module of one kind.
+        first: String,
+        /// A module of the other kind.
+        second: String,
+        /// Why the two cannot be mixed.
+        reason: String,
+    },
     /// The configuration cannot be used (unknown target, bad option).
     #[error("configuration: {0}")]
     Config(String),

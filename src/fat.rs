@@ -6,27 +6,30 @@ use crate::codegen;
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
-use crate::llvm;
+use crate::llvm::{self, Diagnostic};
 use crate::report::{ModuleReport, Report};
+use crate::stages::Stages;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeSet;
 
-/// Runs fat LTO over `modules`, keeping `preserved` visible. Returns the
-/// emitted bytes and the report.
+/// What a fat run produced: the emitted bytes, the report, and LLVM's
+/// warnings and remarks.
+pub(crate) type FatRun = (Vec<u8>, Report, Vec<Diagnostic>);
+
+/// Runs fat LTO over `modules`, keeping `preserved` visible.
 pub(crate) fn run(
     config: &Config,
     modules: &[BitcodeInput],
     preserved: &BTreeSet<String>,
-) -> Result<(Vec<u8>, Report)> {
+) -> Result<FatRun> {
     let mut report = Report {
         kind: "fat".to_string(),
         preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };
     // Declared first so that it is dropped after every module parsed into it.
-    let context = Context::create();
-    llvm::install_diagnostics(&context);
+    let context = codegen::module_context(config, false)?;
 
     // Name order makes the link, and so the output, deterministic.
     let mut ordered: Vec<&BitcodeInput> = modules.iter().collect();
@@ -51,7 +54,11 @@ pub(crate) fn run(
     let (base_name, base) = (base.name, base.module);
     report.base_module = Some(base_name.clone());
 
-    report.time("link", || link_all(&context, &base, parsed))?;
+    let stages = Stages::new(config, &base_name, None);
+    // Diagnostics of the parse are the base's; of each link, the linked
+    // module's (a conflicting module flag names the module brought in).
+    let mut diagnostics = llvm::take_diagnostics(&context, &base_name);
+    diagnostics.extend(report.time("link", || link_all(&context, &base, parsed))?);
     base.verify().map_err(|e| Error::Llvm {
         input: base_name.clone(),
         phase: Phase::Link,
@@ -60,7 +67,7 @@ pub(crate) fn run(
             e.to_string_lossy().trim()
         ),
     })?;
-    save_temp(config, &base, "lto.input")?;
+    stages.reached(&base, "lto.input", Phase::Link)?;
 
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
     report.internalized = report
@@ -71,7 +78,7 @@ pub(crate) fn run(
             reason,
         })?;
     report.internalized.sort();
-    save_temp(config, &base, "lto.after-restriction")?;
+    stages.reached(&base, "lto.after-restriction", Phase::Restrict)?;
 
     let triple = codegen::triple_for(config, &base);
     let machine = codegen::target_machine(config, &triple)?;
@@ -82,14 +89,15 @@ pub(crate) fn run(
         codegen::optimize(&base, &machine, "lto", config, &base_name)
     })?;
     fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-    save_temp(config, &base, "lto.after-opt")?;
+    stages.reached(&base, "lto.after-opt", Phase::Optimize)?;
 
     let bytes = report.time("codegen", || {
         codegen::emit(&base, &machine, config.emit, &base_name)
     })?;
     fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
     report.output_bytes = bytes.len();
-    Ok((bytes, report))
+    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+    Ok((bytes, report, diagnostics))
 }
 
 /// A module parsed for the link, with its cost and the input it came from.
@@ -102,7 +110,7 @@ struct ParsedModule<'ctx, 'i> {
 
 /// The output of a run with no bitcode: an empty object for the host or
 /// `--target` triple.
-fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<(Vec<u8>, Report)> {
+fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<FatRun> {
     let module = context.create_module("lto.empty");
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple)?;
@@ -111,7 +119,7 @@ fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<
         codegen::emit(&module, &machine, config.emit, "lto.empty")
     })?;
     report.output_bytes = bytes.len();
-    Ok((bytes, report))
+    Ok((bytes, report, Vec::new()))
 }
 
 type Parsed<'ctx, 'i> = Vec<ParsedModule<'ctx, 'i>>;
@@ -165,19 +173,23 @@ fn costliest(parsed: &Parsed<'_, '_>) -> usize {
     best
 }
 
+/// Links every parsed module into `base`; returns the warnings of each link,
+/// naming the module linked in.
 fn link_all<'ctx>(
     context: &'ctx Context,
     base: &Module<'ctx>,
     parsed: Parsed<'ctx, '_>,
-) -> Result<()> {
+) -> Result<Vec<Diagnostic>> {
     let mut linker = llvm::FatLinker::new(base);
+    let mut diagnostics = Vec::new();
     for ParsedModule { name, module, .. } in parsed {
         linker.link(context, module).map_err(|reason| Error::Link {
-            input: name,
+            input: name.clone(),
             reason,
         })?;
+        diagnostics.extend(llvm::take_diagnostics(context, &name));
     }
-    Ok(())
+    Ok(diagnostics)
 }
 
 /// Fails when LLVM reported an error diagnostic during `phase`.
@@ -191,12 +203,5 @@ pub(crate) fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Ph
             phase,
             reason: text,
         })
-    }
-}
-
-fn save_temp(config: &Config, module: &Module<'_>, stage: &str) -> Result<()> {
-    match &config.save_temps {
-        Some(dir) => crate::output::write_module(&dir.join(format!("{stage}.bc")), module),
-        None => Ok(()),
     }
 }

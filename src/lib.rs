@@ -27,16 +27,25 @@ pub mod error;
 mod fat;
 mod ffi;
 pub mod input;
+mod jobs;
 pub mod llvm;
+mod nolto;
 pub mod output;
 pub mod report;
 mod session;
+pub mod stages;
+mod stream;
 pub mod thin;
 
-pub use config::{CacheConfig, CodeModel, Config, EmitKind, Jobs, OptLevel, RelocModel};
+pub use config::{
+    CacheConfig, CodeModel, Config, EmitKind, Jobs, Jobserver, OptLevel, Parallelism, RelocModel,
+};
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
+pub use llvm::{Diagnostic, Severity};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
 pub use report::Report;
-pub use session::{IndexFiles, LtoKind, Progress, Session};
+pub use session::{IndexFiles, LtoKind, ModuleLto, ModuleRole, Progress, Session};
+pub use stages::{Stage, StageHook};
+pub use stream::StreamingSession;
 pub use thin::ThinData;

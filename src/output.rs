@@ -27,6 +27,9 @@ pub struct OutputObject {
     pub cache_key: Option<String>,
     /// The bytes came from the ThinLTO cache; the module was not compiled.
     pub reused_from_cache: bool,
+    /// The LTO it came from: `Fat`, `Thin`, `ThinLocal`, or `No` for a
+    /// module compiled alone.
+    pub lto: crate::ModuleLto,
 }
 
 /// What a run produced.
@@ -39,6 +42,10 @@ pub struct Output {
     pub native_inputs: Vec<LinkItem>,
     /// What the run did.
     pub report: Report,
+    /// LLVM's warnings, and the remarks asked for with
+    /// [`Config::remarks`](crate::Config::remarks), per module (none from
+    /// modules whose object came from the cache).
+    pub diagnostics: Vec<llvm::Diagnostic>,
 }
 
 /// The files [`Output::write_fat`] wrote.
@@ -46,6 +53,8 @@ pub struct Output {
 pub struct WrittenFiles {
     /// The LTO object.
     pub object: PathBuf,
+    /// The objects of modules compiled without LTO, beside it.
+    pub compiled_alone: Vec<PathBuf>,
     /// The response file that completes the link (`ld.lld @link.rsp`).
     pub link_rsp: PathBuf,
     /// Copies of mixed archives with only their native members.
@@ -79,19 +88,31 @@ impl Output {
             .collect()
     }
 
-    /// Writes the single LTO output to `path`, and beside it `link.rsp` plus
-    /// the native-member copies of mixed archives. Each file is written to a
-    /// temporary name and renamed, so nothing is left half-written.
+    /// Writes the single LTO output to `path`, and beside it the objects of
+    /// modules compiled without LTO, `link.rsp` and the native-member
+    /// copies of mixed archives. Each file is written to a temporary name
+    /// and renamed, so nothing is left half-written.
     pub fn write_fat(&self, path: &Path) -> Result<WrittenFiles> {
-        let bytes = self.objects.first().map_or(&[][..], |o| &o.bytes[..]);
+        let (fat, alone): (Vec<&OutputObject>, Vec<&OutputObject>) = self
+            .objects
+            .iter()
+            .partition(|o| o.lto != crate::ModuleLto::No);
+        let bytes = fat.first().map_or(&[][..], |o| &o.bytes[..]);
         write_atomically(path, bytes)?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let (link_rsp, archives) = self.write_link_rsp(dir, &[path.to_path_buf()])?;
+        let mut objects = vec![path.to_path_buf()];
+        for object in alone {
+            let other = dir.join(&object.file_name);
+            write_if_changed(&other, &object.bytes)?;
+            objects.push(other);
+        }
+        let (link_rsp, archives) = self.write_link_rsp(dir, &objects)?;
         Ok(WrittenFiles {
             object: path.to_path_buf(),
+            compiled_alone: objects.split_off(1),
             link_rsp,
             archives,
         })

@@ -4,12 +4,14 @@
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::fat;
+use crate::input::BitcodeInput;
 use crate::input::{InputBytes, InputOptions, Inputs, LinkItem};
 use crate::llvm::ModuleBuffer;
 use crate::output::{Output, OutputObject};
-use crate::thin::{self, DistributedModule, IndexOptions, ProgressHook, ThinData};
+use crate::report::Report;
+use crate::thin::{self, DistributedModule, IndexOptions, ProgressHook, ThinData, ThinModule};
 use inkwell::module::Module;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,71 @@ pub enum LtoKind {
     /// as rustc's thin-local LTO does. An archive member that has only
     /// bitcode cannot be left native and is an error.
     ThinLocal,
+}
+
+impl LtoKind {
+    /// The per-module kind a module takes in a session of this kind.
+    fn module_lto(self) -> ModuleLto {
+        match self {
+            LtoKind::Fat => ModuleLto::Fat,
+            LtoKind::Thin => ModuleLto::Thin,
+            LtoKind::ThinLocal => ModuleLto::ThinLocal,
+        }
+    }
+}
+
+/// The LTO one module takes part in, as rustc decides per codegen unit
+/// (`compute_per_cgu_lto_type`). Modules of one session may mix `No` with
+/// one of the others; fat and thin, or thin and thin-local, cannot mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModuleLto {
+    /// The kind the session runs ([`Session::run`]'s, or the stream's).
+    #[default]
+    Session,
+    /// No LTO: the module is optimized with the regular `default<On>`
+    /// pipeline and emitted alone, and what it uses from LTO modules stays
+    /// visible. Its object is in the output beside the LTO objects.
+    No,
+    /// Thin LTO with the other thin modules.
+    Thin,
+    /// Thin-local LTO: thin LTO across the modules not from archives;
+    /// archive members are left native.
+    ThinLocal,
+    /// Linked into the one fat LTO module.
+    Fat,
+}
+
+/// What a module is, for [`ModuleLto::for_role`]: rustc's `ModuleKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModuleRole {
+    /// A codegen unit of ordinary code.
+    #[default]
+    Regular,
+    /// Crate metadata: never LTO'd.
+    Metadata,
+    /// The allocator shim: left out of thin-local LTO (rustc keeps it out
+    /// to avoid linker trouble with its weak symbols).
+    Allocator,
+}
+
+impl ModuleLto {
+    /// rustc's rule: the kind a module of `role` takes in a session of
+    /// `session` kind.
+    pub fn for_role(session: LtoKind, role: ModuleRole) -> ModuleLto {
+        match (role, session) {
+            (ModuleRole::Metadata, _) => ModuleLto::No,
+            (ModuleRole::Allocator, LtoKind::ThinLocal) => ModuleLto::No,
+            (_, kind) => kind.module_lto(),
+        }
+    }
+
+    /// The kind in a session running `kind`.
+    fn resolve(self, kind: LtoKind) -> ModuleLto {
+        match self {
+            ModuleLto::Session => kind.module_lto(),
+            other => other,
+        }
+    }
 }
 
 /// What [`Session::write_index_files`] wrote: the files of every backend job
@@ -56,6 +123,7 @@ pub struct Session {
     inputs: Inputs,
     exports: BTreeSet<String>,
     progress: Option<Progress>,
+    module_lto: HashMap<String, ModuleLto>,
 }
 
 impl std::fmt::Debug for Session {
@@ -64,6 +132,7 @@ impl std::fmt::Debug for Session {
             .field("config", &self.config)
             .field("inputs", &self.inputs)
             .field("exports", &self.exports)
+            .field("module_lto", &self.module_lto)
             .finish_non_exhaustive()
     }
 }
@@ -72,14 +141,13 @@ impl Session {
     /// A session with `config`. Fails when the configured target cannot be
     /// built.
     pub fn new(config: Config) -> Result<Self> {
-        if let Some(triple) = &config.target_triple {
-            crate::codegen::target_machine(&config, triple)?;
-        }
+        check_config(&config)?;
         Ok(Session {
             config,
             inputs: Inputs::default(),
             exports: BTreeSet::new(),
             progress: None,
+            module_lto: HashMap::new(),
         })
     }
 
@@ -94,6 +162,30 @@ impl Session {
         let buffer = ModuleBuffer::new(module)
             .map_err(|reason| Error::invalid(name, Phase::Write, reason))?;
         self.inputs.add_bitcode(name, InputBytes::module(buffer))
+    }
+
+    /// Adds an in-memory module that takes part in `lto` (see
+    /// [`ModuleLto::for_role`] for rustc's choice).
+    pub fn add_module_with(
+        &mut self,
+        name: &str,
+        module: &Module<'_>,
+        lto: ModuleLto,
+    ) -> Result<()> {
+        self.add_module(name, module)?;
+        self.set_module_lto(name, lto)
+    }
+
+    /// Sets the LTO module `name` (as added, or an archive member's
+    /// `lib.a(member.o)`) takes part in. Unknown names are an error.
+    pub fn set_module_lto(&mut self, name: &str, lto: ModuleLto) -> Result<()> {
+        if !self.inputs.modules.iter().any(|m| m.name == name) {
+            return Err(Error::Config(format!(
+                "set_module_lto: no module named {name:?} was added"
+            )));
+        }
+        self.module_lto.insert(name.to_string(), lto);
+        Ok(())
     }
 
     /// Adds bitcode held in memory under a unique `name`.
@@ -141,43 +233,20 @@ impl Session {
         &self.inputs
     }
 
-    /// Runs LTO of `kind` over the inputs.
+    /// Runs LTO of `kind` over the inputs. Modules given another
+    /// [`ModuleLto`] take part in that instead.
     pub fn run(&self, kind: LtoKind) -> Result<Output> {
-        match kind {
-            LtoKind::Fat => {
-                let preserved = self.preserved_symbols();
-                let (bytes, report) = fat::run(&self.config, &self.inputs.modules, &preserved)?;
-                Ok(Output {
-                    objects: vec![OutputObject {
-                        name: report.base_module.clone().unwrap_or_default(),
-                        file_name: String::new(),
-                        imports: Vec::new(),
-                        bytes,
-                        cache_key: None,
-                        reused_from_cache: false,
-                    }],
-                    native_inputs: self.inputs.link_items.clone(),
-                    report,
-                })
-            }
-            LtoKind::Thin => {
-                let preserved = self.preserved_symbols();
-                let progress = self.progress.as_deref().map(|p| p as ProgressHook<'_>);
-                let (objects, report) = thin::run(
-                    &self.config,
-                    &self.inputs.modules,
-                    &preserved,
-                    "thin",
-                    progress,
-                )?;
-                Ok(Output {
-                    objects,
-                    native_inputs: self.inputs.link_items.clone(),
-                    report,
-                })
-            }
-            LtoKind::ThinLocal => self.run_thin_local(),
-        }
+        run_modules(
+            RunInputs {
+                config: &self.config,
+                inputs: &self.inputs,
+                exports: &self.exports,
+                module_lto: &self.module_lto,
+                progress: self.progress.as_ref(),
+                prepared: HashMap::new(),
+            },
+            kind,
+        )
     }
 
     /// The thin link of distributed ThinLTO: instead of running backends,
@@ -203,47 +272,235 @@ impl Session {
             thin_link,
         })
     }
+}
 
-    /// Thin LTO over the modules not from archives; archives go to the link
-    /// as they are, their native code in place of their embedded bitcode.
-    fn run_thin_local(&self) -> Result<Output> {
-        let mut preserved = self.preserved_symbols();
-        let mut local = Vec::new();
-        let mut upstream = BTreeSet::new();
-        for module in &self.inputs.modules {
-            let Some(source) = &module.archive else {
-                local.push(module.clone());
-                continue;
-            };
-            let Some(references) = &source.native_references else {
-                return Err(Error::invalid(
-                    &module.name,
-                    Phase::Classify,
-                    "thin-local LTO leaves archives native, but this member holds only \
-                     bitcode; use thin LTO",
-                ));
-            };
-            preserved.extend(references.iter().cloned());
-            upstream.insert(source.path.clone());
-        }
-        let native_inputs = self
-            .inputs
-            .link_items
-            .iter()
-            .map(|item| match item {
-                LinkItem::NativeMembers { archive, .. } if upstream.contains(archive) => {
-                    LinkItem::Native(archive.clone())
-                }
-                other => other.clone(),
-            })
-            .collect();
-        let progress = self.progress.as_deref().map(|p| p as ProgressHook<'_>);
-        let (objects, report) =
-            thin::run(&self.config, &local, &preserved, "thin-local", progress)?;
-        Ok(Output {
-            objects,
-            native_inputs,
-            report,
-        })
+/// Checks a configuration before any input is read: the target can be
+/// built, the remark pattern is a valid regex.
+pub(crate) fn check_config(config: &Config) -> Result<()> {
+    if let Some(triple) = &config.target_triple {
+        crate::codegen::target_machine(config, triple)?;
     }
+    if config.remarks.is_some() {
+        crate::codegen::module_context(config, true)?;
+    }
+    Ok(())
+}
+
+/// Everything a run reads, from a [`Session`] or a streaming session.
+pub(crate) struct RunInputs<'a> {
+    pub config: &'a Config,
+    pub inputs: &'a Inputs,
+    pub exports: &'a BTreeSet<String>,
+    pub module_lto: &'a HashMap<String, ModuleLto>,
+    pub progress: Option<&'a Progress>,
+    /// Thin modules already loaded (with summaries) by name, from a
+    /// streaming session's early work; the others are loaded in the run.
+    pub prepared: HashMap<String, ThinModule>,
+}
+
+/// Runs a session: modules that opted out of LTO are compiled alone first
+/// (what they use stays visible), then the LTO of the others' kind.
+pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Output> {
+    let (lto_kind, groups) = group_by_lto(&run, kind)?;
+    let config = run.config;
+
+    // Modules without LTO, in parallel under the session's jobs.
+    let alone: Vec<&BitcodeInput> = groups.no.clone();
+    let mut used_stems = std::collections::HashSet::new();
+    let stems: Vec<String> = alone
+        .iter()
+        .map(|m| crate::thin::file_stem(&m.name, &mut used_stems))
+        .collect();
+    let order: Vec<usize> = (0..alone.len()).collect();
+    let (compiled, _) = crate::jobs::run_each(
+        &order,
+        alone.len(),
+        &config.jobs.resolve(),
+        "lto-engine-no-lto",
+        |i| crate::nolto::compile(config, alone[i], &stems[i]),
+    )?;
+
+    let mut preserved = run.exports.clone();
+    preserved.extend(run.inputs.native_references.iter().cloned());
+    for module in compiled.iter().flatten() {
+        preserved.extend(module.undefined.iter().cloned());
+    }
+
+    let progress = run.progress.map(|p| p.as_ref() as ProgressHook<'_>);
+    let mut native_inputs = run.inputs.link_items.clone();
+    let (mut objects, mut report, mut diagnostics) = match lto_kind {
+        None => (Vec::new(), Report::default(), Vec::new()),
+        Some(ModuleLto::Fat) => {
+            let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
+            let (bytes, report, diagnostics) = fat::run(config, &modules, &preserved)?;
+            let object = OutputObject {
+                name: report.base_module.clone().unwrap_or_default(),
+                file_name: String::new(),
+                imports: Vec::new(),
+                bytes,
+                cache_key: None,
+                reused_from_cache: false,
+                lto: ModuleLto::Fat,
+            };
+            (vec![object], report, diagnostics)
+        }
+        Some(ModuleLto::ThinLocal) => {
+            let mut local = Vec::new();
+            let mut upstream = BTreeSet::new();
+            for module in &groups.lto {
+                let Some(source) = &module.archive else {
+                    local.push(*module);
+                    continue;
+                };
+                let Some(references) = &source.native_references else {
+                    return Err(Error::invalid(
+                        &module.name,
+                        Phase::Classify,
+                        "thin-local LTO leaves archives native, but this member holds only \
+                         bitcode; use thin LTO",
+                    ));
+                };
+                preserved.extend(references.iter().cloned());
+                upstream.insert(source.path.clone());
+            }
+            native_inputs = native_inputs
+                .into_iter()
+                .map(|item| match item {
+                    LinkItem::NativeMembers { archive, .. } if upstream.contains(&archive) => {
+                        LinkItem::Native(archive)
+                    }
+                    other => other,
+                })
+                .collect();
+            let prepared = &mut run.prepared;
+            thin::run(
+                config,
+                || load_thin(&local, prepared),
+                &preserved,
+                "thin-local",
+                progress,
+            )?
+        }
+        Some(_) => {
+            let prepared = &mut run.prepared;
+            thin::run(
+                config,
+                || load_thin(&groups.lto, prepared),
+                &preserved,
+                "thin",
+                progress,
+            )?
+        }
+    };
+    if let Some(lto) = lto_kind {
+        for object in &mut objects {
+            object.lto = lto;
+        }
+    }
+    if lto_kind.is_none() {
+        report.kind = "no-lto".to_string();
+        report.preserved = preserved.iter().cloned().collect();
+    }
+    for ((module, stem), compiled) in alone.iter().zip(&stems).zip(compiled) {
+        let Some(compiled) = compiled else { continue };
+        report.no_lto.push(crate::report::NoLtoModuleReport {
+            name: module.name.clone(),
+            steps: compiled.steps,
+        });
+        report.output_bytes += compiled.bytes.len();
+        diagnostics.extend(compiled.diagnostics);
+        objects.push(OutputObject {
+            name: module.name.clone(),
+            file_name: crate::nolto::object_file_name(stem, config.emit),
+            imports: Vec::new(),
+            bytes: compiled.bytes,
+            cache_key: None,
+            reused_from_cache: false,
+            lto: ModuleLto::No,
+        });
+    }
+    Ok(Output {
+        objects,
+        native_inputs,
+        report,
+        diagnostics,
+    })
+}
+
+/// The modules of a run, by the LTO they take part in.
+struct Groups<'a> {
+    no: Vec<&'a BitcodeInput>,
+    lto: Vec<&'a BitcodeInput>,
+}
+
+/// Sorts the modules into those compiled alone and those of the one LTO
+/// kind the run performs (`None` when every module opted out). Fat with
+/// thin, or thin with thin-local, is an error naming one module of each.
+fn group_by_lto<'a>(run: &RunInputs<'a>, kind: LtoKind) -> Result<(Option<ModuleLto>, Groups<'a>)> {
+    let mut groups = Groups {
+        no: Vec::new(),
+        lto: Vec::new(),
+    };
+    let mut chosen: Option<(ModuleLto, &str)> = None;
+    for module in &run.inputs.modules {
+        let lto = run
+            .module_lto
+            .get(&module.name)
+            .copied()
+            .unwrap_or_default()
+            .resolve(kind);
+        if lto == ModuleLto::No {
+            groups.no.push(module);
+            continue;
+        }
+        match chosen {
+            None => chosen = Some((lto, &module.name)),
+            Some((first, first_name)) if first != lto => {
+                let describe = |lto: ModuleLto| match lto {
+                    ModuleLto::Fat => "fat LTO",
+                    ModuleLto::Thin => "thin LTO",
+                    _ => "thin-local LTO",
+                };
+                let reason = if first == ModuleLto::Fat || lto == ModuleLto::Fat {
+                    "fat LTO links every module into one, so no module of the same session \
+                     can be thin-linked; give them one kind, or run two sessions"
+                } else {
+                    "thin LTO takes archive members in, thin-local LTO leaves them native; \
+                     give them one kind"
+                };
+                return Err(Error::LtoKindMix {
+                    first: format!("{first_name} asks for {}", describe(first)),
+                    second: format!("{} asks for {}", module.name, describe(lto)),
+                    reason: reason.to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        groups.lto.push(module);
+    }
+    // A fat session with every module opted out still emits its (empty)
+    // object, as one with only native inputs does: `-o` always gets one.
+    let lto = match chosen {
+        Some((lto, _)) => Some(lto),
+        None if kind == LtoKind::Fat => Some(ModuleLto::Fat),
+        None => None,
+    };
+    Ok((lto, groups))
+}
+
+/// Loads thin modules: those a streaming session prepared are taken as
+/// they are, the others prepared now; then file stems in module order.
+fn load_thin(
+    modules: &[&BitcodeInput],
+    prepared: &mut HashMap<String, ThinModule>,
+) -> Result<Vec<ThinModule>> {
+    let mut loaded = modules
+        .iter()
+        .map(|input| match prepared.remove(&input.name) {
+            Some(module) => Ok(module),
+            None => crate::thin::prepare(input),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    crate::thin::assign_file_stems(&mut loaded);
+    Ok(loaded)
 }

@@ -334,6 +334,27 @@ impl Inputs {
         Ok(())
     }
 
+    /// Appends `other` (inputs read apart, say on another thread): its
+    /// modules after these, its link items in their order. A module name
+    /// already present is an error and nothing is appended.
+    pub fn merge(&mut self, other: Inputs) -> Result<()> {
+        if let Some(module) = other.modules.iter().find(|m| self.names.contains(&m.name)) {
+            return Err(Error::DuplicateInput {
+                input: module.name.clone(),
+            });
+        }
+        self.names.extend(other.names);
+        self.modules.extend(other.modules);
+        self.native_references.extend(other.native_references);
+        for item in other.link_items {
+            match item {
+                LinkItem::LtoOutput => self.note_lto_position(),
+                item => self.link_items.push(item),
+            }
+        }
+        Ok(())
+    }
+
     fn push_module(
         &mut self,
         name: String,

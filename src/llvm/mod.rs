@@ -50,20 +50,74 @@ pub enum Severity {
     Note,
 }
 
-/// One diagnostic an LLVM context reported.
+/// One diagnostic LLVM reported while working on a module: a warning (a
+/// conflicting module flag, an inline-asm `.warning`), a remark asked for
+/// with [`Config::remarks`](crate::Config::remarks), or a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// Its severity.
     pub severity: Severity,
-    /// LLVM's rendering of it.
+    /// LLVM's text (for a remark, without its location).
     pub message: String,
+    /// The module being worked on: a ThinLTO module, a module compiled
+    /// without LTO, or fat LTO's base module.
+    pub module: String,
+    /// For an optimization remark: the pass that made it (`inline`).
+    pub pass: Option<String>,
+    /// For an optimization remark: the function it concerns.
+    pub function: Option<String>,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Remark => "remark",
+            Severity::Note => "note",
+        };
+        write!(f, "{severity}: {}: ", self.module)?;
+        if let Some(pass) = &self.pass {
+            write!(f, "[{pass}] ")?;
+        }
+        if let Some(function) = &self.function {
+            write!(f, "in {function}: ")?;
+        }
+        f.write_str(self.message.trim_end())
+    }
 }
 
 /// Makes `context` record its diagnostics instead of printing them (and
 /// exiting on an error). Call once, right after creating the context.
 pub fn install_diagnostics(context: &Context) {
-    // SAFETY: the context is alive for the call; the shim only replaces its handler.
-    unsafe { ffi::ltoe_context_install_diagnostics(context.raw()) }
+    // Without a pattern the call cannot fail.
+    let _ = install_diagnostics_with_remarks(context, None);
+}
+
+/// As [`install_diagnostics`], also recording the optimization remarks of
+/// passes whose name matches `remarks` (an LLVM regex, as
+/// `-pass-remarks=`). Fails on a bad pattern.
+pub fn install_diagnostics_with_remarks(
+    context: &Context,
+    remarks: Option<&str>,
+) -> Result<(), String> {
+    let pattern = remarks
+        .map(|p| CString::new(p).map_err(|_| format!("remark pattern {p:?} holds a NUL byte")))
+        .transpose()?;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the context is alive for the call; the shim only replaces its
+    // handler; the pattern outlives the call (the shim copies it).
+    let failed = unsafe {
+        ffi::ltoe_context_install_diagnostics(
+            context.raw(),
+            pattern.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+            &mut err,
+        )
+    };
+    if failed != 0 {
+        return Err(take_string(err));
+    }
+    Ok(())
 }
 
 /// Makes `context` drop the names of local values (instructions, basic
@@ -74,16 +128,27 @@ pub fn discard_value_names(context: &Context) {
     unsafe { llvm_sys::core::LLVMContextSetDiscardValueNames(context.raw(), 1) }
 }
 
-/// Drains what `context` recorded since the last call. The context must have
-/// been set up with [`install_diagnostics`].
-pub fn take_diagnostics(context: &Context) -> Vec<Diagnostic> {
+/// Pops the recorded errors (`errors_only`) or the other diagnostics of
+/// `context`, naming `module` in them. The context must have been set up
+/// with [`install_diagnostics`].
+fn pop_diagnostics(context: &Context, errors_only: bool, module: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     loop {
         let mut severity: c_int = 0;
         let mut message: *mut c_char = std::ptr::null_mut();
+        let mut pass: *mut c_char = std::ptr::null_mut();
+        let mut function: *mut c_char = std::ptr::null_mut();
         // SAFETY: the context is alive; out-pointers are valid locals.
-        let got =
-            unsafe { ffi::ltoe_context_pop_diagnostic(context.raw(), &mut severity, &mut message) };
+        let got = unsafe {
+            ffi::ltoe_context_pop_diagnostic(
+                context.raw(),
+                c_int::from(errors_only),
+                &mut severity,
+                &mut message,
+                &mut pass,
+                &mut function,
+            )
+        };
         if got == 0 {
             return out;
         }
@@ -93,18 +158,27 @@ pub fn take_diagnostics(context: &Context) -> Vec<Diagnostic> {
             2 => Severity::Remark,
             _ => Severity::Note,
         };
+        let optional = |ptr: *mut c_char| (!ptr.is_null()).then(|| take_string(ptr));
         out.push(Diagnostic {
             severity,
             message: take_string(message),
+            module: module.to_string(),
+            pass: optional(pass),
+            function: optional(function),
         });
     }
 }
 
+/// Drains the warnings, remarks and notes `context` recorded since the last
+/// call, naming `module` in them. Errors stay for [`take_error_text`].
+pub fn take_diagnostics(context: &Context, module: &str) -> Vec<Diagnostic> {
+    pop_diagnostics(context, false, module)
+}
+
 /// Joins the error diagnostics of `context` into one line (for error texts).
 pub fn take_error_text(context: &Context) -> String {
-    let errors: Vec<String> = take_diagnostics(context)
+    let errors: Vec<String> = pop_diagnostics(context, true, "")
         .into_iter()
-        .filter(|d| d.severity == Severity::Error)
         .map(|d| d.message)
         .collect();
     errors.join("; ")

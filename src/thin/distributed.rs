@@ -559,6 +559,8 @@ pub struct IndexedBackendOutput {
     pub skipped: bool,
     /// Wall time of each step.
     pub steps: Vec<(String, Duration)>,
+    /// The warnings and remarks LLVM reported on the way.
+    pub diagnostics: Vec<llvm::Diagnostic>,
 }
 
 /// The single-module backend of distributed ThinLTO: compiles the bitcode
@@ -579,7 +581,7 @@ pub fn backend_from_index(
     let mut steps = Steps::default();
     let index_bytes = steps.time("read index", || read_file(index_file, Phase::Read))?;
     let bytes = read_bitcode(module, Phase::Read)?;
-    let context = backend_context(config);
+    let context = backend_context(config)?;
     if index_bytes.as_slice().is_empty() {
         let parsed = llvm::parse_bitcode(&context, bytes.as_slice(), &module_name, 0)
             .map_err(|reason| parse_error(&module_name, bytes.as_slice(), reason))?;
@@ -587,12 +589,14 @@ pub fn backend_from_index(
         let empty = context.create_module("empty");
         crate::codegen::retarget(&empty, &machine);
         let bytes = crate::codegen::emit(&empty, &machine, config.emit, &module_name)?;
+        let module_id = module_name;
         return Ok(IndexedBackendOutput {
             bytes,
-            module_id: module_name,
+            module_id: module_id.clone(),
             imported_from: Vec::new(),
             skipped: true,
             steps: steps.0,
+            diagnostics: llvm::take_diagnostics(&context, &module_id),
         });
     }
     let index_name = index_file.display().to_string();
@@ -693,6 +697,7 @@ pub fn backend_from_index(
         imported_from: sources,
         skipped: false,
         steps: steps.0,
+        diagnostics: llvm::take_diagnostics(&context, &module_name),
     })
 }
 

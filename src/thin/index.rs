@@ -78,11 +78,9 @@ impl ThinData {
     /// Takes the inputs into a thin link: one module each, with a ThinLTO
     /// summary (computed when missing), identified by its name.
     pub(crate) fn load(inputs: &[BitcodeInput]) -> Result<Vec<ThinModule>> {
-        let mut used_stems = HashSet::new();
-        inputs
-            .iter()
-            .map(|input| load(input, &mut used_stems))
-            .collect()
+        let mut modules = inputs.iter().map(prepare).collect::<Result<Vec<_>>>()?;
+        assign_file_stems(&mut modules);
+        Ok(modules)
     }
 
     /// The thin link over loaded modules, each indexed under its `id`.
@@ -205,8 +203,18 @@ impl ThinData {
     }
 }
 
+/// Gives each module, in order, its file stem (unique within the run).
+pub(crate) fn assign_file_stems(modules: &mut [ThinModule]) {
+    let mut used_stems = HashSet::new();
+    for module in modules {
+        module.file_stem = file_stem(&module.name, &mut used_stems);
+    }
+}
+
 /// Takes an input into the thin link: one module per input, with a summary.
-fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinModule> {
+/// Depends on this input alone (a streaming session runs it as modules
+/// arrive); its file stem is assigned once the set is known.
+pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
     let data = input.bytes.as_slice();
     let count = llvm::bitcode_module_count(data)
         .map_err(|reason| parse_error(&input.name, data, reason))?;
@@ -247,7 +255,7 @@ fn load(input: &BitcodeInput, used_stems: &mut HashSet<String>) -> Result<ThinMo
         origin: input.origin.clone(),
         input_bytes: data.len(),
         summary_added,
-        file_stem: file_stem(&input.name, used_stems),
+        file_stem: String::new(),
     })
 }
 
@@ -343,7 +351,7 @@ fn uses_elf_visibility(config: &Config) -> bool {
 
 /// A file-name-safe, unique stem for a module: the last path component of
 /// its name, archive parentheses turned into dots.
-fn file_stem(name: &str, used: &mut HashSet<String>) -> String {
+pub(crate) fn file_stem(name: &str, used: &mut HashSet<String>) -> String {
     // Archive members are `dir/lib.a(member.o)`: the member may not hold a
     // slash, but the archive path may.
     let base = match name.find('(') {

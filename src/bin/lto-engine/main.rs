@@ -61,6 +61,13 @@ struct CodegenArgs {
     /// Write the module after each stage into DIR.
     #[arg(long = "save-temps", value_name = "DIR")]
     save_temps: Option<PathBuf>,
+    /// Run the IR verifier after every stage (a failure is an error).
+    #[arg(long = "verify-each")]
+    verify_each: bool,
+    /// Print the optimization remarks of passes matching REGEX (as LLVM's
+    /// -pass-remarks=: inline, 'loop-vectorize|slp-vectorizer', .*).
+    #[arg(long = "remarks", alias = "pass-remarks", value_name = "REGEX")]
+    remarks: Option<String>,
 }
 
 impl CodegenArgs {
@@ -77,6 +84,8 @@ impl CodegenArgs {
             target_features: self.target_features.clone(),
             emit,
             save_temps: self.save_temps.clone(),
+            verify: self.verify_each,
+            remarks: self.remarks.clone(),
             ..Config::default()
         })
     }
@@ -299,6 +308,7 @@ fn session_for(
 fn run_fat(args: FatArgs) -> Result<(), Error> {
     let session = session_for(&args.common, args.emit, Jobs::Auto, None)?;
     let output = session.run(LtoKind::Fat)?;
+    print_diagnostics(&output.diagnostics);
     let files = output.write_fat(&args.output)?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
@@ -340,6 +350,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         bar.finish_and_clear();
     }
     let output = result?;
+    print_diagnostics(&output.diagnostics);
     let files = output.write_thin(&args.output, args.emit_imports)?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
@@ -468,7 +479,16 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
 fn run_backend(args: BackendArgs) -> Result<(), Error> {
     let config = args.codegen.config(args.emit)?;
     let output = lto_engine::thin::backend_from_index(&config, &args.module, &args.index)?;
+    print_diagnostics(&output.diagnostics);
     lto_engine::output::write_atomically(&args.output, &output.bytes)
+}
+
+/// LLVM's warnings and the remarks asked for, one line each on stderr, as a
+/// compiler driver prints them.
+fn print_diagnostics(diagnostics: &[lto_engine::Diagnostic]) {
+    for diagnostic in diagnostics {
+        eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
+    }
 }
 
 /// A progress bar on stderr when it is a terminal; nothing otherwise.

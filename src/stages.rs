@@ -1,0 +1,116 @@
+//! What happens between pipeline stages: `--save-temps` dumps, the IR
+//! verifier ([`Config::verify`]) and the caller's [`StageHook`].
+//!
+//! Stage names are rustc's: ThinLTO `thin-lto-input`,
+//! `thin-lto-after-rename`, `-after-resolve`, `-after-internalize`,
+//! `-after-import`, `-after-pm`; fat LTO `lto.input`,
+//! `lto.after-restriction`, `lto.after-opt`; a module compiled without LTO
+//! `no-opt` and `opt`.
+
+use crate::config::Config;
+use crate::error::{Error, Phase, Result};
+use inkwell::module::Module;
+use std::sync::Arc;
+
+/// A module as a stage left it, handed to a [`StageHook`].
+pub struct Stage<'a, 'ctx> {
+    /// The module's name (fat LTO: the base module).
+    pub module_name: &'a str,
+    /// The stage just finished (`thin-lto-after-import`, `lto.input`, ...).
+    pub stage: &'a str,
+    /// The module itself, in the backend's own context. Hooks may inspect
+    /// it; changing it changes what the next stage sees, and the change must
+    /// leave it valid IR (with [`Config::verify`](crate::Config::verify)
+    /// the engine checks).
+    pub module: &'a Module<'ctx>,
+}
+
+/// The signature of a stage callback: an `Err` stops the run with
+/// [`Error::Hook`].
+type StageFn = dyn Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync;
+
+/// A callback run after each stage, on the thread that runs the module (for
+/// ThinLTO, backends run in parallel: the hook must be `Sync`).
+#[derive(Clone)]
+pub struct StageHook(Arc<StageFn>);
+
+impl StageHook {
+    /// Wraps `hook`.
+    pub fn new(
+        hook: impl Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        StageHook(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for StageHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageHook(..)")
+    }
+}
+
+/// The stage checks of one module's pipeline.
+pub(crate) struct Stages<'a> {
+    config: &'a Config,
+    module_name: &'a str,
+    /// Save-temps files are `<prefix>.<stage>.bc` (or `<stage>.bc` without).
+    prefix: Option<&'a str>,
+}
+
+impl<'a> Stages<'a> {
+    /// The checks for `module_name`, whose save-temps files start with
+    /// `prefix`.
+    pub(crate) fn new(config: &'a Config, module_name: &'a str, prefix: Option<&'a str>) -> Self {
+        Stages {
+            config,
+            module_name,
+            prefix,
+        }
+    }
+
+    /// Whether any check runs: without, stages cost nothing.
+    fn active(&self) -> bool {
+        self.config.save_temps.is_some() || self.config.verify || self.config.stage_hook.is_some()
+    }
+
+    /// `module` has finished `stage` (of `phase`): dump it, show it to the
+    /// hook, verify it, in that order. The dump is what the stage made (on
+    /// disk to look at even when it fails verification); the verifier sees
+    /// what the next stage will get, changes by the hook included (LLVM's
+    /// passes may crash on invalid IR).
+    pub(crate) fn reached(&self, module: &Module<'_>, stage: &str, phase: Phase) -> Result<()> {
+        if !self.active() {
+            return Ok(());
+        }
+        if let Some(dir) = &self.config.save_temps {
+            let file = match self.prefix {
+                Some(prefix) => format!("{prefix}.{stage}.bc"),
+                None => format!("{stage}.bc"),
+            };
+            crate::output::write_module(&dir.join(file), module)?;
+        }
+        if let Some(hook) = &self.config.stage_hook {
+            let view = Stage {
+                module_name: self.module_name,
+                stage,
+                module,
+            };
+            (hook.0)(&view).map_err(|reason| Error::Hook {
+                input: self.module_name.to_string(),
+                stage: stage.to_string(),
+                reason,
+            })?;
+        }
+        if self.config.verify {
+            module.verify().map_err(|e| Error::Llvm {
+                input: self.module_name.to_string(),
+                phase,
+                reason: format!(
+                    "module fails verification after {stage}: {}",
+                    e.to_string_lossy().trim()
+                ),
+            })?;
+        }
+        Ok(())
+    }
+}
