@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 ./ci/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 cargo test -- --test-threads=2

@@ -3,23 +3,119 @@
 //! Link-time optimization of LLVM 22 bitcode for compiler prototypes. A
 //! compiler hands over its modules (in memory, as bitcode files, or inside
 //! objects and rlib / `.a` archives), names the symbols that must stay
-//! visible, and gets back an optimized native object for the system linker.
+//! visible, and gets back optimized native objects for the system linker,
+//! plus a `link.rsp` that finishes the link.
 //!
-//! ```no_run
+//! ## Fat LTO
+//!
+//! Every module is linked into the costliest one, everything not preserved
+//! is internalized, the `lto<O2>` pipeline runs, one object comes out.
+//!
+//! ```
+//! use inkwell::context::Context;
 //! use lto_engine::{Config, LtoKind, Session};
+//! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
+//! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
+//! #     context.create_module_from_ir(buffer).unwrap()
+//! # }
+//!
+//! // Two codegen units of a compiler, as inkwell modules (parsed from IR
+//! // text here to keep the example short).
+//! let context = Context::create();
+//! let helper = module(&context, "cgu.0", "define i32 @twice(i32 %x) {
+//!     %r = mul i32 %x, 2
+//!     ret i32 %r
+//! }");
+//! let entry = module(&context, "cgu.1", "declare i32 @twice(i32)
+//! define i32 @entry(i32 %x) {
+//!     %t = call i32 @twice(i32 %x)
+//!     %r = add i32 %t, 1
+//!     ret i32 %r
+//! }");
 //!
 //! let mut session = Session::new(Config::default())?;
-//! session.add_path("main.o")?;          // clang -flto -c: bitcode
-//! session.add_path("libdep.a")?;        // archives: bitcode members to LTO, native ones pass through
-//! session.preserve(["main"]);
+//! session.add_module("cgu.0", &helper)?; // serialized now: the context may go
+//! session.add_module("cgu.1", &entry)?;
+//! session.preserve(["entry"]);
 //! let output = session.run(LtoKind::Fat)?;
-//! let files = output.write_fat("out/lto.o".as_ref())?; // and out/link.rsp
-//! println!("{}", output.report.summary());
+//!
+//! // `twice` was internalized (and inlined into `entry`, then dropped).
+//! assert_eq!(output.report.internalized, ["twice"]);
+//! assert_eq!(output.objects.len(), 1);
+//! let out = std::env::temp_dir().join(format!("lto-engine-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&out).unwrap();
+//! let files = output.write_fat(&out.join("lto.o"))?; // and link.rsp beside it
+//! assert!(files.link_rsp.exists());
+//! # std::fs::remove_dir_all(&out).ok();
 //! # Ok::<(), lto_engine::Error>(())
 //! ```
 //!
+//! ## Thin LTO, streamed from codegen threads
+//!
+//! A [`StreamingSession`] is cloned into the compiler's threads; each
+//! submits its modules as it finishes them, and [`StreamingSession::finish`]
+//! runs the thin link and one backend per module in parallel (under the
+//! build tool's jobserver when there is one, see [`Jobs`]).
+//!
+//! ```
+//! use inkwell::context::Context;
+//! use lto_engine::{Config, LtoKind, ModuleLto, ModuleRole, StreamingSession};
+//! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
+//! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
+//! #     context.create_module_from_ir(buffer).unwrap()
+//! # }
+//!
+//! let session = StreamingSession::new(Config::default(), LtoKind::Thin)?;
+//! session.preserve(["entry"]);
+//! let worker = {
+//!     let session = session.clone();
+//!     std::thread::spawn(move || {
+//!         // Each codegen thread has its own LLVM context.
+//!         let context = Context::create();
+//!         let helper = module(&context, "cgu.0", "define i32 @twice(i32 %x) {
+//!             %r = mul i32 %x, 2
+//!             ret i32 %r
+//!         }");
+//!         session.submit("cgu.0", &helper)
+//!     })
+//! };
+//! let context = Context::create();
+//! let entry = module(&context, "cgu.1", "declare i32 @twice(i32)
+//! define i32 @entry(i32 %x) {
+//!     %t = call i32 @twice(i32 %x)
+//!     %r = add i32 %t, 1
+//!     ret i32 %r
+//! }");
+//! session.submit("cgu.1", &entry)?;
+//! // A metadata unit takes no part in LTO (rustc's rule).
+//! let metadata = module(&context, "meta", "@crate_meta = constant [4 x i8] c\"toy\\00\"");
+//! session.submit_with("meta", &metadata, ModuleLto::for_role(LtoKind::Thin, ModuleRole::Metadata))?;
+//! worker.join().unwrap()?;
+//!
+//! let output = session.finish()?;
+//! // One object per thin module, plus the one compiled alone.
+//! assert_eq!(output.objects.len(), 3);
+//! let thin = output.report.thin.as_ref().unwrap();
+//! let entry = thin.modules.iter().find(|m| m.name == "cgu.1").unwrap();
+//! assert_eq!(entry.imports[0].definitions, ["twice"]); // imported, then inlined
+//! # Ok::<(), lto_engine::Error>(())
+//! ```
+//!
+//! ## Around the run
+//!
+//! - [`ModuleLto`]: per-module kinds, as rustc's `compute_per_cgu_lto_type`.
+//! - [`Config::save_temps`], [`Config::stage_hook`], [`Config::verify`]: the
+//!   module after every stage, on disk, to a callback, through the verifier
+//!   ([`stages`]).
+//! - [`Output::diagnostics`]: LLVM's warnings and the remarks asked for with
+//!   [`Config::remarks`], as [`Diagnostic`] values.
+//! - [`Config::cache`]: the incremental ThinLTO cache, keyed like LLVM's.
+//! - [`Session::write_index_files`] and [`thin::backend_from_index`]:
+//!   distributed ThinLTO with lld-compatible index files.
+//!
 //! Policy lives in Rust; the C++ shim in `llvm-wrapper/` exposes LLVM steps
 //! one by one. All `unsafe` code is in `ffi` and `llvm`.
+#![warn(missing_docs)]
 
 pub mod codegen;
 pub mod config;
