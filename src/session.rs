@@ -244,6 +244,7 @@ impl Session {
                 module_lto: &self.module_lto,
                 progress: self.progress.as_ref(),
                 prepared: HashMap::new(),
+                prefetched: HashMap::new(),
             },
             kind,
         )
@@ -296,6 +297,8 @@ pub(crate) struct RunInputs<'a> {
     /// Thin modules already loaded (with summaries) by name, from a
     /// streaming session's early work; the others are loaded in the run.
     pub prepared: HashMap<String, ThinModule>,
+    /// Cache entries a streaming session read early.
+    pub prefetched: thin::Prefetched,
 }
 
 /// Runs a session: modules that opted out of LTO are compiled alone first
@@ -379,6 +382,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
                 &preserved,
                 "thin-local",
                 progress,
+                std::mem::take(&mut run.prefetched),
             )?
         }
         Some(_) => {
@@ -389,6 +393,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
                 &preserved,
                 "thin",
                 progress,
+                std::mem::take(&mut run.prefetched),
             )?
         }
     };

@@ -9,7 +9,7 @@ use crate::input::{InputBytes, InputOptions, Inputs};
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::Output;
 use crate::session::{check_config, run_modules, LtoKind, ModuleLto, Progress, RunInputs};
-use crate::thin::ThinModule;
+use crate::thin::{module_hash_hex, Cache, Lookup, Prefetched, ThinModule};
 use inkwell::module::Module;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -50,6 +50,9 @@ struct Shared {
     idle: Condvar,
     /// Runs the per-module work that needs no other module.
     workers: rayon::ThreadPool,
+    /// The ThinLTO cache, opened up front so that entries of unchanged
+    /// modules are read early.
+    cache: Option<Cache>,
 }
 
 #[derive(Default)]
@@ -59,6 +62,9 @@ struct State {
     module_lto: HashMap<String, ModuleLto>,
     /// Thin modules loaded in the background, by name.
     prepared: HashMap<String, ThinModule>,
+    /// Cache entries of modules whose content is what it was in their last
+    /// run, read in the background: used when the key is still the same.
+    prefetched: Prefetched,
     /// The first background failure, by module name.
     failures: Vec<(String, Error)>,
     /// Background tasks not yet ended.
@@ -72,6 +78,9 @@ impl StreamingSession {
     /// [`ModuleLto::No`]). Fails when the configuration cannot be used.
     pub fn new(config: Config, kind: LtoKind) -> Result<Self> {
         check_config(&config)?;
+        // A bad policy or an unusable cache directory fails here, before
+        // any submission.
+        let cache = config.cache.as_ref().map(Cache::open).transpose()?;
         let threads = config.jobs.count();
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -85,6 +94,7 @@ impl StreamingSession {
                 state: Mutex::new(State::default()),
                 idle: Condvar::new(),
                 workers,
+                cache,
             }),
         })
     }
@@ -211,6 +221,7 @@ impl StreamingSession {
                 module_lto: &state.module_lto,
                 progress: state.progress.as_ref(),
                 prepared: state.prepared,
+                prefetched: state.prefetched,
             },
             self.shared.kind,
         )
@@ -277,9 +288,16 @@ impl StreamingSession {
         let shared = Arc::clone(&self.shared);
         self.shared.workers.spawn(move || {
             let result = crate::thin::prepare(&input);
+            let early = result
+                .as_ref()
+                .ok()
+                .and_then(|module| shared.read_unchanged(module));
             let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             match result {
                 Ok(module) => {
+                    if let Some(entry) = early {
+                        state.prefetched.insert(input.name.clone(), entry);
+                    }
                     state.prepared.insert(input.name.clone(), module);
                 }
                 Err(error) => state.failures.push((input.name.clone(), error)),
@@ -287,6 +305,27 @@ impl StreamingSession {
             state.pending -= 1;
             shared.idle.notify_all();
         });
+    }
+}
+
+impl Shared {
+    /// For a module whose content hashes as in its last run with the cache:
+    /// that run's entry (key and object). Its key may still change (imports,
+    /// exports, settings); the run uses the entry only if it does not.
+    fn read_unchanged(&self, module: &ThinModule) -> Option<(String, Vec<u8>)> {
+        let cache = self.cache.as_ref()?;
+        if self.config.save_temps.is_some() {
+            return None;
+        }
+        let previous = cache.previous_key(&module.name)?;
+        let hash = crate::llvm::bitcode_module_hash(module.bytes.as_slice()).ok()?;
+        if module_hash_hex(hash) != previous.module_hash {
+            return None;
+        }
+        match cache.lookup(&previous.key) {
+            Lookup::Hit(object) => Some((previous.key, object)),
+            Lookup::Missing | Lookup::Corrupt(_) => None,
+        }
     }
 }
 

@@ -724,3 +724,73 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
         "{error}"
     );
 }
+
+/// Streams units 0..UNITS and main into a thin session with `cache`;
+/// `edit_last` adds a function to the last unit (which only main imports
+/// from).
+fn stream_cached(cache: &Path, edit_last: bool) -> lto_engine::Output {
+    let stream = StreamingSession::new(
+        Config {
+            jobs: Jobs::Fixed(2),
+            cache: Some(lto_engine::CacheConfig::new(cache)),
+            ..Config::default()
+        },
+        LtoKind::Thin,
+    )
+    .unwrap();
+    stream.preserve(["main"]);
+    let context = Context::create();
+    for k in 0..UNITS {
+        let module = build_unit(&context, k);
+        if k == UNITS - 1 && edit_last {
+            let i32t = context.i32_type();
+            let extra = module.add_function("extra", i32t.fn_type(&[], false), None);
+            let builder = context.create_builder();
+            builder.position_at_end(context.append_basic_block(extra, "entry"));
+            builder
+                .build_return(Some(&i32t.const_int(7, false)))
+                .unwrap();
+        }
+        stream.submit(&format!("cgu.{k}"), &module).unwrap();
+    }
+    stream
+        .submit("cgu.main", &build_main(&context, UNITS - 1))
+        .unwrap();
+    stream.finish().unwrap()
+}
+
+#[test]
+fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cold = stream_cached(&cache, false);
+    assert!(cold.objects.iter().all(|o| !o.reused_from_cache));
+
+    // Nothing changed: every entry was read while modules were submitted;
+    // after the thin link each key is confirmed and nothing is compiled.
+    let warm = stream_cached(&cache, false);
+    let thin = warm.report.thin.as_ref().unwrap();
+    for module in &thin.modules {
+        let steps: Vec<&str> = module.steps.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(steps, ["cache read (early)"], "{}", module.name);
+    }
+    assert_eq!(objects_by_name(&warm), objects_by_name(&cold));
+
+    // The last unit edited: it misses; main, unchanged but importing from
+    // it, was read early under its old key, which no longer holds: it
+    // misses too. The other units hit on their early reads.
+    let edited = stream_cached(&cache, true);
+    let thin = edited.report.thin.as_ref().unwrap();
+    let status = |name: &str| {
+        let module = thin.modules.iter().find(|m| m.name == name).unwrap();
+        (module.cache.to_string(), module.steps[0].0.clone())
+    };
+    assert_eq!(status("cgu.7").0, "miss: module changed");
+    assert_eq!(status("cgu.main").0, "miss: imports changed (from cgu.7)");
+    for k in 0..UNITS - 1 {
+        let early = ("hit".to_string(), "cache read (early)".to_string());
+        assert_eq!(status(&format!("cgu.{k}")), early);
+    }
+    let run_dir = tempfile::tempdir().unwrap();
+    assert_eq!(link_and_run(run_dir.path(), &edited), expected(UNITS - 1));
+}

@@ -297,6 +297,12 @@ impl KeyConfig {
     }
 }
 
+/// A module hash as [`llvm::bitcode_module_hash`] gives it (five big-endian
+/// words) in the hex form keys and records use.
+pub(crate) fn module_hash_hex(hash: [u8; 20]) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// What a lookup found.
 pub(crate) enum Lookup {
     /// A valid entry: the object.

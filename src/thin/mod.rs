@@ -9,6 +9,7 @@ mod distributed;
 mod index;
 
 pub use backend::{BackendOutput, DoneHook, ProgressHook};
+pub(crate) use cache::{module_hash_hex, Cache, Lookup};
 pub use cache::{CacheStatus, MissReason, ModuleKey};
 pub use distributed::{
     backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
@@ -22,9 +23,9 @@ use crate::error::{Error, Phase, Result};
 use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
 use crate::report::{CacheRunReport, ModuleReport, Report, ThinModuleReport, ThinRunReport};
-use cache::{Cache, KeyConfig, Lookup};
+use cache::KeyConfig;
 use rayon::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,15 +33,23 @@ use std::time::{Duration, Instant};
 /// report, and LLVM's warnings and remarks.
 pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
 
+/// Cache entries read before the thin link, by module name: the key they
+/// were stored under (the module's key in its last run) and the object. A
+/// streaming session reads them for modules whose content is unchanged
+/// while other modules are still being submitted.
+pub(crate) type Prefetched = HashMap<String, (String, Vec<u8>)>;
+
 /// Runs thin LTO over the modules `load` gives (loaded with summaries, see
 /// [`ThinData::load`]): the thin link, the cache keys, then every backend
-/// whose object is not in the cache, under `config.jobs`.
+/// whose object is not in the cache, under `config.jobs`. An entry in
+/// `prefetched` whose key is the module's key now is a hit without a read.
 pub(crate) fn run(
     config: &Config,
     load: impl FnOnce() -> Result<Vec<ThinModule>>,
     preserved: &BTreeSet<String>,
     kind: &str,
     progress: Option<ProgressHook<'_>>,
+    mut prefetched: Prefetched,
 ) -> Result<ThinRun> {
     let mut report = Report {
         kind: kind.to_string(),
@@ -71,6 +80,8 @@ pub(crate) fn run(
     })?;
     let mut statuses = vec![CacheStatus::Disabled; total];
     let mut cached: Vec<Option<(Vec<u8>, Duration)>> = (0..total).map(|_| None).collect();
+    // Hits whose entry was read before the thin link.
+    let mut early = vec![false; total];
     // Modules whose record (last key, for miss reasons) is not this key. A
     // --save-temps run uses and stores no entry, so it records nothing.
     let mut to_record = Vec::new();
@@ -86,6 +97,13 @@ pub(crate) fn run(
                     to_record.push(i);
                 }
                 let start = Instant::now();
+                let name = &data.modules()[i].name;
+                if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
+                    statuses[i] = CacheStatus::Hit;
+                    cached[i] = Some((bytes, start.elapsed()));
+                    early[i] = true;
+                    continue;
+                }
                 match cache.lookup(&key.key) {
                     Lookup::Hit(bytes) => {
                         statuses[i] = CacheStatus::Hit;
@@ -136,7 +154,14 @@ pub(crate) fn run(
     let mut diagnostics = Vec::new();
     for (i, module) in data.modules().iter().enumerate() {
         let (bytes, steps, reused) = match (cached[i].take(), outputs[i].take()) {
-            (Some((bytes, read)), _) => (bytes, vec![("cache read".to_string(), read)], true),
+            (Some((bytes, read)), _) => {
+                let step = if early[i] {
+                    "cache read (early)"
+                } else {
+                    "cache read"
+                };
+                (bytes, vec![(step.to_string(), read)], true)
+            }
             (None, Some(output)) => {
                 diagnostics.extend(output.diagnostics);
                 (output.bytes, output.steps, false)
