@@ -88,7 +88,8 @@ impl Output {
             .collect()
     }
 
-    /// Writes the single LTO output to `path`, and beside it the objects of
+    /// Writes the single LTO output to `path` (its directory created when
+    /// missing), and beside it the objects of
     /// modules compiled without LTO, `link.rsp` and the native-member
     /// copies of mixed archives. Each file is written to a temporary name
     /// and renamed, so nothing is left half-written.
@@ -98,11 +99,13 @@ impl Output {
             .iter()
             .partition(|o| o.lto != crate::ModuleLto::No);
         let bytes = fat.first().map_or(&[][..], |o| &o.bytes[..]);
-        write_atomically(path, bytes)?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        // As write_thin: the output's directory is created when missing.
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+        write_atomically(path, bytes)?;
         let mut objects = vec![path.to_path_buf()];
         for object in alone {
             let other = dir.join(&object.file_name);

@@ -8,7 +8,9 @@ use crate::error::{Error, Phase, Result};
 use crate::input::{InputBytes, InputOptions, Inputs};
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::Output;
-use crate::session::{check_config, run_modules, LtoKind, ModuleLto, Progress, RunInputs};
+use crate::session::{
+    check_config, run_modules, LtoKind, ModuleLto, ModuleRole, Progress, RunInputs,
+};
 use crate::thin::{module_hash_hex, Cache, Lookup, Prefetched, ThinModule};
 use inkwell::module::Module;
 use std::collections::{BTreeSet, HashMap};
@@ -104,6 +106,11 @@ impl StreamingSession {
         &self.shared.config
     }
 
+    /// The LTO kind the session runs.
+    pub fn kind(&self) -> LtoKind {
+        self.shared.kind
+    }
+
     /// Submits an in-memory module under a unique `name`, serialized now on
     /// this thread.
     pub fn submit(&self, name: &str, module: &Module<'_>) -> Result<()> {
@@ -121,6 +128,12 @@ impl StreamingSession {
         }
         .map_err(|reason| Error::invalid(name, Phase::Write, reason))?;
         self.add(name, bytes, lto)
+    }
+
+    /// Submits an in-memory module of `role`: it takes the kind rustc gives
+    /// such a module in a session of this kind ([`ModuleLto::for_role`]).
+    pub fn submit_role(&self, name: &str, module: &Module<'_>, role: ModuleRole) -> Result<()> {
+        self.submit_with(name, module, ModuleLto::for_role(self.shared.kind, role))
     }
 
     /// Submits bitcode held in memory under a unique `name`.
