@@ -4,7 +4,8 @@
 use crate::config::Parallelism;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
 
 /// With a jobserver, at most this many workers wait for tokens: more would
 /// only be threads blocked on the pipe.
@@ -39,11 +40,21 @@ pub(crate) fn run_each<T: Send>(
     let token_error: Mutex<Option<Error>> = Mutex::new(None);
     let (workers, jobserver) = match parallelism {
         Parallelism::Threads(n) => ((*n).clamp(1, order.len().max(1)), None),
-        Parallelism::Tokens(client) => (
-            order.len().clamp(1, MAX_TOKEN_WORKERS),
-            Some(client.client()),
-        ),
+        Parallelism::Tokens(client) => {
+            let workers = order.len().clamp(1, MAX_TOKEN_WORKERS);
+            // One worker needs no token (nor a helper thread).
+            let source = if workers > 1 {
+                let source = TokenSource::new(client.client()).map_err(|e| {
+                    Error::Config(format!("cannot read tokens from the jobserver: {e}"))
+                })?;
+                Some(source)
+            } else {
+                None
+            };
+            (workers, source)
+        }
     };
+    let jobserver = jobserver.as_ref();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .thread_name({
@@ -70,17 +81,26 @@ pub(crate) fn run_each<T: Send>(
                 // The first worker runs on the process's implicit token; the
                 // others hold a jobserver token for each item they run.
                 let token = match jobserver {
-                    Some(client) if worker > 0 => match client.acquire() {
-                        Ok(token) => Some(token),
-                        Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            let mut slot = token_error.lock().unwrap_or_else(|e| e.into_inner());
-                            slot.get_or_insert(Error::Config(format!(
-                                "cannot take a token from the jobserver: {e}"
-                            )));
-                            break;
+                    Some(client) if worker > 0 => {
+                        let work_left = || {
+                            !failed.load(Ordering::Relaxed)
+                                && next.load(Ordering::Relaxed) < order.len()
+                        };
+                        match client.take(work_left) {
+                            Ok(Some(token)) => Some(token),
+                            // Nothing left to run: no token needed.
+                            Ok(None) => break,
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                let mut slot =
+                                    token_error.lock().unwrap_or_else(|e| e.into_inner());
+                                slot.get_or_insert(Error::Config(format!(
+                                    "cannot take a token from the jobserver: {e}"
+                                )));
+                                break;
+                            }
                         }
-                    },
+                    }
                     _ => None,
                 };
                 let position = next.fetch_add(1, Ordering::Relaxed);
@@ -121,11 +141,53 @@ pub(crate) fn run_each<T: Send>(
     }
 }
 
+/// Jobserver tokens for the workers beyond the first, read by the crate's
+/// helper thread: a worker waits for one only while work is left. A plain
+/// blocking read could outlast the run (the first worker may finish
+/// everything while the build tool's other jobs hold every token), and
+/// anonymous-pipe jobservers (make before 4.4, cargo) cannot be polled.
+struct TokenSource {
+    helper: jobserver::HelperThread,
+    tokens: Mutex<mpsc::Receiver<std::io::Result<jobserver::Acquired>>>,
+}
+
+impl TokenSource {
+    fn new(client: &jobserver::Client) -> std::io::Result<Self> {
+        let (sender, tokens) = mpsc::channel();
+        let helper = client.clone().into_helper_thread(move |token| {
+            // The run has ended when the receiver is gone; the token is
+            // released as it drops.
+            let _ = sender.send(token);
+        })?;
+        Ok(TokenSource {
+            helper,
+            tokens: Mutex::new(tokens),
+        })
+    }
+
+    /// A token, or `None` once `work_left()` turns false while waiting.
+    /// Tokens that arrive after that wait in the channel and go back to the
+    /// jobserver when the source is dropped.
+    fn take(&self, work_left: impl Fn() -> bool) -> std::io::Result<Option<jobserver::Acquired>> {
+        self.helper.request_token();
+        while work_left() {
+            let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            match tokens.recv_timeout(Duration::from_millis(5)) {
+                Ok(token) => return token.map(Some),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(std::io::Error::other("the jobserver helper thread ended"))
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Jobserver;
-    use std::time::Duration;
 
     fn busy(active: &AtomicUsize, peak: &AtomicUsize) {
         let now = active.fetch_add(1, Ordering::SeqCst) + 1;
@@ -148,6 +210,20 @@ mod tests {
         assert_eq!(out.iter().flatten().count(), 12);
         assert!(run.max_concurrent <= 2, "{run:?}");
         assert!(peak.into_inner() <= 2);
+    }
+
+    #[test]
+    fn a_run_ends_when_the_build_tool_holds_every_token() {
+        // Every token taken by "other jobs": the implicit token does all
+        // the work and the run still ends.
+        let client = jobserver::Client::new(1).unwrap();
+        let held = client.acquire().unwrap();
+        let order: Vec<usize> = (0..4).collect();
+        let parallelism = Parallelism::Tokens(Jobserver::new(client.clone()));
+        let (out, run) = run_each(&order, 4, &parallelism, "t", Ok).unwrap();
+        assert_eq!(out.into_iter().flatten().collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(run.max_concurrent, 1);
+        drop(held);
     }
 
     #[test]

@@ -103,8 +103,11 @@ impl Output {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        // As write_thin: the output's directory is created when missing.
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+        // As write_thin: the output's directory is created when missing
+        // (when something else is in its place, writing the output says so).
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(path.display(), Phase::Write, e))?;
+        }
         write_atomically(path, bytes)?;
         let mut objects = vec![path.to_path_buf()];
         for object in alone {
