@@ -117,6 +117,17 @@ pub enum EmitKind {
     Bitcode,
 }
 
+impl EmitKind {
+    /// The file extension of what is emitted: `o`, `s`, `bc`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            EmitKind::Object => "o",
+            EmitKind::Assembly => "s",
+            EmitKind::Bitcode => "bc",
+        }
+    }
+}
+
 impl FromStr for EmitKind {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {

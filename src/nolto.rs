@@ -4,7 +4,7 @@
 //! (metadata and allocator shims, opted-out modules).
 
 use crate::codegen;
-use crate::config::{Config, EmitKind};
+use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::fat::fail_on_error_diagnostics;
 use crate::input::{parse_error, BitcodeInput};
@@ -92,14 +92,4 @@ fn undefined_symbols(module: &Module<'_>) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-/// `<stem>.o` (or `.s` / `.bc`): the object of a module compiled alone.
-pub(crate) fn object_file_name(stem: &str, emit: EmitKind) -> String {
-    let extension = match emit {
-        EmitKind::Object => "o",
-        EmitKind::Assembly => "s",
-        EmitKind::Bitcode => "bc",
-    };
-    format!("{stem}.{extension}")
 }

@@ -308,7 +308,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
     let config = run.config;
 
     // Modules without LTO, in parallel under the session's jobs.
-    let alone: Vec<&BitcodeInput> = groups.no.clone();
+    let alone = &groups.no;
     let mut used_stems = std::collections::HashSet::new();
     let stems: Vec<String> = alone
         .iter()
@@ -416,7 +416,8 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
         diagnostics.extend(compiled.diagnostics);
         objects.push(OutputObject {
             name: module.name.clone(),
-            file_name: crate::nolto::object_file_name(stem, config.emit),
+            // `<stem>.o` (or `.s` / `.bc`), beside thin's `<stem>.lto.o`.
+            file_name: format!("{stem}.{}", config.emit.extension()),
             imports: Vec::new(),
             bytes: compiled.bytes,
             cache_key: None,

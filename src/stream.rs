@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
-use crate::input::{InputBytes, InputOptions, Inputs};
+use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs};
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::Output;
 use crate::session::{
@@ -166,13 +166,20 @@ impl StreamingSession {
         self.check_open(&path.display().to_string())?;
         let mut added = Inputs::default();
         added.add_path(path, options)?;
-        let names: Vec<String> = added.modules.iter().map(|m| m.name.clone()).collect();
-        {
+        let modules = added.modules.clone();
+        let to_load: Vec<BitcodeInput> = {
             let mut state = self.lock();
+            if state.finished {
+                return Err(finished_error(&path.display().to_string()));
+            }
             state.inputs.merge(added)?;
-        }
-        for name in names {
-            self.start_prepare(&name, ModuleLto::Session);
+            modules
+                .into_iter()
+                .filter(|input| self.take_for_loading(&mut state, input, ModuleLto::Session))
+                .collect()
+        };
+        for input in to_load {
+            self.spawn_load(input);
         }
         Ok(())
     }
@@ -246,58 +253,52 @@ impl StreamingSession {
 
     fn check_open(&self, name: &str) -> Result<()> {
         if self.lock().finished {
-            return Err(Error::Config(format!(
-                "{name}: submitted after the streaming session finished"
-            )));
+            return Err(finished_error(name));
         }
         Ok(())
     }
 
-    /// Records a module, then starts its background work.
+    /// Records a module, then starts its background work. The check that
+    /// the session is open, the record and the count of pending work are
+    /// one step under the lock, so `finish` sees either all or none of it.
     fn add(&self, name: &str, bytes: InputBytes, lto: ModuleLto) -> Result<()> {
-        {
+        let to_load = {
             let mut state = self.lock();
             if state.finished {
-                return Err(Error::Config(format!(
-                    "{name}: submitted after the streaming session finished"
-                )));
+                return Err(finished_error(name));
             }
             state.inputs.add_bitcode(name, bytes)?;
             if lto != ModuleLto::Session {
                 state.module_lto.insert(name.to_string(), lto);
             }
+            let input = state.inputs.modules.last().cloned();
+            input.filter(|input| self.take_for_loading(&mut state, input, lto))
+        };
+        if let Some(input) = to_load {
+            self.spawn_load(input);
         }
-        self.start_prepare(name, lto);
         Ok(())
     }
 
-    /// For a module going to thin LTO: loads it into the thin link's form
-    /// on a worker thread (computing a summary when it has none).
-    fn start_prepare(&self, name: &str, lto: ModuleLto) {
+    /// Whether `input` (of `lto`) goes to thin LTO and so is loaded in the
+    /// background; if so, counts it as pending in `state`.
+    fn take_for_loading(&self, state: &mut State, input: &BitcodeInput, lto: ModuleLto) -> bool {
         if !is_thin(lto, self.shared.kind) {
-            return;
+            return false;
         }
-        let input = {
-            let mut state = self.lock();
-            let Some(input) = state
-                .inputs
-                .modules
-                .iter()
-                .rev()
-                .find(|m| m.name == name)
-                .cloned()
-            else {
-                return;
-            };
-            // Thin-local LTO leaves archive members native: nothing to load.
-            let thin_local = lto == ModuleLto::ThinLocal
-                || (lto == ModuleLto::Session && self.shared.kind == LtoKind::ThinLocal);
-            if thin_local && input.archive.is_some() {
-                return;
-            }
-            state.pending += 1;
-            input
-        };
+        // Thin-local LTO leaves archive members native: nothing to load.
+        let thin_local = lto == ModuleLto::ThinLocal
+            || (lto == ModuleLto::Session && self.shared.kind == LtoKind::ThinLocal);
+        if thin_local && input.archive.is_some() {
+            return false;
+        }
+        state.pending += 1;
+        true
+    }
+
+    /// Loads `input` into the thin link's form on a worker thread
+    /// (computing a summary when it has none), with its early cache read.
+    fn spawn_load(&self, input: BitcodeInput) {
         let shared = Arc::clone(&self.shared);
         self.shared.workers.spawn(move || {
             let result = crate::thin::prepare(&input);
@@ -319,6 +320,13 @@ impl StreamingSession {
             shared.idle.notify_all();
         });
     }
+}
+
+/// The error of a submission after `finish`.
+fn finished_error(name: &str) -> Error {
+    Error::Config(format!(
+        "{name}: submitted after the streaming session finished"
+    ))
 }
 
 impl Shared {

@@ -491,15 +491,6 @@ fn makeflags_auth(client: &jobserver::Client) -> String {
         .unwrap_or_default()
 }
 
-const THIN_STAGES: [&str; 6] = [
-    "thin-lto-input",
-    "thin-lto-after-rename",
-    "thin-lto-after-resolve",
-    "thin-lto-after-internalize",
-    "thin-lto-after-import",
-    "thin-lto-after-pm",
-];
-
 #[test]
 fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     let dir = tempfile::tempdir().unwrap();

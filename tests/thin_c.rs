@@ -228,14 +228,7 @@ fn save_temps_writes_every_stage() {
         &dir.path().join("out"),
         &["--save-temps", &temps_flag],
     );
-    for stage in [
-        "thin-lto-input",
-        "thin-lto-after-rename",
-        "thin-lto-after-resolve",
-        "thin-lto-after-internalize",
-        "thin-lto-after-import",
-        "thin-lto-after-pm",
-    ] {
+    for stage in THIN_STAGES {
         let path = temps.join(format!("thin_main.o.{stage}.bc"));
         // Each stage parses back as bitcode.
         run_ok(

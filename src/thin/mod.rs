@@ -258,10 +258,5 @@ fn finish_cache(
 
 /// `<stem>.lto.o` (or `.s` / `.bc` for the other emit kinds).
 fn object_file_name(module: &ThinModule, config: &Config) -> String {
-    let extension = match config.emit {
-        crate::config::EmitKind::Object => "o",
-        crate::config::EmitKind::Assembly => "s",
-        crate::config::EmitKind::Bitcode => "bc",
-    };
-    format!("{}.lto.{extension}", module.file_stem)
+    format!("{}.lto.{}", module.file_stem, config.emit.extension())
 }

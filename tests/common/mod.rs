@@ -196,3 +196,13 @@ for job in jobs["jobs"]:
         failed += 1
 sys.exit(1 if failed else 0)
 "#;
+
+/// ThinLTO backend stages, in order, as rustc names their save-temps.
+pub const THIN_STAGES: [&str; 6] = [
+    "thin-lto-input",
+    "thin-lto-after-rename",
+    "thin-lto-after-resolve",
+    "thin-lto-after-internalize",
+    "thin-lto-after-import",
+    "thin-lto-after-pm",
+];
