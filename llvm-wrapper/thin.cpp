@@ -30,22 +30,21 @@ MemoryBufferRef bufferRef(const char *data, size_t len, StringRef name = "") {
   return MemoryBufferRef(StringRef(data, len), name);
 }
 
-// Linkage classes the Rust side chooses prevailing copies by.
-enum LinkageClass : uint8_t {
-  StrongDefinition = 0,
-  WeakDefinition = 1,
-  AvailableExternally = 2,
-  LocalDefinition = 3,
-};
-
-LinkageClass classify(GlobalValue::LinkageTypes linkage) {
+// The linkage class (LTOE_LINKAGE_* of wrapper.h) the Rust side chooses
+// prevailing copies by. Appending variables (llvm.global_ctors, llvm.used,
+// ...) are concatenated by the IR linker and by code generation, never
+// resolved: every module keeps its own, as in LLVM's LTO, where the IR
+// symbol table leaves llvm.* names out of symbol resolution.
+int classify(GlobalValue::LinkageTypes linkage) {
+  if (GlobalValue::isAppendingLinkage(linkage))
+    return LTOE_LINKAGE_APPENDING;
   if (GlobalValue::isLocalLinkage(linkage))
-    return LocalDefinition;
+    return LTOE_LINKAGE_LOCAL;
   if (GlobalValue::isAvailableExternallyLinkage(linkage))
-    return AvailableExternally;
+    return LTOE_LINKAGE_AVAILABLE_EXTERNALLY;
   if (GlobalValue::isWeakForLinker(linkage))
-    return WeakDefinition;
-  return StrongDefinition;
+    return LTOE_LINKAGE_WEAK;
+  return LTOE_LINKAGE_STRONG;
 }
 
 // The summaries defined by the module a backend works on. Fails when the
@@ -140,7 +139,7 @@ extern "C" int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer
         continue;
       ltoe::put<uint64_t>(buffer->data, entry.first);
       ltoe::put<uint32_t>(buffer->data, ordinal->second);
-      ltoe::put<uint8_t>(buffer->data, classify(summary->linkage()));
+      ltoe::put<uint8_t>(buffer->data, static_cast<uint8_t>(classify(summary->linkage())));
       ltoe::putString(buffer->data, info.name());
     }
   }

@@ -63,8 +63,30 @@ int ltoe_internalize(LLVMModuleRef module, const char *const *preserved, size_t 
 uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
 
 /* ---- target machine (target.cpp) ---- */
-void ltoe_target_machine_set_sections(LLVMTargetMachineRef tm, int function_sections,
-                                      int data_sections);
+enum { LTOE_RELOC_PIC = 0, LTOE_RELOC_STATIC = 1, LTOE_RELOC_DYNAMIC_NO_PIC = 2 };
+enum {
+  LTOE_CODE_MODEL_DEFAULT = 0, /* the module's own (-mcmodel), else the target's */
+  LTOE_CODE_MODEL_TINY = 1,
+  LTOE_CODE_MODEL_SMALL = 2,
+  LTOE_CODE_MODEL_KERNEL = 3,
+  LTOE_CODE_MODEL_MEDIUM = 4,
+  LTOE_CODE_MODEL_LARGE = 5,
+};
+typedef struct LtoeTargetSettings {
+  int reloc_model;   /* LTOE_RELOC_* */
+  int code_model;    /* LTOE_CODE_MODEL_* */
+  int codegen_level; /* 0..3 */
+  int function_sections;
+  int data_sections;
+  int asm_verbose;
+} LtoeTargetSettings;
+/* Creates the target machine with the TargetOptions lld's LTO uses (.init_array,
+ * address-significance tables, relaxable relocations, ...). `module` may be NULL;
+ * when given, its code model applies unless the settings name one. The machine
+ * is freed with LLVMDisposeTargetMachine. */
+int ltoe_create_target_machine(const char *triple, const char *cpu, const char *features,
+                               const LtoeTargetSettings *settings, LLVMModuleRef module,
+                               LLVMTargetMachineRef *out, char **err);
 
 /* ---- archives (archive.cpp) ---- */
 /* A GNU archive with a symbol table of the given members, built
@@ -74,6 +96,14 @@ int ltoe_archive_bytes(const char *const *names, const uint8_t *const *datas, co
 
 /* ---- ThinLTO (thin.cpp) ---- */
 typedef struct LtoeThinIndex LtoeThinIndex;
+/* How a summarized definition takes part in symbol resolution. */
+enum {
+  LTOE_LINKAGE_STRONG = 0,              /* external: at most one copy */
+  LTOE_LINKAGE_WEAK = 1,                /* weak, linkonce, common: one copy prevails */
+  LTOE_LINKAGE_AVAILABLE_EXTERNALLY = 2, /* never prevails */
+  LTOE_LINKAGE_LOCAL = 3,               /* internal, private */
+  LTOE_LINKAGE_APPENDING = 4,           /* llvm.global_ctors & co: concatenated, not resolved */
+};
 /* Whether module `which` of a bitcode buffer carries a module summary, and
  * whether it was written for ThinLTO. */
 int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which, int *has_summary,

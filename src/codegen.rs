@@ -3,11 +3,11 @@
 
 use crate::config::{CodeModel, Config, EmitKind, RelocModel};
 use crate::error::{Error, Phase, Result};
+use crate::ffi;
 use crate::llvm;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{FileType, Target, TargetMachine, TargetTriple};
-use inkwell::OptimizationLevel;
+use inkwell::targets::{FileType, TargetMachine};
 
 /// A context for working on one module: its diagnostics are recorded (with
 /// the configured remarks), and with `discard_names` the names of local
@@ -49,55 +49,46 @@ fn default_cpu(triple: &str) -> &'static str {
 }
 
 /// Builds the target machine for `triple` from the configuration, with
-/// function and data sections as configured.
-pub fn target_machine(config: &Config, triple: &str) -> Result<TargetMachine> {
-    llvm::init_targets();
-    let target_triple = TargetTriple::create(triple);
-    let target = Target::from_triple(&target_triple).map_err(|e| {
-        Error::Config(format!(
-            "target {triple:?} is not available in this build: {}",
-            e.to_string_lossy()
-        ))
-    })?;
+/// the options lld's LTO uses (see [`llvm::create_target_machine`]). With
+/// `module`, a default code model means the module's own (`-mcmodel`).
+pub fn target_machine(
+    config: &Config,
+    triple: &str,
+    module: Option<&Module<'_>>,
+) -> Result<TargetMachine> {
     let cpu = config
         .target_cpu
         .clone()
         .unwrap_or_else(|| default_cpu(triple).to_string());
-    let level = match config.opt_level.codegen_level() {
-        0 => OptimizationLevel::None,
-        1 => OptimizationLevel::Less,
-        2 => OptimizationLevel::Default,
-        _ => OptimizationLevel::Aggressive,
-    };
-    let reloc = match config.reloc_model {
-        RelocModel::Pic => inkwell::targets::RelocMode::PIC,
-        RelocModel::Static => inkwell::targets::RelocMode::Static,
-        RelocModel::DynamicNoPic => inkwell::targets::RelocMode::DynamicNoPic,
+    let reloc_model = match config.reloc_model {
+        RelocModel::Pic => ffi::LTOE_RELOC_PIC,
+        RelocModel::Static => ffi::LTOE_RELOC_STATIC,
+        RelocModel::DynamicNoPic => ffi::LTOE_RELOC_DYNAMIC_NO_PIC,
     };
     let code_model = match config.code_model {
-        CodeModel::Default => inkwell::targets::CodeModel::Default,
-        CodeModel::Small => inkwell::targets::CodeModel::Small,
-        CodeModel::Kernel => inkwell::targets::CodeModel::Kernel,
-        CodeModel::Medium => inkwell::targets::CodeModel::Medium,
-        CodeModel::Large => inkwell::targets::CodeModel::Large,
+        CodeModel::Default => ffi::LTOE_CODE_MODEL_DEFAULT,
+        CodeModel::Small => ffi::LTOE_CODE_MODEL_SMALL,
+        CodeModel::Kernel => ffi::LTOE_CODE_MODEL_KERNEL,
+        CodeModel::Medium => ffi::LTOE_CODE_MODEL_MEDIUM,
+        CodeModel::Large => ffi::LTOE_CODE_MODEL_LARGE,
     };
-    let machine = target
-        .create_target_machine(
-            &target_triple,
-            &cpu,
-            &config.target_features,
-            level,
-            reloc,
-            code_model,
-        )
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "cannot create a target machine for {triple} (cpu {cpu:?}, features {:?})",
-                config.target_features
-            ))
-        })?;
-    llvm::set_sections(&machine, config.function_sections, config.data_sections);
-    Ok(machine)
+    let settings = llvm::MachineSettings {
+        triple,
+        cpu: &cpu,
+        features: &config.target_features,
+        reloc_model,
+        code_model,
+        codegen_level: config.opt_level.codegen_level(),
+        function_sections: config.function_sections,
+        data_sections: config.data_sections,
+        asm_verbose: config.emit == EmitKind::Assembly,
+    };
+    llvm::create_target_machine(&settings, module).map_err(|reason| {
+        Error::Config(format!(
+            "cannot create a target machine for {triple} (cpu {cpu:?}, features {:?}): {reason}",
+            config.target_features
+        ))
+    })
 }
 
 /// Points `module` at the machine's triple and data layout (for `--target`).

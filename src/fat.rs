@@ -1,6 +1,16 @@
-//! Fat LTO, the rustc shape: the costliest module is the base, the others are
-//! linked into it in name order with one `Linker`, everything not preserved is
-//! internalized (the restriction pass), `lto<On>` runs, one output is emitted.
+//! Fat LTO: the modules are linked in input order into the first one with
+//! one `Linker`, everything not preserved is internalized (the restriction
+//! pass), `lto<On>` runs, one output is emitted.
+//!
+//! Why the first module and not the costliest, as rustc does: rustc picks the
+//! costliest so that it need not serialize and reparse it into a new context;
+//! here every module is parsed from bitcode into one context anyway, so the
+//! only saving would be one IR move. And the link order is a linker's
+//! semantics: the destination keeps its comdats and weak definitions, and
+//! its `llvm.global_ctors` entries come first. Linking into a module other
+//! than the first gives a C++ program another prevailing copy of each
+//! template static data member, and its dynamic initializer then runs at the
+//! wrong place, where lld and the native build run it in input order.
 
 use crate::codegen;
 use crate::config::Config;
@@ -31,9 +41,9 @@ pub(crate) fn run(
     // Declared first so that it is dropped after every module parsed into it.
     let context = codegen::module_context(config, false)?;
 
-    // Name order makes the link, and so the output, deterministic.
-    let mut ordered: Vec<&BitcodeInput> = modules.iter().collect();
-    ordered.sort_by(|a, b| a.name.cmp(&b.name));
+    // Input order, as a linker: the first weak copy of a symbol prevails,
+    // and constructors of equal priority run in this order.
+    let ordered: Vec<&BitcodeInput> = modules.iter().collect();
     let mut parsed = report.time("parse", || parse_all(&context, &ordered))?;
     if parsed.is_empty() {
         // All inputs are native: `-o` still gets a valid (empty) object so
@@ -50,7 +60,7 @@ pub(crate) fn run(
             instructions: module.cost,
         })
         .collect();
-    let base = parsed.remove(costliest(&parsed));
+    let base = parsed.remove(0);
     let (base_name, base) = (base.name, base.module);
     report.base_module = Some(base_name.clone());
 
@@ -81,7 +91,7 @@ pub(crate) fn run(
     stages.reached(&base, "lto.after-restriction", Phase::Restrict)?;
 
     let triple = codegen::triple_for(config, &base);
-    let machine = codegen::target_machine(config, &triple)?;
+    let machine = codegen::target_machine(config, &triple, Some(&base))?;
     if config.target_triple.is_some() {
         codegen::retarget(&base, &machine);
     }
@@ -113,7 +123,7 @@ struct ParsedModule<'ctx, 'i> {
 fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<FatRun> {
     let module = context.create_module("lto.empty");
     let triple = codegen::triple_for(config, &module);
-    let machine = codegen::target_machine(config, &triple)?;
+    let machine = codegen::target_machine(config, &triple, None)?;
     codegen::retarget(&module, &machine);
     let bytes = report.time("codegen", || {
         codegen::emit(&module, &machine, config.emit, "lto.empty")
@@ -162,19 +172,8 @@ fn parse_all<'ctx, 'i>(
     Ok(parsed)
 }
 
-/// The costliest module; ties go to the first in name order.
-fn costliest(parsed: &Parsed<'_, '_>) -> usize {
-    let mut best = 0;
-    for (index, module) in parsed.iter().enumerate() {
-        if module.cost > parsed[best].cost {
-            best = index;
-        }
-    }
-    best
-}
-
-/// Links every parsed module into `base`; returns the warnings of each link,
-/// naming the module linked in.
+/// Links every parsed module into `base`, in input order; returns the
+/// warnings of each link, naming the module linked in.
 fn link_all<'ctx>(
     context: &'ctx Context,
     base: &Module<'ctx>,

@@ -40,6 +40,29 @@ pub struct LtoeCacheSettings {
     pub data_sections: c_int,
 }
 
+/// `LtoeTargetSettings` of `wrapper.h`: what the configuration decides about
+/// the target machine (the rest of its options are lld's, set by the shim).
+#[repr(C)]
+pub struct LtoeTargetSettings {
+    pub reloc_model: c_int,
+    pub code_model: c_int,
+    pub codegen_level: c_int,
+    pub function_sections: c_int,
+    pub data_sections: c_int,
+    pub asm_verbose: c_int,
+}
+
+/// `LTOE_RELOC_*` of `wrapper.h`.
+pub const LTOE_RELOC_PIC: c_int = 0;
+pub const LTOE_RELOC_STATIC: c_int = 1;
+pub const LTOE_RELOC_DYNAMIC_NO_PIC: c_int = 2;
+/// `LTOE_CODE_MODEL_*` of `wrapper.h`.
+pub const LTOE_CODE_MODEL_DEFAULT: c_int = 0;
+pub const LTOE_CODE_MODEL_SMALL: c_int = 2;
+pub const LTOE_CODE_MODEL_KERNEL: c_int = 3;
+pub const LTOE_CODE_MODEL_MEDIUM: c_int = 4;
+pub const LTOE_CODE_MODEL_LARGE: c_int = 5;
+
 extern "C" {
     pub fn ltoe_string_free(s: *mut c_char);
     pub fn ltoe_buffer_data(b: *const LtoeBuffer) -> *const u8;
@@ -106,11 +129,15 @@ extern "C" {
     ) -> c_int;
     pub fn ltoe_module_instruction_count(module: LLVMModuleRef) -> u64;
 
-    pub fn ltoe_target_machine_set_sections(
-        tm: LLVMTargetMachineRef,
-        function_sections: c_int,
-        data_sections: c_int,
-    );
+    pub fn ltoe_create_target_machine(
+        triple: *const c_char,
+        cpu: *const c_char,
+        features: *const c_char,
+        settings: *const LtoeTargetSettings,
+        module: LLVMModuleRef,
+        out: *mut LLVMTargetMachineRef,
+        err: *mut *mut c_char,
+    ) -> c_int;
 
     pub fn ltoe_archive_bytes(
         names: *const *const c_char,

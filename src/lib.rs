@@ -8,8 +8,10 @@
 //!
 //! ## Fat LTO
 //!
-//! Every module is linked into the costliest one, everything not preserved
-//! is internalized, the `lto<O2>` pipeline runs, one object comes out.
+//! Every module is linked, in input order, into the first one (as a linker
+//! resolves comdats, weak definitions and constructor order), everything not
+//! preserved is internalized, the `lto<O2>` pipeline runs, one object comes
+//! out.
 //!
 //! ```
 //! use inkwell::context::Context;

@@ -52,7 +52,7 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let undefined = undefined_symbols(&module);
 
     let triple = codegen::triple_for(config, &module);
-    let machine = codegen::target_machine(config, &triple)?;
+    let machine = codegen::target_machine(config, &triple, Some(&module))?;
     if config.target_triple.is_some() {
         codegen::retarget(&module, &machine);
     }

@@ -279,7 +279,7 @@ impl Session {
 /// built, the remark pattern is a valid regex.
 pub(crate) fn check_config(config: &Config) -> Result<()> {
     if let Some(triple) = &config.target_triple {
-        crate::codegen::target_machine(config, triple)?;
+        crate::codegen::target_machine(config, triple, None)?;
     }
     if config.remarks.is_some() {
         crate::codegen::module_context(config, true)?;

@@ -379,16 +379,73 @@ pub fn internalize(module: &Module<'_>, preserved: &[&str]) -> Result<Vec<String
         .collect())
 }
 
-/// Turns on function and data sections for `machine` (the C API has no knob).
-pub fn set_sections(machine: &TargetMachine, function_sections: bool, data_sections: bool) {
-    // SAFETY: the target machine is alive; the shim sets two option fields.
-    unsafe {
-        ffi::ltoe_target_machine_set_sections(
-            machine.as_mut_ptr(),
-            c_int::from(function_sections),
-            c_int::from(data_sections),
+/// What the configuration decides about a target machine; the shim sets
+/// every other option as lld's LTO does.
+pub struct MachineSettings<'a> {
+    /// The target triple.
+    pub triple: &'a str,
+    /// The CPU (`x86-64`).
+    pub cpu: &'a str,
+    /// Subtarget features (`+avx2,-sse4.1`).
+    pub features: &'a str,
+    /// `ffi::LTOE_RELOC_*`.
+    pub reloc_model: c_int,
+    /// `ffi::LTOE_CODE_MODEL_*`; the default takes the module's own.
+    pub code_model: c_int,
+    /// Code generation level, 0..=3.
+    pub codegen_level: u8,
+    /// A section per function.
+    pub function_sections: bool,
+    /// A section per data object.
+    pub data_sections: bool,
+    /// Comments in emitted assembly.
+    pub asm_verbose: bool,
+}
+
+/// Creates the target machine code generation uses: lld's LTO options
+/// (constructors in `.init_array`, an address-significance table,
+/// relaxable GOT relocations) plus `settings`. With `module`, its own code
+/// model applies when the settings leave it at the default, as in LLVM's
+/// LTO backend.
+pub fn create_target_machine(
+    settings: &MachineSettings<'_>,
+    module: Option<&Module<'_>>,
+) -> Result<TargetMachine, String> {
+    init_targets();
+    let triple = c_string(settings.triple)?;
+    let cpu = c_string(settings.cpu)?;
+    let features = c_string(settings.features)?;
+    let raw_settings = ffi::LtoeTargetSettings {
+        reloc_model: settings.reloc_model,
+        code_model: settings.code_model,
+        codegen_level: c_int::from(settings.codegen_level),
+        function_sections: c_int::from(settings.function_sections),
+        data_sections: c_int::from(settings.data_sections),
+        asm_verbose: c_int::from(settings.asm_verbose),
+    };
+    let mut machine = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the strings and settings live until the call returns; the
+    // module, when given, is alive and only read; the shim checks every enum
+    // code and returns either an error or a fresh machine we own.
+    let code = unsafe {
+        ffi::ltoe_create_target_machine(
+            triple.as_ptr(),
+            cpu.as_ptr(),
+            features.as_ptr(),
+            &raw_settings,
+            module.map_or(std::ptr::null_mut(), |m| m.as_mut_ptr()),
+            &mut machine,
+            &mut err,
         )
+    };
+    status(code, err)?;
+    if machine.is_null() {
+        return Err("the shim returned no target machine".to_string());
     }
+    // SAFETY: a machine created by `Target::createTargetMachine`, which
+    // inkwell frees with LLVMDisposeTargetMachine (a plain delete).
+    Ok(unsafe { TargetMachine::new(machine) })
 }
 
 /// A GNU archive (with a symbol table) of `members`, built deterministically

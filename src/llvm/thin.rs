@@ -19,6 +19,9 @@ pub enum LinkageClass {
     AvailableExternally,
     /// internal or private: not subject to resolution.
     Local,
+    /// Appending (`llvm.global_ctors`, `llvm.used`, ...): every module's
+    /// copy is kept and concatenated; not subject to resolution.
+    Appending,
 }
 
 /// One definition summarized in the index.
@@ -135,7 +138,9 @@ impl ThinIndex {
                 0 => LinkageClass::Strong,
                 1 => LinkageClass::Weak,
                 2 => LinkageClass::AvailableExternally,
-                _ => LinkageClass::Local,
+                3 => LinkageClass::Local,
+                4 => LinkageClass::Appending,
+                code => return Err(format!("unknown linkage class {code} from the shim")),
             };
             let name = reader.string()?;
             definitions.push(Definition {

@@ -112,7 +112,7 @@ pub(super) fn machine_for(
     config: &Config,
 ) -> Result<inkwell::targets::TargetMachine> {
     let triple = codegen::triple_for(config, module);
-    let machine = codegen::target_machine(config, &triple)?;
+    let machine = codegen::target_machine(config, &triple, Some(module))?;
     if config.target_triple.is_some() {
         codegen::retarget(module, &machine);
     }

@@ -285,7 +285,7 @@ fn choose_prevailing(
     for definition in definitions {
         if matches!(
             definition.linkage,
-            LinkageClass::Local | LinkageClass::AvailableExternally
+            LinkageClass::Local | LinkageClass::AvailableExternally | LinkageClass::Appending
         ) {
             continue;
         }
@@ -396,7 +396,7 @@ mod tests {
         let context = Context::create();
         let module = context.create_module("a");
         let triple = crate::codegen::triple_for(&config, &module);
-        let machine = crate::codegen::target_machine(&config, &triple).unwrap();
+        let machine = crate::codegen::target_machine(&config, &triple, None).unwrap();
         crate::codegen::retarget(&module, &machine);
         let i32_type = context.i32_type();
         let function = module.add_function("answer", i32_type.fn_type(&[], false), None);
