@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const CLANG: &str = "clang-22";
+pub const CLANGXX: &str = "clang++-22";
 
 /// Where the bundled test sources live.
 pub fn data(rel: &str) -> PathBuf {
@@ -43,6 +44,46 @@ pub fn compile_c(dir: &Path, src: &Path, flags: &[&str]) -> PathBuf {
             .arg(&out),
     );
     out
+}
+
+/// `clang++-22 <flags> -c src -o dir/<stem><suffix>.o`.
+pub fn compile_cxx(dir: &Path, src: &Path, flags: &[&str], suffix: &str) -> PathBuf {
+    let stem = src.file_stem().unwrap().to_string_lossy();
+    let out = dir.join(format!("{stem}{suffix}.o"));
+    run_ok(
+        Command::new(CLANGXX)
+            .args(flags)
+            .arg("-c")
+            .arg(src)
+            .arg("-o")
+            .arg(&out),
+    );
+    out
+}
+
+/// Links a C++ program `dir/name` with clang++-22 and lld from `inputs`
+/// (objects, or `@link.rsp`).
+pub fn link_cxx(dir: &Path, inputs: &[String], name: &str) -> PathBuf {
+    let prog = dir.join(name);
+    run_ok(
+        Command::new(CLANGXX)
+            .current_dir(dir)
+            .args(["-fuse-ld=lld", "-pthread"])
+            .args(inputs)
+            .arg("-o")
+            .arg(&prog),
+    );
+    prog
+}
+
+/// The section names of an object file.
+pub fn section_names(path: &Path) -> Vec<String> {
+    use object::ObjectSection;
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.sections()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
 }
 
 /// `rustc <flags> src --out-dir dir`; returns the out dir.
