@@ -3,7 +3,9 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Linker/Linker.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Transforms/IPO/Internalize.h"
+#include "llvm/Transforms/IPO/WholeProgramDevirt.h"
 
 using namespace llvm;
 
@@ -43,6 +45,28 @@ extern "C" int ltoe_internalize(LLVMModuleRef moduleRef, const char *const *pres
   (void)err;
   *internalized = names.release();
   return 0;
+}
+
+extern "C" void ltoe_update_vcall_visibility(LLVMModuleRef moduleRef, int wholeProgramVisibility,
+                                             const char *const *visible, size_t visibleCount) {
+  Module &module = *unwrap(moduleRef);
+  // What code outside the LTO unit may see (native objects, shared
+  // libraries, the preserved list): its vtables keep public visibility, so
+  // their calls are not devirtualized. Without linker resolutions for dynamic
+  // exports, every visible symbol counts as one, the conservative choice.
+  StringSet<> visibleNames;
+  DenseSet<GlobalValue::GUID> dynamicExports;
+  for (size_t i = 0; i < visibleCount; ++i) {
+    visibleNames.insert(visible[i]);
+    dynamicExports.insert(GlobalValue::getGUIDAssumingExternalLinkage(visible[i]));
+  }
+  auto isVisibleToRegularObj = [&](StringRef name) { return visibleNames.contains(name); };
+  // As LTO::runRegularLTO, before the lto<O> pipeline runs its
+  // WholeProgramDevirt pass.
+  updateVCallVisibilityInModule(module, wholeProgramVisibility != 0, dynamicExports,
+                                /*ValidateAllVtablesHaveTypeInfos=*/false,
+                                isVisibleToRegularObj);
+  updatePublicTypeTestCalls(module, wholeProgramVisibility != 0);
 }
 
 extern "C" uint64_t ltoe_module_instruction_count(LLVMModuleRef module) {

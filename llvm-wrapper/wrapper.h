@@ -60,6 +60,12 @@ void ltoe_linker_free(LtoeLinker *linker);
  * llvm.used). Writes the names that were internalized, NUL-separated, to *internalized. */
 int ltoe_internalize(LLVMModuleRef module, const char *const *preserved, size_t preserved_count,
                      LtoeBuffer **internalized, char **err);
+/* Before the fat pipeline, as LLVM's regular LTO: with whole-program
+ * visibility, vtables not among `visible` get linkage-unit visibility so
+ * whole-program devirtualization may use them; public type tests become type
+ * tests (or are dropped without whole-program visibility). */
+void ltoe_update_vcall_visibility(LLVMModuleRef module, int whole_program_visibility,
+                                  const char *const *visible, size_t visible_count);
 uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
 
 /* ---- target machine (target.cpp) ---- */

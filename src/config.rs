@@ -284,6 +284,12 @@ pub struct Config {
     /// Run the IR verifier on every module after every stage; a module that
     /// fails is an error naming the stage (LLVM's LTO `-verify-each`).
     pub verify: bool,
+    /// lld's `--lto-whole-program-visibility`: assume no code outside the
+    /// LTO unit derives from the classes of its vtables, so whole-program
+    /// devirtualization may turn their virtual calls into direct ones (fat
+    /// LTO; symbols that stay preserved keep public visibility). Thin LTO
+    /// refuses it: it does not devirtualize yet.
+    pub whole_program_visibility: bool,
     /// Called with each module after each stage (see [`crate::stages`]).
     pub stage_hook: Option<StageHook>,
     /// Record the optimization remarks of the passes whose name matches
@@ -303,6 +309,7 @@ impl Default for Config {
             code_model: CodeModel::Default,
             function_sections: true,
             data_sections: true,
+            whole_program_visibility: false,
             emit: EmitKind::Object,
             input_options: InputOptions::default(),
             save_temps: None,

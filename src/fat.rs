@@ -80,6 +80,15 @@ pub(crate) fn run(
     stages.reached(&base, "lto.input", Phase::Link)?;
 
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
+    // Before the restriction pass, as LLVM's LTO: what is preserved is what
+    // code outside the unit can see.
+    llvm::update_vcall_visibility(&base, config.whole_program_visibility, &names).map_err(
+        |reason| Error::Llvm {
+            input: base_name.clone(),
+            phase: Phase::Restrict,
+            reason,
+        },
+    )?;
     report.internalized = report
         .time("restrict", || llvm::internalize(&base, &names))
         .map_err(|reason| Error::Llvm {

@@ -127,6 +127,12 @@ extern "C" {
         internalized: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_update_vcall_visibility(
+        module: LLVMModuleRef,
+        whole_program_visibility: c_int,
+        visible: *const *const c_char,
+        visible_count: usize,
+    );
     pub fn ltoe_module_instruction_count(module: LLVMModuleRef) -> u64;
 
     pub fn ltoe_create_target_machine(

@@ -263,3 +263,97 @@ fn cxx_program_behaves_as_native_through_every_path() {
     );
     assert_eq!(run_program(&lld_full), expected, "lld full LTO");
 }
+
+/// Whether `function` in the object (or program) `path` still makes an
+/// indirect call or jump (a virtual call left as is).
+fn calls_indirectly(path: &Path, function: &str) -> bool {
+    let out = run_ok(
+        Command::new("/usr/lib/llvm-22/bin/llvm-objdump")
+            .args(["-d", "--no-show-raw-insn"])
+            .arg(format!("--disassemble-symbols={function}"))
+            .arg(path),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains(function),
+        "{function} not found in {}",
+        path.display()
+    );
+    text.lines().any(|l| l.contains("*%") || l.contains("*("))
+}
+
+#[test]
+fn fat_lto_devirtualizes_where_lld_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let compile = |flags: &[&str], suffix: &str| -> Vec<PathBuf> {
+        ["dog", "main"]
+            .iter()
+            .map(|n| compile_cxx(root, &data(&format!("wpd/{n}.cpp")), flags, suffix))
+            .collect()
+    };
+    let call = "_Z4callPK6Animali";
+    let hidden = compile(
+        &[
+            "-O2",
+            "-flto",
+            "-fwhole-program-vtables",
+            "-fvisibility=hidden",
+        ],
+        ".hidden",
+    );
+    let public = compile(&["-O2", "-flto", "-fwhole-program-vtables"], ".public");
+    for (name, inputs, flag, devirtualized) in [
+        ("hidden", &hidden, false, true),
+        ("public", &public, false, false),
+        ("public-wpv", &public, true, true),
+    ] {
+        let object = format!("{name}.o");
+        let mut list = vec!["fat", "-o", object.as_str()];
+        if flag {
+            list.push("--lto-whole-program-visibility");
+        }
+        engine_run(root, &args(&list, inputs));
+        assert_eq!(
+            !calls_indirectly(&root.join(&object), call),
+            devirtualized,
+            "{name}: engine"
+        );
+        let prog = link_cxx(root, &[object], &format!("{name}-prog"));
+        assert_eq!(run_program(&prog), "4\n", "{name}");
+        // lld's full LTO of the same inputs decides the same.
+        let lld_prog = root.join(format!("{name}-lld"));
+        let mut lld = Command::new(CLANGXX);
+        lld.current_dir(root)
+            .args(["-flto", "-fuse-ld=lld"])
+            .args(inputs.iter())
+            .arg("-o")
+            .arg(&lld_prog);
+        if flag {
+            lld.arg("-Wl,--lto-whole-program-visibility");
+        }
+        run_ok(&mut lld);
+        assert_eq!(
+            !calls_indirectly(&lld_prog, call),
+            devirtualized,
+            "{name}: lld"
+        );
+    }
+    // Thin LTO does not devirtualize yet: the option is refused, not ignored.
+    let thin_inputs = compile(&["-O2", "-flto=thin"], ".thin");
+    let error = cli_error(
+        engine()
+            .current_dir(root)
+            .arg("thin")
+            .args(&thin_inputs)
+            .args([
+                "--export",
+                "main",
+                "--lto-whole-program-visibility",
+                "-o",
+                "t",
+            ]),
+        "fat LTO only",
+    );
+    assert!(error.contains("devirtualiz"), "{error}");
+}

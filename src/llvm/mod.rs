@@ -448,6 +448,33 @@ pub fn create_target_machine(
     Ok(unsafe { TargetMachine::new(machine) })
 }
 
+/// Prepares a linked module for whole-program devirtualization in the
+/// `lto<On>` pipeline, as LLVM's regular LTO does: with
+/// `whole_program_visibility`, the vtables of classes not `visible` outside
+/// the LTO unit may be devirtualized; public type tests are resolved.
+pub fn update_vcall_visibility(
+    module: &Module<'_>,
+    whole_program_visibility: bool,
+    visible: &[&str],
+) -> Result<(), String> {
+    let owned: Vec<CString> = visible
+        .iter()
+        .map(|name| c_string(name))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    // SAFETY: the module is alive and exclusively ours for the call; the name
+    // pointers stay valid (owned) until it returns.
+    unsafe {
+        ffi::ltoe_update_vcall_visibility(
+            module.as_mut_ptr(),
+            c_int::from(whole_program_visibility),
+            pointers.as_ptr(),
+            pointers.len(),
+        )
+    };
+    Ok(())
+}
+
 /// A GNU archive (with a symbol table) of `members`, built deterministically
 /// in memory.
 pub fn archive_bytes(members: &[(String, &[u8])]) -> Result<Vec<u8>, String> {

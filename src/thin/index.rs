@@ -89,6 +89,12 @@ impl ThinData {
         preserved: &BTreeSet<String>,
         config: &Config,
     ) -> Result<ThinData> {
+        if config.whole_program_visibility {
+            return Err(Error::Config(
+                "whole-program visibility (devirtualization) is supported by fat LTO only;                  thin LTO does not devirtualize yet"
+                    .to_string(),
+            ));
+        }
         let mut index = ThinIndex::new();
         for module in &modules {
             index

@@ -115,6 +115,10 @@ struct CommonArgs {
     /// Write the report as JSON to FILE.
     #[arg(long = "report", value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Assume no code outside the LTO unit derives from its classes, so
+    /// virtual calls may be devirtualized (lld's option; fat LTO only).
+    #[arg(long = "lto-whole-program-visibility")]
+    whole_program_visibility: bool,
 }
 
 #[derive(Args)]
@@ -285,6 +289,7 @@ fn session_for(
         },
         jobs,
         cache,
+        whole_program_visibility: common.whole_program_visibility,
         ..common.codegen.config(emit)?
     };
     let mut session = Session::new(config)?;
