@@ -77,6 +77,22 @@ fn check_structor_sections(objects: &[PathBuf]) -> usize {
     with_ctors
 }
 
+/// Distributed ThinLTO of `inputs` in `root`: index files in `idx/`, then a
+/// distributor runs the engine's backend for each module.
+fn distributed(root: &Path, inputs: &[PathBuf]) {
+    std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
+    let list = [
+        "index",
+        "--index-dir",
+        "idx",
+        "--distributor",
+        "python3",
+        "--distributor-arg",
+        "local.py",
+    ];
+    engine_run(root, &args(&list, inputs));
+}
+
 /// The objects a link.rsp names (relative to `dir`).
 fn rsp_objects(dir: &Path, rsp: &Path) -> Vec<PathBuf> {
     std::fs::read_to_string(rsp)
@@ -124,22 +140,7 @@ fn c_constructors_run_in_priority_order_through_every_path() {
     assert_eq!(run_program(&prog), expected, "fat");
 
     // Distributed: index files, then the engine's backend per module.
-    std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
-    engine_run(
-        root,
-        &args(
-            &[
-                "index",
-                "--index-dir",
-                "idx",
-                "--distributor",
-                "python3",
-                "--distributor-arg",
-                "local.py",
-            ],
-            &bitcode,
-        ),
-    );
+    distributed(root, &bitcode);
     let objects = rsp_objects(root, &root.join("idx/link.rsp"));
     assert_eq!(check_structor_sections(&objects), 3);
     let prog = link_cxx(root, &["@idx/link.rsp".into()], "dist-prog");
@@ -205,22 +206,7 @@ fn cxx_program_behaves_as_native_through_every_path() {
         assert_eq!(run_program(&prog), expected, "{name}");
     }
 
-    std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
-    engine_run(
-        root,
-        &args(
-            &[
-                "index",
-                "--index-dir",
-                "idx",
-                "--distributor",
-                "python3",
-                "--distributor-arg",
-                "local.py",
-            ],
-            &thin_bc,
-        ),
-    );
+    distributed(root, &thin_bc);
     let prog = link_cxx(root, &["@idx/link.rsp".into()], "dist-prog");
     assert_eq!(run_program(&prog), expected, "distributed");
 
