@@ -116,7 +116,15 @@ extern "C" int ltoe_write_bitcode(LLVMModuleRef moduleRef, int thin, LtoeBuffer 
     // emits a full-LTO summary that ThinLTO does not import from.
     if (auto *flag = mdconst::extract_or_null<ConstantInt>(module.getModuleFlag("ThinLTO")))
       if (flag->isZero())
-        module.setModuleFlag(Module::Error, "ThinLTO", 1);
+        module.setModuleFlag(Module::Error, "ThinLTO", uint32_t(1));
+    // Never split a module into a thin part and a regular-LTO part (as
+    // -fsplit-lto-unit does for modules with type metadata): the thin link
+    // takes one module per input and devirtualizes on the index alone, as
+    // clang's -fno-split-lto-unit arranges.
+    if (auto *flag =
+            mdconst::extract_or_null<ConstantInt>(module.getModuleFlag("EnableSplitLTOUnit")))
+      if (!flag->isZero())
+        module.setModuleFlag(Module::Error, "EnableSplitLTOUnit", uint32_t(0));
     // The summary writer aborts on anonymous functions and needs canonical
     // aliases; name and canonicalize first, as clang and rustc do.
     LoopAnalysisManager lam;
@@ -163,4 +171,14 @@ extern "C" int ltoe_bitcode_is_no_builtins(const char *data, size_t len, int *no
     }
   }
   return 0;
+}
+
+extern "C" int ltoe_module_uses_cfi(LLVMModuleRef moduleRef) {
+  const Module &module = *unwrap(moduleRef);
+  // clang -fsanitize=cfi* lists the functions whose jump tables it needs and
+  // marks the module; plain -fwhole-program-vtables does neither.
+  return module.getNamedMetadata("cfi.functions") ||
+                 module.getModuleFlag("CFI Canonical Jump Tables")
+             ? 1
+             : 0;
 }

@@ -12,6 +12,8 @@
 #include "llvm/IR/ModuleSummaryIndex.h"
 #include "llvm/LTO/Config.h"
 #include "llvm/LTO/LTO.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/Support/SHA1.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/IPO/FunctionAttrs.h"
@@ -72,7 +74,8 @@ bool clearDSOLocalOnDeclarations(const Module &module, LLVMTargetMachineRef tmRe
 } // namespace
 
 extern "C" int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which,
-                                     int *hasSummary, int *isThin, char **err) {
+                                     int *hasSummary, int *isThin, int *splitLtoUnit,
+                                     char **err) {
   auto modules = getBitcodeModuleList(bufferRef(data, len));
   if (!modules)
     return ltoe::fail(modules.takeError(), err);
@@ -85,6 +88,7 @@ extern "C" int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which,
     return ltoe::fail(info.takeError(), err);
   *hasSummary = info->HasSummary ? 1 : 0;
   *isThin = info->IsThinLTO ? 1 : 0;
+  *splitLtoUnit = info->EnableSplitLTOUnit ? 1 : 0;
   return 0;
 }
 
@@ -177,6 +181,27 @@ extern "C" void ltoe_thin_index_compute_dead(LtoeThinIndex *thin, const uint64_t
                                   importEnabled != 0);
 }
 
+extern "C" void ltoe_thin_index_devirtualize(LtoeThinIndex *thin, int wholeProgramVisibility,
+                                             const uint64_t *dynamicExports, size_t count) {
+  // As LTO::runThinLTO, after liveness and before imports: with whole-program
+  // visibility, the vtables of classes nobody outside the unit can see
+  // (everything not preserved) get linkage-unit visibility; then the
+  // index-based devirtualization records its decisions in the index, which
+  // the backends' pipelines read as their import summary. Without type
+  // metadata in the summaries (no -fwhole-program-vtables) nothing happens.
+  if (wholeProgramVisibility)
+    thin->index.setWithWholeProgramVisibility();
+  DenseSet<GlobalValue::GUID> exports;
+  for (size_t i = 0; i < count; ++i)
+    exports.insert(dynamicExports[i]);
+  updateVCallVisibilityInIndex(thin->index, wholeProgramVisibility != 0, exports,
+                               /*VisibleToRegularObjSymbols=*/{});
+  thin->devirtualizationExports.clear();
+  thin->localDevirtualizationTargets.clear();
+  runWholeProgramDevirtOnIndex(thin->index, thin->devirtualizationExports,
+                               thin->localDevirtualizationTargets);
+}
+
 extern "C" void ltoe_thin_index_compute_imports(LtoeThinIndex *thin, int importEnabled) {
   thin->definedPerModule.clear();
   thin->index.collectDefinedGVSummariesPerModule(thin->definedPerModule);
@@ -253,6 +278,9 @@ extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin,
   for (size_t i = 0; i < count; ++i)
     if (thin->index.isGUIDLive(crossModule[i]))
       exported.insert(crossModule[i]);
+  // Targets devirtualization turned into direct calls from other modules.
+  for (GlobalValue::GUID guid : thin->devirtualizationExports)
+    exported.insert(guid);
   auto isExported = [&](StringRef moduleId, ValueInfo info) {
     auto list = thin->exportLists.find(moduleId);
     return (list != thin->exportLists.end() && list->second.count(info)) ||
@@ -261,6 +289,9 @@ extern "C" void ltoe_thin_index_internalize_and_promote(LtoeThinIndex *thin,
   auto isPrevailing = [&](GlobalValue::GUID guid, const GlobalValueSummary *summary) {
     return thin->isPrevailing(guid, summary);
   };
+  // Local targets that are exported get promoted: the devirtualized calls
+  // must use their promoted names.
+  updateIndexWPDForExports(thin->index, isExported, thin->localDevirtualizationTargets);
   thinLTOInternalizeAndPromoteInIndex(thin->index, isExported, isPrevailing);
 }
 
@@ -400,5 +431,58 @@ extern "C" int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef
     return ltoe::fail(changed.takeError(), err);
   // Imported code may hold public type tests; lower them as LTO does.
   updatePublicTypeTestCalls(module, thin->index.withWholeProgramVisibility());
+  return 0;
+}
+
+extern "C" int ltoe_thin_backend_optimize(const LtoeThinIndex *thin, LLVMModuleRef moduleRef,
+                                          LLVMTargetMachineRef tmRef, int level, int vectorize,
+                                          char **err) {
+  Module &module = *unwrap(moduleRef);
+  TargetMachine *tm = reinterpret_cast<TargetMachine *>(tmRef);
+  OptimizationLevel optLevel;
+  switch (level) {
+  case LTOE_OPT_O0:
+    optLevel = OptimizationLevel::O0;
+    break;
+  case LTOE_OPT_O1:
+    optLevel = OptimizationLevel::O1;
+    break;
+  case LTOE_OPT_O2:
+    optLevel = OptimizationLevel::O2;
+    break;
+  case LTOE_OPT_O3:
+    optLevel = OptimizationLevel::O3;
+    break;
+  case LTOE_OPT_OS:
+    optLevel = OptimizationLevel::Os;
+    break;
+  case LTOE_OPT_OZ:
+    optLevel = OptimizationLevel::Oz;
+    break;
+  default:
+    return ltoe::fail("unknown optimization level code " + std::to_string(level), err);
+  }
+  // thinlto<O> as LTO's backend builds it: the combined index is the import
+  // summary, so whole-program devirtualization and type-test lowering apply
+  // the thin link's decisions (the C API's textual pipeline passes none).
+  PipelineTuningOptions tuning;
+  tuning.LoopVectorization = vectorize != 0;
+  tuning.SLPVectorization = vectorize != 0;
+  PassInstrumentationCallbacks callbacks;
+  PassBuilder builder(tm, tuning, std::nullopt, &callbacks);
+  LoopAnalysisManager loops;
+  FunctionAnalysisManager functions;
+  CGSCCAnalysisManager sccs;
+  ModuleAnalysisManager modules;
+  StandardInstrumentations instrumentations(module.getContext(), /*DebugLogging=*/false,
+                                            /*VerifyEach=*/false);
+  instrumentations.registerCallbacks(callbacks, &modules);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(sccs);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, sccs, modules);
+  ModulePassManager passes = builder.buildThinLTODefaultPipeline(optLevel, &thin->index);
+  passes.run(module, modules);
   return 0;
 }

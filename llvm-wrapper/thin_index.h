@@ -9,7 +9,9 @@
 #include "llvm/IR/GlobalValue.h"
 #include "llvm/IR/ModuleSummaryIndex.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
+#include "llvm/Transforms/IPO/WholeProgramDevirt.h"
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +35,10 @@ struct LtoeThinIndex {
   // GUID -> identifier of the module whose copy prevails (index-owned string).
   llvm::DenseMap<llvm::GlobalValue::GUID, llvm::StringRef> prevailing;
   llvm::DenseSet<llvm::GlobalValue::GUID> preserved;
+  // Whole-program devirtualization on the index: what it exported, and the
+  // local targets whose names change if they are promoted.
+  std::set<llvm::GlobalValue::GUID> devirtualizationExports;
+  std::map<llvm::ValueInfo, std::vector<llvm::VTableSlotSummary>> localDevirtualizationTargets;
   bool importsComputed = false;
 
   bool isPrevailing(llvm::GlobalValue::GUID guid, const llvm::GlobalValueSummary *summary) const {

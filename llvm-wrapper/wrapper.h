@@ -47,6 +47,8 @@ int ltoe_parse_bitcode(LLVMContextRef ctx, const char *data, size_t len, const c
 /* Serializes a module: plain bitcode with a module hash (thin == 0), or
  * bitcode with a ThinLTO module summary and hash (thin != 0). */
 int ltoe_write_bitcode(LLVMModuleRef module, int thin, LtoeBuffer **out, char **err);
+/* Whether the module was compiled for control-flow integrity (-fsanitize=cfi). */
+int ltoe_module_uses_cfi(LLVMModuleRef module);
 
 /* ---- fat LTO steps (linker.cpp) ---- */
 typedef struct LtoeLinker LtoeLinker;
@@ -110,10 +112,11 @@ enum {
   LTOE_LINKAGE_LOCAL = 3,               /* internal, private */
   LTOE_LINKAGE_APPENDING = 4,           /* llvm.global_ctors & co: concatenated, not resolved */
 };
-/* Whether module `which` of a bitcode buffer carries a module summary, and
- * whether it was written for ThinLTO. */
+/* Whether module `which` of a bitcode buffer carries a module summary, whether
+ * it was written for ThinLTO, and whether its unit was marked for splitting
+ * (EnableSplitLTOUnit, from -fsplit-lto-unit). */
 int ltoe_bitcode_lto_info(const char *data, size_t len, size_t which, int *has_summary,
-                          int *is_thin, char **err);
+                          int *is_thin, int *split_lto_unit, char **err);
 /* The GUID of a global symbol name (external linkage, \01 escape dropped). */
 uint64_t ltoe_guid_for_symbol(const char *name);
 
@@ -166,6 +169,23 @@ int ltoe_thin_backend_resolve(const LtoeThinIndex *thin, LLVMModuleRef module, c
 int ltoe_thin_backend_internalize(const LtoeThinIndex *thin, LLVMModuleRef module, char **err);
 int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef module,
                              LLVMTargetMachineRef tm, char **err);
+
+/* Optimization levels of the pipelines. */
+enum {
+  LTOE_OPT_O0 = 0,
+  LTOE_OPT_O1 = 1,
+  LTOE_OPT_O2 = 2,
+  LTOE_OPT_O3 = 3,
+  LTOE_OPT_OS = 4,
+  LTOE_OPT_OZ = 5,
+};
+/* Runs thinlto<level> on a backend's module with the index as its import
+ * summary (devirtualization and type tests as the thin link decided). */
+int ltoe_thin_backend_optimize(const LtoeThinIndex *thin, LLVMModuleRef module,
+                               LLVMTargetMachineRef tm, int level, int vectorize, char **err);
+/* Index-based whole-program devirtualization (after liveness, before imports). */
+void ltoe_thin_index_devirtualize(LtoeThinIndex *thin, int whole_program_visibility,
+                                  const uint64_t *dynamic_exports, size_t count);
 
 /* ---- distributed ThinLTO (distributed.cpp) ---- */
 /* A module's slice of the combined index, as writeIndexToFile writes it for a

@@ -1,7 +1,7 @@
 //! Code generation settings: the target machine built from [`Config`], the
 //! LTO pass pipelines, and emission of objects, assembly or bitcode.
 
-use crate::config::{CodeModel, Config, EmitKind, RelocModel};
+use crate::config::{CodeModel, Config, EmitKind, OptLevel, RelocModel};
 use crate::error::{Error, Phase, Result};
 use crate::ffi;
 use crate::llvm;
@@ -97,7 +97,19 @@ pub fn retarget(module: &Module<'_>, machine: &TargetMachine) {
     module.set_data_layout(&machine.get_target_data().get_data_layout());
 }
 
-/// Runs the named pipeline (`lto` or `thinlto`) at the configured level.
+/// The shim's code (`LTOE_OPT_*`) for an optimization level.
+pub fn opt_level_code(level: OptLevel) -> std::os::raw::c_int {
+    match level {
+        OptLevel::O0 => ffi::LTOE_OPT_O0,
+        OptLevel::O1 => ffi::LTOE_OPT_O1,
+        OptLevel::O2 => ffi::LTOE_OPT_O2,
+        OptLevel::O3 => ffi::LTOE_OPT_O3,
+        OptLevel::Os => ffi::LTOE_OPT_OS,
+        OptLevel::Oz => ffi::LTOE_OPT_OZ,
+    }
+}
+
+/// Runs the named pipeline (`lto`, `default`) at the configured level.
 pub fn optimize(
     module: &Module<'_>,
     machine: &TargetMachine,

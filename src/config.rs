@@ -286,9 +286,8 @@ pub struct Config {
     pub verify: bool,
     /// lld's `--lto-whole-program-visibility`: assume no code outside the
     /// LTO unit derives from the classes of its vtables, so whole-program
-    /// devirtualization may turn their virtual calls into direct ones (fat
-    /// LTO; symbols that stay preserved keep public visibility). Thin LTO
-    /// refuses it: it does not devirtualize yet.
+    /// devirtualization may turn their virtual calls into direct ones
+    /// (symbols that stay preserved keep public visibility).
     pub whole_program_visibility: bool,
     /// Called with each module after each stage (see [`crate::stages`]).
     pub stage_hook: Option<StageHook>,

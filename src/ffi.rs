@@ -56,6 +56,13 @@ pub struct LtoeTargetSettings {
 pub const LTOE_RELOC_PIC: c_int = 0;
 pub const LTOE_RELOC_STATIC: c_int = 1;
 pub const LTOE_RELOC_DYNAMIC_NO_PIC: c_int = 2;
+/// `LTOE_OPT_*` of `wrapper.h`.
+pub const LTOE_OPT_O0: c_int = 0;
+pub const LTOE_OPT_O1: c_int = 1;
+pub const LTOE_OPT_O2: c_int = 2;
+pub const LTOE_OPT_O3: c_int = 3;
+pub const LTOE_OPT_OS: c_int = 4;
+pub const LTOE_OPT_OZ: c_int = 5;
 /// `LTOE_CODE_MODEL_*` of `wrapper.h`.
 pub const LTOE_CODE_MODEL_DEFAULT: c_int = 0;
 pub const LTOE_CODE_MODEL_SMALL: c_int = 2;
@@ -117,6 +124,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
 
+    pub fn ltoe_module_uses_cfi(module: LLVMModuleRef) -> c_int;
     pub fn ltoe_linker_new(dest: LLVMModuleRef) -> *mut LtoeLinker;
     pub fn ltoe_linker_link(linker: *mut LtoeLinker, src: LLVMModuleRef) -> c_int;
     pub fn ltoe_linker_free(linker: *mut LtoeLinker);
@@ -160,6 +168,7 @@ extern "C" {
         which: usize,
         has_summary: *mut c_int,
         is_thin: *mut c_int,
+        split_lto_unit: *mut c_int,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_guid_for_symbol(name: *const c_char) -> u64;
@@ -192,6 +201,20 @@ extern "C" {
         import_enabled: c_int,
     );
     pub fn ltoe_thin_index_compute_imports(thin: *mut LtoeThinIndex, import_enabled: c_int);
+    pub fn ltoe_thin_index_devirtualize(
+        thin: *mut LtoeThinIndex,
+        whole_program_visibility: c_int,
+        dynamic_exports: *const u64,
+        count: usize,
+    );
+    pub fn ltoe_thin_backend_optimize(
+        thin: *const LtoeThinIndex,
+        module: LLVMModuleRef,
+        tm: LLVMTargetMachineRef,
+        level: c_int,
+        vectorize: c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_thin_index_cross_module_guids(
         thin: *const LtoeThinIndex,
         out: *mut *mut LtoeBuffer,

@@ -125,6 +125,16 @@ fn c_constructors_run_in_priority_order_through_every_path() {
     engine_run(root, &args(&["thin", "-o", "thin"], &bitcode));
     let objects = rsp_objects(root, &root.join("thin/link.rsp"));
     assert_eq!(check_structor_sections(&objects), 3);
+    // llvm.used in two modules: both tags kept.
+    for (object, tag) in [
+        ("thin/ctor_a.o.lto.o", "a_tag"),
+        ("thin/ctor_b.o.lto.o", "b_tag"),
+    ] {
+        assert!(
+            find(&symbols(&root.join(object)), tag).is_some_and(|s| s.defined),
+            "{object}: {tag}"
+        );
+    }
     let prog = link_cxx(root, &["@thin/link.rsp".into()], "thin-prog");
     assert_eq!(run_program(&prog), expected, "thin");
 
@@ -269,7 +279,7 @@ fn calls_indirectly(path: &Path, function: &str) -> bool {
 }
 
 #[test]
-fn fat_lto_devirtualizes_where_lld_does() {
+fn devirtualizes_where_lld_does() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let compile = |flags: &[&str], suffix: &str| -> Vec<PathBuf> {
@@ -279,44 +289,110 @@ fn fat_lto_devirtualizes_where_lld_does() {
             .collect()
     };
     let call = "_Z4callPK6Animali";
-    let hidden = compile(
-        &[
-            "-O2",
+    let wpv = "--lto-whole-program-visibility";
+    // (name, LTO flavour, extra clang flags, engine/lld flag, devirtualized)
+    let cases: [(&str, &str, &[&str], bool, bool); 8] = [
+        (
+            "full-hidden",
             "-flto",
-            "-fwhole-program-vtables",
-            "-fvisibility=hidden",
-        ],
-        ".hidden",
-    );
-    let public = compile(&["-O2", "-flto", "-fwhole-program-vtables"], ".public");
-    for (name, inputs, flag, devirtualized) in [
-        ("hidden", &hidden, false, true),
-        ("public", &public, false, false),
-        ("public-wpv", &public, true, true),
-    ] {
-        let object = format!("{name}.o");
+            &["-fvisibility=hidden"],
+            false,
+            true,
+        ),
+        ("full-public", "-flto", &[], false, false),
+        ("full-public-wpv", "-flto", &[], true, true),
+        // Thin: split LTO units, clang's default with -fwhole-program-vtables.
+        (
+            "thin-hidden",
+            "-flto=thin",
+            &["-fvisibility=hidden"],
+            false,
+            true,
+        ),
+        ("thin-public", "-flto=thin", &[], false, false),
+        ("thin-public-wpv", "-flto=thin", &[], true, true),
+        // Thin, unsplit: index-only devirtualization.
+        (
+            "thin-unsplit",
+            "-flto=thin",
+            &["-fvisibility=hidden", "-fno-split-lto-unit"],
+            false,
+            true,
+        ),
+        (
+            "thin-unsplit-public-wpv",
+            "-flto=thin",
+            &["-fno-split-lto-unit"],
+            true,
+            true,
+        ),
+    ];
+    for (name, lto, extra, flag, devirtualized) in cases {
+        let mut flags = vec!["-O2", lto, "-fwhole-program-vtables"];
+        flags.extend_from_slice(extra);
+        let inputs = compile(&flags, &format!(".{name}"));
+        let thin = lto == "-flto=thin";
+        // The engine: fat for full bitcode, thin (and distributed) for thin.
+        let mut objects = Vec::new();
+        if thin {
+            let out = format!("{name}-thin");
+            let mut list = vec!["thin", "-o", out.as_str()];
+            if flag {
+                list.push(wpv);
+            }
+            engine_run(root, &args(&list, &inputs));
+            objects.push((
+                root.join(&out).join(format!("main.{name}.o.lto.o")),
+                format!("@{out}/link.rsp"),
+            ));
+            let idx = format!("{name}-idx");
+            std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
+            let mut list = vec![
+                "index",
+                "--index-dir",
+                idx.as_str(),
+                "--distributor",
+                "python3",
+                "--distributor-arg",
+                "local.py",
+            ];
+            if flag {
+                list.push(wpv);
+            }
+            engine_run(root, &args(&list, &inputs));
+            objects.push((
+                root.join(&idx).join(format!("main.{name}.o.lto.o")),
+                format!("@{idx}/link.rsp"),
+            ));
+        }
+        // Split thin inputs go through fat LTO too.
+        let object = format!("{name}-fat.o");
         let mut list = vec!["fat", "-o", object.as_str()];
         if flag {
-            list.push("--lto-whole-program-visibility");
+            list.push(wpv);
         }
-        engine_run(root, &args(&list, inputs));
-        assert_eq!(
-            !calls_indirectly(&root.join(&object), call),
-            devirtualized,
-            "{name}: engine"
-        );
-        let prog = link_cxx(root, &[object], &format!("{name}-prog"));
-        assert_eq!(run_program(&prog), "4\n", "{name}");
-        // lld's full LTO of the same inputs decides the same.
+        engine_run(root, &args(&list, &inputs));
+        objects.push((root.join(&object), object.clone()));
+        for (index, (object, link_input)) in objects.into_iter().enumerate() {
+            assert_eq!(
+                !calls_indirectly(&object, call),
+                devirtualized,
+                "{name}: engine object {}",
+                object.display()
+            );
+            let prog = link_cxx(root, &[link_input], &format!("{name}-prog-{index}"));
+            assert_eq!(run_program(&prog), "4\n", "{name}");
+        }
+        // lld's LTO of the same inputs decides the same.
         let lld_prog = root.join(format!("{name}-lld"));
         let mut lld = Command::new(CLANGXX);
         lld.current_dir(root)
-            .args(["-flto", "-fuse-ld=lld"])
+            .args([lto, "-fuse-ld=lld"])
             .args(inputs.iter())
             .arg("-o")
             .arg(&lld_prog);
         if flag {
-            lld.arg("-Wl,--lto-whole-program-visibility");
+            lld.arg(format!("-Wl,{wpv}"));
         }
         run_ok(&mut lld);
         assert_eq!(
@@ -324,22 +400,80 @@ fn fat_lto_devirtualizes_where_lld_does() {
             devirtualized,
             "{name}: lld"
         );
+        assert_eq!(run_program(&lld_prog), "4\n", "{name}: lld");
     }
-    // Thin LTO does not devirtualize yet: the option is refused, not ignored.
-    let thin_inputs = compile(&["-O2", "-flto=thin"], ".thin");
+}
+
+#[test]
+fn cfi_inputs_are_refused_by_thin_lto() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs: Vec<PathBuf> = ["dog", "main"]
+        .iter()
+        .map(|n| {
+            compile_cxx(
+                root,
+                &data(&format!("wpd/{n}.cpp")),
+                &[
+                    "-O2",
+                    "-flto=thin",
+                    "-fsanitize=cfi",
+                    "-fno-sanitize-ignorelist",
+                    "-fvisibility=hidden",
+                ],
+                "",
+            )
+        })
+        .collect();
     let error = cli_error(
         engine()
             .current_dir(root)
             .arg("thin")
-            .args(&thin_inputs)
-            .args([
-                "--export",
-                "main",
-                "--lto-whole-program-visibility",
-                "-o",
-                "t",
-            ]),
-        "fat LTO only",
+            .args(&inputs)
+            .args(["--export", "main", "-o", "t"]),
+        "dog.o",
     );
-    assert!(error.contains("devirtualiz"), "{error}");
+    assert!(error.contains("-fsanitize=cfi"), "{error}");
+    assert!(!root.join("t/link.rsp").exists(), "nothing written");
+}
+
+#[test]
+fn fat_lto_enforces_cfi_like_lld() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs: Vec<PathBuf> = ["classes", "cfi_main"]
+        .iter()
+        .map(|n| {
+            compile_cxx(
+                root,
+                &data(&format!("cfi/{n}.cpp")),
+                &[
+                    "-O2",
+                    "-flto",
+                    "-fsanitize=cfi",
+                    "-fno-sanitize-ignorelist",
+                    "-fvisibility=hidden",
+                ],
+                "",
+            )
+        })
+        .collect();
+    engine_run(root, &args(&["fat", "-o", "fat.o"], &inputs));
+    let engine_prog = link_cxx(root, &["fat.o".into()], "fat-prog");
+    let lld_prog = root.join("lld-prog");
+    run_ok(
+        Command::new(CLANGXX)
+            .current_dir(root)
+            .args(["-flto", "-fuse-ld=lld"])
+            .args(&inputs)
+            .arg("-o")
+            .arg(&lld_prog),
+    );
+    for prog in [&engine_prog, &lld_prog] {
+        assert_eq!(run_program(prog), "1\n");
+        // The bad cast is caught: the program traps instead of calling B::g.
+        let status = Command::new(prog).arg("bad").status().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(4), "{}: {status:?}", prog.display());
+    }
 }

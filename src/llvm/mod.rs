@@ -21,7 +21,7 @@ pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use thin::{
     bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, IndexedModule,
-    LinkageClass, ModuleIndexFile, ModuleStats, ThinIndex,
+    LinkageClass, LtoInfo, ModuleIndexFile, ModuleStats, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.
@@ -295,6 +295,13 @@ pub fn parse_bitcode<'ctx>(
     status(code, err)?;
     // SAFETY: the shim handed us a fresh module we now own, created in `context`.
     Ok(unsafe { Module::new(module) })
+}
+
+/// Whether the module was compiled for control-flow integrity
+/// (`-fsanitize=cfi`): it needs jump tables built over the whole program.
+pub fn uses_cfi(module: &Module<'_>) -> bool {
+    // SAFETY: the module is alive for the call and only read.
+    unsafe { ffi::ltoe_module_uses_cfi(module.as_mut_ptr()) != 0 }
 }
 
 /// The number of instructions in a module: the cost that picks the base of a

@@ -184,6 +184,24 @@ impl ThinIndex {
         }
     }
 
+    /// Index-based whole-program devirtualization, as LLVM's thin link runs
+    /// it after liveness and before imports: with
+    /// `whole_program_visibility`, classes whose vtables are not among
+    /// `dynamic_exports` may be devirtualized. Does nothing for summaries
+    /// without type metadata.
+    pub fn devirtualize(&mut self, whole_program_visibility: bool, dynamic_exports: &[u64]) {
+        // SAFETY: exclusive access to a live index; the GUIDs live until the
+        // call returns.
+        unsafe {
+            ffi::ltoe_thin_index_devirtualize(
+                self.raw,
+                c_int::from(whole_program_visibility),
+                dynamic_exports.as_ptr(),
+                dynamic_exports.len(),
+            )
+        }
+    }
+
     /// Per-module definitions, and the import/export lists if enabled.
     pub fn compute_imports(&mut self, import_enabled: bool) {
         // SAFETY: exclusive access to a live index.
@@ -310,6 +328,32 @@ impl ThinIndex {
         // SAFETY: the module is alive; the index is only read.
         let code =
             unsafe { ffi::ltoe_thin_backend_internalize(self.raw, module.as_mut_ptr(), &mut err) };
+        status(code, err)
+    }
+
+    /// Runs `thinlto<level>` (`ffi::LTOE_OPT_*`) on a backend's module with
+    /// this index as the import summary, as LLVM's LTO backend does, so the
+    /// thin link's devirtualization and type-test decisions apply.
+    pub fn optimize(
+        &self,
+        module: &Module<'_>,
+        machine: &TargetMachine,
+        level: c_int,
+        vectorize: bool,
+    ) -> Result<(), String> {
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the module and machine are alive and the module is ours
+        // for the call; the index is only read; the shim checks the level.
+        let code = unsafe {
+            ffi::ltoe_thin_backend_optimize(
+                self.raw,
+                module.as_mut_ptr(),
+                machine.as_mut_ptr(),
+                level,
+                c_int::from(vectorize),
+                &mut err,
+            )
+        };
         status(code, err)
     }
 
@@ -504,11 +548,23 @@ impl Drop for ThinIndex {
     }
 }
 
-/// Whether module `which` of a bitcode buffer carries a summary, and whether
-/// it was written for ThinLTO: `(has_summary, is_thin)`.
-pub fn bitcode_lto_info(data: &[u8], which: usize) -> Result<(bool, bool), String> {
+/// What a bitcode module's header says about LTO.
+#[derive(Debug, Clone, Copy)]
+pub struct LtoInfo {
+    /// It carries a module summary.
+    pub has_summary: bool,
+    /// The summary was written for ThinLTO.
+    pub is_thin: bool,
+    /// Its unit was marked for splitting (`-fsplit-lto-unit`).
+    pub split_lto_unit: bool,
+}
+
+/// The LTO facts of module `which` of a bitcode buffer, from its header
+/// (nothing is parsed).
+pub fn bitcode_lto_info(data: &[u8], which: usize) -> Result<LtoInfo, String> {
     let mut has_summary: c_int = 0;
     let mut is_thin: c_int = 0;
+    let mut split_lto_unit: c_int = 0;
     let mut err = std::ptr::null_mut();
     // SAFETY: `data` is valid for `len` bytes during the call.
     let code = unsafe {
@@ -518,10 +574,15 @@ pub fn bitcode_lto_info(data: &[u8], which: usize) -> Result<(bool, bool), Strin
             which,
             &mut has_summary,
             &mut is_thin,
+            &mut split_lto_unit,
             &mut err,
         )
     };
-    status(code, err).map(|()| (has_summary != 0, is_thin != 0))
+    status(code, err).map(|()| LtoInfo {
+        has_summary: has_summary != 0,
+        is_thin: is_thin != 0,
+        split_lto_unit: split_lto_unit != 0,
+    })
 }
 
 /// The GUID LLVM gives a global symbol name.

@@ -170,9 +170,16 @@ pub(super) fn run_steps(
     fail_on_error_diagnostics(context, name, Phase::Import)?;
     stages.reached(module, "thin-lto-after-import", Phase::Import)?;
 
-    steps.time("optimize", || {
-        codegen::optimize(module, machine, "thinlto", config, name)
-    })?;
+    steps
+        .time("optimize", || {
+            index.optimize(
+                module,
+                machine,
+                codegen::opt_level_code(config.opt_level),
+                config.opt_level.vectorizes(),
+            )
+        })
+        .map_err(step_error(Phase::Optimize))?;
     fail_on_error_diagnostics(context, name, Phase::Optimize)?;
     stages.reached(module, "thin-lto-after-pm", Phase::Optimize)?;
 

@@ -89,12 +89,6 @@ impl ThinData {
         preserved: &BTreeSet<String>,
         config: &Config,
     ) -> Result<ThinData> {
-        if config.whole_program_visibility {
-            return Err(Error::Config(
-                "whole-program visibility (devirtualization) is supported by fat LTO only;                  thin LTO does not devirtualize yet"
-                    .to_string(),
-            ));
-        }
         let mut index = ThinIndex::new();
         for module in &modules {
             index
@@ -119,6 +113,9 @@ impl ThinData {
         // across modules), but imports nothing.
         let import_enabled = config.opt_level != OptLevel::O0;
         index.compute_dead(&preserved_guids, import_enabled);
+        // Preserved symbols are what code outside the unit may see: their
+        // classes keep public visibility (as lld's dynamic exports).
+        index.devirtualize(config.whole_program_visibility, &preserved_guids);
         index.compute_imports(import_enabled);
         // A live symbol that another module uses stays external even when
         // nobody imports it: the linker resolves it across modules (lld's
@@ -233,23 +230,27 @@ pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
             ))
         }
         1 => {}
+        2 => return split_unit(input),
         _ => {
             return Err(Error::invalid(
                 &input.name,
                 Phase::ThinLink,
                 format!(
-                    "bitcode holds {count} modules (a split LTO unit, as -fsplit-lto-unit \
-                     writes for CFI or whole-program devirtualization); thin LTO here takes \
-                     one module per input"
+                    "bitcode holds {count} modules; thin LTO takes one module per input, \
+                     or a split LTO unit of two (-fsplit-lto-unit)"
                 ),
             ))
         }
     }
-    let (has_summary, is_thin) =
+    let info =
         llvm::bitcode_lto_info(data, 0).map_err(|reason| parse_error(&input.name, data, reason))?;
     // A full-LTO summary (clang -flto=full writes one) is not one ThinLTO
-    // imports from: such modules get a ThinLTO summary too.
-    let (bytes, summary_added) = if has_summary && is_thin {
+    // imports from: such modules get a ThinLTO summary too. So does a module
+    // marked for LTO unit splitting (-fwhole-program-vtables), rewritten
+    // unsplit: every module of the link must agree on that flag (importing
+    // links module flags), and the index records vtables for
+    // devirtualization only in unsplit modules.
+    let (bytes, summary_added) = if info.has_summary && info.is_thin && !info.split_lto_unit {
         (input.bytes.clone(), false)
     } else {
         (add_summary(input)?, true)
@@ -261,6 +262,62 @@ pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
         origin: input.origin.clone(),
         input_bytes: data.len(),
         summary_added,
+        file_stem: String::new(),
+    })
+}
+
+/// A split LTO unit (what `-fsplit-lto-unit` writes, clang's default with
+/// `-fwhole-program-vtables`): a thin module plus a regular-LTO module that
+/// holds the vtables with type metadata. LLVM's LTO compiles the regular
+/// parts of all inputs as one extra regular-LTO partition; here the two
+/// parts are linked back into one module, which gets a ThinLTO summary
+/// without splitting (as `-fno-split-lto-unit` would have written it), and
+/// the thin link devirtualizes on the index. Control-flow integrity needs
+/// its jump tables over the whole regular partition: refused.
+fn split_unit(input: &BitcodeInput) -> Result<ThinModule> {
+    let data = input.bytes.as_slice();
+    let regular =
+        llvm::bitcode_lto_info(data, 1).map_err(|reason| parse_error(&input.name, data, reason))?;
+    if regular.is_thin {
+        return Err(Error::invalid(
+            &input.name,
+            Phase::ThinLink,
+            "bitcode holds 2 ThinLTO modules; thin LTO takes one module per input",
+        ));
+    }
+    let context = Context::create();
+    llvm::install_diagnostics(&context);
+    let parse = |index: usize| {
+        llvm::parse_bitcode(&context, data, &input.name, index).map_err(|reason| {
+            parse_error(&input.name, data, llvm::with_error_text(&context, reason))
+        })
+    };
+    let module = parse(0)?;
+    let regular = parse(1)?;
+    if llvm::uses_cfi(&module) || llvm::uses_cfi(&regular) {
+        return Err(Error::invalid(
+            &input.name,
+            Phase::ThinLink,
+            "compiled with -fsanitize=cfi: thin LTO does not build CFI jump tables; use fat LTO",
+        ));
+    }
+    let mut linker = llvm::FatLinker::new(&module);
+    linker
+        .link(&context, regular)
+        .map_err(|reason| Error::Link {
+            input: input.name.clone(),
+            reason: format!("joining the two parts of a split LTO unit: {reason}"),
+        })?;
+    drop(linker);
+    let buffer = ThinBuffer::new(&module)
+        .map_err(|reason| Error::invalid(&input.name, Phase::ThinLink, reason))?;
+    Ok(ThinModule {
+        name: input.name.clone(),
+        id: input.name.clone(),
+        bytes: InputBytes::thin(buffer),
+        origin: input.origin.clone(),
+        input_bytes: data.len(),
+        summary_added: true,
         file_stem: String::new(),
     })
 }

@@ -116,7 +116,7 @@ struct CommonArgs {
     #[arg(long = "report", value_name = "FILE")]
     report: Option<PathBuf>,
     /// Assume no code outside the LTO unit derives from its classes, so
-    /// virtual calls may be devirtualized (lld's option; fat LTO only).
+    /// virtual calls may be devirtualized (lld's option).
     #[arg(long = "lto-whole-program-visibility")]
     whole_program_visibility: bool,
 }

@@ -20,3 +20,6 @@ __attribute__((constructor(400))) static void a_init_400(void) {
 __attribute__((destructor)) static void a_fini(void) {
     printf("dtor a, %d constructors ran\n", calls);
 }
+
+/* Kept by llvm.used in two modules (an appending list, like the constructors). */
+__attribute__((used)) static const char a_tag[] = "ctor-a-tag";

@@ -17,3 +17,5 @@ __attribute__((destructor(200))) static void b_fini_200(void) {
 }
 
 int peer_state(void) { return b_state; }
+
+__attribute__((used)) static const char b_tag[] = "ctor-b-tag";
