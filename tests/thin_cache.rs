@@ -296,8 +296,17 @@ fn settings_changes_miss_every_module() {
         "+avx2",
     ]);
     assert_eq!(statuses(&features), all("miss: settings changed"));
+    let visibility = project.engine_run(&[
+        "-O3",
+        "--target-cpu",
+        "x86-64-v2",
+        "--target-features",
+        "+avx2",
+        "--lto-whole-program-visibility",
+    ]);
+    assert_eq!(statuses(&visibility), all("miss: settings changed"));
     for module in project.objects() {
-        let keys = [&o2, &o3, &cpu, &features].map(|run| key_of(run, &module));
+        let keys = [&o2, &o3, &cpu, &features, &visibility].map(|run| key_of(run, &module));
         for (i, key) in keys.iter().enumerate() {
             assert!(
                 !keys[..i].contains(key),

@@ -276,14 +276,17 @@ impl KeyConfig {
         // Everything else that changes what a backend produces: this crate's
         // version, source fingerprint and cache format, what is emitted, the
         // vectorizer settings (derived from the level, spelled out so that a
-        // change of that rule changes keys).
+        // change of that rule changes keys), and whole-program visibility
+        // (the backend resolves public type tests by it, even where no call
+        // was devirtualized).
         let vectorize = config.opt_level.vectorizes();
         let extra = format!(
-            "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}",
+            "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}; whole-program-visibility {}",
             env!("CARGO_PKG_VERSION"),
             llvm::LLVM_MAJOR,
             config.emit,
             config.save_temps.is_some(),
+            config.whole_program_visibility,
         );
         let digest = format!(
             "{:016x}",
