@@ -77,19 +77,20 @@ fn check_structor_sections(objects: &[PathBuf]) -> usize {
     with_ctors
 }
 
-/// Distributed ThinLTO of `inputs` in `root`: index files in `idx/`, then a
-/// distributor runs the engine's backend for each module.
-fn distributed(root: &Path, inputs: &[PathBuf]) {
+/// Distributed ThinLTO of `inputs` in `root`: index files in `index_dir`,
+/// then a distributor runs the engine's backend for each module.
+fn distributed(root: &Path, inputs: &[PathBuf], index_dir: &str, extra: &[&str]) {
     std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
-    let list = [
+    let mut list = vec![
         "index",
         "--index-dir",
-        "idx",
+        index_dir,
         "--distributor",
         "python3",
         "--distributor-arg",
         "local.py",
     ];
+    list.extend_from_slice(extra);
     engine_run(root, &args(&list, inputs));
 }
 
@@ -150,7 +151,7 @@ fn c_constructors_run_in_priority_order_through_every_path() {
     assert_eq!(run_program(&prog), expected, "fat");
 
     // Distributed: index files, then the engine's backend per module.
-    distributed(root, &bitcode);
+    distributed(root, &bitcode, "idx", &[]);
     let objects = rsp_objects(root, &root.join("idx/link.rsp"));
     assert_eq!(check_structor_sections(&objects), 3);
     let prog = link_cxx(root, &["@idx/link.rsp".into()], "dist-prog");
@@ -216,7 +217,7 @@ fn cxx_program_behaves_as_native_through_every_path() {
         assert_eq!(run_program(&prog), expected, "{name}");
     }
 
-    distributed(root, &thin_bc);
+    distributed(root, &thin_bc, "idx", &[]);
     let prog = link_cxx(root, &["@idx/link.rsp".into()], "dist-prog");
     assert_eq!(run_program(&prog), expected, "distributed");
 
@@ -332,46 +333,30 @@ fn devirtualizes_where_lld_does() {
         flags.extend_from_slice(extra);
         let inputs = compile(&flags, &format!(".{name}"));
         let thin = lto == "-flto=thin";
-        // The engine: fat for full bitcode, thin (and distributed) for thin.
+        // The engine: thin and distributed for thin bitcode, fat for both.
+        let engine_flags: &[&str] = if flag { &[wpv] } else { &[] };
+        let run = |list: &[&str]| {
+            let mut list = list.to_vec();
+            list.extend_from_slice(engine_flags);
+            engine_run(root, &args(&list, &inputs));
+        };
         let mut objects = Vec::new();
         if thin {
-            let out = format!("{name}-thin");
-            let mut list = vec!["thin", "-o", out.as_str()];
-            if flag {
-                list.push(wpv);
+            for mode in ["thin", "index"] {
+                let out = format!("{name}-{mode}");
+                if mode == "thin" {
+                    run(&["thin", "-o", &out]);
+                } else {
+                    distributed(root, &inputs, &out, engine_flags);
+                }
+                objects.push((
+                    root.join(&out).join(format!("main.{name}.o.lto.o")),
+                    format!("@{out}/link.rsp"),
+                ));
             }
-            engine_run(root, &args(&list, &inputs));
-            objects.push((
-                root.join(&out).join(format!("main.{name}.o.lto.o")),
-                format!("@{out}/link.rsp"),
-            ));
-            let idx = format!("{name}-idx");
-            std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
-            let mut list = vec![
-                "index",
-                "--index-dir",
-                idx.as_str(),
-                "--distributor",
-                "python3",
-                "--distributor-arg",
-                "local.py",
-            ];
-            if flag {
-                list.push(wpv);
-            }
-            engine_run(root, &args(&list, &inputs));
-            objects.push((
-                root.join(&idx).join(format!("main.{name}.o.lto.o")),
-                format!("@{idx}/link.rsp"),
-            ));
         }
-        // Split thin inputs go through fat LTO too.
         let object = format!("{name}-fat.o");
-        let mut list = vec!["fat", "-o", object.as_str()];
-        if flag {
-            list.push(wpv);
-        }
-        engine_run(root, &args(&list, &inputs));
+        run(&["fat", "-o", &object]);
         objects.push((root.join(&object), object.clone()));
         for (index, (object, link_input)) in objects.into_iter().enumerate() {
             assert_eq!(

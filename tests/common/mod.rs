@@ -33,25 +33,19 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 
 /// `clang-22 <flags> -c src -o dir/<stem>.o`.
 pub fn compile_c(dir: &Path, src: &Path, flags: &[&str]) -> PathBuf {
-    let stem = src.file_stem().unwrap().to_string_lossy();
-    let out = dir.join(format!("{stem}.o"));
-    run_ok(
-        Command::new(CLANG)
-            .args(flags)
-            .arg("-c")
-            .arg(src)
-            .arg("-o")
-            .arg(&out),
-    );
-    out
+    compile_with(CLANG, dir, src, flags, "")
 }
 
 /// `clang++-22 <flags> -c src -o dir/<stem><suffix>.o`.
 pub fn compile_cxx(dir: &Path, src: &Path, flags: &[&str], suffix: &str) -> PathBuf {
+    compile_with(CLANGXX, dir, src, flags, suffix)
+}
+
+fn compile_with(compiler: &str, dir: &Path, src: &Path, flags: &[&str], suffix: &str) -> PathBuf {
     let stem = src.file_stem().unwrap().to_string_lossy();
     let out = dir.join(format!("{stem}{suffix}.o"));
     run_ok(
-        Command::new(CLANGXX)
+        Command::new(compiler)
             .args(flags)
             .arg("-c")
             .arg(src)
