@@ -23,7 +23,12 @@ struct Recorded {
   std::string function;
 };
 
+// Marks our handler: a context may carry LLVM's default handler or one that
+// someone else installed, and only ours may be read as a RecordingHandler.
+char RecordingTag;
+
 struct RecordingHandler final : DiagnosticHandler {
+  RecordingHandler() : DiagnosticHandler(&RecordingTag) {}
   std::mutex lock;
   // Errors are drained after every step (they fail it); the rest accumulate
   // until the caller collects them, so draining errors never loses a warning.
@@ -59,11 +64,14 @@ struct RecordingHandler final : DiagnosticHandler {
   }
 };
 
+// The context's recording handler, or null when it has another one (LLVM's
+// default, or a handler set through the C API). LLVM is built without RTTI,
+// so the handler is recognized by the tag it carries as its context.
 RecordingHandler *recordingHandler(LLVMContextRef ctx) {
-  // The handler was installed by us; LLVM is built without RTTI for users, so
-  // the cast is static and guarded by the install call on the Rust side.
-  return static_cast<RecordingHandler *>(
-      const_cast<DiagnosticHandler *>(unwrap(ctx)->getDiagHandlerPtr()));
+  const DiagnosticHandler *handler = unwrap(ctx)->getDiagHandlerPtr();
+  if (!handler || handler->DiagnosticContext != &RecordingTag)
+    return nullptr;
+  return static_cast<RecordingHandler *>(const_cast<DiagnosticHandler *>(handler));
 }
 } // namespace
 

@@ -143,9 +143,9 @@ impl FromStr for EmitKind {
 /// How many ThinLTO backends (and modules compiled without LTO) run at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Jobs {
-    /// The build tool's jobserver when `CARGO_MAKEFLAGS` / `MAKEFLAGS`
-    /// offer one (a `make -jN` recipe, a cargo build script), else one per
-    /// available core.
+    /// One per available core. The environment's jobserver is never read
+    /// behind the host's back (a compiler that links this crate may own
+    /// it): pass it with [`Jobs::Jobserver`] and [`Jobserver::from_env`].
     #[default]
     Auto,
     /// Exactly this many (at least one).
@@ -157,15 +157,12 @@ pub enum Jobs {
 
 impl Jobs {
     /// What this means in this process: a fixed thread count, or tokens from
-    /// a jobserver (`Auto` looks at the environment once per process).
+    /// a jobserver.
     pub fn resolve(&self) -> Parallelism {
         match self {
             Jobs::Fixed(n) => Parallelism::Threads((*n).max(1)),
             Jobs::Jobserver(client) => Parallelism::Tokens(client.clone()),
-            Jobs::Auto => match Jobserver::from_env() {
-                Some(client) => Parallelism::Tokens(client),
-                None => Parallelism::Threads(available_cores()),
-            },
+            Jobs::Auto => Parallelism::Threads(available_cores()),
         }
     }
 
@@ -204,13 +201,24 @@ impl Jobserver {
         Jobserver(std::sync::Arc::new(client))
     }
 
-    /// The jobserver `CARGO_MAKEFLAGS` / `MAKEFLAGS` name, if any whose file
-    /// descriptors are really open in this process. Read once: the client
-    /// owns the descriptors from then on.
-    pub fn from_env() -> Option<Jobserver> {
+    /// The jobserver `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS` name, if
+    /// any whose file descriptors are really open in this process (a pipe or
+    /// a fifo). Read once per process: the client owns the descriptors from
+    /// then on. The `lto-engine` executable uses it.
+    ///
+    /// # Safety
+    ///
+    /// The descriptors the environment names must be the jobserver's and
+    /// must not be used by anything else in the process: not by a jobserver
+    /// client the host made itself (rustc, cargo's build-script helpers
+    /// hold one), not closed and reused for other files. A host that has
+    /// its own client passes it with [`Jobserver::new`] instead.
+    pub unsafe fn from_env() -> Option<Jobserver> {
         static FROM_ENV: std::sync::OnceLock<Option<Jobserver>> = std::sync::OnceLock::new();
         FROM_ENV
-            .get_or_init(|| crate::ffi::jobserver_from_env().map(Jobserver::new))
+            // SAFETY: the caller vouches for the descriptors (this
+            // function's contract); the client is created once per process.
+            .get_or_init(|| unsafe { crate::ffi::jobserver_from_env() }.map(Jobserver::new))
             .clone()
     }
 

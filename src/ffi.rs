@@ -325,12 +325,15 @@ extern "C" {
 
 /// The jobserver that `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS` name, when
 /// its pipe is really open in this process (`check_pipe`); `None` without
-/// one. Callers must call this at most once per process
-/// (`config::Jobserver::from_env` caches it).
-pub fn jobserver_from_env() -> Option<jobserver::Client> {
-    // SAFETY: the descriptors named in the environment were inherited for
-    // this purpose; the client is created once per process (cached by the
-    // caller), so no other owner of them exists, and `check_pipe` makes the
-    // crate verify they are pipes (or a fifo) before using them.
+/// one.
+///
+/// # Safety
+///
+/// Call at most once per process (`config::Jobserver::from_env` caches it),
+/// and only where nothing else in the process uses those descriptors.
+pub unsafe fn jobserver_from_env() -> Option<jobserver::Client> {
+    // SAFETY: the caller guarantees the descriptors are the jobserver's and
+    // unowned; `check_pipe` makes the crate verify they are pipes (or a
+    // fifo) before using them.
     unsafe { jobserver::Client::from_env_ext(true) }.client.ok()
 }

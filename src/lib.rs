@@ -117,16 +117,39 @@
 //!
 //! Policy lives in Rust; the C++ shim in `llvm-wrapper/` exposes LLVM steps
 //! one by one. All `unsafe` code is in `ffi` and `llvm`.
+//!
+//! ## What safe code cannot do
+//!
+//! The LLVM layer is private: a host cannot reach the shim's handles, its
+//! diagnostics queues or its memory maps.
+//!
+//! ```compile_fail,E0603
+//! let context = inkwell::context::Context::create();
+//! lto_engine::llvm::take_diagnostics(&context, "x");
+//! ```
+//!
+//! ```compile_fail,E0603
+//! let file = std::fs::File::open("Cargo.toml").unwrap();
+//! let _map = lto_engine::llvm::map_file_readonly(&file);
+//! ```
+//!
+//! The environment's jobserver is never read by default
+//! ([`Jobs::Auto`] is one job per core): taking it is an `unsafe` opt-in,
+//! since a host such as rustc may own those descriptors.
+//!
+//! ```compile_fail,E0133
+//! let _jobs = lto_engine::Jobserver::from_env();
+//! ```
 #![warn(missing_docs)]
 
-pub mod codegen;
+mod codegen;
 pub mod config;
 pub mod error;
 mod fat;
 mod ffi;
 pub mod input;
 mod jobs;
-pub mod llvm;
+mod llvm;
 mod nolto;
 pub mod output;
 pub mod report;
@@ -140,7 +163,7 @@ pub use config::{
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
-pub use llvm::{Diagnostic, Severity};
+pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
 pub use report::Report;
 pub use session::{IndexFiles, LtoKind, ModuleLto, ModuleRole, Progress, Session};

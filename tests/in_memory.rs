@@ -5,8 +5,8 @@ use common::*;
 use inkwell::context::Context;
 use inkwell::module::Linkage;
 use inkwell::targets::TargetMachine;
-use lto_engine::llvm::{ModuleBuffer, ThinBuffer};
 use lto_engine::{Config, LtoKind, Session};
+use lto_engine::{ModuleBuffer, ThinBuffer};
 
 /// `cgu.0`: `int helper(int x) { return x * 5; }` (external, unused elsewhere
 /// after inlining). `cgu.1`: `int entry(int x) { return helper(x) + 1; }`.
@@ -131,7 +131,7 @@ fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
         mul.erase_from_basic_block();
     }
     // As a real compiler does: the target's data layout.
-    lto_engine::llvm::init_targets();
+    inkwell::targets::Target::initialize_x86(&inkwell::targets::InitializationConfig::default());
     let triple = TargetMachine::get_default_triple();
     let machine = inkwell::targets::Target::from_triple(&triple)
         .unwrap()

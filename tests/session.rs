@@ -137,7 +137,7 @@ fn modules_streamed_from_four_threads_equal_a_batch_session() {
     {
         let context = Context::create();
         let main = build_main(&context, UNITS - 1);
-        let plain = lto_engine::llvm::ModuleBuffer::new(&main).unwrap();
+        let plain = lto_engine::ModuleBuffer::new(&main).unwrap();
         stream
             .submit_bitcode("cgu.main", plain.as_bytes().to_vec())
             .unwrap();

@@ -20,8 +20,8 @@ pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use thin::{
-    bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, IndexedModule,
-    LinkageClass, LtoInfo, ModuleIndexFile, ModuleStats, ThinIndex,
+    bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
+    ModuleStats, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.
@@ -315,6 +315,8 @@ pub fn instruction_count(module: &Module<'_>) -> u64 {
 /// fat LTO run (re-creating it per input is quadratic).
 pub struct FatLinker<'m, 'ctx> {
     raw: *mut ffi::LtoeLinker,
+    /// The destination's context: every module linked in must share it.
+    context: llvm_sys::prelude::LLVMContextRef,
     _dest: std::marker::PhantomData<&'m Module<'ctx>>,
 }
 
@@ -326,6 +328,7 @@ impl<'m, 'ctx> FatLinker<'m, 'ctx> {
         let raw = unsafe { ffi::ltoe_linker_new(dest.as_mut_ptr()) };
         FatLinker {
             raw,
+            context: dest.get_context().raw(),
             _dest: std::marker::PhantomData,
         }
     }
@@ -333,6 +336,15 @@ impl<'m, 'ctx> FatLinker<'m, 'ctx> {
     /// Links `src` in, consuming it. On failure, returns the reason LLVM
     /// reported to `context` (which must record diagnostics).
     pub fn link(&mut self, context: &'ctx Context, src: Module<'ctx>) -> Result<(), String> {
+        // Lifetimes do not tell contexts apart (two contexts of one scope
+        // unify), and LLVM's linker does not check: it would build a module
+        // whose functions belong to another context.
+        if src.get_context().raw() != self.context || context.raw() != self.context {
+            return Err(format!(
+                "module '{}' belongs to another LLVM context than the one it is linked into",
+                src.get_name().to_string_lossy()
+            ));
+        }
         let raw_src = src.as_mut_ptr();
         // The shim takes ownership of the module; inkwell must not dispose it.
         std::mem::forget(src);
@@ -515,4 +527,35 @@ pub fn map_file_readonly(file: &std::fs::File) -> std::io::Result<memmap2::Mmap>
     // SAFETY: inputs are treated as immutable for the run, as a linker treats
     // them; a file truncated under us is the same hazard lld accepts.
     unsafe { memmap2::Mmap::map(file) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context with LLVM's own handler (or anyone else's) has nothing to
+    /// drain: no abort, no read of a foreign handler as ours.
+    #[test]
+    fn diagnostics_of_a_context_without_our_handler_are_empty() {
+        let context = Context::create();
+        assert!(take_diagnostics(&context, "x").is_empty());
+        assert_eq!(take_error_text(&context), "");
+        assert_eq!(with_error_text(&context, "why".into()), "why");
+    }
+
+    /// A module of another context is refused before LLVM's linker sees it.
+    #[test]
+    fn linking_a_module_of_another_context_is_an_error() {
+        let first = Context::create();
+        let second = Context::create();
+        install_diagnostics(&first);
+        let dest = first.create_module("dest");
+        let stranger = second.create_module("stranger");
+        let mut linker = FatLinker::new(&dest);
+        let error = linker.link(&first, stranger).unwrap_err();
+        assert!(error.contains("another LLVM context"), "{error}");
+        // A module of the right context still links.
+        linker.link(&first, first.create_module("friend")).unwrap();
+        assert!(dest.verify().is_ok());
+    }
 }

@@ -42,8 +42,6 @@ pub struct Definition {
 pub struct Import {
     /// Ordinal of the module it comes from.
     pub source: u32,
-    /// Its GUID.
-    pub guid: u64,
     /// A definition (a function body) rather than a declaration.
     pub definition: bool,
     /// Its IR name.
@@ -266,12 +264,11 @@ impl ThinIndex {
         let mut imports = Vec::new();
         while !reader.is_empty() {
             let source = reader.u32()?;
-            let guid = reader.u64()?;
+            let _guid = reader.u64()?;
             let definition = reader.u8()? != 0;
             let name = reader.string()?;
             imports.push(Import {
                 source,
-                guid,
                 definition,
                 name,
             });

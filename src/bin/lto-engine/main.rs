@@ -6,7 +6,8 @@ mod rsp;
 use clap::{Args, Parser, Subcommand};
 use lto_engine::thin::{IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace};
 use lto_engine::{
-    CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, LtoKind, OptLevel, Phase, Session,
+    CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, Jobserver, LtoKind, OptLevel, Phase,
+    Session,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -310,8 +311,20 @@ fn session_for(
     Ok(session)
 }
 
+/// The build tool's jobserver when `CARGO_MAKEFLAGS` / `MAKEFLAGS` offer one
+/// (a `make -jN` recipe, a cargo build script), else one job per core.
+fn default_jobs() -> Jobs {
+    // SAFETY: this is the lto-engine executable: no other code in the
+    // process opens a jobserver client or uses the inherited descriptors
+    // (the library never reads the environment itself).
+    match unsafe { Jobserver::from_env() } {
+        Some(client) => Jobs::Jobserver(client),
+        None => Jobs::Auto,
+    }
+}
+
 fn run_fat(args: FatArgs) -> Result<(), Error> {
-    let session = session_for(&args.common, args.emit, Jobs::Auto, None)?;
+    let session = session_for(&args.common, args.emit, default_jobs(), None)?;
     let output = session.run(LtoKind::Fat)?;
     print_diagnostics(&output.diagnostics);
     let files = output.write_fat(&args.output)?;
@@ -329,7 +342,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Config("--jobs must be at least 1".to_string())),
         Some(n) => Jobs::Fixed(n),
-        None => Jobs::Auto,
+        None => default_jobs(),
     };
     let cache = args.cache_dir.as_ref().map(|dir| CacheConfig {
         dir: dir.clone(),
@@ -385,7 +398,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
             "--distributor-arg needs --distributor".to_string(),
         ));
     }
-    let session = session_for(&args.common, args.emit, Jobs::Auto, None)?;
+    let session = session_for(&args.common, args.emit, default_jobs(), None)?;
     let options = IndexOptions {
         index_dir: args.index_dir.clone(),
         prefix_replace: args.prefix_replace.clone(),
