@@ -203,7 +203,7 @@ impl BitWriter {
         if self.bits > 0 {
             self.emit(0, 8 - self.bits);
         }
-        while !self.bytes.len().is_multiple_of(4) {
+        while self.bytes.len() % 4 != 0 {
             self.bytes.push(0);
         }
     }
