@@ -339,15 +339,22 @@ fn cache_summary(cache: &CacheRunReport, modules: &[ThinModuleReport]) -> String
 /// CPU time (user + system) of this process so far, from `/proc/self/stat`
 /// (Linux; clock ticks are USER_HZ, fixed at 100 by the Linux ABI).
 pub fn process_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    cpu_time_from_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line; `None` for anything else.
+fn cpu_time_from_stat(stat: &str) -> Option<Duration> {
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces (and parentheses): the last ')' ends it.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line (1-based),
     // i.e. 11 and 12 after the state field at index 0 here.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some(Duration::from_millis(
+        utime.checked_add(stime)?.checked_mul(10)?,
+    ))
 }
 
 /// Peak resident memory of this process so far (`VmHWM`, Linux).
@@ -356,4 +363,28 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_from_stat_lines_and_odd_lines_give_none() {
+        let line = "4242 (my (odd) cmd) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0";
+        assert_eq!(cpu_time_from_stat(line), Some(Duration::from_millis(3000)));
+        for odd in [
+            "",
+            ")",
+            "1 (x)",
+            "1 (x) S",
+            "1 (x) S 1 2 3 4 5 6 7 8 9 10 a b",
+            "1 (é)",
+        ] {
+            assert_eq!(cpu_time_from_stat(odd), None, "{odd:?}");
+        }
+        let huge = format!("1 (x) S 1 2 3 4 5 6 7 8 9 10 {} 1", u64::MAX);
+        assert_eq!(cpu_time_from_stat(&huge), None);
+        assert!(process_cpu_time().is_some(), "this process on Linux");
+    }
 }

@@ -150,15 +150,17 @@ impl ThinData {
         &self.preserved
     }
 
-    /// Counts of module `i`'s definitions, live definitions and exports.
-    pub fn stats(&self, i: usize) -> ModuleStats {
-        self.stats[i]
+    /// Counts of module `i`'s definitions, live definitions and exports;
+    /// `None` when there is no module `i`.
+    pub fn stats(&self, i: usize) -> Option<ModuleStats> {
+        self.stats.get(i).copied()
     }
 
-    /// What module `i` imports, grouped by source module (in name order).
-    pub fn imports(&self, i: usize) -> Vec<ImportSource> {
+    /// What module `i` imports, grouped by source module (in name order);
+    /// `None` when there is no module `i`.
+    pub fn imports(&self, i: usize) -> Option<Vec<ImportSource>> {
         let mut by_source: BTreeMap<&str, ImportSource> = BTreeMap::new();
-        for import in &self.imports[i] {
+        for import in self.imports.get(i)? {
             let Some(source) = self.modules.get(import.source as usize) else {
                 continue;
             };
@@ -179,7 +181,7 @@ impl ThinData {
         for source in &mut sources {
             source.definitions.sort();
         }
-        sources
+        Some(sources)
     }
 
     /// Module `i`'s cache key under `settings`, with the digests of what

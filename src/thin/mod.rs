@@ -8,6 +8,7 @@ mod cache;
 mod distributed;
 mod index;
 
+pub use crate::llvm::ModuleStats;
 pub use backend::{BackendOutput, DoneHook, ProgressHook};
 pub(crate) use cache::{module_hash_hex, Cache, Lookup};
 pub use cache::{CacheStatus, MissReason, ModuleKey};
@@ -174,8 +175,9 @@ pub(crate) fn run(
                 })
             }
         };
-        let stats = data.stats(i);
-        let imports = data.imports(i);
+        // `i` indexes data.modules(), so both are there.
+        let stats = data.stats(i).unwrap_or_default();
+        let imports = data.imports(i).unwrap_or_default();
         // Sorted by module name, as ThinData::imports groups them.
         let import_modules: Vec<String> = imports.iter().map(|s| s.module.clone()).collect();
         let file_name = object_file_name(module, config);
