@@ -71,10 +71,7 @@ fn generate(args: &Args, thread: usize) -> impl Iterator<Item = (String, Vec<u8>
 
 fn run() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let config = Config {
-        jobs: Jobs::Fixed(args.threads),
-        ..Config::default()
-    };
+    let config = Config::builder().jobs(Jobs::Fixed(args.threads)).build()?;
     let start = Instant::now();
     let (output, last_submit) = if args.stream {
         let session = StreamingSession::new(config, LtoKind::Thin)?;

@@ -123,13 +123,13 @@ fn run() -> Result<(), Box<dyn Error>> {
     // `.llvmbc` section; this makes the session take their bitcode instead
     // of their native code, as rustc's own LTO reads rlibs. Bitcode members
     // (`-C linker-plugin-lto`) go to LTO either way.
-    let mut session = Session::new(Config {
-        input_options: InputOptions {
+    let config = Config::builder()
+        .input_options(InputOptions {
             embedded_bitcode: true,
             ..Default::default()
-        },
-        ..Default::default()
-    })?;
+        })
+        .build()?;
+    let mut session = Session::new(config)?;
     // The driver's own code first, then its libraries: the LTO object takes
     // the place of the first bitcode input in link.rsp, and a library that
     // stays native must come after the code using it for order-sensitive

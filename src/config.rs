@@ -107,6 +107,7 @@ pub enum CodeModel {
 
 /// What the LTO output is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EmitKind {
     /// A relocatable object file.
     #[default]
@@ -259,8 +260,11 @@ impl CacheConfig {
     }
 }
 
-/// Settings of an LTO session.
+/// Settings of an LTO session. Made with [`Config::builder`] (or
+/// [`Config::default`] and field assignments); fields will be added, so it
+/// cannot be built with a struct literal outside this crate.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Pipeline and codegen optimization level.
     pub opt_level: OptLevel,
@@ -326,5 +330,121 @@ impl Default for Config {
             stage_hook: None,
             remarks: None,
         }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    ///
+    /// ```
+    /// use lto_engine::{Config, Jobs, OptLevel};
+    /// let config = Config::builder().opt_level(OptLevel::O3).jobs(Jobs::Fixed(2)).build()?;
+    /// assert_eq!(config.opt_level, OptLevel::O3);
+    /// # Ok::<(), lto_engine::Error>(())
+    /// ```
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+        }
+    }
+}
+
+/// Builds a [`Config`]; every setter takes the value of the field it names.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $type:ty),* $(,)?) => {
+        impl ConfigBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, value: $type) -> Self {
+                    self.config.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// [`Config::opt_level`].
+    opt_level: OptLevel,
+    /// [`Config::reloc_model`].
+    reloc_model: RelocModel,
+    /// [`Config::code_model`].
+    code_model: CodeModel,
+    /// [`Config::function_sections`].
+    function_sections: bool,
+    /// [`Config::data_sections`].
+    data_sections: bool,
+    /// [`Config::emit`].
+    emit: EmitKind,
+    /// [`Config::input_options`].
+    input_options: InputOptions,
+    /// [`Config::jobs`].
+    jobs: Jobs,
+    /// [`Config::verify`].
+    verify: bool,
+    /// [`Config::whole_program_visibility`].
+    whole_program_visibility: bool,
+}
+
+impl ConfigBuilder {
+    /// [`Config::target_triple`].
+    pub fn target_triple(mut self, triple: impl Into<String>) -> Self {
+        self.config.target_triple = Some(triple.into());
+        self
+    }
+
+    /// [`Config::target_cpu`].
+    pub fn target_cpu(mut self, cpu: impl Into<String>) -> Self {
+        self.config.target_cpu = Some(cpu.into());
+        self
+    }
+
+    /// [`Config::target_features`].
+    pub fn target_features(mut self, features: impl Into<String>) -> Self {
+        self.config.target_features = features.into();
+        self
+    }
+
+    /// [`Config::save_temps`].
+    pub fn save_temps(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.save_temps = Some(dir.into());
+        self
+    }
+
+    /// [`Config::cache`].
+    pub fn cache(mut self, cache: CacheConfig) -> Self {
+        self.config.cache = Some(cache);
+        self
+    }
+
+    /// [`Config::stage_hook`].
+    pub fn stage_hook(mut self, hook: StageHook) -> Self {
+        self.config.stage_hook = Some(hook);
+        self
+    }
+
+    /// [`Config::remarks`].
+    pub fn remarks(mut self, pattern: impl Into<String>) -> Self {
+        self.config.remarks = Some(pattern.into());
+        self
+    }
+
+    /// The configuration; fails on settings that can never work (no
+    /// backend at all). What needs LLVM (the target, the remark pattern)
+    /// is checked when a session is made.
+    pub fn build(self) -> crate::error::Result<Config> {
+        if self.config.jobs == Jobs::Fixed(0) {
+            return Err(crate::error::Error::Config(
+                "jobs: Jobs::Fixed needs at least one".to_string(),
+            ));
+        }
+        Ok(self.config)
     }
 }

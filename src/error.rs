@@ -6,6 +6,7 @@ use std::io;
 
 /// Where in the pipeline a failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Reading an input from disk.
     Read,
@@ -65,6 +66,7 @@ impl fmt::Display for Phase {
 
 /// Everything that can go wrong, with the input and the phase it concerns.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be read or written.
     #[error("{input}: {phase}: {source}")]

@@ -159,7 +159,8 @@ mod stream;
 pub mod thin;
 
 pub use config::{
-    CacheConfig, CodeModel, Config, EmitKind, Jobs, Jobserver, OptLevel, Parallelism, RelocModel,
+    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, Jobs, Jobserver, OptLevel,
+    Parallelism, RelocModel,
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// One emitted object (or assembly / bitcode, as configured).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OutputObject {
     /// Name of the module it was made from (fat LTO: the base module).
     pub name: String,
@@ -34,6 +35,7 @@ pub struct OutputObject {
 
 /// What a run produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Output {
     /// The emitted objects (one for fat LTO).
     pub objects: Vec<OutputObject>,

@@ -105,6 +105,7 @@ pub struct CacheRunReport {
 
 /// The report of one run.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Report {
     /// `fat` (later `thin`).
     pub kind: String,

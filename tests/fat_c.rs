@@ -74,11 +74,7 @@ fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = c_inputs(dir.path());
     let run = |emit: EmitKind, reversed: bool| {
-        let mut session = Session::new(Config {
-            emit,
-            ..Config::default()
-        })
-        .unwrap();
+        let mut session = Session::new(Config::builder().emit(emit).build().unwrap()).unwrap();
         let mut ordered = inputs.clone();
         if reversed {
             ordered.reverse();

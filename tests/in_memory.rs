@@ -159,9 +159,11 @@ fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
 #[test]
 fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || Config {
-        cache: Some(lto_engine::CacheConfig::new(dir.path().join("cache"))),
-        ..Config::default()
+    let config = || {
+        Config::builder()
+            .cache(lto_engine::CacheConfig::new(dir.path().join("cache")))
+            .build()
+            .unwrap()
     };
     let first = thin_session("", 5, config()).run(LtoKind::Thin).unwrap();
     assert!(first.objects.iter().all(|o| !o.reused_from_cache));

@@ -121,10 +121,7 @@ fn objects_by_name(output: &lto_engine::Output) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn config(jobs: Jobs) -> Config {
-    Config {
-        jobs,
-        ..Config::default()
-    }
+    Config::builder().jobs(jobs).build().unwrap()
 }
 
 #[test]
@@ -409,11 +406,13 @@ fn a_jobserver_of_one_token_runs_two_backends_at_most() {
     let run_with = |jobs: Jobs| {
         let (active, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let context = Context::create();
-        let mut session = Session::new(Config {
-            jobs,
-            stage_hook: Some(concurrency_hook(active, Arc::clone(&peak))),
-            ..Config::default()
-        })
+        let mut session = Session::new(
+            Config::builder()
+                .jobs(jobs)
+                .stage_hook(concurrency_hook(active, Arc::clone(&peak)))
+                .build()
+                .unwrap(),
+        )
         .unwrap();
         for k in 0..UNITS {
             session
@@ -514,12 +513,14 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
         })
     };
     let context = Context::create();
-    let mut session = Session::new(Config {
-        save_temps: Some(temps.clone()),
-        stage_hook: Some(hook),
-        verify: true,
-        ..Config::default()
-    })
+    let mut session = Session::new(
+        Config::builder()
+            .save_temps(temps.clone())
+            .stage_hook(hook)
+            .verify(true)
+            .build()
+            .unwrap(),
+    )
     .unwrap();
     for k in 0..4 {
         session
@@ -562,10 +563,12 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     // Fat LTO's stages.
     let fat_temps = dir.path().join("fat");
     std::fs::create_dir_all(&fat_temps).unwrap();
-    let mut session = Session::new(Config {
-        save_temps: Some(fat_temps.clone()),
-        ..Config::default()
-    })
+    let mut session = Session::new(
+        Config::builder()
+            .save_temps(fat_temps.clone())
+            .build()
+            .unwrap(),
+    )
     .unwrap();
     for k in 0..2 {
         session
@@ -587,11 +590,13 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
 fn the_verifier_and_the_hook_can_stop_a_run() {
     let run = |hook: StageHook, verify: bool| {
         let context = Context::create();
-        let mut session = Session::new(Config {
-            stage_hook: Some(hook),
-            verify,
-            ..Config::default()
-        })
+        let mut session = Session::new(
+            Config::builder()
+                .stage_hook(hook)
+                .verify(verify)
+                .build()
+                .unwrap(),
+        )
         .unwrap();
         session
             .add_module("cgu.0", &build_unit(&context, 0))
@@ -666,11 +671,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     // An inline-asm `.warning` in a thin backend, and inlining remarks.
     let unit = build_unit(&context, 1);
     unit.set_inline_assembly(".warning \"toy compiler was here\"");
-    let mut session = Session::new(Config {
-        remarks: Some("inline".to_string()),
-        ..Config::default()
-    })
-    .unwrap();
+    let mut session = Session::new(Config::builder().remarks("inline").build().unwrap()).unwrap();
     session
         .add_module("cgu.0", &build_unit(&context, 0))
         .unwrap();
@@ -705,11 +706,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     assert!(output.diagnostics.is_empty(), "{:?}", output.diagnostics);
 
     // A bad pattern is a configuration error before any work.
-    let error = Session::new(Config {
-        remarks: Some("(".to_string()),
-        ..Config::default()
-    })
-    .unwrap_err();
+    let error = Session::new(Config::builder().remarks("(").build().unwrap()).unwrap_err();
     assert!(
         error.to_string().contains("invalid remark pattern"),
         "{error}"
@@ -721,11 +718,11 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
 /// from).
 fn stream_cached(cache: &Path, edit_last: bool) -> lto_engine::Output {
     let stream = StreamingSession::new(
-        Config {
-            jobs: Jobs::Fixed(2),
-            cache: Some(lto_engine::CacheConfig::new(cache)),
-            ..Config::default()
-        },
+        Config::builder()
+            .jobs(Jobs::Fixed(2))
+            .cache(lto_engine::CacheConfig::new(cache))
+            .build()
+            .unwrap(),
         LtoKind::Thin,
     )
     .unwrap();

@@ -39,6 +39,7 @@ pub fn init_targets() {
 
 /// How serious an LLVM diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Severity {
     /// The operation failed.
     Error,
@@ -54,6 +55,7 @@ pub enum Severity {
 /// conflicting module flag, an inline-asm `.warning`), a remark asked for
 /// with [`Config::remarks`](crate::Config::remarks), or a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// Its severity.
     pub severity: Severity,

@@ -73,9 +73,10 @@ fn compile_sources(src: &Path, out: &Path, clang_lto: Option<&str>) -> Result<()
 
 /// A session over the demo's LTO inputs in `dir`, keeping `main`.
 fn lto_session(dir: &Path, cache: Option<CacheConfig>) -> Result<Session, Error> {
-    let mut session = Session::new(Config {
-        cache,
-        ..Config::default()
+    let mut session = Session::new({
+        let mut config = Config::default();
+        config.cache = cache;
+        config
     })?;
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
         session.add_path(dir.join(input))?;

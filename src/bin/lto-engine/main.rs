@@ -78,17 +78,17 @@ impl CodegenArgs {
         if let Some(dir) = &self.save_temps {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
         }
-        Ok(Config {
-            opt_level: self.opt_level,
-            target_triple: self.target.clone(),
-            target_cpu: self.target_cpu.clone(),
-            target_features: self.target_features.clone(),
-            emit,
-            save_temps: self.save_temps.clone(),
-            verify: self.verify_each,
-            remarks: self.remarks.clone(),
-            ..Config::default()
-        })
+        let mut config = Config::builder()
+            .opt_level(self.opt_level)
+            .target_features(self.target_features.clone())
+            .emit(emit)
+            .verify(self.verify_each)
+            .build()?;
+        config.target_triple = self.target.clone();
+        config.target_cpu = self.target_cpu.clone();
+        config.save_temps = self.save_temps.clone();
+        config.remarks = self.remarks.clone();
+        Ok(config)
     }
 }
 
@@ -283,16 +283,14 @@ fn session_for(
     jobs: Jobs,
     cache: Option<CacheConfig>,
 ) -> Result<Session, Error> {
-    let config = Config {
-        input_options: InputOptions {
-            embedded_bitcode: common.embedded_bitcode,
-            fat_lto_objects: common.fat_lto_objects,
-        },
-        jobs,
-        cache,
-        whole_program_visibility: common.whole_program_visibility,
-        ..common.codegen.config(emit)?
+    let mut config = common.codegen.config(emit)?;
+    config.input_options = InputOptions {
+        embedded_bitcode: common.embedded_bitcode,
+        fat_lto_objects: common.fat_lto_objects,
     };
+    config.jobs = jobs;
+    config.cache = cache;
+    config.whole_program_visibility = common.whole_program_visibility;
     let mut session = Session::new(config)?;
     for input in rsp::expand(common.inputs.clone())? {
         session.add_path(&input)?;
