@@ -2,9 +2,10 @@
 //! input policy, save-temps.
 
 use crate::input::InputOptions;
-use crate::stages::StageHook;
+use inkwell::module::Module;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Optimization level of the LTO pipeline (`lto<On>` / `thinlto<On>`) and of
 /// code generation.
@@ -257,6 +258,48 @@ impl CacheConfig {
             dir: dir.into(),
             policy: String::new(),
         }
+    }
+}
+
+/// A module as a stage left it, handed to a [`StageHook`].
+pub struct Stage<'a, 'ctx> {
+    /// The module's name (fat LTO: the base module).
+    pub module_name: &'a str,
+    /// The stage just finished (`thin-lto-after-import`, `lto.input`, ...).
+    pub stage: &'a str,
+    /// The module itself, in the backend's own context. Hooks may inspect
+    /// it; changing it changes what the next stage sees, and the change must
+    /// leave it valid IR (with [`Config::verify`]
+    /// the engine checks).
+    pub module: &'a Module<'ctx>,
+}
+
+/// The signature of a stage callback: an `Err` stops the run with
+/// [`Error::Hook`].
+type StageFn = dyn Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync;
+
+/// A callback run after each stage, on the thread that runs the module (for
+/// ThinLTO, backends run in parallel: the hook must be `Sync`).
+#[derive(Clone)]
+pub struct StageHook(Arc<StageFn>);
+
+impl StageHook {
+    /// Wraps `hook`.
+    pub fn new(
+        hook: impl Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        StageHook(Arc::new(hook))
+    }
+
+    /// Runs the hook on `stage`.
+    pub(crate) fn call(&self, stage: &Stage<'_, '_>) -> std::result::Result<(), String> {
+        (self.0)(stage)
+    }
+}
+
+impl std::fmt::Debug for StageHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageHook(..)")
     }
 }
 

@@ -107,13 +107,13 @@ pub(crate) fn run(
     report.time("optimize", || {
         codegen::optimize(&base, &machine, "lto", config, &base_name)
     })?;
-    fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
+    llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
     stages.reached(&base, "lto.after-opt", Phase::Optimize)?;
 
     let bytes = report.time("codegen", || {
         codegen::emit(&base, &machine, config.emit, &base_name)
     })?;
-    fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
+    llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
     report.output_bytes = bytes.len();
     diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
     Ok((bytes, report, diagnostics))
@@ -198,18 +198,4 @@ fn link_all<'ctx>(
         diagnostics.extend(llvm::take_diagnostics(context, &name));
     }
     Ok(diagnostics)
-}
-
-/// Fails when LLVM reported an error diagnostic during `phase`.
-pub(crate) fn fail_on_error_diagnostics(context: &Context, name: &str, phase: Phase) -> Result<()> {
-    let text = llvm::take_error_text(context);
-    if text.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Llvm {
-            input: name.to_string(),
-            phase,
-            reason: text,
-        })
-    }
 }

@@ -147,6 +147,7 @@ pub mod config;
 pub mod error;
 mod fat;
 mod ffi;
+mod fs;
 pub mod input;
 mod jobs;
 mod llvm;

@@ -6,8 +6,8 @@
 use crate::codegen;
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
-use crate::fat::fail_on_error_diagnostics;
 use crate::input::{parse_error, BitcodeInput};
+use crate::llvm::fail_on_error_diagnostics;
 use crate::llvm::{self, Diagnostic};
 use crate::stages::Stages;
 use inkwell::module::Module;

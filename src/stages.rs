@@ -8,46 +8,9 @@
 //! `no-opt` and `opt`.
 
 use crate::config::Config;
+pub use crate::config::{Stage, StageHook};
 use crate::error::{Error, Phase, Result};
 use inkwell::module::Module;
-use std::sync::Arc;
-
-/// A module as a stage left it, handed to a [`StageHook`].
-pub struct Stage<'a, 'ctx> {
-    /// The module's name (fat LTO: the base module).
-    pub module_name: &'a str,
-    /// The stage just finished (`thin-lto-after-import`, `lto.input`, ...).
-    pub stage: &'a str,
-    /// The module itself, in the backend's own context. Hooks may inspect
-    /// it; changing it changes what the next stage sees, and the change must
-    /// leave it valid IR (with [`Config::verify`](crate::Config::verify)
-    /// the engine checks).
-    pub module: &'a Module<'ctx>,
-}
-
-/// The signature of a stage callback: an `Err` stops the run with
-/// [`Error::Hook`].
-type StageFn = dyn Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync;
-
-/// A callback run after each stage, on the thread that runs the module (for
-/// ThinLTO, backends run in parallel: the hook must be `Sync`).
-#[derive(Clone)]
-pub struct StageHook(Arc<StageFn>);
-
-impl StageHook {
-    /// Wraps `hook`.
-    pub fn new(
-        hook: impl Fn(&Stage<'_, '_>) -> std::result::Result<(), String> + Send + Sync + 'static,
-    ) -> Self {
-        StageHook(Arc::new(hook))
-    }
-}
-
-impl std::fmt::Debug for StageHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StageHook(..)")
-    }
-}
 
 /// The stage checks of one module's pipeline.
 pub(crate) struct Stages<'a> {
@@ -87,7 +50,7 @@ impl<'a> Stages<'a> {
                 Some(prefix) => format!("{prefix}.{stage}.bc"),
                 None => format!("{stage}.bc"),
             };
-            crate::output::write_module(&dir.join(file), module)?;
+            crate::fs::write_module(&dir.join(file), module)?;
         }
         if let Some(hook) = &self.config.stage_hook {
             let view = Stage {
@@ -95,7 +58,7 @@ impl<'a> Stages<'a> {
                 stage,
                 module,
             };
-            (hook.0)(&view).map_err(|reason| Error::Hook {
+            hook.call(&view).map_err(|reason| Error::Hook {
                 input: self.module_name.to_string(),
                 stage: stage.to_string(),
                 reason,

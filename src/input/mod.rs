@@ -7,10 +7,9 @@
 //! `embedded_bitcode`, `.llvm.lto` with `fat_lto_objects`); then its native
 //! code is dropped. Every symbol a native input references is preserved.
 
-mod bytes;
 pub mod classify;
 
-pub use bytes::InputBytes;
+pub use crate::llvm::InputBytes;
 use classify::{EmbeddedKind, Kind};
 
 use crate::error::{Error, Phase, Result};

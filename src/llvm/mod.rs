@@ -14,10 +14,12 @@ use std::os::raw::{c_char, c_int};
 use std::sync::Once;
 
 mod buffers;
+mod bytes;
 mod cache;
 mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
+pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use thin::{
     bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
@@ -194,6 +196,24 @@ pub fn with_error_text(context: &Context, reason: String) -> String {
         reason
     } else {
         format!("{reason}; {extra}")
+    }
+}
+
+/// Fails when LLVM reported an error diagnostic during `phase`.
+pub(crate) fn fail_on_error_diagnostics(
+    context: &Context,
+    name: &str,
+    phase: crate::error::Phase,
+) -> crate::error::Result<()> {
+    let text = take_error_text(context);
+    if text.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Llvm {
+            input: name.to_string(),
+            phase,
+            reason: text,
+        })
     }
 }
 

@@ -1,9 +1,9 @@
 //! Safe owner of the shim's combined ThinLTO index ([`ThinIndex`]) and the
 //! per-module backend steps that read it.
 
+use super::InputBytes;
 use super::{c_string, status, ShimBytes};
 use crate::ffi;
-use crate::input::InputBytes;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use std::os::raw::c_int;

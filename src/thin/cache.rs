@@ -13,9 +13,9 @@
 use crate::config::{CacheConfig, CodeModel, Config, EmitKind, RelocModel};
 use crate::error::{Error, Phase, Result};
 use crate::llvm::{self, KeyParts, KeySettings};
+pub use crate::report::{CacheStatus, MissReason};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,69 +60,6 @@ const fn fingerprint(parts: &[&[u8]]) -> u64 {
         part += 1;
     }
     hash
-}
-
-/// Why a module was compiled although a cache was configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MissReason {
-    /// No earlier run of a module of this name used this cache.
-    NewModule,
-    /// The module's own bitcode changed.
-    ContentChanged,
-    /// A module it imports from changed, or what it imports did; the
-    /// modules concerned.
-    ImportsChanged(Vec<String>),
-    /// The code generation settings changed (`-O`, CPU, features, ...).
-    SettingsChanged,
-    /// What it exports, or how its symbols resolve, changed (another
-    /// module's edit can do this).
-    ResolutionChanged,
-    /// Its inputs are those of a cached run, but the entry is gone (pruned,
-    /// or removed by hand).
-    EntryMissing,
-    /// The entry failed its length or checksum check, or could not be read.
-    EntryCorrupt(String),
-    /// `--save-temps` asks for every stage, so the cache is not used.
-    SaveTemps,
-}
-
-impl fmt::Display for MissReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MissReason::NewModule => f.write_str("new module"),
-            MissReason::ContentChanged => f.write_str("module changed"),
-            MissReason::ImportsChanged(modules) => {
-                write!(f, "imports changed (from {})", modules.join(", "))
-            }
-            MissReason::SettingsChanged => f.write_str("settings changed"),
-            MissReason::ResolutionChanged => f.write_str("exports or symbol resolution changed"),
-            MissReason::EntryMissing => f.write_str("entry missing (pruned)"),
-            MissReason::EntryCorrupt(why) => write!(f, "entry corrupt ({why}); rebuilt"),
-            MissReason::SaveTemps => f.write_str("cache bypassed for --save-temps"),
-        }
-    }
-}
-
-/// A module's standing with respect to the cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CacheStatus {
-    /// No cache is configured.
-    Disabled,
-    /// The object came from the cache: nothing was parsed or compiled.
-    Hit,
-    /// The module was compiled (and its object stored), for this reason.
-    Miss(MissReason),
-}
-
-impl fmt::Display for CacheStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CacheStatus::Disabled => f.write_str("disabled"),
-            CacheStatus::Hit => f.write_str("hit"),
-            CacheStatus::Miss(reason) => write!(f, "miss: {reason}"),
-        }
-    }
 }
 
 /// A module's key and the digests of what went into it.
@@ -445,7 +382,7 @@ impl Cache {
     /// Remembers `key` as the module's last key (atomically).
     pub(crate) fn remember(&self, module: &str, key: &ModuleKey) -> Result<()> {
         let text = key.to_json(module).to_string();
-        crate::output::write_atomically(&self.record_path(module), text.as_bytes())
+        crate::fs::write_atomically(&self.record_path(module), text.as_bytes())
     }
 
     /// Prunes by the policy (when its interval has passed); records of

@@ -6,6 +6,7 @@ use crate::config::{Config, OptLevel};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput, InputBytes, ModuleOrigin};
 use crate::llvm::{self, Import, LinkageClass, ModuleStats, ThinBuffer, ThinIndex};
+pub use crate::report::ImportSource;
 use inkwell::context::Context;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -51,17 +52,6 @@ impl std::fmt::Debug for ThinData {
             .field("preserved", &self.preserved.len())
             .finish()
     }
-}
-
-/// Functions one module imports from another.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportSource {
-    /// The module imported from.
-    pub module: String,
-    /// Names of the function (and variable) definitions imported, sorted.
-    pub definitions: Vec<String>,
-    /// How many values are imported as declarations only.
-    pub declarations: usize,
 }
 
 impl ThinData {

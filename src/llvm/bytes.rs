@@ -1,7 +1,9 @@
 //! Cheap, shareable views of input bytes: a slice of a memory-mapped file,
-//! of a buffer the caller handed over, or of a serialized module.
+//! of a buffer the caller handed over, or of a serialized module. They live
+//! here, beside the LLVM owners, because the thin index keeps them alive for
+//! as long as it reads from them.
 
-use crate::llvm::{ModuleBuffer, ThinBuffer};
+use super::{ModuleBuffer, ThinBuffer};
 use memmap2::Mmap;
 use std::ops::Range;
 use std::sync::Arc;

@@ -1,0 +1,68 @@
+//! Writing files the user owns: never half-way (a temporary file beside the
+//! target, then a rename), and not at all when the bytes are already there.
+
+use crate::error::{Error, Phase, Result};
+use crate::llvm;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `module` as plain bitcode to `path` (save-temps), atomically.
+pub(crate) fn write_module(path: &Path, module: &inkwell::module::Module<'_>) -> Result<()> {
+    let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
+        input: path.display().to_string(),
+        phase: Phase::Write,
+        reason,
+    })?;
+    write_atomically(path, buffer.as_bytes())
+}
+
+/// Writes `bytes` to `path` (as [`write_atomically`]) unless the file holds
+/// exactly these bytes already; then only its modification time is set to
+/// now, so build tools still see a fresh output. A cached ThinLTO rerun thus
+/// rewrites only the objects that changed. Returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let same_length = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+        let mut existing = Vec::new();
+        if same_length
+            && std::io::Read::read_to_end(&mut file, &mut existing).is_ok()
+            && existing == bytes
+            && file.set_modified(std::time::SystemTime::now()).is_ok()
+        {
+            return Ok(false);
+        }
+    }
+    write_atomically(path, bytes)?;
+    Ok(true)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: readers never see a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let display = path.display().to_string();
+    let file_name = path.file_name().ok_or_else(|| {
+        Error::io(
+            &display,
+            Phase::Write,
+            std::io::ErrorKind::InvalidInput.into(),
+        )
+    })?;
+    let temp = path.with_file_name(format!(
+        ".{}.tmp.{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(display, Phase::Write, error));
+    }
+    Ok(())
+}
