@@ -86,7 +86,7 @@ impl ThinData {
                 .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
         }
         let thin_link_error = |reason: String| Error::Llvm {
-            input: "thin link".to_string(),
+            input: "combined index".to_string(),
             phase: Phase::ThinLink,
             reason,
         };
