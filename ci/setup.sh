@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the LLVM 22 toolchain this crate builds and tests against (Debian's
-# llvm-22-dev, clang-22, lld-22) when it is missing. Idempotent; needs root or sudo.
+# llvm-22-dev, clang-22, lld-22) when it is missing, plus any Debian packages
+# named as arguments (the benchmarks' workloads). Idempotent; needs root or sudo.
+#
+#   ci/setup.sh                   # the toolchain
+#   ci/setup.sh googletest time   # and these
 set -euo pipefail
 
-packages=(llvm-22-dev clang-22 lld-22 libzstd-dev zlib1g-dev libxml2-dev libffi-dev libpolly-22-dev)
+packages=(llvm-22-dev clang-22 lld-22 libzstd-dev zlib1g-dev libxml2-dev libffi-dev libpolly-22-dev "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do
