@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::{self, Diagnostic};
-use crate::report::{ModuleReport, Report};
+use crate::report::{ModuleReport, Report, RunKind};
 use crate::stages::Stages;
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -34,7 +34,7 @@ pub(crate) fn run(
     preserved: &BTreeSet<String>,
 ) -> Result<FatRun> {
     let mut report = Report {
-        kind: "fat".to_string(),
+        kind: RunKind::Fat,
         preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };

@@ -167,7 +167,7 @@ pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
 pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
-pub use report::Report;
+pub use report::{Report, RunKind};
 pub use session::{IndexFiles, LtoKind, ModuleLto, ModuleRole, Progress, Session};
 pub use stages::{Stage, StageHook};
 pub use stream::StreamingSession;

@@ -177,12 +177,45 @@ pub struct CacheRunReport {
     pub warnings: Vec<String>,
 }
 
+/// What kind of LTO a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RunKind {
+    /// Fat LTO: one merged module, one object.
+    #[default]
+    Fat,
+    /// Thin LTO across every bitcode module.
+    Thin,
+    /// rustc's thin-local LTO: across the modules not from archives.
+    ThinLocal,
+    /// Every module compiled on its own (all `ModuleLto::No`).
+    NoLto,
+}
+
+impl RunKind {
+    /// The name in reports: `fat`, `thin`, `thin-local`, `no-lto`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Fat => "fat",
+            RunKind::Thin => "thin",
+            RunKind::ThinLocal => "thin-local",
+            RunKind::NoLto => "no-lto",
+        }
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Report {
-    /// `fat` (later `thin`).
-    pub kind: String,
+    /// What kind of run it was.
+    pub kind: RunKind,
     /// Every module, in link order.
     pub modules: Vec<ModuleReport>,
     /// The module the others were linked into (fat LTO).
@@ -218,7 +251,7 @@ impl Report {
     /// The report as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         json!({
-            "kind": self.kind,
+            "kind": self.kind.as_str(),
             "base_module": self.base_module,
             "modules": self.modules.iter().map(|m| json!({
                 "name": m.name,

@@ -8,7 +8,7 @@ use crate::input::BitcodeInput;
 use crate::input::{InputBytes, InputOptions, Inputs, LinkItem};
 use crate::llvm::ModuleBuffer;
 use crate::output::{Output, OutputObject};
-use crate::report::Report;
+use crate::report::{Report, RunKind};
 use crate::thin::{self, DistributedModule, IndexOptions, ProgressHook, ThinData, ThinModule};
 use inkwell::module::Module;
 use std::collections::{BTreeSet, HashMap};
@@ -380,7 +380,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
                 config,
                 || load_thin(&local, prepared),
                 &preserved,
-                "thin-local",
+                RunKind::ThinLocal,
                 progress,
                 std::mem::take(&mut run.prefetched),
             )?
@@ -391,7 +391,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
                 config,
                 || load_thin(&groups.lto, prepared),
                 &preserved,
-                "thin",
+                RunKind::Thin,
                 progress,
                 std::mem::take(&mut run.prefetched),
             )?
@@ -403,7 +403,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
         }
     }
     if lto_kind.is_none() {
-        report.kind = "no-lto".to_string();
+        report.kind = RunKind::NoLto;
         report.preserved = preserved.iter().cloned().collect();
     }
     for ((module, stem), compiled) in alone.iter().zip(&stems).zip(compiled) {

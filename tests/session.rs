@@ -310,7 +310,7 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     // Every module opted out: plain separate compilation.
     let session = kinds_session(|_| ModuleLto::No);
     let output = session.run(LtoKind::Thin).unwrap();
-    assert_eq!(output.report.kind, "no-lto");
+    assert_eq!(output.report.kind, lto_engine::report::RunKind::NoLto);
     assert!(output.objects.iter().all(|o| o.lto == ModuleLto::No));
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(link_and_run(dir.path(), &output), expected(3));

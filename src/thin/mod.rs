@@ -23,7 +23,9 @@ use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
-use crate::report::{CacheRunReport, ModuleReport, Report, ThinModuleReport, ThinRunReport};
+use crate::report::{
+    CacheRunReport, ModuleReport, Report, RunKind, ThinModuleReport, ThinRunReport,
+};
 use cache::KeyConfig;
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -41,19 +43,21 @@ pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
 pub(crate) type Prefetched = HashMap<String, (String, Vec<u8>)>;
 
 /// Runs thin LTO over the modules `load` gives (loaded with summaries, see
-/// [`ThinData::load`]): the thin link, the cache keys, then every backend
-/// whose object is not in the cache, under `config.jobs`. An entry in
-/// `prefetched` whose key is the module's key now is a hit without a read.
+/// [`ThinData::load`]), in the phases LLVM's `LTO::runThinLTO` and lld's
+/// cache name: the thin link, the cache keys, the cache lookup, the
+/// backends (each object stored as it is done), the cache update, then the
+/// results and the report. An entry in `prefetched` whose key is the
+/// module's key now is a hit without a read.
 pub(crate) fn run(
     config: &Config,
     load: impl FnOnce() -> Result<Vec<ThinModule>>,
     preserved: &BTreeSet<String>,
-    kind: &str,
+    kind: RunKind,
     progress: Option<ProgressHook<'_>>,
     mut prefetched: Prefetched,
 ) -> Result<ThinRun> {
     let mut report = Report {
-        kind: kind.to_string(),
+        kind,
         preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };
@@ -62,66 +66,165 @@ pub(crate) fn run(
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
     let data = Arc::new(report.time("thin link", || ThinData::link(load()?, preserved, config))?);
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
-    let total = data.modules().len();
-
-    let key_config = KeyConfig::new(config);
-    // Keys only read the index: computed in parallel (SHA-1 over every
-    // module's summaries adds up on large graphs).
-    let keys = report.time("cache keys", || {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.jobs.count())
-            .build()
-            .map_err(|e| Error::Config(format!("cannot start threads for cache keys: {e}")))?;
-        pool.install(|| {
-            (0..total)
-                .into_par_iter()
-                .map(|i| data.cache_key(i, &key_config))
-                .collect::<Result<Vec<_>>>()
-        })
-    })?;
-    let mut statuses = vec![CacheStatus::Disabled; total];
-    let mut cached: Vec<Option<(Vec<u8>, Duration)>> = (0..total).map(|_| None).collect();
-    // Hits whose entry was read before the thin link.
-    let mut early = vec![false; total];
-    // Modules whose record (last key, for miss reasons) is not this key. A
-    // --save-temps run uses and stores no entry, so it records nothing.
-    let mut to_record = Vec::new();
+    let keys = report.time("cache keys", || cache_keys(&data, config))?;
+    let mut lookup = CacheLookup::empty(keys.len());
     if let Some(cache) = &cache {
-        report.time("cache lookup", || {
-            for (i, key) in keys.iter().enumerate() {
-                if config.save_temps.is_some() {
-                    statuses[i] = CacheStatus::Miss(MissReason::SaveTemps);
-                    continue;
-                }
-                let previous = cache.previous_key(&data.modules()[i].name);
-                if previous.as_ref().map(|p| &p.key) != Some(&key.key) {
-                    to_record.push(i);
-                }
-                let start = Instant::now();
-                let name = &data.modules()[i].name;
-                if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
-                    statuses[i] = CacheStatus::Hit;
-                    cached[i] = Some((bytes, start.elapsed()));
-                    early[i] = true;
-                    continue;
-                }
-                match cache.lookup(&key.key) {
-                    Lookup::Hit(bytes) => {
-                        statuses[i] = CacheStatus::Hit;
-                        cached[i] = Some((bytes, start.elapsed()));
-                    }
-                    other => {
-                        statuses[i] = CacheStatus::Miss(key.miss_reason(previous.as_ref(), other));
-                    }
-                }
-            }
+        lookup = report.time("cache lookup", || {
+            look_up(cache, &data, &keys, config, &mut prefetched)
         });
     }
+    let parallelism = config.jobs.resolve();
+    let backends = run_backends(
+        &data,
+        config,
+        &parallelism,
+        &keys,
+        &lookup,
+        cache.as_ref(),
+        progress,
+    )?;
+    report.phases.push(("backends".to_string(), backends.wall));
+    let mut warnings = backends.warnings;
+    let cache_report = match &cache {
+        Some(cache) => Some(report.time("cache update", || {
+            finish_cache(
+                cache,
+                &data,
+                &keys,
+                &lookup.to_record,
+                &lookup.statuses,
+                &mut warnings,
+            )
+        })?),
+        None => None,
+    };
+    let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
+    report.thin = Some(ThinRunReport {
+        jobs: backends.run.workers,
+        jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
+        max_concurrent_backends: backends.run.max_concurrent,
+        thin_link,
+        backend_wall: backends.wall,
+        cpu: crate::report::process_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before)),
+        peak_rss_bytes: crate::report::peak_rss_bytes(),
+        modules: results.modules,
+        cache: cache_report.map(|mut c| {
+            c.warnings = warnings;
+            c
+        }),
+    });
+    Ok((results.objects, report, results.diagnostics))
+}
 
-    let todo: Vec<usize> = (0..total).filter(|&i| cached[i].is_none()).collect();
+/// Every module's cache key. Keys only read the index, so they are computed
+/// in parallel (SHA-1 over every module's summaries adds up on large
+/// graphs).
+fn cache_keys(data: &ThinData, config: &Config) -> Result<Vec<ModuleKey>> {
+    let key_config = KeyConfig::new(config);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.jobs.count())
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start threads for cache keys: {e}")))?;
+    pool.install(|| {
+        (0..data.modules().len())
+            .into_par_iter()
+            .map(|i| data.cache_key(i, &key_config))
+            .collect::<Result<Vec<_>>>()
+    })
+}
+
+/// What the cache lookup found, per module.
+struct CacheLookup {
+    statuses: Vec<CacheStatus>,
+    /// The object and the time its read took, for hits.
+    cached: Vec<Option<(Vec<u8>, Duration)>>,
+    /// Hits whose entry was read before the thin link.
+    early: Vec<bool>,
+    /// Modules whose record (last key, for miss reasons) is not this key.
+    to_record: Vec<usize>,
+}
+
+impl CacheLookup {
+    /// No cache: every module is compiled.
+    fn empty(total: usize) -> Self {
+        CacheLookup {
+            statuses: vec![CacheStatus::Disabled; total],
+            cached: (0..total).map(|_| None).collect(),
+            early: vec![false; total],
+            to_record: Vec::new(),
+        }
+    }
+}
+
+/// Looks every module's key up. A --save-temps run uses and stores no
+/// entry, so it records nothing.
+fn look_up(
+    cache: &Cache,
+    data: &ThinData,
+    keys: &[ModuleKey],
+    config: &Config,
+    prefetched: &mut Prefetched,
+) -> CacheLookup {
+    let mut lookup = CacheLookup::empty(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if config.save_temps.is_some() {
+            lookup.statuses[i] = CacheStatus::Miss(MissReason::SaveTemps);
+            continue;
+        }
+        let name = &data.modules()[i].name;
+        let previous = cache.previous_key(name);
+        if previous.as_ref().map(|p| &p.key) != Some(&key.key) {
+            lookup.to_record.push(i);
+        }
+        let start = Instant::now();
+        if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
+            lookup.statuses[i] = CacheStatus::Hit;
+            lookup.cached[i] = Some((bytes, start.elapsed()));
+            lookup.early[i] = true;
+            continue;
+        }
+        match cache.lookup(&key.key) {
+            Lookup::Hit(bytes) => {
+                lookup.statuses[i] = CacheStatus::Hit;
+                lookup.cached[i] = Some((bytes, start.elapsed()));
+            }
+            other => {
+                lookup.statuses[i] = CacheStatus::Miss(key.miss_reason(previous.as_ref(), other));
+            }
+        }
+    }
+    lookup
+}
+
+/// What the backends produced.
+struct Backends {
+    /// One slot per module, filled for those compiled.
+    outputs: Vec<Option<BackendOutput>>,
+    run: crate::jobs::ParallelRun,
+    wall: Duration,
+    /// Cache entries that could not be stored.
+    warnings: Vec<String>,
+}
+
+/// Compiles every module the cache did not have, storing each object in the
+/// cache as its backend finishes.
+fn run_backends(
+    data: &Arc<ThinData>,
+    config: &Config,
+    parallelism: &crate::config::Parallelism,
+    keys: &[ModuleKey],
+    lookup: &CacheLookup,
+    cache: Option<&Cache>,
+    progress: Option<ProgressHook<'_>>,
+) -> Result<Backends> {
+    let todo: Vec<usize> = (0..keys.len())
+        .filter(|&i| lookup.cached[i].is_none())
+        .collect();
     let warnings = Mutex::new(Vec::new());
     let store = |i: usize, output: &BackendOutput| {
-        let Some(cache) = cache.as_ref().filter(|_| config.save_temps.is_none()) else {
+        let Some(cache) = cache.filter(|_| config.save_temps.is_none()) else {
             return;
         };
         if let Err(e) = cache.store(&keys[i].key, &output.bytes) {
@@ -135,28 +238,43 @@ pub(crate) fn run(
                 .push(message);
         }
     };
-    let parallelism = config.jobs.resolve();
     let start = Instant::now();
-    let (mut outputs, parallel_run) =
-        backend::run_all(&data, config, &parallelism, &todo, progress, &store)?;
-    let backend_wall = start.elapsed();
-    report.phases.push(("backends".to_string(), backend_wall));
-    let mut warnings = warnings.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (outputs, run) = backend::run_all(data, config, parallelism, &todo, progress, &store)?;
+    Ok(Backends {
+        outputs,
+        run,
+        wall: start.elapsed(),
+        warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
+    })
+}
 
-    let cache_report = match &cache {
-        Some(cache) => Some(report.time("cache update", || {
-            finish_cache(cache, &data, &keys, &to_record, &statuses, &mut warnings)
-        })?),
-        None => None,
+/// The objects in module order and their reports.
+struct Results {
+    objects: Vec<OutputObject>,
+    modules: Vec<ThinModuleReport>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Puts each module's object (from the cache or its backend) in module
+/// order, with what the thin link decided about it.
+fn collect_results(
+    data: &ThinData,
+    config: &Config,
+    keys: &[ModuleKey],
+    mut lookup: CacheLookup,
+    mut outputs: Vec<Option<BackendOutput>>,
+    report: &mut Report,
+) -> Result<Results> {
+    let total = data.modules().len();
+    let mut results = Results {
+        objects: Vec::with_capacity(total),
+        modules: Vec::with_capacity(total),
+        diagnostics: Vec::new(),
     };
-
-    let mut objects = Vec::with_capacity(total);
-    let mut thin_modules = Vec::with_capacity(total);
-    let mut diagnostics = Vec::new();
     for (i, module) in data.modules().iter().enumerate() {
-        let (bytes, steps, reused) = match (cached[i].take(), outputs[i].take()) {
+        let (bytes, steps, reused) = match (lookup.cached[i].take(), outputs[i].take()) {
             (Some((bytes, read)), _) => {
-                let step = if early[i] {
+                let step = if lookup.early[i] {
                     "cache read (early)"
                 } else {
                     "cache read"
@@ -164,7 +282,7 @@ pub(crate) fn run(
                 (bytes, vec![(step.to_string(), read)], true)
             }
             (None, Some(output)) => {
-                diagnostics.extend(output.diagnostics);
+                results.diagnostics.extend(output.diagnostics);
                 (output.bytes, output.steps, false)
             }
             (None, None) => {
@@ -187,7 +305,7 @@ pub(crate) fn run(
             bitcode_bytes: module.input_bytes,
             instructions: 0,
         });
-        thin_modules.push(ThinModuleReport {
+        results.modules.push(ThinModuleReport {
             name: module.name.clone(),
             object: file_name.clone(),
             object_bytes: bytes.len(),
@@ -198,10 +316,10 @@ pub(crate) fn run(
             imports,
             steps,
             cache_key: keys[i].key.clone(),
-            cache: statuses[i].clone(),
+            cache: lookup.statuses[i].clone(),
         });
         report.output_bytes += bytes.len();
-        objects.push(OutputObject {
+        results.objects.push(OutputObject {
             name: module.name.clone(),
             file_name,
             imports: import_modules,
@@ -212,23 +330,7 @@ pub(crate) fn run(
             lto: crate::ModuleLto::Thin,
         });
     }
-    report.thin = Some(ThinRunReport {
-        jobs: parallel_run.workers,
-        jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
-        max_concurrent_backends: parallel_run.max_concurrent,
-        thin_link,
-        backend_wall,
-        cpu: crate::report::process_cpu_time()
-            .zip(cpu_before)
-            .map(|(after, before)| after.saturating_sub(before)),
-        peak_rss_bytes: crate::report::peak_rss_bytes(),
-        modules: thin_modules,
-        cache: cache_report.map(|mut c| {
-            c.warnings = warnings;
-            c
-        }),
-    });
-    Ok((objects, report, diagnostics))
+    Ok(results)
 }
 
 /// After the backends: records the new keys of `to_record` (for the next
