@@ -6,7 +6,6 @@
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/Module.h"
 #include "llvm/LTO/LTOBackend.h"
-#include "llvm/Support/SHA1.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
 #include <algorithm>
@@ -103,10 +102,7 @@ extern "C" int ltoe_bitcode_module_hash(const char *data, size_t len, uint8_t ou
     // bytes it was given.
     consumeError(module.takeError());
   }
-  if (llvm::all_of(hash, [](uint32_t word) { return word == 0; })) {
-    auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
-    std::memcpy(hash.data(), digest.data(), sizeof(ModuleHash));
-  }
+  ltoe::fillMissingModuleHash(hash, data, len);
   std::memcpy(out, hash.data(), sizeof(ModuleHash));
   return 0;
 }

@@ -14,7 +14,6 @@
 #include "llvm/LTO/LTO.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/StandardInstrumentations.h"
-#include "llvm/Support/SHA1.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/IPO/FunctionAttrs.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
@@ -114,17 +113,8 @@ extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t
   // summary, which is what the backend looks modules up by.
   if (Error e = module.readSummary(thin->index, id))
     return ltoe::fail(std::move(e), err);
-  // Writers that skip the module hash leave it zero. LLVM then names every
-  // promoted local `<name>.llvm.0` whatever its module, and cannot cache the
-  // module; the hash of the bytes serves both purposes.
-  if (ModuleSummaryIndex::ModuleInfo *info = thin->index.getModule(id)) {
-    ModuleHash &hash = info->second;
-    if (llvm::all_of(hash, [](uint32_t word) { return word == 0; })) {
-      auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
-      static_assert(sizeof(digest) == sizeof(ModuleHash), "SHA-1 fills a module hash");
-      std::memcpy(hash.data(), digest.data(), sizeof(ModuleHash));
-    }
-  }
+  if (ModuleSummaryIndex::ModuleInfo *info = thin->index.getModule(id))
+    ltoe::fillMissingModuleHash(info->second, data, len);
   thin->ordinals[id] = static_cast<uint32_t>(thin->moduleIds.size());
   thin->modules.emplace(id.str(), module);
   thin->moduleIds.push_back(std::move(stored));

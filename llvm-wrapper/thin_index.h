@@ -8,6 +8,7 @@
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/GlobalValue.h"
 #include "llvm/IR/ModuleSummaryIndex.h"
+#include "llvm/Support/SHA1.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
 #include "llvm/Transforms/IPO/WholeProgramDevirt.h"
 #include <map>
@@ -52,3 +53,19 @@ struct LtoeThinIndex {
     return it == index.modulePaths().end() ? llvm::StringRef() : it->first();
   }
 };
+
+namespace ltoe {
+// Writers that skip the module hash leave it zero. LLVM then names every
+// promoted local `<name>.llvm.0` whatever its module, and cannot cache the
+// module; the SHA-1 of the module's bytes serves both purposes. The thin
+// link and the distributed backend's module check must fill it the same way,
+// hence this one place.
+inline void fillMissingModuleHash(llvm::ModuleHash &hash, const char *data, size_t len) {
+  if (!llvm::all_of(hash, [](uint32_t word) { return word == 0; }))
+    return;
+  auto digest =
+      llvm::SHA1::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
+  static_assert(sizeof(digest) == sizeof(llvm::ModuleHash), "SHA-1 fills a module hash");
+  std::memcpy(hash.data(), digest.data(), sizeof(llvm::ModuleHash));
+}
+} // namespace ltoe
