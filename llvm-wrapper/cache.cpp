@@ -45,39 +45,47 @@ lto::Config configFrom(const LtoeCacheSettings &settings) {
   config.OptPipeline = settings.pipeline;
   config.OptLevel = static_cast<unsigned>(settings.opt_level);
   config.CGOptLevel = static_cast<CodeGenOptLevel>(settings.codegen_opt_level);
+  // Codes the Rust side checked (it builds them from its own enums); an
+  // unknown one keeps lto::Config's default, which only changes the key.
   switch (settings.reloc_model) {
-  case 1:
+  case LTOE_RELOC_STATIC:
     config.RelocModel = Reloc::Static;
     break;
-  case 2:
+  case LTOE_RELOC_DYNAMIC_NO_PIC:
     config.RelocModel = Reloc::DynamicNoPIC;
     break;
+  case LTOE_RELOC_PIC:
   default:
     config.RelocModel = Reloc::PIC_;
   }
   switch (settings.code_model) {
-  case 0:
+  case LTOE_CODE_MODEL_TINY:
+    config.CodeModel = CodeModel::Tiny;
+    break;
+  case LTOE_CODE_MODEL_SMALL:
     config.CodeModel = CodeModel::Small;
     break;
-  case 1:
+  case LTOE_CODE_MODEL_KERNEL:
     config.CodeModel = CodeModel::Kernel;
     break;
-  case 2:
+  case LTOE_CODE_MODEL_MEDIUM:
     config.CodeModel = CodeModel::Medium;
     break;
-  case 3:
+  case LTOE_CODE_MODEL_LARGE:
     config.CodeModel = CodeModel::Large;
     break;
+  case LTOE_CODE_MODEL_DEFAULT:
   default:
     config.CodeModel = std::nullopt;
   }
   switch (settings.file_type) {
-  case 0:
+  case LTOE_FILE_OBJECT:
     config.CGFileType = CodeGenFileType::ObjectFile;
     break;
-  case 1:
+  case LTOE_FILE_ASSEMBLY:
     config.CGFileType = CodeGenFileType::AssemblyFile;
     break;
+  case LTOE_FILE_NONE:
   default:
     config.CGFileType = CodeGenFileType::Null;
   }

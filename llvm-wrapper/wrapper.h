@@ -216,6 +216,8 @@ int ltoe_thin_index_attach_module(LtoeThinIndex *thin, const char *data, size_t 
 
 /* ---- incremental ThinLTO (cache.cpp) ---- */
 /* Code generation settings that go into a cache key, as lto::Config holds them. */
+/* What code generation writes. */
+enum { LTOE_FILE_OBJECT = 0, LTOE_FILE_ASSEMBLY = 1, LTOE_FILE_NONE = 2 /* bitcode */ };
 typedef struct LtoeCacheSettings {
   const char *cpu;       /* "" for the triple's default */
   const char *features;  /* comma-separated, LLVM syntax */
@@ -223,9 +225,9 @@ typedef struct LtoeCacheSettings {
   const char *pipeline;  /* "thinlto<O2>" */
   int opt_level;         /* 0..3 (s and z show in the pipeline) */
   int codegen_opt_level; /* 0..3 */
-  int reloc_model;       /* 0 pic, 1 static, 2 dynamic-no-pic */
-  int code_model;        /* -1 default, 0 small, 1 kernel, 2 medium, 3 large */
-  int file_type;         /* 0 object, 1 assembly, 2 neither (bitcode) */
+  int reloc_model;       /* LTOE_RELOC_* */
+  int code_model;        /* LTOE_CODE_MODEL_* */
+  int file_type;         /* LTOE_FILE_* */
   int function_sections;
   int data_sections;
 } LtoeCacheSettings;

@@ -60,18 +60,8 @@ pub fn target_machine(
         .target_cpu
         .clone()
         .unwrap_or_else(|| default_cpu(triple).to_string());
-    let reloc_model = match config.reloc_model {
-        RelocModel::Pic => ffi::LTOE_RELOC_PIC,
-        RelocModel::Static => ffi::LTOE_RELOC_STATIC,
-        RelocModel::DynamicNoPic => ffi::LTOE_RELOC_DYNAMIC_NO_PIC,
-    };
-    let code_model = match config.code_model {
-        CodeModel::Default => ffi::LTOE_CODE_MODEL_DEFAULT,
-        CodeModel::Small => ffi::LTOE_CODE_MODEL_SMALL,
-        CodeModel::Kernel => ffi::LTOE_CODE_MODEL_KERNEL,
-        CodeModel::Medium => ffi::LTOE_CODE_MODEL_MEDIUM,
-        CodeModel::Large => ffi::LTOE_CODE_MODEL_LARGE,
-    };
+    let reloc_model = reloc_model_code(config.reloc_model);
+    let code_model = code_model_code(config.code_model);
     let settings = llvm::MachineSettings {
         triple,
         cpu: &cpu,
@@ -95,6 +85,35 @@ pub fn target_machine(
 pub fn retarget(module: &Module<'_>, machine: &TargetMachine) {
     module.set_triple(&machine.get_triple());
     module.set_data_layout(&machine.get_target_data().get_data_layout());
+}
+
+/// The shim's code (`LTOE_RELOC_*`) for a relocation model.
+pub fn reloc_model_code(model: RelocModel) -> std::os::raw::c_int {
+    match model {
+        RelocModel::Pic => ffi::LTOE_RELOC_PIC,
+        RelocModel::Static => ffi::LTOE_RELOC_STATIC,
+        RelocModel::DynamicNoPic => ffi::LTOE_RELOC_DYNAMIC_NO_PIC,
+    }
+}
+
+/// The shim's code (`LTOE_CODE_MODEL_*`) for a code model.
+pub fn code_model_code(model: CodeModel) -> std::os::raw::c_int {
+    match model {
+        CodeModel::Default => ffi::LTOE_CODE_MODEL_DEFAULT,
+        CodeModel::Small => ffi::LTOE_CODE_MODEL_SMALL,
+        CodeModel::Kernel => ffi::LTOE_CODE_MODEL_KERNEL,
+        CodeModel::Medium => ffi::LTOE_CODE_MODEL_MEDIUM,
+        CodeModel::Large => ffi::LTOE_CODE_MODEL_LARGE,
+    }
+}
+
+/// The shim's code (`LTOE_FILE_*`) for what code generation writes.
+pub fn file_type_code(emit: EmitKind) -> std::os::raw::c_int {
+    match emit {
+        EmitKind::Object => ffi::LTOE_FILE_OBJECT,
+        EmitKind::Assembly => ffi::LTOE_FILE_ASSEMBLY,
+        EmitKind::Bitcode => ffi::LTOE_FILE_NONE,
+    }
 }
 
 /// The shim's code (`LTOE_OPT_*`) for an optimization level.

@@ -56,6 +56,10 @@ pub struct LtoeTargetSettings {
 pub const LTOE_RELOC_PIC: c_int = 0;
 pub const LTOE_RELOC_STATIC: c_int = 1;
 pub const LTOE_RELOC_DYNAMIC_NO_PIC: c_int = 2;
+/// `LTOE_FILE_*` of `wrapper.h`.
+pub const LTOE_FILE_OBJECT: c_int = 0;
+pub const LTOE_FILE_ASSEMBLY: c_int = 1;
+pub const LTOE_FILE_NONE: c_int = 2;
 /// `LTOE_OPT_*` of `wrapper.h`.
 pub const LTOE_OPT_O0: c_int = 0;
 pub const LTOE_OPT_O1: c_int = 1;

@@ -25,13 +25,12 @@ pub struct KeySettings {
     pub opt_level: u8,
     /// Code generation optimization level 0..=3.
     pub codegen_opt_level: u8,
-    /// 0 PIC, 1 static, 2 dynamic-no-pic.
-    pub reloc_model: u8,
-    /// `None` for the target's default, else 0 small, 1 kernel, 2 medium,
-    /// 3 large.
-    pub code_model: Option<u8>,
-    /// 0 object, 1 assembly, 2 neither (bitcode is emitted).
-    pub file_type: u8,
+    /// `LTOE_RELOC_*` (from [`crate::codegen::reloc_model_code`]).
+    pub reloc_model: c_int,
+    /// `LTOE_CODE_MODEL_*` (from [`crate::codegen::code_model_code`]).
+    pub code_model: c_int,
+    /// `LTOE_FILE_*` (from [`crate::codegen::file_type_code`]).
+    pub file_type: c_int,
     /// One section per function.
     pub function_sections: bool,
     /// One section per data object.
@@ -75,9 +74,9 @@ impl ThinIndex {
             pipeline: pipeline.as_ptr(),
             opt_level: c_int::from(settings.opt_level),
             codegen_opt_level: c_int::from(settings.codegen_opt_level),
-            reloc_model: c_int::from(settings.reloc_model),
-            code_model: settings.code_model.map_or(-1, c_int::from),
-            file_type: c_int::from(settings.file_type),
+            reloc_model: settings.reloc_model,
+            code_model: settings.code_model,
+            file_type: settings.file_type,
             function_sections: c_int::from(settings.function_sections),
             data_sections: c_int::from(settings.data_sections),
         };

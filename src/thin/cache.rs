@@ -10,7 +10,8 @@
 //! what went into its last key, so a miss can say why it missed. Pruning is
 //! LLVM's `pruneCache` with lld's policy syntax.
 
-use crate::config::{CacheConfig, CodeModel, Config, EmitKind, RelocModel};
+use crate::codegen;
+use crate::config::{CacheConfig, Config};
 use crate::error::{Error, Phase, Result};
 use crate::llvm::{self, KeyParts, KeySettings};
 pub use crate::report::{CacheStatus, MissReason};
@@ -190,23 +191,9 @@ impl KeyConfig {
             pipeline: config.opt_level.pipeline("thinlto"),
             opt_level: level,
             codegen_opt_level: level,
-            reloc_model: match config.reloc_model {
-                RelocModel::Pic => 0,
-                RelocModel::Static => 1,
-                RelocModel::DynamicNoPic => 2,
-            },
-            code_model: match config.code_model {
-                CodeModel::Default => None,
-                CodeModel::Small => Some(0),
-                CodeModel::Kernel => Some(1),
-                CodeModel::Medium => Some(2),
-                CodeModel::Large => Some(3),
-            },
-            file_type: match config.emit {
-                EmitKind::Object => 0,
-                EmitKind::Assembly => 1,
-                EmitKind::Bitcode => 2,
-            },
+            reloc_model: codegen::reloc_model_code(config.reloc_model),
+            code_model: codegen::code_model_code(config.code_model),
+            file_type: codegen::file_type_code(config.emit),
             function_sections: config.function_sections,
             data_sections: config.data_sections,
         };
