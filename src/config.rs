@@ -145,9 +145,9 @@ impl FromStr for EmitKind {
 /// How many ThinLTO backends (and modules compiled without LTO) run at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Jobs {
-    /// One per available core. The environment's jobserver is never read
-    /// behind the host's back (a compiler that links this crate may own
-    /// it): pass it with [`Jobs::Jobserver`] and [`Jobserver::from_env`].
+    /// One per available core. The library never reads the environment's
+    /// jobserver (a compiler that links this crate may own it): a host
+    /// passes its client with [`Jobs::Jobserver`] and [`Jobserver::new`].
     #[default]
     Auto,
     /// Exactly this many (at least one).
@@ -203,27 +203,6 @@ impl Jobserver {
         Jobserver(std::sync::Arc::new(client))
     }
 
-    /// The jobserver `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS` name, if
-    /// any whose file descriptors are really open in this process (a pipe or
-    /// a fifo). Read once per process: the client owns the descriptors from
-    /// then on. The `lto-engine` executable uses it.
-    ///
-    /// # Safety
-    ///
-    /// The descriptors the environment names must be the jobserver's and
-    /// must not be used by anything else in the process: not by a jobserver
-    /// client the host made itself (rustc, cargo's build-script helpers
-    /// hold one), not closed and reused for other files. A host that has
-    /// its own client passes it with [`Jobserver::new`] instead.
-    pub unsafe fn from_env() -> Option<Jobserver> {
-        static FROM_ENV: std::sync::OnceLock<Option<Jobserver>> = std::sync::OnceLock::new();
-        FROM_ENV
-            // SAFETY: the caller vouches for the descriptors (this
-            // function's contract); the client is created once per process.
-            .get_or_init(|| unsafe { crate::ffi::jobserver_from_env() }.map(Jobserver::new))
-            .clone()
-    }
-
     /// The client, to acquire tokens.
     pub fn client(&self) -> &jobserver::Client {
         &self.0
@@ -263,7 +242,7 @@ impl CacheConfig {
 
 /// A module as a stage left it, handed to a [`StageHook`].
 pub struct Stage<'a, 'ctx> {
-    /// The module's name (fat LTO: the base module).
+    /// The module's name (fat LTO: the first module, which the others are linked into).
     pub module_name: &'a str,
     /// The stage just finished (`thin-lto-after-import`, `lto.input`, ...).
     pub stage: &'a str,

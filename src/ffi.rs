@@ -326,18 +326,3 @@ extern "C" {
     ) -> c_int;
     pub fn ltoe_xxh3_64(data: *const u8, len: usize) -> u64;
 }
-
-/// The jobserver that `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS` name, when
-/// its pipe is really open in this process (`check_pipe`); `None` without
-/// one.
-///
-/// # Safety
-///
-/// Call at most once per process (`config::Jobserver::from_env` caches it),
-/// and only where nothing else in the process uses those descriptors.
-pub unsafe fn jobserver_from_env() -> Option<jobserver::Client> {
-    // SAFETY: the caller guarantees the descriptors are the jobserver's and
-    // unowned; `check_pipe` makes the crate verify they are pipes (or a
-    // fifo) before using them.
-    unsafe { jobserver::Client::from_env_ext(true) }.client.ok()
-}

@@ -133,11 +133,11 @@
 //! let _map = lto_engine::llvm::map_file_readonly(&file);
 //! ```
 //!
-//! The environment's jobserver is never read by default
-//! ([`Jobs::Auto`] is one job per core): taking it is an `unsafe` opt-in,
-//! since a host such as rustc may own those descriptors.
+//! The library never reads the environment's jobserver ([`Jobs::Auto`] is
+//! one job per core), since a host such as rustc may own those descriptors:
+//! a host hands over its own client with [`Jobserver::new`].
 //!
-//! ```compile_fail,E0133
+//! ```compile_fail,E0599
 //! let _jobs = lto_engine::Jobserver::from_env();
 //! ```
 #![warn(missing_docs)]

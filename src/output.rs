@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OutputObject {
-    /// Name of the module it was made from (fat LTO: the base module).
+    /// Name of the module it was made from (fat LTO: the first module, which the others are linked into).
     pub name: String,
     /// The file name it gets in an output directory (thin LTO:
     /// `<module>.lto.o`; fat LTO writes to the path it is given).

@@ -311,12 +311,20 @@ fn session_for(
 
 /// The build tool's jobserver when `CARGO_MAKEFLAGS` / `MAKEFLAGS` offer one
 /// (a `make -jN` recipe, a cargo build script), else one job per core.
+/// Read at most once per process: the client owns the descriptors.
 fn default_jobs() -> Jobs {
-    // SAFETY: this is the lto-engine executable: no other code in the
-    // process opens a jobserver client or uses the inherited descriptors
-    // (the library never reads the environment itself).
-    match unsafe { Jobserver::from_env() } {
-        Some(client) => Jobs::Jobserver(client),
+    static FROM_ENV: std::sync::OnceLock<Option<Jobserver>> = std::sync::OnceLock::new();
+    let inherited = FROM_ENV.get_or_init(|| {
+        // SAFETY: this is the lto-engine executable: no other code in the
+        // process opens a jobserver client or uses the inherited descriptors
+        // (the library never reads the environment), and the OnceLock makes
+        // this the only client of them. `check_pipe` has the crate verify
+        // they are a pipe or a fifo before using them.
+        let client = unsafe { jobserver::Client::from_env_ext(true) }.client.ok();
+        client.map(Jobserver::new)
+    });
+    match inherited {
+        Some(client) => Jobs::Jobserver(client.clone()),
         None => Jobs::Auto,
     }
 }
