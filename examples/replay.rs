@@ -1,9 +1,10 @@
 //! Replays a compiler's codegen over bitcode files, for `bench/stream.sh`:
 //! `threads` codegen threads each "generate" their share of the files
 //! (a sleep of `--codegen-us-per-kib` per KiB of bitcode stands in for code
-//! generation) and hand each over as soon as it is done, either to a
-//! `StreamingSession` (`--mode stream`) or, once all are done, to a batch
-//! `Session` (`--mode batch`). Thin LTO runs either way; the objects are
+//! generation) and either add each to the session as soon as it is done
+//! (`--mode stream`: the session loads it in the background while the
+//! others are generated) or, once all are done, add them all from one
+//! thread (`--mode batch`). Thin LTO runs either way; the objects are
 //! written to `--out`.
 //!
 //! ```sh
@@ -16,7 +17,7 @@
 //! streaming shortens, since loading (and computing missing summaries) has
 //! already happened.
 
-use lto_engine::{Config, Jobs, LtoKind, Session, StreamingSession};
+use lto_engine::{Config, Input, Jobs, LtoKind, Session, WriteTo};
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,7 +75,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let config = Config::builder().jobs(Jobs::Fixed(args.threads)).build()?;
     let start = Instant::now();
     let (output, last_submit) = if args.stream {
-        let session = StreamingSession::new(config, LtoKind::Thin)?;
+        let session = Session::new(config, LtoKind::Thin)?;
         session.preserve(["main"]);
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..args.threads)
@@ -82,7 +83,7 @@ fn run() -> Result<(), Box<dyn Error>> {
                     let (session, args) = (session.clone(), &args);
                     scope.spawn(move || {
                         for (name, bytes) in generate(args, thread) {
-                            session.submit_bitcode(&name, bytes)?;
+                            session.add(Input::bitcode(name, bytes))?;
                         }
                         Ok::<(), lto_engine::Error>(())
                     })
@@ -94,7 +95,7 @@ fn run() -> Result<(), Box<dyn Error>> {
             Ok::<(), Box<dyn Error>>(())
         })?;
         let last_submit = Instant::now();
-        (session.finish()?, last_submit)
+        (session.run()?, last_submit)
     } else {
         let generated: Vec<Vec<(String, Vec<u8>)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..args.threads)
@@ -111,14 +112,14 @@ fn run() -> Result<(), Box<dyn Error>> {
         let last_submit = Instant::now();
         let mut all: Vec<(String, Vec<u8>)> = generated.into_iter().flatten().collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut session = Session::new(config)?;
+        let session = Session::new(config, LtoKind::Thin)?;
         for (name, bytes) in all {
-            session.add_bitcode(&name, bytes)?;
+            session.add(Input::bitcode(name, bytes))?;
         }
         session.preserve(["main"]);
-        (session.run(LtoKind::Thin)?, last_submit)
+        (session.run()?, last_submit)
     };
-    output.write_thin(&args.out, false)?;
+    output.write(&WriteTo::dir(&args.out))?;
     println!(
         "mode={} modules={} wall_s={:.3} after_last_submit_s={:.3}",
         if args.stream { "stream" } else { "batch" },

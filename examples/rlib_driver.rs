@@ -16,7 +16,7 @@ use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetMachine;
 use inkwell::AddressSpace;
-use lto_engine::{Config, InputOptions, LtoKind, Session};
+use lto_engine::{Config, InputOptions, LtoKind, ModuleOrder, Session, WriteTo};
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,8 +128,11 @@ fn run() -> Result<(), Box<dyn Error>> {
             embedded_bitcode: true,
             ..Default::default()
         })
+        // Fat LTO takes the modules in the order they are given, as a
+        // linker would: the driver's own code first.
+        .module_order(ModuleOrder::Added)
         .build()?;
-    let mut session = Session::new(config)?;
+    let session = Session::new(config, LtoKind::Fat)?;
     // The driver's own code first, then its libraries: the LTO object takes
     // the place of the first bitcode input in link.rsp, and a library that
     // stays native must come after the code using it for order-sensitive
@@ -137,14 +140,13 @@ fn run() -> Result<(), Box<dyn Error>> {
     {
         let context = Context::create();
         let module = build_main(&context, &args.call, args.arg)?;
-        session.add_module(MAIN_MODULE, &module)?;
+        session.add_module(&module)?; // named MAIN_MODULE, its identifier
     }
     for rlib in &args.rlibs {
-        let before = session.inputs().modules.len();
-        session.add_path(rlib)?;
+        let added = session.add_path(rlib)?;
         // Without bitcode the rlib still links, as native code, but nothing
         // of it is optimized with the rest.
-        if session.inputs().modules.len() == before {
+        if added.modules.is_empty() {
             eprintln!(
                 "rlib_driver: warning: {} has no bitcode (build it with -C embed-bitcode=yes \
                  or -C linker-plugin-lto); it is linked as native code",
@@ -156,10 +158,10 @@ fn run() -> Result<(), Box<dyn Error>> {
         eprintln!("rlib_driver: warning: main is not preserved; an executable link will miss it");
     }
     session.preserve(args.preserve.iter().cloned());
-    let output = session.run(LtoKind::Fat)?;
+    let output = session.run()?;
 
     // Creates the output's directory when missing.
-    let files = output.write_fat(&args.out)?;
+    let files = output.write(&WriteTo::object(&args.out))?;
 
     let report = &output.report;
     print!("{}", report.summary());
@@ -175,7 +177,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         n => format!(" and {n} more"),
     };
     println!("internalized: {}{more}", shown.join(", "));
-    println!("object: {}", files.object.display());
+    println!("object: {}", files.objects[0].display());
     println!("link.rsp: {}", files.link_rsp.display());
     Ok(())
 }

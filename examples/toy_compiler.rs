@@ -1,6 +1,6 @@
 //! A toy compiler on a streaming ThinLTO session: three codegen threads, each
 //! with its own inkwell `Context`, generate the units of a tiny program and
-//! submit each one as soon as it is built, while the other threads are still
+//! add each one to the session as soon as it is built, while the other threads are still
 //! generating. It then links the thin objects with lld and runs the program.
 //!
 //! ```sh
@@ -17,7 +17,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use inkwell::AddressSpace;
-use lto_engine::{Config, LtoKind, ModuleRole, StreamingSession};
+use lto_engine::{Config, Input, LtoKind, ModuleRole, Session, WriteTo};
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -194,18 +194,19 @@ fn run_tool(command: &mut Command) -> Result<String, BoxError> {
 
 /// One codegen thread: its own context, each unit submitted once built
 /// (its bitcode is taken then; the module need not outlive the call).
-fn generate(session: StreamingSession, units: &[Unit], count: usize) -> Result<(), BoxError> {
+fn generate(session: Session, units: &[Unit], count: usize) -> Result<(), BoxError> {
     let context = Context::create();
     for unit in units {
         let module = unit.build(&context, count)?;
-        session.submit_role(&unit.name(), &module, unit.role())?;
+        // Named by its module identifier; its role decides its part.
+        session.add(Input::module(&module).role(unit.role()))?;
     }
     Ok(())
 }
 
 fn run() -> Result<(), BoxError> {
     let (out, count) = parse_args()?;
-    let session = StreamingSession::new(Config::default(), LtoKind::Thin)?;
+    let session = Session::new(Config::default(), LtoKind::Thin)?;
     session.preserve(["main"]);
 
     // The threads take the units round-robin; the session loads each
@@ -231,8 +232,8 @@ fn run() -> Result<(), BoxError> {
         Ok(())
     })?;
     let loaded = session.loaded();
-    let output = session.finish()?;
-    let files = output.write_thin(&out, false)?;
+    let output = session.run()?;
+    let files = output.write(&WriteTo::dir(&out))?;
 
     let prog = out.join("prog");
     let rsp = format!("@{}", files.link_rsp.display());

@@ -160,7 +160,7 @@ pub enum Jobs {
 impl Jobs {
     /// What this means in this process: a fixed thread count, or tokens from
     /// a jobserver.
-    pub fn resolve(&self) -> Parallelism {
+    pub(crate) fn resolve(&self) -> Parallelism {
         match self {
             Jobs::Fixed(n) => Parallelism::Threads((*n).max(1)),
             Jobs::Jobserver(client) => Parallelism::Tokens(client.clone()),
@@ -170,7 +170,7 @@ impl Jobs {
 
     /// The number of threads for work that is not limited by a jobserver
     /// (cache keys): the fixed count, else the core count.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         match self {
             Jobs::Fixed(n) => (*n).max(1),
             Jobs::Auto | Jobs::Jobserver(_) => available_cores(),
@@ -184,11 +184,27 @@ fn available_cores() -> usize {
 
 /// Resolved backend parallelism.
 #[derive(Debug, Clone)]
-pub enum Parallelism {
+pub(crate) enum Parallelism {
     /// This many backends at once.
     Threads(usize),
     /// One backend on the implicit token, more for each token acquired.
     Tokens(Jobserver),
+}
+
+/// The order a session takes its modules in: which copy of a weak symbol
+/// or comdat prevails, which module fat LTO links the others into, the
+/// order of constructors. Native inputs always go to the final link in the
+/// order they were added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModuleOrder {
+    /// By module name (bytewise), whatever order threads add them in:
+    /// runs are reproducible (rustc sorts its modules the same way).
+    #[default]
+    Name,
+    /// In the order they were added, as a linker takes its command line.
+    /// Reproducible only when one thread adds them.
+    Added,
 }
 
 /// A GNU make jobserver client (the `jobserver` crate's), shared with the
@@ -312,6 +328,8 @@ pub struct Config {
     pub save_temps: Option<PathBuf>,
     /// ThinLTO backend parallelism.
     pub jobs: Jobs,
+    /// The order modules are taken in (default: by name).
+    pub module_order: ModuleOrder,
     /// The ThinLTO cache, if any: a module whose key is in it is not
     /// compiled again (fat LTO does not use it).
     pub cache: Option<CacheConfig>,
@@ -347,6 +365,7 @@ impl Default for Config {
             input_options: InputOptions::default(),
             save_temps: None,
             jobs: Jobs::Auto,
+            module_order: ModuleOrder::Name,
             cache: None,
             verify: false,
             stage_hook: None,
@@ -409,6 +428,8 @@ setters! {
     input_options: InputOptions,
     /// [`Config::jobs`].
     jobs: Jobs,
+    /// [`Config::module_order`].
+    module_order: ModuleOrder,
     /// [`Config::verify`].
     verify: bool,
     /// [`Config::whole_program_visibility`].

@@ -147,6 +147,11 @@ pub enum Error {
     /// The configuration cannot be used (unknown target, bad option).
     #[error("configuration: {0}")]
     Config(String),
+    /// The API was used in a way it cannot honour (an input added after
+    /// the run, a second run, a thin result written as one object): a bug
+    /// in the caller, not a failure of the inputs or of LLVM.
+    #[error("usage: {0}")]
+    Usage(String),
 }
 
 impl Error {

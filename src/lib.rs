@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use inkwell::context::Context;
-//! use lto_engine::{Config, LtoKind, Session};
+//! use lto_engine::{Config, LtoKind, Session, WriteTo};
 //! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
 //! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
 //! #     context.create_module_from_ir(buffer).unwrap()
@@ -35,39 +35,39 @@
 //!     ret i32 %r
 //! }");
 //!
-//! let mut session = Session::new(Config::default())?;
-//! session.add_module("cgu.0", &helper)?; // serialized now: the context may go
-//! session.add_module("cgu.1", &entry)?;
+//! let session = Session::new(Config::default(), LtoKind::Fat)?;
+//! session.add_module(&helper)?; // serialized now: the context may go
+//! session.add_module(&entry)?;
 //! session.preserve(["entry"]);
-//! let output = session.run(LtoKind::Fat)?;
+//! let output = session.run()?;
 //!
 //! // `twice` was internalized (and inlined into `entry`, then dropped).
 //! assert_eq!(output.report.internalized, ["twice"]);
 //! assert_eq!(output.objects.len(), 1);
 //! let out = std::env::temp_dir().join(format!("lto-engine-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&out).unwrap();
-//! let files = output.write_fat(&out.join("lto.o"))?; // and link.rsp beside it
+//! let files = output.write(&WriteTo::object(out.join("lto.o")))?; // and link.rsp beside it
 //! assert!(files.link_rsp.exists());
 //! # std::fs::remove_dir_all(&out).ok();
 //! # Ok::<(), lto_engine::Error>(())
 //! ```
 //!
-//! ## Thin LTO, streamed from codegen threads
+//! ## Thin LTO, from codegen threads
 //!
-//! A [`StreamingSession`] is cloned into the compiler's threads; each
-//! submits its modules as it finishes them, and [`StreamingSession::finish`]
-//! runs the thin link and one backend per module in parallel (under the
-//! build tool's jobserver when there is one, see [`Jobs`]).
+//! The same [`Session`] is cloned into the compiler's threads; each adds
+//! its modules as it finishes them, while the session loads them for the
+//! thin link in the background. [`Session::run`] runs the thin link and one
+//! backend per module in parallel (under the build tool's jobserver when
+//! the host hands one over, see [`Jobs`]).
 //!
 //! ```
 //! use inkwell::context::Context;
-//! use lto_engine::{Config, LtoKind, ModuleLto, ModuleRole, StreamingSession};
+//! use lto_engine::{Config, Input, LtoKind, ModuleRole, Session};
 //! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
 //! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
 //! #     context.create_module_from_ir(buffer).unwrap()
 //! # }
 //!
-//! let session = StreamingSession::new(Config::default(), LtoKind::Thin)?;
+//! let session = Session::new(Config::default(), LtoKind::Thin)?;
 //! session.preserve(["entry"]);
 //! let worker = {
 //!     let session = session.clone();
@@ -78,7 +78,7 @@
 //!             %r = mul i32 %x, 2
 //!             ret i32 %r
 //!         }");
-//!         session.submit("cgu.0", &helper)
+//!         session.add_module(&helper)
 //!     })
 //! };
 //! let context = Context::create();
@@ -88,17 +88,16 @@
 //!     %r = add i32 %t, 1
 //!     ret i32 %r
 //! }");
-//! session.submit("cgu.1", &entry)?;
+//! session.add_module(&entry)?;
 //! // A metadata unit takes no part in LTO (rustc's rule).
 //! let metadata = module(&context, "meta", "@crate_meta = constant [4 x i8] c\"toy\\00\"");
-//! session.submit_with("meta", &metadata, ModuleLto::for_role(LtoKind::Thin, ModuleRole::Metadata))?;
+//! session.add(Input::module(&metadata).role(ModuleRole::Metadata))?;
 //! worker.join().unwrap()?;
 //!
-//! let output = session.finish()?;
+//! let output = session.run()?;
 //! // One object per thin module, plus the one compiled alone.
 //! assert_eq!(output.objects.len(), 3);
-//! let thin = output.report.thin.as_ref().unwrap();
-//! let entry = thin.modules.iter().find(|m| m.name == "cgu.1").unwrap();
+//! let entry = output.report.thin.modules.iter().find(|m| m.name == "cgu.1").unwrap();
 //! assert_eq!(entry.imports[0].definitions, ["twice"]); // imported, then inlined
 //! # Ok::<(), lto_engine::Error>(())
 //! ```
@@ -112,7 +111,7 @@
 //! - [`Output::diagnostics`]: LLVM's warnings and the remarks asked for with
 //!   [`Config::remarks`], as [`Diagnostic`] values.
 //! - [`Config::cache`]: the incremental ThinLTO cache, keyed like LLVM's.
-//! - [`Session::write_index_files`] and [`thin::backend_from_index`]:
+//! - [`Backends::IndexFiles`] and [`distributed::backend_from_index`]:
 //!   distributed ThinLTO with lld-compatible index files.
 //!
 //! Policy lives in Rust; the C++ shim in `llvm-wrapper/` exposes LLVM steps
@@ -143,32 +142,42 @@
 #![warn(missing_docs)]
 
 mod codegen;
-pub mod config;
-pub mod error;
+mod config;
+mod error;
 mod fat;
 mod ffi;
 mod fs;
-pub mod input;
+mod input;
 mod jobs;
 mod llvm;
 mod nolto;
-pub mod output;
+mod output;
 pub mod report;
 mod session;
-pub mod stages;
-mod stream;
-pub mod thin;
+mod stages;
+mod thin;
+
+pub mod distributed {
+    //! Distributed ThinLTO, as lld's `--thinlto-index-only` and DTLTO do it:
+    //! a run with [`Backends::IndexFiles`](crate::Backends::IndexFiles)
+    //! writes one index file per module (byte-identical to lld's), the
+    //! backends then run as jobs anywhere ([`distributor_json`],
+    //! [`run_distributor`]), each compiling one module with its index
+    //! ([`backend_from_index`], or `clang -fthinlto-index=`).
+    pub use crate::thin::{
+        backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
+        IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
+    };
+}
 
 pub use config::{
-    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, Jobs, Jobserver, OptLevel,
-    Parallelism, RelocModel,
+    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, Jobs, Jobserver, ModuleOrder,
+    OptLevel, RelocModel,
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
 pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
-pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
+pub use output::{write_atomically, Output, OutputObject, WriteTo, Written};
 pub use report::{Report, RunKind};
-pub use session::{IndexFiles, LtoKind, ModuleLto, ModuleRole, Progress, Session};
+pub use session::{Added, Backends, Input, LtoKind, ModuleLto, ModuleRole, Session};
 pub use stages::{Stage, StageHook};
-pub use stream::StreamingSession;
-pub use thin::ThinData;

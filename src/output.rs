@@ -2,10 +2,13 @@
 //! `link.rsp`, and copies of mixed archives holding only native members.
 
 use crate::error::{Error, Phase, Result};
-pub use crate::fs::{write_atomically, write_if_changed};
+pub use crate::fs::write_atomically;
+use crate::fs::write_if_changed;
 use crate::input::LinkItem;
 use crate::llvm;
 use crate::report::Report;
+use crate::session::ModuleLto;
+use crate::thin::DistributedModule;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -15,8 +18,9 @@ use std::path::{Path, PathBuf};
 pub struct OutputObject {
     /// Name of the module it was made from (fat LTO: the first module, which the others are linked into).
     pub name: String,
-    /// The file name it gets in an output directory (thin LTO:
-    /// `<module>.lto.o`; fat LTO writes to the path it is given).
+    /// The file name it gets in an output directory: `<module>.lto.o` for
+    /// an LTO object (fat LTO: the first module's), `<module>.o` for a
+    /// module compiled alone.
     pub file_name: String,
     /// Thin LTO: the modules it imported from, sorted (what lld writes to
     /// `<module>.imports`).
@@ -30,15 +34,21 @@ pub struct OutputObject {
     pub reused_from_cache: bool,
     /// The LTO it came from: `Fat`, `Thin`, `ThinLocal`, or `No` for a
     /// module compiled alone.
-    pub lto: crate::ModuleLto,
+    pub lto: ModuleLto,
 }
 
 /// What a run produced.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Output {
-    /// The emitted objects (one for fat LTO).
+    /// The emitted objects: the LTO objects (one for fat LTO, one per
+    /// module for thin LTO, none when the backends are distributed), then
+    /// those of modules compiled without LTO.
     pub objects: Vec<OutputObject>,
+    /// With [`Backends::IndexFiles`](crate::Backends::IndexFiles): one
+    /// backend job per thin module, whose objects the final link takes
+    /// where the LTO output goes (run them before linking).
+    pub jobs: Vec<DistributedModule>,
     /// The final link's items in the user's order: where the LTO output goes,
     /// native inputs as given, native members of mixed archives.
     pub native_inputs: Vec<LinkItem>,
@@ -50,30 +60,73 @@ pub struct Output {
     pub diagnostics: Vec<llvm::Diagnostic>,
 }
 
-/// The files [`Output::write_fat`] wrote.
+/// Where [`Output::write`] puts a run's files.
+///
+/// ```
+/// # use lto_engine::WriteTo;
+/// let _ = WriteTo::dir("target/lto"); // every object under its file name
+/// let _ = WriteTo::dir("target/lto").with_imports_files();
+/// let _ = WriteTo::object("target/lto/app.o"); // a run with one LTO object
+/// ```
 #[derive(Debug, Clone)]
-pub struct WrittenFiles {
-    /// The LTO object.
-    pub object: PathBuf,
-    /// The objects of modules compiled without LTO, beside it.
-    pub compiled_alone: Vec<PathBuf>,
-    /// The response file that completes the link (`ld.lld @link.rsp`).
-    pub link_rsp: PathBuf,
-    /// Copies of mixed archives with only their native members.
-    pub archives: Vec<PathBuf>,
+#[must_use]
+pub struct WriteTo {
+    dir: PathBuf,
+    object: Option<PathBuf>,
+    imports_files: bool,
 }
 
-/// The files [`Output::write_thin`] wrote.
+impl WriteTo {
+    /// Every object into `dir` (created when missing) under its
+    /// [`OutputObject::file_name`], with `link.rsp` and the native-member
+    /// copies of mixed archives.
+    pub fn dir(dir: impl Into<PathBuf>) -> Self {
+        WriteTo {
+            dir: dir.into(),
+            object: None,
+            imports_files: false,
+        }
+    }
+
+    /// The run's one LTO object at `path` (fat LTO's `-o`), the other files
+    /// beside it. A run with more than one LTO object (thin LTO: one per
+    /// module) or with distributed jobs is refused with [`Error::Usage`]
+    /// rather than writing part of it.
+    pub fn object(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        WriteTo {
+            dir,
+            object: Some(path),
+            imports_files: false,
+        }
+    }
+
+    /// Also one `<module>.imports` file per LTO object listing the modules
+    /// it imports from, as lld's `--thinlto-emit-imports-files`.
+    pub fn with_imports_files(mut self) -> Self {
+        self.imports_files = true;
+        self
+    }
+}
+
+/// The files [`Output::write`] wrote.
 #[derive(Debug, Clone)]
-pub struct WrittenThinFiles {
-    /// One object per module, in module order.
+#[non_exhaustive]
+pub struct Written {
+    /// Every object, in output order (the LTO objects first, then those of
+    /// modules compiled alone).
     pub objects: Vec<PathBuf>,
     /// How many of them already held exactly these bytes and were left in
     /// place (only their modification time was refreshed).
     pub unchanged: usize,
     /// `<module>.imports` files, when asked for.
-    pub imports: Vec<PathBuf>,
-    /// The response file that completes the link.
+    pub imports_files: Vec<PathBuf>,
+    /// The response file that completes the link (`ld.lld @link.rsp`).
     pub link_rsp: PathBuf,
     /// Copies of mixed archives with only their native members.
     pub archives: Vec<PathBuf>,
@@ -90,91 +143,85 @@ impl Output {
             .collect()
     }
 
-    /// Writes the single LTO output to `path` (its directory created when
-    /// missing), and beside it the objects of
-    /// modules compiled without LTO, `link.rsp` and the native-member
-    /// copies of mixed archives. Each file is written to a temporary name
-    /// and renamed, so nothing is left half-written.
-    pub fn write_fat(&self, path: &Path) -> Result<WrittenFiles> {
-        let (fat, alone): (Vec<&OutputObject>, Vec<&OutputObject>) = self
+    /// Writes the run's files where `to` says: the objects, `link.rsp`
+    /// (listing the objects, and the distributed jobs' objects, where the
+    /// LTO output goes) and the native-member copies of mixed archives.
+    /// Each file is written to a temporary name and renamed, and a file
+    /// already holding the same bytes is left in place, so nothing is left
+    /// half-written and unchanged objects keep their identity.
+    pub fn write(&self, to: &WriteTo) -> Result<Written> {
+        let lto_objects = self
             .objects
             .iter()
-            .partition(|o| o.lto != crate::ModuleLto::No);
-        let bytes = fat.first().map_or(&[][..], |o| &o.bytes[..]);
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        // As write_thin: the output's directory is created when missing
-        // (when something else is in its place, writing the output says so).
-        if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(path.display(), Phase::Write, e))?;
+            .filter(|o| o.lto != ModuleLto::No)
+            .count();
+        if let Some(path) = &to.object {
+            if lto_objects > 1 || !self.jobs.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{}: this run has {} LTO objects{}; write it to a directory",
+                    path.display(),
+                    lto_objects,
+                    if self.jobs.is_empty() {
+                        ""
+                    } else {
+                        " and distributed jobs"
+                    }
+                )));
+            }
         }
-        write_atomically(path, bytes)?;
-        let mut objects = vec![path.to_path_buf()];
-        for object in alone {
-            let other = dir.join(&object.file_name);
-            write_if_changed(&other, &object.bytes)?;
-            objects.push(other);
-        }
-        let (link_rsp, archives) = self.write_link_rsp(dir, &objects)?;
-        Ok(WrittenFiles {
-            object: path.to_path_buf(),
-            compiled_alone: objects.split_off(1),
-            link_rsp,
-            archives,
-        })
-    }
-
-    /// Writes every ThinLTO object into `dir` (created if missing) under its
-    /// [`OutputObject::file_name`], `link.rsp`, the native-member copies of
-    /// mixed archives and, with `emit_imports`, one `<module>.imports` file
-    /// per module listing the modules it imports from (as lld's
-    /// `--thinlto-emit-imports-files`).
-    pub fn write_thin(&self, dir: &Path, emit_imports: bool) -> Result<WrittenThinFiles> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
-        let mut objects = Vec::with_capacity(self.objects.len());
-        let mut imports = Vec::new();
+        // The error names what the caller asked for: the object, or the
+        // directory.
+        let target = to.object.as_ref().unwrap_or(&to.dir);
+        std::fs::create_dir_all(&to.dir)
+            .map_err(|e| Error::io(target.display(), Phase::Write, e))?;
+        let mut imports_files = Vec::new();
         let mut unchanged = 0;
+        let mut object_paths = Vec::with_capacity(self.objects.len());
         for object in &self.objects {
-            let path = dir.join(&object.file_name);
+            let path = match &to.object {
+                Some(path) if object.lto != ModuleLto::No => path.clone(),
+                _ => to.dir.join(&object.file_name),
+            };
             if !write_if_changed(&path, &object.bytes)? {
                 unchanged += 1;
             }
-            objects.push(path);
-            if emit_imports {
+            if to.imports_files && object.lto != ModuleLto::No {
                 let stem = object
                     .file_name
                     .rsplit_once(".lto.")
                     .map_or(object.file_name.as_str(), |(stem, _)| stem);
-                let path = dir.join(format!("{stem}.imports"));
+                let imports = to.dir.join(format!("{stem}.imports"));
                 let mut text = String::new();
                 for source in &object.imports {
                     text.push_str(source);
                     text.push('\n');
                 }
-                write_if_changed(&path, text.as_bytes())?;
-                imports.push(path);
+                write_if_changed(&imports, text.as_bytes())?;
+                imports_files.push(imports);
             }
+            object_paths.push(path);
         }
-        let (link_rsp, archives) = self.write_link_rsp(dir, &objects)?;
-        Ok(WrittenThinFiles {
-            objects,
+        // The distributed jobs' objects go where the LTO output goes, before
+        // those of modules compiled alone, as in-process objects do.
+        let first_alone = self
+            .objects
+            .iter()
+            .position(|o| o.lto == ModuleLto::No)
+            .unwrap_or(self.objects.len());
+        let linked: Vec<PathBuf> = object_paths[..first_alone]
+            .iter()
+            .cloned()
+            .chain(self.jobs.iter().map(|job| job.native_object.clone()))
+            .chain(object_paths[first_alone..].iter().cloned())
+            .collect();
+        let (link_rsp, archives) = write_link_rsp(&to.dir, &self.native_inputs, &linked)?;
+        Ok(Written {
+            objects: object_paths,
             unchanged,
-            imports,
+            imports_files,
             link_rsp,
             archives,
         })
-    }
-
-    /// Writes `dir/link.rsp`: the link items in order, `lto_objects` where
-    /// the LTO output goes, copies of mixed archives' native members.
-    fn write_link_rsp(
-        &self,
-        dir: &Path,
-        lto_objects: &[PathBuf],
-    ) -> Result<(PathBuf, Vec<PathBuf>)> {
-        write_link_rsp(dir, &self.native_inputs, lto_objects)
     }
 }
 

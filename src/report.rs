@@ -243,6 +243,15 @@ impl Report {
         value
     }
 
+    /// The wall time of phase `name` (zero when the run had no such phase).
+    pub fn phase_time(&self, name: &str) -> Duration {
+        self.phases
+            .iter()
+            .filter(|(phase, _)| phase == name)
+            .map(|(_, time)| *time)
+            .sum()
+    }
+
     /// Total wall time of all phases.
     pub fn total_time(&self) -> Duration {
         self.phases.iter().map(|(_, d)| *d).sum()
@@ -446,7 +455,7 @@ fn cache_summary(cache: &CacheRunReport, modules: &[ThinModuleReport]) -> String
 
 /// CPU time (user + system) of this process so far, from `/proc/self/stat`
 /// (Linux; clock ticks are USER_HZ, fixed at 100 by the Linux ABI).
-pub fn process_cpu_time() -> Option<Duration> {
+pub(crate) fn process_cpu_time() -> Option<Duration> {
     cpu_time_from_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
 }
 
@@ -466,7 +475,7 @@ fn cpu_time_from_stat(stat: &str) -> Option<Duration> {
 }
 
 /// Peak resident memory of this process so far (`VmHWM`, Linux).
-pub fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

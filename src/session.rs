@@ -1,22 +1,25 @@
-//! The library entry point: a [`Session`] collects modules and symbols to
-//! preserve, then runs LTO.
+//! The library entry point: one [`Session`] collects modules (from one
+//! thread or from many) and the symbols to preserve, loads what it can in
+//! the background, then runs LTO.
 
-use crate::config::Config;
+use crate::config::{Config, ModuleOrder};
 use crate::error::{Error, Phase, Result};
 use crate::fat;
-use crate::input::BitcodeInput;
-use crate::input::{InputBytes, InputOptions, Inputs, LinkItem};
-use crate::llvm::ModuleBuffer;
+use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem};
+use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::{Output, OutputObject};
 use crate::report::{Report, RunKind};
-use crate::thin::{self, DistributedModule, IndexOptions, ProgressHook, ThinData, ThinModule};
+use crate::thin::{
+    self, module_hash_hex, Cache, IndexOptions, Lookup, Prefetched, ProgressHook, ThinData,
+    ThinModule,
+};
 use inkwell::module::Module;
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
-/// Which LTO to run.
+/// Which LTO a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LtoKind {
@@ -47,8 +50,9 @@ impl LtoKind {
 /// (`compute_per_cgu_lto_type`). Modules of one session may mix `No` with
 /// one of the others; fat and thin, or thin and thin-local, cannot mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ModuleLto {
-    /// The kind the session runs ([`Session::run`]'s, or the stream's).
+    /// The kind the session runs (given to [`Session::new`]).
     #[default]
     Session,
     /// No LTO: the module is optimized with the regular `default<On>`
@@ -64,8 +68,10 @@ pub enum ModuleLto {
     Fat,
 }
 
-/// What a module is, for [`ModuleLto::for_role`]: rustc's `ModuleKind`.
+/// What a module is, for [`ModuleLto::for_role`] and [`Input::role`]:
+/// rustc's `ModuleKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ModuleRole {
     /// A codegen unit of ordinary code.
     #[default]
@@ -88,7 +94,7 @@ impl ModuleLto {
         }
     }
 
-    /// The kind in a session running `kind`.
+    /// The kind in a session running `kind` (never `Session`).
     fn resolve(self, kind: LtoKind) -> ModuleLto {
         match self {
             ModuleLto::Session => kind.module_lto(),
@@ -97,187 +103,542 @@ impl ModuleLto {
     }
 }
 
-/// What [`Session::write_index_files`] wrote: the files of every backend job
-/// and what the final link needs.
+/// How a run's ThinLTO backends run.
 #[derive(Debug, Clone)]
-pub struct IndexFiles {
-    /// Per module, in module order: the bitcode to compile, its index and
-    /// imports files, where its object goes, what it imports from.
-    pub modules: Vec<DistributedModule>,
-    /// `link.rsp` in the index directory: the final link's items in order,
-    /// with the backends' objects where the LTO output goes (the objects
-    /// exist once the jobs have run).
-    pub link_rsp: PathBuf,
-    /// Copies of mixed archives with only their native members.
-    pub archives: Vec<PathBuf>,
-    /// Time of the thin link.
-    pub thin_link: Duration,
+#[non_exhaustive]
+pub enum Backends {
+    /// In this process, in parallel under [`Config::jobs`].
+    InProcess,
+    /// Distributed ThinLTO: the thin link writes each module's slice of the
+    /// index (and imports file) where the options say, and copies of
+    /// modules that have no bitcode file of their own; the backends then
+    /// run anywhere, as jobs ([`distributed::distributor_json`](crate::distributed::distributor_json))
+    /// with `clang -fthinlto-index=` or `lto-engine backend`. They are
+    /// listed in [`Output::jobs`]. Modules given [`ModuleLto::No`] are
+    /// still compiled in process, and what they use stays visible. Fat LTO
+    /// has no backends to distribute and is refused.
+    IndexFiles(IndexOptions),
+}
+
+/// One input for [`Session::add`]: an in-memory module, bitcode bytes or a
+/// file, and how it takes part.
+///
+/// ```
+/// # use lto_engine::{Input, ModuleLto, ModuleRole};
+/// # let context = inkwell::context::Context::create();
+/// # let module = context.create_module("cgu.0");
+/// let _ = Input::module(&module).name("crate.cgu-0").lto(ModuleLto::No);
+/// let _ = Input::module(&module).role(ModuleRole::Metadata);
+/// let _ = Input::path("libdep.rlib");
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Input<'a> {
+    source: Source<'a>,
+    name: Option<String>,
+    lto: LtoChoice,
+    options: Option<InputOptions>,
+}
+
+enum Source<'a> {
+    Module(&'a (dyn InMemory + 'a)),
+    Bitcode(Vec<u8>),
+    Path(PathBuf),
+}
+
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Module(module) => write!(f, "Module({:?})", module.own_name()),
+            Source::Bitcode(bytes) => write!(f, "Bitcode({} bytes)", bytes.len()),
+            Source::Path(path) => write!(f, "Path({})", path.display()),
+        }
+    }
+}
+
+/// An in-memory module of any context lifetime (inkwell's `Module<'ctx>`
+/// is invariant in it, so an [`Input`] holds it behind this trait).
+trait InMemory {
+    /// The module's identifier.
+    fn own_name(&self) -> String;
+    /// The module as bitcode, with a ThinLTO summary when `thin`.
+    fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String>;
+}
+
+impl InMemory for Module<'_> {
+    fn own_name(&self) -> String {
+        self.get_name().to_string_lossy().into_owned()
+    }
+
+    fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String> {
+        if thin {
+            ThinBuffer::new(self).map(InputBytes::thin)
+        } else {
+            ModuleBuffer::new(self).map(InputBytes::module)
+        }
+    }
+}
+
+/// A module's LTO as given: a kind, or a role the session's kind turns
+/// into one.
+#[derive(Debug, Clone, Copy)]
+enum LtoChoice {
+    Kind(ModuleLto),
+    Role(ModuleRole),
+}
+
+impl<'a> Input<'a> {
+    fn new(source: Source<'a>) -> Self {
+        Input {
+            source,
+            name: None,
+            lto: LtoChoice::Kind(ModuleLto::Session),
+            options: None,
+        }
+    }
+
+    /// An in-memory module, serialized when it is added (with a ThinLTO
+    /// summary when it goes to thin LTO), so its context may be dropped
+    /// right after. It is named by its own module identifier unless
+    /// [`name`](Self::name) gives another.
+    pub fn module(module: &'a Module<'_>) -> Self {
+        Input::new(Source::Module(module))
+    }
+
+    /// Bitcode held in memory, under a unique `name`.
+    pub fn bitcode(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        let mut input = Input::new(Source::Bitcode(bytes.into()));
+        input.name = Some(name.into());
+        input
+    }
+
+    /// A file: bitcode, an object (native, or with embedded bitcode) or an
+    /// archive (`.a`, `.rlib`), told apart by content. Its modules are
+    /// named by its path (archive members `lib.a(member.o)`); native parts
+    /// go to the final link.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Input::new(Source::Path(path.into()))
+    }
+
+    /// The module's name in the session (unique), for an in-memory module
+    /// or bitcode. A file's modules are named by its path: naming one is a
+    /// [`Error::Usage`] when it is added.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The LTO the input's modules take part in (default:
+    /// [`ModuleLto::Session`]).
+    pub fn lto(mut self, lto: ModuleLto) -> Self {
+        self.lto = LtoChoice::Kind(lto);
+        self
+    }
+
+    /// The input's modules are of `role`: they take the kind rustc gives
+    /// such a module in the session's kind ([`ModuleLto::for_role`]).
+    pub fn role(mut self, role: ModuleRole) -> Self {
+        self.lto = LtoChoice::Role(role);
+        self
+    }
+
+    /// A file's own handling of embedded bitcode (default:
+    /// [`Config::input_options`]).
+    pub fn options(mut self, options: InputOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+}
+
+/// What [`Session::add`] took from an input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Added {
+    /// Bitcode modules, by name, in the order found: each goes to LTO or is
+    /// compiled alone, as its [`ModuleLto`] says.
+    pub modules: Vec<String>,
+    /// Native files passed to the final link as they are: objects, shared
+    /// libraries, archives without bitcode.
+    pub native_files: Vec<PathBuf>,
+    /// Native members of archives that also hold bitcode
+    /// (`lib.a(member.o)`): the final link gets a copy of the archive with
+    /// only these.
+    pub native_members: Vec<String>,
 }
 
 /// Called as ThinLTO backends finish: (modules done, total, module name).
-pub type Progress = Arc<dyn Fn(usize, usize, &str) + Send + Sync>;
+type Progress = Arc<dyn Fn(usize, usize, &str) + Send + Sync>;
 
 /// An LTO session: add inputs, name what must stay visible, run.
+///
+/// A `Session` is a handle: `Clone + Send + Sync`, every method takes
+/// `&self`, so a compiler's codegen threads can each hold one and add
+/// their modules as they finish them. The LTO kind is fixed when the
+/// session is made, so an in-memory module is serialized once, on the
+/// adding thread, with a ThinLTO summary when it goes to thin LTO. Thin
+/// modules are then taken into the thin link's form (a summary computed
+/// for bitcode that has none, the cache entry of an unchanged module read)
+/// on the session's worker threads while inputs are still being added.
+/// [`run`](Self::run) waits for that work and runs LTO once; the session is
+/// then finished and refuses further inputs.
+///
+/// Module order (which copy of a weak symbol or comdat prevails, which
+/// module fat LTO links into, the order of constructors) follows
+/// [`Config::module_order`]: by default module name order, whatever order
+/// threads add them in, so batch and multi-threaded use give the same
+/// objects; [`ModuleOrder::Added`] keeps the order of `add` calls, as a
+/// linker's command line. Native parts go to the final link in the order
+/// they were added.
+#[derive(Clone)]
 pub struct Session {
-    config: Config,
-    inputs: Inputs,
-    exports: BTreeSet<String>,
-    progress: Option<Progress>,
-    module_lto: HashMap<String, ModuleLto>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("config", &self.config)
-            .field("inputs", &self.inputs)
-            .field("exports", &self.exports)
-            .field("module_lto", &self.module_lto)
+            .field("kind", &self.shared.kind)
+            .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
 
+struct Shared {
+    config: Config,
+    kind: LtoKind,
+    state: Mutex<State>,
+    /// Signalled when a background task ends.
+    idle: Condvar,
+    /// Runs the per-module work that needs no other module.
+    workers: rayon::ThreadPool,
+    /// The ThinLTO cache, opened up front so that entries of unchanged
+    /// modules are read early.
+    cache: Option<Cache>,
+}
+
+#[derive(Default)]
+struct State {
+    inputs: Inputs,
+    exports: BTreeSet<String>,
+    module_lto: HashMap<String, ModuleLto>,
+    /// Thin modules loaded in the background, by name.
+    prepared: HashMap<String, ThinModule>,
+    /// Cache entries of modules whose content is what it was in their last
+    /// run, read in the background: used when the key is still the same.
+    prefetched: Prefetched,
+    /// Background failures, by module name.
+    failures: Vec<(String, Error)>,
+    /// Background tasks not yet ended.
+    pending: usize,
+    finished: bool,
+    progress: Option<Progress>,
+}
+
 impl Session {
-    /// A session with `config`. Fails when the configured target cannot be
-    /// built.
-    pub fn new(config: Config) -> Result<Self> {
+    /// A session that runs `kind` (modules may take another part with
+    /// [`Input::lto`]). Fails when the configuration cannot be used (the
+    /// target cannot be built, the cache directory or policy is unusable).
+    pub fn new(config: Config, kind: LtoKind) -> Result<Self> {
         check_config(&config)?;
+        let cache = config.cache.as_ref().map(Cache::open).transpose()?;
+        let threads = config.jobs.count();
+        let workers = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("lto-engine-load-{i}"))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start {threads} loading threads: {e}")))?;
         Ok(Session {
-            config,
-            inputs: Inputs::default(),
-            exports: BTreeSet::new(),
-            progress: None,
-            module_lto: HashMap::new(),
+            shared: Arc::new(Shared {
+                config,
+                kind,
+                state: Mutex::new(State::default()),
+                idle: Condvar::new(),
+                workers,
+                cache,
+            }),
         })
     }
 
     /// The session's configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.shared.config
     }
 
-    /// Adds an in-memory module, serialized now with LLVM's bitcode writer
-    /// (its context may be dropped right after).
-    pub fn add_module(&mut self, name: &str, module: &Module<'_>) -> Result<()> {
-        let buffer = ModuleBuffer::new(module)
-            .map_err(|reason| Error::invalid(name, Phase::Write, reason))?;
-        self.inputs.add_bitcode(name, InputBytes::module(buffer))
+    /// The LTO kind the session runs.
+    pub fn kind(&self) -> LtoKind {
+        self.shared.kind
     }
 
-    /// Adds an in-memory module that takes part in `lto` (see
-    /// [`ModuleLto::for_role`] for rustc's choice).
-    pub fn add_module_with(
-        &mut self,
-        name: &str,
-        module: &Module<'_>,
-        lto: ModuleLto,
-    ) -> Result<()> {
-        self.add_module(name, module)?;
-        self.set_module_lto(name, lto)
-    }
-
-    /// Sets the LTO module `name` (as added, or an archive member's
-    /// `lib.a(member.o)`) takes part in. Unknown names are an error.
-    pub fn set_module_lto(&mut self, name: &str, lto: ModuleLto) -> Result<()> {
-        if !self.inputs.modules.iter().any(|m| m.name == name) {
-            return Err(Error::Config(format!(
-                "set_module_lto: no module named {name:?} was added"
-            )));
+    /// Adds an input; see [`Input`]. Returns what it held.
+    pub fn add(&self, input: Input<'_>) -> Result<Added> {
+        let lto = match input.lto {
+            LtoChoice::Kind(lto) => lto,
+            LtoChoice::Role(role) => ModuleLto::for_role(self.shared.kind, role),
+        };
+        match input.source {
+            Source::Module(module) => {
+                let name = input.name.unwrap_or_else(|| module.own_name());
+                self.check_open(&name)?;
+                let bytes = module
+                    .serialize(is_thin(lto, self.shared.kind))
+                    .map_err(|reason| Error::invalid(&name, Phase::Write, reason))?;
+                self.add_bytes(name, bytes, lto)
+            }
+            Source::Bitcode(bytes) => {
+                let name = input.name.unwrap_or_default();
+                self.check_open(&name)?;
+                self.add_bytes(name, InputBytes::owned(bytes), lto)
+            }
+            Source::Path(path) => {
+                let display = path.display().to_string();
+                if input.name.is_some() {
+                    return Err(Error::Usage(format!(
+                        "{display}: a file's modules are named by its path; Input::name is for \
+                         in-memory modules and bitcode"
+                    )));
+                }
+                self.check_open(&display)?;
+                let options = input.options.unwrap_or(self.shared.config.input_options);
+                let mut found = Inputs::default();
+                found.add_path(&path, options)?;
+                self.merge(&display, found, lto)
+            }
         }
-        self.module_lto.insert(name.to_string(), lto);
-        Ok(())
     }
 
-    /// Adds bitcode held in memory under a unique `name`.
-    pub fn add_bitcode(&mut self, name: &str, bytes: impl Into<Vec<u8>>) -> Result<()> {
-        self.inputs
-            .add_bitcode(name, InputBytes::owned(bytes.into()))
+    /// Adds an in-memory module under its own name, taking part in the
+    /// session's LTO: `add(Input::module(module))`.
+    pub fn add_module(&self, module: &Module<'_>) -> Result<Added> {
+        self.add(Input::module(module))
     }
 
-    /// Adds a file (bitcode, object, archive), with the session's default
-    /// handling of embedded bitcode.
-    pub fn add_path(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        let options = self.config.input_options;
-        self.add_path_with(path, options)
-    }
-
-    /// Adds a file with its own handling of embedded bitcode.
-    pub fn add_path_with(&mut self, path: impl AsRef<Path>, options: InputOptions) -> Result<()> {
-        self.inputs.add_path(path.as_ref(), options)
+    /// Adds a file, with the session's handling of embedded bitcode:
+    /// `add(Input::path(path))`.
+    pub fn add_path(&self, path: impl Into<PathBuf>) -> Result<Added> {
+        self.add(Input::path(path))
     }
 
     /// Names symbols that must stay visible (exported) after LTO.
-    pub fn preserve<I, S>(&mut self, symbols: I)
+    pub fn preserve<I, S>(&self, symbols: I)
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.exports.extend(symbols.into_iter().map(Into::into));
+        let mut state = self.lock();
+        state.exports.extend(symbols.into_iter().map(Into::into));
     }
 
-    /// Everything that stays visible: the exports plus every symbol native
-    /// inputs reference.
-    pub fn preserved_symbols(&self) -> BTreeSet<String> {
-        let mut all = self.exports.clone();
-        all.extend(self.inputs.native_references.iter().cloned());
-        all
+    /// How many thin modules have been loaded for the thin link so far
+    /// (summary read, or computed when missing): work done while inputs are
+    /// still being added.
+    pub fn loaded(&self) -> usize {
+        self.lock().prepared.len()
     }
 
-    /// Calls `hook` as each ThinLTO backend finishes (for a progress bar).
-    pub fn on_progress(&mut self, hook: impl Fn(usize, usize, &str) + Send + Sync + 'static) {
-        self.progress = Some(Arc::new(hook));
+    /// Calls `hook` as each ThinLTO backend finishes: (modules done, total,
+    /// module name), for a progress bar.
+    pub fn on_progress(&self, hook: impl Fn(usize, usize, &str) + Send + Sync + 'static) {
+        self.lock().progress = Some(Arc::new(hook));
     }
 
-    /// The inputs added so far, classified.
-    pub fn inputs(&self) -> &Inputs {
-        &self.inputs
+    /// Runs LTO with the backends in process: `run_with(Backends::InProcess)`.
+    pub fn run(&self) -> Result<Output> {
+        self.run_with(Backends::InProcess)
     }
 
-    /// Runs LTO of `kind` over the inputs. Modules given another
-    /// [`ModuleLto`] take part in that instead.
-    pub fn run(&self, kind: LtoKind) -> Result<Output> {
+    /// Waits for the background work, then runs LTO over everything added:
+    /// modules given [`ModuleLto::No`] are compiled alone first (what they
+    /// use stays visible), then the session's LTO, with its backends as
+    /// `backends` says. A module that failed in the background fails the
+    /// run, naming it. A session runs once: from any handle, a second run
+    /// or an input added after it is an [`Error::Usage`].
+    pub fn run_with(&self, backends: Backends) -> Result<Output> {
+        let mut guard = self.lock();
+        if guard.finished {
+            return Err(Error::Usage("this session has already run".to_string()));
+        }
+        while guard.pending > 0 {
+            guard = self
+                .shared
+                .idle
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        // The run takes the state; what stays behind refuses inputs.
+        let mut state = std::mem::take(&mut *guard);
+        guard.finished = true;
+        drop(guard);
+        state.failures.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some((_, error)) = state.failures.into_iter().next() {
+            return Err(error);
+        }
+        if self.shared.config.module_order == ModuleOrder::Name {
+            state.inputs.modules.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         run_modules(
             RunInputs {
-                config: &self.config,
-                inputs: &self.inputs,
-                exports: &self.exports,
-                module_lto: &self.module_lto,
-                progress: self.progress.as_ref(),
-                prepared: HashMap::new(),
-                prefetched: HashMap::new(),
+                config: &self.shared.config,
+                inputs: &state.inputs,
+                exports: &state.exports,
+                module_lto: &state.module_lto,
+                progress: state.progress.as_ref(),
+                prepared: state.prepared,
+                prefetched: state.prefetched,
             },
-            kind,
+            self.shared.kind,
+            &backends,
         )
     }
 
-    /// The thin link of distributed ThinLTO: instead of running backends,
-    /// writes each module's slice of the index (and imports file) where
-    /// `options` says, copies of modules that have no bitcode file of their
-    /// own, and `link.rsp` for the final link. The jobs (see
-    /// [`thin::distributor_json`]) then run anywhere, with `clang
-    /// -fthinlto-index=` or `lto-engine backend`.
-    pub fn write_index_files(&self, options: &IndexOptions) -> Result<IndexFiles> {
-        let preserved = self.preserved_symbols();
-        let start = Instant::now();
-        let data =
-            ThinData::build_for_index(&self.inputs.modules, &preserved, &self.config, options)?;
-        let thin_link = start.elapsed();
-        let modules = data.write_index_files(options)?;
-        let objects: Vec<PathBuf> = modules.iter().map(|m| m.native_object.clone()).collect();
-        let (link_rsp, archives) =
-            crate::output::write_link_rsp(&options.index_dir, &self.inputs.link_items, &objects)?;
-        Ok(IndexFiles {
-            modules,
-            link_rsp,
-            archives,
-            thin_link,
-        })
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check_open(&self, name: &str) -> Result<()> {
+        if self.lock().finished {
+            return Err(finished_error(name));
+        }
+        Ok(())
+    }
+
+    /// Records one module given as bytes.
+    fn add_bytes(&self, name: String, bytes: InputBytes, lto: ModuleLto) -> Result<Added> {
+        let mut found = Inputs::default();
+        found.add_bitcode(&name, bytes)?;
+        self.merge(&name, found, lto)
+    }
+
+    /// Records what one input held, then starts the background work of its
+    /// thin modules. The check that the session is open, the record and
+    /// the count of pending work are one step under the lock, so a run sees
+    /// either all or none of it.
+    fn merge(&self, input: &str, found: Inputs, lto: ModuleLto) -> Result<Added> {
+        let added = describe(&found);
+        let modules = found.modules.clone();
+        let to_load: Vec<BitcodeInput> = {
+            let mut state = self.lock();
+            if state.finished {
+                return Err(finished_error(input));
+            }
+            state.inputs.merge(found)?;
+            if lto != ModuleLto::Session {
+                for module in &modules {
+                    state.module_lto.insert(module.name.clone(), lto);
+                }
+            }
+            modules
+                .into_iter()
+                .filter(|module| self.take_for_loading(&mut state, module, lto))
+                .collect()
+        };
+        for module in to_load {
+            self.spawn_load(module);
+        }
+        Ok(added)
+    }
+
+    /// Whether `input` (of `lto`) goes to thin LTO and so is loaded in the
+    /// background; if so, counts it as pending in `state`.
+    fn take_for_loading(&self, state: &mut State, input: &BitcodeInput, lto: ModuleLto) -> bool {
+        if !is_thin(lto, self.shared.kind) {
+            return false;
+        }
+        // Thin-local LTO leaves archive members native: nothing to load.
+        if lto.resolve(self.shared.kind) == ModuleLto::ThinLocal && input.archive.is_some() {
+            return false;
+        }
+        state.pending += 1;
+        true
+    }
+
+    /// Loads `input` into the thin link's form on a worker thread
+    /// (computing a summary when it has none), with its early cache read.
+    fn spawn_load(&self, input: BitcodeInput) {
+        let shared = Arc::clone(&self.shared);
+        self.shared.workers.spawn(move || {
+            let result = thin::prepare(&input);
+            let early = result
+                .as_ref()
+                .ok()
+                .and_then(|module| shared.read_unchanged(module));
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Ok(module) => {
+                    if let Some(entry) = early {
+                        state.prefetched.insert(input.name.clone(), entry);
+                    }
+                    state.prepared.insert(input.name.clone(), module);
+                }
+                Err(error) => state.failures.push((input.name.clone(), error)),
+            }
+            state.pending -= 1;
+            shared.idle.notify_all();
+        });
     }
 }
 
+/// What an input held, for [`Added`].
+fn describe(found: &Inputs) -> Added {
+    let mut added = Added {
+        modules: found.modules.iter().map(|m| m.name.clone()).collect(),
+        ..Added::default()
+    };
+    for item in &found.link_items {
+        match item {
+            LinkItem::LtoOutput => {}
+            LinkItem::Native(path) => added.native_files.push(path.clone()),
+            LinkItem::NativeMembers { archive, members } => {
+                for (member, _) in members {
+                    added
+                        .native_members
+                        .push(format!("{}({member})", archive.display()));
+                }
+            }
+        }
+    }
+    added
+}
+
+/// The error of an input added after the run.
+fn finished_error(name: &str) -> Error {
+    Error::Usage(format!("{name}: added after the session ran"))
+}
+
+impl Shared {
+    /// For a module whose content hashes as in its last run with the cache:
+    /// that run's entry (key and object). Its key may still change (imports,
+    /// exports, settings); the run uses the entry only if it does not.
+    fn read_unchanged(&self, module: &ThinModule) -> Option<(String, Vec<u8>)> {
+        let cache = self.cache.as_ref()?;
+        if self.config.save_temps.is_some() {
+            return None;
+        }
+        let previous = cache.previous_key(&module.name)?;
+        let hash = crate::llvm::bitcode_module_hash(module.bytes.as_slice()).ok()?;
+        if module_hash_hex(hash) != previous.module_hash {
+            return None;
+        }
+        // Not marked used: the run takes it only if the key still holds.
+        match cache.peek(&previous.key) {
+            Lookup::Hit(object) => Some((previous.key, object)),
+            Lookup::Missing | Lookup::Corrupt(_) => None,
+        }
+    }
+}
+
+/// Whether a module of `lto` goes to thin LTO in a session of `kind`.
+fn is_thin(lto: ModuleLto, kind: LtoKind) -> bool {
+    matches!(lto.resolve(kind), ModuleLto::Thin | ModuleLto::ThinLocal)
+}
+
 /// Checks a configuration before any input is read: the target can be
-/// built, the remark pattern is a valid regex.
-pub(crate) fn check_config(config: &Config) -> Result<()> {
+/// built, the remark pattern is a valid regex, there is a backend.
+fn check_config(config: &Config) -> Result<()> {
+    if config.jobs == crate::config::Jobs::Fixed(0) {
+        return Err(Error::Config(
+            "jobs: Jobs::Fixed needs at least one".to_string(),
+        ));
+    }
     if let Some(triple) = &config.target_triple {
         crate::codegen::target_machine(config, triple, None)?;
     }
@@ -287,25 +648,33 @@ pub(crate) fn check_config(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Everything a run reads, from a [`Session`] or a streaming session.
-pub(crate) struct RunInputs<'a> {
-    pub config: &'a Config,
-    pub inputs: &'a Inputs,
-    pub exports: &'a BTreeSet<String>,
-    pub module_lto: &'a HashMap<String, ModuleLto>,
-    pub progress: Option<&'a Progress>,
-    /// Thin modules already loaded (with summaries) by name, from a
-    /// streaming session's early work; the others are loaded in the run.
-    pub prepared: HashMap<String, ThinModule>,
-    /// Cache entries a streaming session read early.
-    pub prefetched: thin::Prefetched,
+/// Everything a run reads, taken from a session's state.
+struct RunInputs<'a> {
+    config: &'a Config,
+    inputs: &'a Inputs,
+    exports: &'a BTreeSet<String>,
+    module_lto: &'a HashMap<String, ModuleLto>,
+    progress: Option<&'a Progress>,
+    /// Thin modules already loaded (with summaries) by name; the others are
+    /// loaded in the run.
+    prepared: HashMap<String, ThinModule>,
+    /// Cache entries read early.
+    prefetched: Prefetched,
 }
 
 /// Runs a session: modules that opted out of LTO are compiled alone first
-/// (what they use stays visible), then the LTO of the others' kind.
-pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Output> {
+/// (what they use stays visible), then the LTO of the others' kind, its
+/// backends in process or as index files.
+fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Result<Output> {
     let (lto_kind, groups) = group_by_lto(&run, kind)?;
     let config = run.config;
+    if let (Backends::IndexFiles(_), Some(ModuleLto::Fat)) = (backends, lto_kind) {
+        return Err(Error::Usage(
+            "distributed backends are thin LTO's: a fat LTO run has one module to compile; \
+             run it in process"
+                .to_string(),
+        ));
+    }
 
     // Modules without LTO, in parallel under the session's jobs.
     let alone = &groups.no;
@@ -331,14 +700,53 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
 
     let progress = run.progress.map(|p| p.as_ref() as ProgressHook<'_>);
     let mut native_inputs = run.inputs.link_items.clone();
-    let (mut objects, mut report, mut diagnostics) = match lto_kind {
-        None => (Vec::new(), Report::default(), Vec::new()),
-        Some(ModuleLto::Fat) => {
+    let mut jobs = Vec::new();
+    let mut thin_modules = groups.lto.clone();
+    if lto_kind == Some(ModuleLto::ThinLocal) {
+        // Archives are upstream code: left native, with what their native
+        // code references kept visible.
+        let mut upstream = BTreeSet::new();
+        thin_modules.clear();
+        for module in &groups.lto {
+            let Some(source) = &module.archive else {
+                thin_modules.push(*module);
+                continue;
+            };
+            let Some(references) = &source.native_references else {
+                return Err(Error::invalid(
+                    &module.name,
+                    Phase::Classify,
+                    "thin-local LTO leaves archives native, but this member holds only \
+                     bitcode; use thin LTO",
+                ));
+            };
+            preserved.extend(references.iter().cloned());
+            upstream.insert(source.path.clone());
+        }
+        native_inputs = native_inputs
+            .into_iter()
+            .map(|item| match item {
+                LinkItem::NativeMembers { archive, .. } if upstream.contains(&archive) => {
+                    LinkItem::Native(archive)
+                }
+                other => other,
+            })
+            .collect();
+    }
+    let thin_kind = match lto_kind {
+        Some(ModuleLto::ThinLocal) => RunKind::ThinLocal,
+        _ => RunKind::Thin,
+    };
+    let (mut objects, mut report, mut diagnostics) = match (lto_kind, backends) {
+        (None, _) => (Vec::new(), Report::default(), Vec::new()),
+        (Some(ModuleLto::Fat), _) => {
             let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
             let (bytes, report, diagnostics) = fat::run(config, &modules, &preserved)?;
+            let name = report.base_module.clone().unwrap_or_default();
+            let stem = crate::thin::file_stem(&name, &mut used_stems);
             let object = OutputObject {
-                name: report.base_module.clone().unwrap_or_default(),
-                file_name: String::new(),
+                name,
+                file_name: format!("{stem}.lto.{}", config.emit.extension()),
                 imports: Vec::new(),
                 bytes,
                 cache_key: None,
@@ -347,54 +755,31 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
             };
             (vec![object], report, diagnostics)
         }
-        Some(ModuleLto::ThinLocal) => {
-            let mut local = Vec::new();
-            let mut upstream = BTreeSet::new();
-            for module in &groups.lto {
-                let Some(source) = &module.archive else {
-                    local.push(*module);
-                    continue;
-                };
-                let Some(references) = &source.native_references else {
-                    return Err(Error::invalid(
-                        &module.name,
-                        Phase::Classify,
-                        "thin-local LTO leaves archives native, but this member holds only \
-                         bitcode; use thin LTO",
-                    ));
-                };
-                preserved.extend(references.iter().cloned());
-                upstream.insert(source.path.clone());
-            }
-            native_inputs = native_inputs
-                .into_iter()
-                .map(|item| match item {
-                    LinkItem::NativeMembers { archive, .. } if upstream.contains(&archive) => {
-                        LinkItem::Native(archive)
-                    }
-                    other => other,
-                })
-                .collect();
+        (Some(_), Backends::InProcess) => {
             let prepared = &mut run.prepared;
             thin::run(
                 config,
-                || load_thin(&local, prepared),
+                || load_thin(&thin_modules, prepared),
                 &preserved,
-                RunKind::ThinLocal,
+                thin_kind,
                 progress,
                 std::mem::take(&mut run.prefetched),
             )?
         }
-        Some(_) => {
-            let prepared = &mut run.prepared;
-            thin::run(
-                config,
-                || load_thin(&groups.lto, prepared),
-                &preserved,
-                RunKind::Thin,
-                progress,
-                std::mem::take(&mut run.prefetched),
-            )?
+        (Some(_), Backends::IndexFiles(options)) => {
+            let mut report = Report {
+                kind: thin_kind,
+                preserved: preserved.iter().cloned().collect(),
+                ..Report::default()
+            };
+            let modules = load_thin(&thin_modules, &mut run.prepared)?;
+            let start = Instant::now();
+            let data = ThinData::build_for_index(modules, &preserved, config, options)?;
+            report
+                .phases
+                .push(("thin link".to_string(), start.elapsed()));
+            jobs = report.time("index files", || data.write_index_files(options))?;
+            (Vec::new(), report, Vec::new())
         }
     };
     if let Some(lto) = lto_kind {
@@ -416,7 +801,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
         diagnostics.extend(compiled.diagnostics);
         objects.push(OutputObject {
             name: module.name.clone(),
-            // `<stem>.o` (or `.s` / `.bc`), beside thin's `<stem>.lto.o`.
+            // `<stem>.o` (or `.s` / `.bc`), beside LTO's `<stem>.lto.o`.
             file_name: format!("{stem}.{}", config.emit.extension()),
             imports: Vec::new(),
             bytes: compiled.bytes,
@@ -427,6 +812,7 @@ pub(crate) fn run_modules(mut run: RunInputs<'_>, kind: LtoKind) -> Result<Outpu
     }
     Ok(Output {
         objects,
+        jobs,
         native_inputs,
         report,
         diagnostics,
@@ -494,8 +880,8 @@ fn group_by_lto<'a>(run: &RunInputs<'a>, kind: LtoKind) -> Result<(Option<Module
     Ok((lto, groups))
 }
 
-/// Loads thin modules: those a streaming session prepared are taken as
-/// they are, the others prepared now; then file stems in module order.
+/// Loads thin modules: those prepared in the background are taken as they
+/// are, the others prepared now; then file stems in module order.
 fn load_thin(
     modules: &[&BitcodeInput],
     prepared: &mut HashMap<String, ThinModule>,
@@ -504,9 +890,9 @@ fn load_thin(
         .iter()
         .map(|input| match prepared.remove(&input.name) {
             Some(module) => Ok(module),
-            None => crate::thin::prepare(input),
+            None => thin::prepare(input),
         })
         .collect::<Result<Vec<_>>>()?;
-    crate::thin::assign_file_stems(&mut loaded);
+    thin::assign_file_stems(&mut loaded);
     Ok(loaded)
 }

@@ -23,13 +23,13 @@ fn lto(command: &str, inputs: &[&Path], out: &Path) -> Command {
 }
 
 fn api_error(kind: LtoKind, inputs: &[&Path]) -> Error {
-    let mut session = Session::new(Config::default()).unwrap();
+    let session = Session::new(Config::default(), kind).unwrap();
     for input in inputs {
         if let Err(error) = session.add_path(input) {
             return error;
         }
     }
-    session.run(kind).expect_err("should fail")
+    session.run().expect_err("should fail")
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 mod common;
 use common::*;
-use lto_engine::{Config, LtoKind, ModuleLto, Session};
+use lto_engine::{Config, Input, LtoKind, ModuleLto, ModuleOrder, Session, WriteTo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -158,15 +158,23 @@ fn c_constructors_run_in_priority_order_through_every_path() {
     assert_eq!(run_program(&prog), expected, "distributed");
 
     // A module compiled without LTO inside a thin session (library).
-    let mut session = Session::new(Config::default()).unwrap();
-    for object in &bitcode {
-        session.add_path(object).unwrap();
+    // As a linker: constructors of equal priority run in command-line order.
+    let config = Config::builder()
+        .module_order(ModuleOrder::Added)
+        .build()
+        .unwrap();
+    let session = Session::new(config, LtoKind::Thin).unwrap();
+    for (i, object) in bitcode.iter().enumerate() {
+        let lto = if i == 1 {
+            ModuleLto::No
+        } else {
+            ModuleLto::Session
+        };
+        session.add(Input::path(object).lto(lto)).unwrap();
     }
-    let alone = bitcode[1].display().to_string();
-    session.set_module_lto(&alone, ModuleLto::No).unwrap();
     session.preserve(["main"]);
-    let output = session.run(LtoKind::Thin).unwrap();
-    let written = output.write_thin(&root.join("mixed"), false).unwrap();
+    let output = session.run().unwrap();
+    let written = output.write(&WriteTo::dir(root.join("mixed"))).unwrap();
     let objects = rsp_objects(root, &written.link_rsp);
     assert_eq!(check_structor_sections(&objects), 3);
     let rsp = written.link_rsp.display().to_string();

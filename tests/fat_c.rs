@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use lto_engine::{Config, EmitKind, LtoKind, Session};
+use lto_engine::{Config, EmitKind, Input, LtoKind, ModuleOrder, Session};
 use std::path::PathBuf;
 
 const EXPECTED: &str = "checksum=44618 scaled=133855 kind=even api=22\n";
@@ -74,7 +74,13 @@ fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = c_inputs(dir.path());
     let run = |emit: EmitKind, reversed: bool| {
-        let mut session = Session::new(Config::builder().emit(emit).build().unwrap()).unwrap();
+        // Module order as a linker's: the order the inputs are added in.
+        let config = Config::builder()
+            .emit(emit)
+            .module_order(ModuleOrder::Added)
+            .build()
+            .unwrap();
+        let session = Session::new(config, LtoKind::Fat).unwrap();
         let mut ordered = inputs.clone();
         if reversed {
             ordered.reverse();
@@ -83,7 +89,7 @@ fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
             session.add_path(input).unwrap();
         }
         session.preserve(["main"]);
-        session.run(LtoKind::Fat).unwrap().objects.remove(0).bytes
+        session.run().unwrap().objects.remove(0).bytes
     };
     let first = run(EmitKind::Object, false);
     assert_eq!(
@@ -129,9 +135,9 @@ fn save_temps_writes_each_stage_as_bitcode() {
         let path = temps.join(format!("{stage}.bc"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // Each stage parses back as a module.
-        let mut session = Session::new(Config::default()).unwrap();
-        session.add_bitcode(stage, bytes).unwrap();
+        let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+        session.add(Input::bitcode(stage, bytes)).unwrap();
         session.preserve(["main"]);
-        session.run(LtoKind::Fat).unwrap();
+        session.run().unwrap();
     }
 }

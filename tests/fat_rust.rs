@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use lto_engine::{Config, InputOptions, LtoKind, Session};
+use lto_engine::{Config, Input, InputOptions, LtoKind, Session, WriteTo};
 use std::path::Path;
 
 const EXPECTED: &str = "rust: 4 words: w1+w4+w9+w16\nc: total=9\n";
@@ -159,22 +159,23 @@ fn calls_across_c_and_rust_are_inlined() {
     let main = compile_c(dir.path(), &data("rust/cross_main.c"), &["-O2", "-flto"]);
     let lib = dir.path().join("libcross.a");
 
-    let mut session = Session::new(Config::default()).unwrap();
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
     session.add_path(&main).unwrap();
     session
-        .add_path_with(&lib, InputOptions::default())
+        .add(Input::path(&lib).options(InputOptions::default()))
         .unwrap();
     session.preserve(["main"]);
-    let output = session.run(LtoKind::Fat).unwrap();
+    let output = session.run().unwrap();
     let out_dir = dir.path().join("out");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let files = output.write_fat(&out_dir.join("lto.o")).unwrap();
+    let files = output
+        .write(&WriteTo::object(out_dir.join("lto.o")))
+        .unwrap();
     let prog = link(dir.path(), &files.link_rsp, &[]);
     assert_eq!(run_program(&prog), "c_calls_rust=80 rust_calls_c=98\n");
 
     // Each callee had one caller in the other language; after inlining the
     // internalized callee is gone entirely.
-    let syms = symbols(&files.object);
+    let syms = symbols(&files.objects[0]);
     for callee in ["c_square", "rust_add_one"] {
         assert!(
             find(&syms, callee).is_none(),

@@ -5,7 +5,7 @@ use common::*;
 use inkwell::context::Context;
 use inkwell::module::Linkage;
 use inkwell::targets::TargetMachine;
-use lto_engine::{Config, LtoKind, Session};
+use lto_engine::{Backends, Config, Input, LtoKind, Session, WriteTo};
 use lto_engine::{ModuleBuffer, ThinBuffer};
 
 /// `cgu.0`: `int helper(int x) { return x * 5; }` (external, unused elsewhere
@@ -63,20 +63,24 @@ fn entry_of_8(dir: &std::path::Path, link_rsp: &std::path::Path) -> String {
 fn inkwell_modules_are_linked_internalized_and_inlined() {
     let context = Context::create();
     let (callee, caller) = build_modules(&context);
-    let mut session = Session::new(Config::default()).unwrap();
-    session.add_module("cgu.0", &callee).unwrap();
-    session.add_module("cgu.1", &caller).unwrap();
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+    // Named by their own module identifiers ("cgu.0", "cgu.1").
+    let added = session.add_module(&callee).unwrap();
+    assert_eq!(added.modules, ["cgu.0"]);
+    session.add_module(&caller).unwrap();
     // The compiler's context can go away once the modules are submitted.
     drop((callee, caller));
     drop(context);
     session.preserve(["entry"]);
-    let output = session.run(LtoKind::Fat).unwrap();
+    let output = session.run().unwrap();
     assert_eq!(output.report.internalized, ["helper"]);
     assert_eq!(output.report.modules.len(), 2);
 
     let dir = tempfile::tempdir().unwrap();
-    let files = output.write_fat(&dir.path().join("lto.o")).unwrap();
-    let syms = symbols(&files.object);
+    let files = output
+        .write(&WriteTo::object(dir.path().join("lto.o")))
+        .unwrap();
+    let syms = symbols(&files.objects[0]);
     assert!(
         find(&syms, "helper").is_none(),
         "helper inlined and dropped"
@@ -144,12 +148,12 @@ fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
             inkwell::targets::CodeModel::Default,
         )
         .unwrap();
-    let mut session = Session::new(config).unwrap();
+    let session = Session::new(config, LtoKind::Thin).unwrap();
     for (name, module) in [("cgu.0", &callee), ("cgu.1", &caller)] {
         module.set_data_layout(&machine.get_target_data().get_data_layout());
         let buffer = ThinBuffer::new(module).unwrap();
         session
-            .add_bitcode(&format!("{prefix}{name}"), buffer.as_bytes())
+            .add(Input::bitcode(format!("{prefix}{name}"), buffer.as_bytes()))
             .unwrap();
     }
     session.preserve(["entry"]);
@@ -165,13 +169,13 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
             .build()
             .unwrap()
     };
-    let first = thin_session("", 5, config()).run(LtoKind::Thin).unwrap();
+    let first = thin_session("", 5, config()).run().unwrap();
     assert!(first.objects.iter().all(|o| !o.reused_from_cache));
     let keys = first.cache_keys();
     assert_eq!(keys.len(), 2);
 
     // The next build, with the same modules rebuilt from scratch.
-    let second = thin_session("", 5, config()).run(LtoKind::Thin).unwrap();
+    let second = thin_session("", 5, config()).run().unwrap();
     assert!(second.objects.iter().all(|o| o.reused_from_cache));
     assert_eq!(second.cache_keys(), keys);
     for (a, b) in first.objects.iter().zip(&second.objects) {
@@ -183,14 +187,14 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
     // Keys come from the bytes and the thin link, not from names or paths:
     // without a cache, under other names, the keys are the same.
     let renamed = thin_session("build-2/", 5, Config::default())
-        .run(LtoKind::Thin)
+        .run()
         .unwrap();
     let renamed_keys: Vec<String> = renamed.cache_keys().into_values().collect();
     assert_eq!(renamed_keys, keys.values().cloned().collect::<Vec<_>>());
     assert!(renamed.report.thin.as_ref().unwrap().cache.is_none());
 
     // helper changes: its module misses, and so does cgu.1, which imports it.
-    let edited = thin_session("", 6, config()).run(LtoKind::Thin).unwrap();
+    let edited = thin_session("", 6, config()).run().unwrap();
     assert!(edited.objects.iter().all(|o| !o.reused_from_cache));
     let reasons: Vec<String> = edited
         .report
@@ -207,7 +211,7 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
     );
 
     // The edited build computes: entry(8) = 8 * 6 + 1.
-    let files = edited.write_thin(&dir.path().join("out"), false).unwrap();
+    let files = edited.write(&WriteTo::dir(dir.path().join("out"))).unwrap();
     assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "49\n");
 }
 
@@ -216,17 +220,21 @@ fn a_compiler_distributes_its_thin_backends_through_the_api() {
     // The compiler runs the thin link; each backend could run on another
     // machine from the files the index names.
     let dir = tempfile::tempdir().unwrap();
-    let session = thin_session("", 5, Config::default());
-    let options = lto_engine::thin::IndexOptions::new(dir.path().join("idx"));
-    let files = session.write_index_files(&options).unwrap();
-    assert_eq!(files.modules.len(), 2);
-    let in_process = session.run(LtoKind::Thin).unwrap();
-    for (module, local) in files.modules.iter().zip(&in_process.objects) {
+    let options = lto_engine::distributed::IndexOptions::new(dir.path().join("idx"));
+    let output = thin_session("", 5, Config::default())
+        .run_with(Backends::IndexFiles(options))
+        .unwrap();
+    assert!(output.objects.is_empty(), "every module is a job");
+    let files = output.write(&WriteTo::dir(dir.path().join("idx"))).unwrap();
+    let jobs = &output.jobs;
+    assert_eq!(jobs.len(), 2);
+    let in_process = thin_session("", 5, Config::default()).run().unwrap();
+    for (module, local) in jobs.iter().zip(&in_process.objects) {
         // In-memory modules have no file of their own: the thin link wrote
         // them beside the index files, and the index names those copies.
         assert!(module.module_written, "{module:?}");
         assert!(std::path::Path::new(&module.module_path).is_file());
-        let output = lto_engine::thin::backend_from_index(
+        let output = lto_engine::distributed::backend_from_index(
             &Config::default(),
             module.module_path.as_ref(),
             &module.index_file,
@@ -242,9 +250,6 @@ fn a_compiler_distributes_its_thin_backends_through_the_api() {
         std::fs::write(&module.native_object, &output.bytes).unwrap();
     }
     // cgu.1 imports helper from cgu.0's copy.
-    assert_eq!(
-        files.modules[1].imports,
-        [files.modules[0].module_path.clone()]
-    );
+    assert_eq!(jobs[1].imports, [jobs[0].module_path.clone()]);
     assert_eq!(entry_of_8(dir.path(), &files.link_rsp), "41\n");
 }

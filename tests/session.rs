@@ -8,8 +8,8 @@ use inkwell::context::Context;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::targets::TargetMachine;
 use lto_engine::{
-    Config, Error, Jobs, Jobserver, LtoKind, ModuleLto, ModuleRole, Session, Severity, StageHook,
-    StreamingSession,
+    Backends, Config, Error, Input, Jobs, Jobserver, LtoKind, ModuleLto, ModuleOrder, ModuleRole,
+    Session, Severity, StageHook, WriteTo,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,7 +107,7 @@ fn expected(last: usize) -> String {
 
 /// Writes a thin (or no-LTO) output, links it and runs it.
 fn link_and_run(dir: &Path, output: &lto_engine::Output) -> String {
-    let files = output.write_thin(&dir.join("out"), false).unwrap();
+    let files = output.write(&WriteTo::dir(dir.join("out"))).unwrap();
     let program = link(dir, &files.link_rsp, &[]);
     run_program(&program)
 }
@@ -124,31 +124,34 @@ fn config(jobs: Jobs) -> Config {
     Config::builder().jobs(jobs).build().unwrap()
 }
 
-#[test]
-fn modules_streamed_from_four_threads_equal_a_batch_session() {
-    let stream = StreamingSession::new(config(Jobs::Fixed(2)), LtoKind::Thin).unwrap();
-    stream.preserve(["main"]);
-    // The main unit comes first, as plain bitcode (no summary): it is
-    // loaded (its summary computed) in the background before any other
-    // unit has even been generated.
+/// The toy program's modules added to a session of `kind` from four codegen
+/// threads, each with its own context, as they are generated (units taken
+/// by each thread in descending order, main first); `lto_of` gives a
+/// module's part.
+fn streamed(kind: LtoKind, lto_of: fn(&str) -> ModuleLto) -> lto_engine::Output {
+    let session = Session::new(config(Jobs::Fixed(2)), kind).unwrap();
+    session.preserve(["main"]);
+    // The main unit comes first, as plain bitcode (no summary): in a thin
+    // session it is loaded (its summary computed) in the background before
+    // any other unit has even been generated.
     {
         let context = Context::create();
         let main = build_main(&context, UNITS - 1);
         let plain = lto_engine::ModuleBuffer::new(&main).unwrap();
-        stream
-            .submit_bitcode("cgu.main", plain.as_bytes().to_vec())
+        session
+            .add(Input::bitcode("cgu.main", plain.as_bytes()).lto(lto_of("cgu.main")))
             .unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stream.loaded() < 1 {
-        assert!(Instant::now() < deadline, "cgu.main never loaded");
-        std::thread::sleep(Duration::from_millis(2));
+    if kind == LtoKind::Thin && lto_of("cgu.main") == ModuleLto::Session {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while session.loaded() < 1 {
+            assert!(Instant::now() < deadline, "cgu.main never loaded");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
-
-    // Four codegen threads, each with its own context, submit as they go.
     let threads: Vec<_> = (0..4)
         .map(|thread| {
-            let stream = stream.clone();
+            let session = session.clone();
             std::thread::spawn(move || {
                 let context = Context::create();
                 for k in (thread..UNITS)
@@ -158,8 +161,11 @@ fn modules_streamed_from_four_threads_equal_a_batch_session() {
                     .rev()
                 {
                     let module = build_unit(&context, k);
-                    stream.submit(&format!("cgu.{k}"), &module).unwrap();
-                    // Still generating while the others submit.
+                    let name = format!("cgu.{k}");
+                    session
+                        .add(Input::module(&module).lto(lto_of(&name)))
+                        .unwrap();
+                    // Still generating while the others add theirs.
                     std::thread::sleep(Duration::from_millis(3 * (thread as u64 + 1)));
                 }
             })
@@ -168,61 +174,129 @@ fn modules_streamed_from_four_threads_equal_a_batch_session() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let streamed = stream.finish().unwrap();
-    assert_eq!(stream.loaded(), 0, "the run took the loaded modules");
+    let output = session.run().unwrap();
+    assert_eq!(session.loaded(), 0, "the run took the loaded modules");
     let late = Context::create();
-    let error = stream
-        .submit("cgu.late", &build_unit(&late, 0))
-        .unwrap_err();
-    assert!(error
-        .to_string()
-        .contains("after the streaming session finished"));
+    let error = session.add_module(&build_unit(&late, 0)).unwrap_err();
+    assert!(matches!(error, Error::Usage(_)), "{error:?}");
+    assert!(error.to_string().contains("added after the session ran"));
+    output
+}
 
-    // The same modules, in name order, in one batch session.
+/// The same modules added from one thread, in reverse name order.
+fn batched(kind: LtoKind, lto_of: fn(&str) -> ModuleLto) -> lto_engine::Output {
     let context = Context::create();
-    let mut batch = Session::new(config(Jobs::Fixed(2))).unwrap();
+    let session = Session::new(config(Jobs::Fixed(2)), kind).unwrap();
     let mut names: Vec<String> = (0..UNITS).map(|k| format!("cgu.{k}")).collect();
     names.push("cgu.main".to_string());
     names.sort();
-    for name in &names {
+    for name in names.iter().rev() {
         let module = match name.strip_prefix("cgu.").unwrap().parse::<usize>() {
             Ok(k) => build_unit(&context, k),
             Err(_) => build_main(&context, UNITS - 1),
         };
-        batch.add_module(name, &module).unwrap();
+        session
+            .add(Input::module(&module).lto(lto_of(name)))
+            .unwrap();
     }
-    batch.preserve(["main"]);
-    let batched = batch.run(LtoKind::Thin).unwrap();
+    session.preserve(["main"]);
+    session.run().unwrap()
+}
 
-    let streamed_objects = objects_by_name(&streamed);
-    assert_eq!(streamed_objects.len(), UNITS + 1);
-    assert!(
-        streamed_objects == objects_by_name(&batched),
-        "streamed and batch objects differ"
+fn every_module_in_lto(_: &str) -> ModuleLto {
+    ModuleLto::Session
+}
+
+/// Units 2 and 5 without LTO, the others thin.
+fn two_units_alone(name: &str) -> ModuleLto {
+    match name {
+        "cgu.2" | "cgu.5" => ModuleLto::No,
+        _ => ModuleLto::Session,
+    }
+}
+
+#[test]
+fn modules_added_from_four_threads_equal_one_thread_for_thin_fat_and_mixed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, lto_of, objects) in [
+        (
+            LtoKind::Thin,
+            every_module_in_lto as fn(&str) -> ModuleLto,
+            UNITS + 1,
+        ),
+        (LtoKind::Fat, every_module_in_lto, 1),
+        (LtoKind::Thin, two_units_alone, UNITS + 1),
+    ] {
+        let streamed = streamed(kind, lto_of);
+        let batched = batched(kind, lto_of);
+        let streamed_objects = objects_by_name(&streamed);
+        assert_eq!(streamed_objects.len(), objects, "{kind:?}");
+        assert!(
+            streamed_objects == objects_by_name(&batched),
+            "{kind:?}: objects from four threads and from one differ"
+        );
+        assert_eq!(streamed.cache_keys(), batched.cache_keys());
+        let out = dir.path().join(format!("{kind:?}-{objects}"));
+        std::fs::create_dir_all(&out).unwrap();
+        assert_eq!(link_and_run(&out, &streamed), expected(UNITS - 1));
+    }
+    // Positive control: another module order (the order of adding, which
+    // here differs between the two) changes which module fat LTO links
+    // into, so byte equality above is not a given.
+    let added_order = |reverse: bool| {
+        let context = Context::create();
+        let config = Config::builder()
+            .module_order(ModuleOrder::Added)
+            .build()
+            .unwrap();
+        let session = Session::new(config, LtoKind::Fat).unwrap();
+        let mut ks: Vec<usize> = (0..UNITS).collect();
+        if reverse {
+            ks.reverse();
+        }
+        for k in ks {
+            session.add_module(&build_unit(&context, k)).unwrap();
+        }
+        session
+            .add_module(&build_main(&context, UNITS - 1))
+            .unwrap();
+        session.preserve(["main"]);
+        session.run().unwrap()
+    };
+    let (forward, backward) = (added_order(false), added_order(true));
+    assert_eq!(forward.report.base_module.as_deref(), Some("cgu.0"));
+    assert_eq!(
+        backward.report.base_module.as_deref(),
+        Some(format!("cgu.{}", UNITS - 1).as_str())
     );
-    assert_eq!(streamed.cache_keys(), batched.cache_keys());
+
     // Imports happened: main imported the last unit's function.
+    let streamed = streamed(LtoKind::Thin, every_module_in_lto);
     let thin = streamed.report.thin.as_ref().unwrap();
     let main = thin.modules.iter().find(|m| m.name == "cgu.main").unwrap();
     let last = format!("cgu.{}", UNITS - 1);
     let from_last = main.imports.iter().find(|s| s.module == last).unwrap();
     assert_eq!(from_last.definitions, [format!("stage_{}", UNITS - 1)]);
-
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(link_and_run(dir.path(), &streamed), expected(UNITS - 1));
 }
 
 #[test]
 fn a_module_that_fails_in_the_background_fails_finish_by_name() {
-    let stream = StreamingSession::new(Config::default(), LtoKind::Thin).unwrap();
-    // Bitcode magic, then garbage: accepted on submission (it looks like
+    let session = Session::new(Config::default(), LtoKind::Thin).unwrap();
+    // Bitcode magic, then garbage: accepted when added (it looks like
     // bitcode), refused when loaded.
-    stream
-        .submit_bitcode("broken.bc", b"BC\xC0\xDE\x01\x02\x03\x04".to_vec())
+    session
+        .add(Input::bitcode(
+            "broken.bc",
+            b"BC\xC0\xDE\x01\x02\x03\x04".to_vec(),
+        ))
         .unwrap();
-    let error = stream.finish().unwrap_err();
+    let error = session.run().unwrap_err();
     assert!(error.to_string().starts_with("broken.bc: "), "{error}");
-    assert!(stream.finish().is_err(), "a session runs once");
+    let again = session.run().unwrap_err();
+    assert!(
+        matches!(again, Error::Usage(_)),
+        "a session runs once: {again:?}"
+    );
 }
 
 #[test]
@@ -249,18 +323,19 @@ fn rustc_per_module_kinds() {
     );
 }
 
-/// Units 0..=3 and main; `no_lto` units opt out of LTO.
-fn kinds_session(kind_of: impl Fn(&str) -> ModuleLto) -> Session {
+/// Units 0..=3 and main in a session of `kind`; `kind_of` gives each
+/// module's part.
+fn kinds_session(kind: LtoKind, kind_of: impl Fn(&str) -> ModuleLto) -> Session {
     let context = Context::create();
-    let mut session = Session::new(config(Jobs::Fixed(2))).unwrap();
+    let session = Session::new(config(Jobs::Fixed(2)), kind).unwrap();
     for k in 0..4 {
         let name = format!("cgu.{k}");
         session
-            .add_module_with(&name, &build_unit(&context, k), kind_of(&name))
+            .add(Input::module(&build_unit(&context, k)).lto(kind_of(&name)))
             .unwrap();
     }
     session
-        .add_module_with("cgu.main", &build_main(&context, 3), kind_of("cgu.main"))
+        .add(Input::module(&build_main(&context, 3)).lto(kind_of("cgu.main")))
         .unwrap();
     session.preserve(["main"]);
     session
@@ -271,14 +346,14 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     // cgu.2 opts out: it is optimized and emitted alone; stage_1, which it
     // calls, must stay visible in the thin objects, and stage_2 is not
     // imported into cgu.3.
-    let session = kinds_session(|name| {
+    let session = kinds_session(LtoKind::Thin, |name| {
         if name == "cgu.2" {
             ModuleLto::No
         } else {
             ModuleLto::Session
         }
     });
-    let output = session.run(LtoKind::Thin).unwrap();
+    let output = session.run().unwrap();
     let alone: Vec<&str> = output
         .objects
         .iter()
@@ -294,7 +369,7 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     assert!(unit3.imports.is_empty(), "{:?}", unit3.imports);
 
     let dir = tempfile::tempdir().unwrap();
-    let files = output.write_thin(&dir.path().join("out"), false).unwrap();
+    let files = output.write(&WriteTo::dir(dir.path().join("out"))).unwrap();
     let out = dir.path().join("out");
     let unit1 = symbols(&out.join("cgu.1.lto.o"));
     assert!(
@@ -308,8 +383,8 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     assert_eq!(run_program(&program), expected(3));
 
     // Every module opted out: plain separate compilation.
-    let session = kinds_session(|_| ModuleLto::No);
-    let output = session.run(LtoKind::Thin).unwrap();
+    let session = kinds_session(LtoKind::Thin, |_| ModuleLto::No);
+    let output = session.run().unwrap();
     assert_eq!(output.report.kind, lto_engine::report::RunKind::NoLto);
     assert!(output.objects.iter().all(|o| o.lto == ModuleLto::No));
     let dir = tempfile::tempdir().unwrap();
@@ -319,14 +394,14 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
 #[test]
 fn fat_lto_beside_a_metadata_module() {
     // A metadata-like unit (cgu.0 here) stays out of the fat module.
-    let session = kinds_session(|name| {
+    let session = kinds_session(LtoKind::Fat, |name| {
         if name == "cgu.0" {
             ModuleLto::for_role(LtoKind::Fat, ModuleRole::Metadata)
         } else {
             ModuleLto::Session
         }
     });
-    let output = session.run(LtoKind::Fat).unwrap();
+    let output = session.run().unwrap();
     assert_eq!(output.objects.len(), 2);
     assert_eq!(output.objects[0].lto, ModuleLto::Fat);
     assert_eq!(output.objects[1].lto, ModuleLto::No);
@@ -338,9 +413,14 @@ fn fat_lto_beside_a_metadata_module() {
     // stage_1..3 were internalized into main; stage_0 is the other module's.
     assert!(output.report.internalized.contains(&"stage_1".to_string()));
     let dir = tempfile::tempdir().unwrap();
-    let files = output.write_fat(&dir.path().join("lto.o")).unwrap();
-    assert_eq!(files.compiled_alone, [dir.path().join("cgu.0.o")]);
-    let fat = symbols(&files.object);
+    let files = output
+        .write(&WriteTo::object(dir.path().join("lto.o")))
+        .unwrap();
+    assert_eq!(
+        files.objects,
+        [dir.path().join("lto.o"), dir.path().join("cgu.0.o")]
+    );
+    let fat = symbols(&files.objects[0]);
     assert!(find(&fat, "stage_0").is_some_and(|s| !s.defined));
     let program = link(dir.path(), &files.link_rsp, &[]);
     assert_eq!(run_program(&program), expected(3));
@@ -348,14 +428,14 @@ fn fat_lto_beside_a_metadata_module() {
 
 #[test]
 fn fat_with_thin_or_thin_with_thin_local_is_an_error() {
-    let session = kinds_session(|name| {
+    let session = kinds_session(LtoKind::Thin, |name| {
         if name == "cgu.1" {
             ModuleLto::Fat
         } else {
             ModuleLto::Session
         }
     });
-    let error = session.run(LtoKind::Thin).unwrap_err();
+    let error = session.run().unwrap_err();
     assert!(matches!(error, Error::LtoKindMix { .. }), "{error:?}");
     let text = error.to_string();
     assert!(
@@ -363,23 +443,30 @@ fn fat_with_thin_or_thin_with_thin_local_is_an_error() {
         "{text}"
     );
 
-    let session = kinds_session(|name| {
+    let session = kinds_session(LtoKind::Thin, |name| {
         if name == "cgu.main" {
             ModuleLto::ThinLocal
         } else {
             ModuleLto::Thin
         }
     });
-    let error = session.run(LtoKind::Thin).unwrap_err();
+    let error = session.run().unwrap_err();
     assert!(
         error
             .to_string()
             .contains("thin-local LTO leaves them native"),
         "{error}"
     );
-    // Setting the kind of a module that was never added is an error too.
-    let mut session = kinds_session(|_| ModuleLto::Session);
-    assert!(session.set_module_lto("cgu.9", ModuleLto::No).is_err());
+    // The second kind gives the mix away even when the session's kind is
+    // the other one.
+    let session = kinds_session(LtoKind::Fat, |name| {
+        if name == "cgu.3" {
+            ModuleLto::Thin
+        } else {
+            ModuleLto::Session
+        }
+    });
+    assert!(matches!(session.run(), Err(Error::LtoKindMix { .. })));
 }
 
 /// A hook that counts backends between their first and last stage, and
@@ -406,24 +493,23 @@ fn a_jobserver_of_one_token_runs_two_backends_at_most() {
     let run_with = |jobs: Jobs| {
         let (active, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let context = Context::create();
-        let mut session = Session::new(
+        let session = Session::new(
             Config::builder()
                 .jobs(jobs)
                 .stage_hook(concurrency_hook(active, Arc::clone(&peak)))
                 .build()
                 .unwrap(),
+            LtoKind::Thin,
         )
         .unwrap();
         for k in 0..UNITS {
-            session
-                .add_module(&format!("cgu.{k}"), &build_unit(&context, k))
-                .unwrap();
+            session.add_module(&build_unit(&context, k)).unwrap();
         }
         session
-            .add_module("cgu.main", &build_main(&context, UNITS - 1))
+            .add_module(&build_main(&context, UNITS - 1))
             .unwrap();
         session.preserve(["main"]);
-        let output = session.run(LtoKind::Thin).unwrap();
+        let output = session.run().unwrap();
         (output, peak.load(Ordering::SeqCst))
     };
 
@@ -513,25 +599,22 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
         })
     };
     let context = Context::create();
-    let mut session = Session::new(
+    let session = Session::new(
         Config::builder()
             .save_temps(temps.clone())
             .stage_hook(hook)
             .verify(true)
             .build()
             .unwrap(),
+        LtoKind::Thin,
     )
     .unwrap();
     for k in 0..4 {
-        session
-            .add_module(&format!("cgu.{k}"), &build_unit(&context, k))
-            .unwrap();
+        session.add_module(&build_unit(&context, k)).unwrap();
     }
-    session
-        .add_module("cgu.main", &build_main(&context, 3))
-        .unwrap();
+    session.add_module(&build_main(&context, 3)).unwrap();
     session.preserve(["main"]);
-    let output = session.run(LtoKind::Thin).unwrap();
+    let output = session.run().unwrap();
 
     let seen = seen.lock().unwrap();
     for module in ["cgu.0", "cgu.1", "cgu.2", "cgu.3", "cgu.main"] {
@@ -563,20 +646,19 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     // Fat LTO's stages.
     let fat_temps = dir.path().join("fat");
     std::fs::create_dir_all(&fat_temps).unwrap();
-    let mut session = Session::new(
+    let session = Session::new(
         Config::builder()
             .save_temps(fat_temps.clone())
             .build()
             .unwrap(),
+        LtoKind::Fat,
     )
     .unwrap();
     for k in 0..2 {
-        session
-            .add_module(&format!("cgu.{k}"), &build_unit(&context, k))
-            .unwrap();
+        session.add_module(&build_unit(&context, k)).unwrap();
     }
     session.preserve(["stage_1"]);
-    session.run(LtoKind::Fat).unwrap();
+    session.run().unwrap();
     for stage in ["lto.input", "lto.after-restriction", "lto.after-opt"] {
         let parse_context = Context::create();
         Module::parse_bitcode_from_path(fat_temps.join(format!("{stage}.bc")), &parse_context)
@@ -590,19 +672,18 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
 fn the_verifier_and_the_hook_can_stop_a_run() {
     let run = |hook: StageHook, verify: bool| {
         let context = Context::create();
-        let mut session = Session::new(
+        let session = Session::new(
             Config::builder()
                 .stage_hook(hook)
                 .verify(verify)
                 .build()
                 .unwrap(),
+            LtoKind::Thin,
         )
         .unwrap();
-        session
-            .add_module("cgu.0", &build_unit(&context, 0))
-            .unwrap();
+        session.add_module(&build_unit(&context, 0)).unwrap();
         session.preserve(["stage_0"]);
-        session.run(LtoKind::Thin).unwrap_err()
+        session.run().unwrap_err()
     };
     // A hook that leaves a block without terminator after the import: the
     // verifier catches it before the optimizer sees it.
@@ -650,11 +731,11 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     let i32t = context.i32_type();
     first.add_basic_value_flag("toy-abi", FlagBehavior::Warning, i32t.const_int(1, false));
     second.add_basic_value_flag("toy-abi", FlagBehavior::Warning, i32t.const_int(2, false));
-    let mut session = Session::new(Config::default()).unwrap();
-    session.add_module("cgu.0", &first).unwrap();
-    session.add_module("cgu.1", &second).unwrap();
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+    session.add_module(&first).unwrap();
+    session.add_module(&second).unwrap();
     session.preserve(["stage_1"]);
-    let output = session.run(LtoKind::Fat).unwrap();
+    let output = session.run().unwrap();
     let warning = output
         .diagnostics
         .iter()
@@ -671,13 +752,15 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     // An inline-asm `.warning` in a thin backend, and inlining remarks.
     let unit = build_unit(&context, 1);
     unit.set_inline_assembly(".warning \"toy compiler was here\"");
-    let mut session = Session::new(Config::builder().remarks("inline").build().unwrap()).unwrap();
-    session
-        .add_module("cgu.0", &build_unit(&context, 0))
-        .unwrap();
-    session.add_module("cgu.1", &unit).unwrap();
+    let session = Session::new(
+        Config::builder().remarks("inline").build().unwrap(),
+        LtoKind::Thin,
+    )
+    .unwrap();
+    session.add_module(&build_unit(&context, 0)).unwrap();
+    session.add_module(&unit).unwrap();
     session.preserve(["stage_1"]);
-    let output = session.run(LtoKind::Thin).unwrap();
+    let output = session.run().unwrap();
     let asm = output
         .diagnostics
         .iter()
@@ -694,19 +777,19 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     assert_eq!(inlined.function.as_deref(), Some("stage_1"));
     assert_eq!(inlined.module, "cgu.1");
     // Without a remark pattern, no remarks.
-    let mut session = Session::new(Config::default()).unwrap();
-    session
-        .add_module("cgu.0", &build_unit(&context, 0))
-        .unwrap();
-    session
-        .add_module("cgu.1", &build_unit(&context, 1))
-        .unwrap();
+    let session = Session::new(Config::default(), LtoKind::Thin).unwrap();
+    session.add_module(&build_unit(&context, 0)).unwrap();
+    session.add_module(&build_unit(&context, 1)).unwrap();
     session.preserve(["stage_1"]);
-    let output = session.run(LtoKind::Thin).unwrap();
+    let output = session.run().unwrap();
     assert!(output.diagnostics.is_empty(), "{:?}", output.diagnostics);
 
     // A bad pattern is a configuration error before any work.
-    let error = Session::new(Config::builder().remarks("(").build().unwrap()).unwrap_err();
+    let error = Session::new(
+        Config::builder().remarks("(").build().unwrap(),
+        LtoKind::Thin,
+    )
+    .unwrap_err();
     assert!(
         error.to_string().contains("invalid remark pattern"),
         "{error}"
@@ -717,7 +800,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
 /// `edit_last` adds a function to the last unit (which only main imports
 /// from).
 fn stream_cached(cache: &Path, edit_last: bool) -> lto_engine::Output {
-    let stream = StreamingSession::new(
+    let stream = Session::new(
         Config::builder()
             .jobs(Jobs::Fixed(2))
             .cache(lto_engine::CacheConfig::new(cache))
@@ -739,12 +822,10 @@ fn stream_cached(cache: &Path, edit_last: bool) -> lto_engine::Output {
                 .build_return(Some(&i32t.const_int(7, false)))
                 .unwrap();
         }
-        stream.submit(&format!("cgu.{k}"), &module).unwrap();
+        stream.add_module(&module).unwrap();
     }
-    stream
-        .submit("cgu.main", &build_main(&context, UNITS - 1))
-        .unwrap();
-    stream.finish().unwrap()
+    stream.add_module(&build_main(&context, UNITS - 1)).unwrap();
+    stream.run().unwrap()
 }
 
 #[test]
@@ -781,4 +862,141 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     }
     let run_dir = tempfile::tempdir().unwrap();
     assert_eq!(link_and_run(run_dir.path(), &edited), expected(UNITS - 1));
+}
+
+#[test]
+fn distributed_backends_honour_a_module_without_lto() {
+    // cgu.2 opts out: it is compiled alone in process, the others become
+    // backend jobs; stage_1, which cgu.2 calls, must stay visible in
+    // cgu.1's job object.
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let session = kinds_session(LtoKind::Thin, |name| {
+        if name == "cgu.2" {
+            ModuleLto::No
+        } else {
+            ModuleLto::Session
+        }
+    });
+    let options = lto_engine::distributed::IndexOptions::new(&idx);
+    let output = session.run_with(Backends::IndexFiles(options)).unwrap();
+    let alone: Vec<&str> = output.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(alone, ["cgu.2"]);
+    let jobs: Vec<&str> = output.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(jobs, ["cgu.0", "cgu.1", "cgu.3", "cgu.main"]);
+    assert!(output.report.preserved.contains(&"stage_1".to_string()));
+    for job in &output.jobs {
+        let object = lto_engine::distributed::backend_from_index(
+            &Config::default(),
+            job.module_path.as_ref(),
+            &job.index_file,
+        )
+        .unwrap();
+        std::fs::write(&job.native_object, &object.bytes).unwrap();
+    }
+    let files = output.write(&WriteTo::dir(&idx)).unwrap();
+    assert_eq!(files.objects, [idx.join("cgu.2.o")]);
+    let cgu1 = output.jobs.iter().find(|j| j.name == "cgu.1").unwrap();
+    let unit1 = symbols(&cgu1.native_object);
+    assert!(
+        find(&unit1, "stage_1").is_some_and(|s| s.global && s.defined),
+        "stage_1 kept for the module compiled alone"
+    );
+    let program = link(dir.path(), &files.link_rsp, &[]);
+    assert_eq!(run_program(&program), expected(3));
+
+    // Positive control: without the opt-out, stage_1 is inlined into the
+    // next unit and internalized: the visibility above came from cgu.2.
+    let session = kinds_session(LtoKind::Thin, |_| ModuleLto::Session);
+    let options = lto_engine::distributed::IndexOptions::new(dir.path().join("idx2"));
+    let output = session.run_with(Backends::IndexFiles(options)).unwrap();
+    assert!(output.objects.is_empty());
+    assert!(!output.report.preserved.contains(&"stage_1".to_string()));
+}
+
+#[test]
+fn misuses_are_usage_errors_not_wrong_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A thin result has one object per module: it cannot be written as
+    // one object (nothing is written).
+    let output = kinds_session(LtoKind::Thin, |_| ModuleLto::Session)
+        .run()
+        .unwrap();
+    let single = dir.path().join("thin.o");
+    let error = output.write(&WriteTo::object(&single)).unwrap_err();
+    assert!(matches!(error, Error::Usage(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("write it to a directory"),
+        "{error}"
+    );
+    assert!(!single.exists());
+    // Positive control: a directory takes it.
+    let files = output
+        .write(&WriteTo::dir(dir.path().join("thin")))
+        .unwrap();
+    assert_eq!(files.objects.len(), 5);
+
+    // A fat result written to a directory is one `<first module>.lto.o`.
+    let fat = kinds_session(LtoKind::Fat, |_| ModuleLto::Session)
+        .run()
+        .unwrap();
+    let files = fat.write(&WriteTo::dir(dir.path().join("fat"))).unwrap();
+    assert_eq!(files.objects, [dir.path().join("fat/cgu.0.lto.o")]);
+
+    // Fat LTO has no backends to distribute.
+    let options = lto_engine::distributed::IndexOptions::new(dir.path().join("idx"));
+    let error = kinds_session(LtoKind::Fat, |_| ModuleLto::Session)
+        .run_with(Backends::IndexFiles(options))
+        .unwrap_err();
+    assert!(matches!(error, Error::Usage(_)), "{error:?}");
+
+    // A file's modules are named by its path.
+    let session = Session::new(Config::default(), LtoKind::Thin).unwrap();
+    let error = session
+        .add(Input::path(dir.path().join("x.bc")).name("x"))
+        .unwrap_err();
+    assert!(matches!(error, Error::Usage(_)), "{error:?}");
+
+    // Two modules under one name: the second is refused.
+    let context = Context::create();
+    session.add_module(&build_unit(&context, 0)).unwrap();
+    let error = session.add_module(&build_unit(&context, 0)).unwrap_err();
+    assert!(matches!(error, Error::DuplicateInput { .. }), "{error:?}");
+    // ... and under a name of its own it is taken.
+    let added = session
+        .add(Input::module(&build_unit(&context, 0)).name("cgu.0-copy"))
+        .unwrap();
+    assert_eq!(added.modules, ["cgu.0-copy"]);
+}
+
+#[test]
+fn adding_a_path_says_what_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = Context::create();
+    let bitcode = dir.path().join("unit.bc");
+    build_unit(&context, 0).write_bitcode_to_path(&bitcode);
+    let source = dir.path().join("n.c");
+    std::fs::write(&source, "int n(void) { return 1; }\n").unwrap();
+    let native = compile_c(dir.path(), &source, &[]);
+    let archive = dir.path().join("libmixed.a");
+    run_ok(
+        std::process::Command::new("llvm-ar-22")
+            .arg("rcs")
+            .arg(&archive)
+            .arg(&bitcode)
+            .arg(&native),
+    );
+    let session = Session::new(Config::default(), LtoKind::Thin).unwrap();
+    let added = session.add_path(&bitcode).unwrap();
+    assert_eq!(added.modules, [bitcode.display().to_string()]);
+    assert!(added.native_files.is_empty() && added.native_members.is_empty());
+    let added = session.add_path(&native).unwrap();
+    assert!(added.modules.is_empty());
+    assert_eq!(added.native_files, [native]);
+    let added = session.add_path(&archive).unwrap();
+    assert_eq!(added.modules, [format!("{}(unit.bc)", archive.display())]);
+    assert_eq!(
+        added.native_members,
+        [format!("{}(n.o)", archive.display())]
+    );
 }

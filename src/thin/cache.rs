@@ -14,7 +14,7 @@ use crate::codegen;
 use crate::config::{CacheConfig, Config};
 use crate::error::{Error, Phase, Result};
 use crate::llvm::{self, KeyParts, KeySettings};
-pub use crate::report::{CacheStatus, MissReason};
+use crate::report::MissReason;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -283,24 +283,47 @@ impl Cache {
     /// Reads and checks the entry of `key`. A hit marks the entry used (its
     /// access time), which is what pruning goes by.
     pub(crate) fn lookup(&self, key: &str) -> Lookup {
+        let found = self.peek(key);
+        if let Lookup::Hit(_) = found {
+            self.touch(key);
+        }
+        found
+    }
+
+    /// As [`lookup`](Self::lookup), but a hit is not marked as used: for
+    /// entries read ahead that the run may not take (an entry's age decides
+    /// pruning, so only a use refreshes it).
+    pub(crate) fn peek(&self, key: &str) -> Lookup {
         let path = self.entry_path(key);
         let mut file = match std::fs::File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,
             Err(e) => return Lookup::Corrupt(format!("cannot open: {e}")),
         };
+        // Reading may move the access time (relatime updates it when it is
+        // older than the modification time): put it back, so that only a
+        // use counts for pruning.
+        let accessed = file.metadata().and_then(|m| m.accessed()).ok();
         let mut bytes = Vec::new();
-        if let Err(e) = file.read_to_end(&mut bytes) {
+        let read = file.read_to_end(&mut bytes);
+        if let Some(accessed) = accessed {
+            let _ = file.set_times(std::fs::FileTimes::new().set_accessed(accessed));
+        }
+        if let Err(e) = read {
             return Lookup::Corrupt(format!("cannot read: {e}"));
         }
         match check_entry(key, bytes) {
-            Ok(object) => {
-                let now = std::fs::FileTimes::new().set_accessed(SystemTime::now());
-                // Best effort: a read-only cache still serves hits.
-                let _ = file.set_times(now);
-                Lookup::Hit(object)
-            }
+            Ok(object) => Lookup::Hit(object),
             Err(why) => Lookup::Corrupt(why),
+        }
+    }
+
+    /// Marks the entry of `key` as used now (its access time), as LLVM's
+    /// cache does on a hit. Best effort: a read-only cache still serves
+    /// hits.
+    pub(crate) fn touch(&self, key: &str) {
+        if let Ok(file) = std::fs::File::open(self.entry_path(key)) {
+            let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
         }
     }
 

@@ -17,7 +17,7 @@ use super::index::{ThinData, ThinModule};
 use crate::config::{Config, EmitKind, OptLevel, RelocModel};
 use crate::error::{Error, Phase, Result};
 use crate::fs::write_if_changed;
-use crate::input::{classify, parse_error, BitcodeInput, InputBytes, ModuleOrigin};
+use crate::input::{classify, parse_error, InputBytes, ModuleOrigin};
 use crate::llvm::{self, ThinIndex};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -174,17 +174,17 @@ impl RemoteCompiler {
 }
 
 impl ThinData {
-    /// The thin link of a distributed build: as [`ThinData::build`], but each
-    /// module is indexed under the path its backend will open. Modules
-    /// without a bitcode file of their own are first written into
-    /// `options.index_dir` (left alone when already identical).
-    pub fn build_for_index(
-        inputs: &[BitcodeInput],
+    /// The thin link of a distributed build over loaded modules: as
+    /// [`ThinData::link`], but each module is indexed under the path its
+    /// backend will open. Modules without a bitcode file of their own are
+    /// first written into `options.index_dir` (left alone when already
+    /// identical).
+    pub(crate) fn build_for_index(
+        mut modules: Vec<ThinModule>,
         preserved: &BTreeSet<String>,
         config: &Config,
         options: &IndexOptions,
     ) -> Result<ThinData> {
-        let mut modules = ThinData::load(inputs)?;
         create_dir(&options.index_dir)?;
         let paths: Vec<(String, bool)> = modules
             .iter()
@@ -233,7 +233,10 @@ impl ThinData {
     /// `options.emit_imports`, its `<module>.imports`, where `options` says
     /// (see [`IndexOptions`]). Files already holding the same bytes are left
     /// in place. Returns each module's job files, in module order.
-    pub fn write_index_files(&self, options: &IndexOptions) -> Result<Vec<DistributedModule>> {
+    pub(crate) fn write_index_files(
+        &self,
+        options: &IndexOptions,
+    ) -> Result<Vec<DistributedModule>> {
         let mut planned = Vec::with_capacity(self.modules().len());
         let mut objects = HashSet::new();
         for module in self.modules() {

@@ -55,24 +55,6 @@ impl std::fmt::Debug for ThinData {
 }
 
 impl ThinData {
-    /// Runs the thin link over `inputs`, keeping `preserved` (exports plus
-    /// what native inputs reference) visible.
-    pub fn build(
-        inputs: &[BitcodeInput],
-        preserved: &BTreeSet<String>,
-        config: &Config,
-    ) -> Result<ThinData> {
-        Self::link(Self::load(inputs)?, preserved, config)
-    }
-
-    /// Takes the inputs into a thin link: one module each, with a ThinLTO
-    /// summary (computed when missing), identified by its name.
-    pub(crate) fn load(inputs: &[BitcodeInput]) -> Result<Vec<ThinModule>> {
-        let mut modules = inputs.iter().map(prepare).collect::<Result<Vec<_>>>()?;
-        assign_file_stems(&mut modules);
-        Ok(modules)
-    }
-
     /// The thin link over loaded modules, each indexed under its `id`.
     pub(crate) fn link(
         modules: Vec<ThinModule>,
@@ -133,11 +115,6 @@ impl ThinData {
     /// The modules, in input order.
     pub fn modules(&self) -> &[ThinModule] {
         &self.modules
-    }
-
-    /// The symbols kept visible.
-    pub fn preserved(&self) -> &BTreeSet<String> {
-        &self.preserved
     }
 
     /// Counts of module `i`'s definitions, live definitions and exports;
@@ -468,7 +445,7 @@ mod tests {
             archive: None,
         };
         let preserved: BTreeSet<String> = ["answer".to_string()].into();
-        let data = ThinData::build(std::slice::from_ref(&input), &preserved, &config).unwrap();
+        let data = ThinData::link(vec![prepare(&input).unwrap()], &preserved, &config).unwrap();
 
         let backend_context = Context::create();
         llvm::install_diagnostics(&backend_context);

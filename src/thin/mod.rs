@@ -8,23 +8,22 @@ mod cache;
 mod distributed;
 mod index;
 
-pub use crate::llvm::ModuleStats;
-pub use backend::{BackendOutput, DoneHook, ProgressHook};
-pub(crate) use cache::{module_hash_hex, Cache, Lookup};
-pub use cache::{CacheStatus, MissReason, ModuleKey};
+pub(crate) use backend::{BackendOutput, ProgressHook};
+pub(crate) use cache::{module_hash_hex, Cache, Lookup, ModuleKey};
 pub use distributed::{
     backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
     IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 pub(crate) use index::{assign_file_stems, file_stem, prepare};
-pub use index::{ImportSource, ThinData, ThinModule};
+pub(crate) use index::{ThinData, ThinModule};
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
 use crate::report::{
-    CacheRunReport, ModuleReport, Report, RunKind, ThinModuleReport, ThinRunReport,
+    CacheRunReport, CacheStatus, MissReason, ModuleReport, Report, RunKind, ThinModuleReport,
+    ThinRunReport,
 };
 use cache::KeyConfig;
 use rayon::prelude::*;
@@ -43,7 +42,7 @@ pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
 pub(crate) type Prefetched = HashMap<String, (String, Vec<u8>)>;
 
 /// Runs thin LTO over the modules `load` gives (loaded with summaries, see
-/// [`ThinData::load`]), in the phases LLVM's `LTO::runThinLTO` and lld's
+/// [`prepare`]), in the phases LLVM's `LTO::runThinLTO` and lld's
 /// cache name: the thin link, the cache keys, the cache lookup, the
 /// backends (each object stored as it is done), the cache update, then the
 /// results and the report. An entry in `prefetched` whose key is the
@@ -180,6 +179,8 @@ fn look_up(
         }
         let start = Instant::now();
         if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
+            // Read ahead without marking it used: it is used now.
+            cache.touch(&key.key);
             lookup.statuses[i] = CacheStatus::Hit;
             lookup.cached[i] = Some((bytes, start.elapsed()));
             lookup.early[i] = true;

@@ -2,7 +2,9 @@
 //! `demo/`, embedded in the binary), runs fat LTO through the library, links
 //! with lld, runs the program, and shows what LTO did.
 
-use lto_engine::{CacheConfig, Config, Error, LinkItem, LtoKind, Phase, Session};
+use lto_engine::{
+    CacheConfig, Config, Error, LinkItem, LtoKind, ModuleOrder, Phase, Session, WriteTo,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -72,12 +74,17 @@ fn compile_sources(src: &Path, out: &Path, clang_lto: Option<&str>) -> Result<()
 }
 
 /// A session over the demo's LTO inputs in `dir`, keeping `main`.
-fn lto_session(dir: &Path, cache: Option<CacheConfig>) -> Result<Session, Error> {
-    let mut session = Session::new({
-        let mut config = Config::default();
-        config.cache = cache;
-        config
-    })?;
+fn lto_session(dir: &Path, cache: Option<CacheConfig>, kind: LtoKind) -> Result<Session, Error> {
+    let session = Session::new(
+        {
+            let mut config = Config::default();
+            config.cache = cache;
+            // As a linker: the order of the inputs below.
+            config.module_order = ModuleOrder::Added;
+            config
+        },
+        kind,
+    )?;
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
         session.add_path(dir.join(input))?;
     }
@@ -127,10 +134,10 @@ pub fn run_demo() -> Result<(), Error> {
     // LTO inputs: C bitcode objects and a staticlib with bitcode members.
     compile_sources(dir, dir, Some("-flto"))?;
 
-    let output = lto_session(dir, None)?.run(LtoKind::Fat)?;
+    let output = lto_session(dir, None, LtoKind::Fat)?.run()?;
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(out_dir.display(), Phase::Write, e))?;
-    let files = output.write_fat(&out_dir.join("lto.o"))?;
+    let files = output.write(&WriteTo::object(out_dir.join("lto.o")))?;
     let program = out_dir.join("prog");
     let actual = link_and_run(&files.link_rsp, &program)?;
 
@@ -174,7 +181,7 @@ pub fn run_demo() -> Result<(), Error> {
     {
         println!("   internalized: {name}");
     }
-    let symbols = run(Command::new("llvm-nm-22").arg(&files.object))?;
+    let symbols = run(Command::new("llvm-nm-22").arg(&files.objects[0]))?;
     for callee in ["is_separator", "c_is_vowel"] {
         let present = symbols.lines().any(|l| l.ends_with(&format!(" {callee}")));
         println!(
@@ -199,7 +206,7 @@ pub fn run_demo() -> Result<(), Error> {
         "-- program size: {} bytes without LTO, {} bytes with fat LTO (LTO object {} bytes)",
         size(&baseline),
         size(&program),
-        size(&files.object)
+        size(&files.objects[0])
     );
     println!("\n-- program output (with LTO):\n{actual}");
     if actual != expected {
@@ -220,9 +227,9 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
         .map_err(|e| Error::io(thin_dir.display(), Phase::Write, e))?;
     compile_sources(dir, &thin_dir, Some("-flto=thin"))?;
     let cache = CacheConfig::new(thin_dir.join("cache"));
-    let output = lto_session(&thin_dir, Some(cache.clone()))?.run(LtoKind::Thin)?;
+    let output = lto_session(&thin_dir, Some(cache.clone()), LtoKind::Thin)?.run()?;
     let out_dir = thin_dir.join("out");
-    let files = output.write_thin(&out_dir, true)?;
+    let files = output.write(&WriteTo::dir(&out_dir).with_imports_files())?;
     let actual = link_and_run(&files.link_rsp, &out_dir.join("prog"))?;
 
     let short = |name: &str| {
@@ -286,7 +293,7 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
     println!("== same output as the build without LTO");
 
     // The same link again: every module's key is in the cache.
-    let again = lto_session(&thin_dir, Some(cache))?.run(LtoKind::Thin)?;
+    let again = lto_session(&thin_dir, Some(cache), LtoKind::Thin)?.run()?;
     let reused = again.objects.iter().filter(|o| o.reused_from_cache).count();
     let same = again
         .objects

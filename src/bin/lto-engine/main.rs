@@ -4,10 +4,12 @@ mod demo;
 mod rsp;
 
 use clap::{Args, Parser, Subcommand};
-use lto_engine::thin::{IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace};
+use lto_engine::distributed::{
+    IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
+};
 use lto_engine::{
-    CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, Jobserver, LtoKind, OptLevel, Phase,
-    Session,
+    Backends, CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, Jobserver, LtoKind,
+    ModuleOrder, OptLevel, Phase, Session, WriteTo,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -179,6 +181,10 @@ struct IndexArgs {
     /// and object files.
     #[arg(long = "index-dir", value_name = "DIR")]
     index_dir: PathBuf,
+    /// Thin-local LTO: index files for the given files' modules only;
+    /// archives stay native (rustc's thin-local mode).
+    #[arg(long)]
+    local: bool,
     /// lld's 'old;new[;native]': a module at old<rest> gets
     /// new<rest>.thinlto.bc (and .imports) and its object at native<rest>
     /// (new<rest> without native).
@@ -282,6 +288,7 @@ fn session_for(
     emit: EmitKind,
     jobs: Jobs,
     cache: Option<CacheConfig>,
+    kind: LtoKind,
 ) -> Result<Session, Error> {
     let mut config = common.codegen.config(emit)?;
     config.input_options = InputOptions {
@@ -291,7 +298,10 @@ fn session_for(
     config.jobs = jobs;
     config.cache = cache;
     config.whole_program_visibility = common.whole_program_visibility;
-    let mut session = Session::new(config)?;
+    // A linker's rule: the command line's order decides which copy of a
+    // symbol prevails and which module fat LTO links into.
+    config.module_order = ModuleOrder::Added;
+    let session = Session::new(config, kind)?;
     for input in rsp::expand(common.inputs.clone())? {
         session.add_path(&input)?;
     }
@@ -330,15 +340,15 @@ fn default_jobs() -> Jobs {
 }
 
 fn run_fat(args: FatArgs) -> Result<(), Error> {
-    let session = session_for(&args.common, args.emit, default_jobs(), None)?;
-    let output = session.run(LtoKind::Fat)?;
+    let session = session_for(&args.common, args.emit, default_jobs(), None, LtoKind::Fat)?;
+    let output = session.run()?;
     print_diagnostics(&output.diagnostics);
-    let files = output.write_fat(&args.output)?;
+    let files = output.write(&WriteTo::object(&args.output))?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
     eprintln!(
         "  wrote {} and {}",
-        files.object.display(),
+        args.output.display(),
         files.link_rsp.display()
     );
     Ok(())
@@ -354,7 +364,12 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         dir: dir.clone(),
         policy: args.cache_policy.clone().unwrap_or_default(),
     });
-    let mut session = session_for(&args.common, args.emit, jobs, cache)?;
+    let kind = if args.local {
+        LtoKind::ThinLocal
+    } else {
+        LtoKind::Thin
+    };
+    let session = session_for(&args.common, args.emit, jobs, cache, kind)?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
         let bar = bar.clone();
@@ -364,18 +379,17 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
             bar.set_message(name.to_string());
         });
     }
-    let kind = if args.local {
-        LtoKind::ThinLocal
-    } else {
-        LtoKind::Thin
-    };
-    let result = session.run(kind);
+    let result = session.run();
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let output = result?;
     print_diagnostics(&output.diagnostics);
-    let files = output.write_thin(&args.output, args.emit_imports)?;
+    let mut to = WriteTo::dir(&args.output);
+    if args.emit_imports {
+        to = to.with_imports_files();
+    }
+    let files = output.write(&to)?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
     let unchanged = if files.unchanged > 0 {
@@ -404,23 +418,36 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
             "--distributor-arg needs --distributor".to_string(),
         ));
     }
-    let session = session_for(&args.common, args.emit, default_jobs(), None)?;
-    let options = IndexOptions {
-        index_dir: args.index_dir.clone(),
-        prefix_replace: args.prefix_replace.clone(),
-        object_suffix_replace: args.object_suffix_replace.clone(),
-        emit_imports: args.emit_imports,
+    let kind = if args.local {
+        LtoKind::ThinLocal
+    } else {
+        LtoKind::Thin
     };
-    let files = session.write_index_files(&options)?;
-    let imports: usize = files.modules.iter().map(|m| m.imports.len()).sum();
+    let session = session_for(&args.common, args.emit, default_jobs(), None, kind)?;
+    let mut options = IndexOptions::new(&args.index_dir);
+    options.prefix_replace = args.prefix_replace.clone();
+    options.object_suffix_replace = args.object_suffix_replace.clone();
+    options.emit_imports = args.emit_imports;
+    let output = session.run_with(Backends::IndexFiles(options))?;
+    print_diagnostics(&output.diagnostics);
+    let files = output.write(&WriteTo::dir(&args.index_dir))?;
+    let jobs = &output.jobs;
+    let imports: usize = jobs.iter().map(|m| m.imports.len()).sum();
+    let thin_link = output.report.phase_time("thin link");
     eprintln!(
         "lto-engine: thin link of {} modules in {:.3} s: {} index files ({} import edges), {}",
-        files.modules.len(),
-        files.thin_link.as_secs_f64(),
-        files.modules.len(),
+        jobs.len(),
+        thin_link.as_secs_f64(),
+        jobs.len(),
         imports,
         files.link_rsp.display()
     );
+    if !files.objects.is_empty() {
+        eprintln!(
+            "  {} modules compiled alone (no LTO) beside the jobs",
+            files.objects.len()
+        );
+    }
     let json_path = match (&args.distributor_json, &args.distributor) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(_)) => Some(args.index_dir.join("jobs.json")),
@@ -446,15 +473,15 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
             },
             None => compiler,
         };
-        let jobs = lto_engine::thin::distributor_json(
-            &files.modules,
+        let json = lto_engine::distributed::distributor_json(
+            jobs,
             &compiler,
             session.config(),
             &files.link_rsp.display().to_string(),
         );
-        let text = serde_json::to_string_pretty(&jobs)
+        let text = serde_json::to_string_pretty(&json)
             .map_err(|e| Error::io(json_path.display(), Phase::Write, e.into()))?;
-        lto_engine::output::write_atomically(json_path, text.as_bytes())?;
+        lto_engine::write_atomically(json_path, text.as_bytes())?;
         eprintln!(
             "  jobs for {}: {}",
             compiler.path.display(),
@@ -464,16 +491,15 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
     if let (Some(distributor), Some(json_path)) = (&args.distributor, &json_path) {
         let mut command = vec![distributor.clone()];
         command.extend(args.distributor_args.iter().cloned());
-        lto_engine::thin::run_distributor(&command, json_path, &files.modules)?;
+        lto_engine::distributed::run_distributor(&command, json_path, jobs)?;
         eprintln!(
             "  {distributor} ran {} jobs; link with @{}",
-            files.modules.len(),
+            jobs.len(),
             files.link_rsp.display()
         );
     }
     if let Some(path) = &args.common.report {
-        let modules: Vec<serde_json::Value> = files
-            .modules
+        let modules: Vec<serde_json::Value> = jobs
             .iter()
             .map(|m| {
                 serde_json::json!({
@@ -489,22 +515,22 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
             .collect();
         let report = serde_json::json!({
             "kind": "index",
-            "thin_link_seconds": files.thin_link.as_secs_f64(),
+            "thin_link_seconds": thin_link.as_secs_f64(),
             "link_rsp": files.link_rsp.display().to_string(),
             "modules": modules,
         });
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
-        lto_engine::output::write_atomically(path, text.as_bytes())?;
+        lto_engine::write_atomically(path, text.as_bytes())?;
     }
     Ok(())
 }
 
 fn run_backend(args: BackendArgs) -> Result<(), Error> {
     let config = args.codegen.config(args.emit)?;
-    let output = lto_engine::thin::backend_from_index(&config, &args.module, &args.index)?;
+    let output = lto_engine::distributed::backend_from_index(&config, &args.module, &args.index)?;
     print_diagnostics(&output.diagnostics);
-    lto_engine::output::write_atomically(&args.output, &output.bytes)
+    lto_engine::write_atomically(&args.output, &output.bytes)
 }
 
 /// LLVM's warnings and the remarks asked for, one line each on stderr, as a
@@ -535,7 +561,7 @@ fn write_report(common: &CommonArgs, report: &lto_engine::Report) -> Result<(), 
     if let Some(path) = &common.report {
         let text = serde_json::to_string_pretty(&report.to_json())
             .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
-        lto_engine::output::write_atomically(path, text.as_bytes())?;
+        lto_engine::write_atomically(path, text.as_bytes())?;
     }
     Ok(())
 }
