@@ -2,8 +2,9 @@
 # Streaming session benchmark: a compiler's codegen replayed over the zstd
 # library's modules (examples/replay.rs). Two codegen threads "generate"
 # their share of the modules (a sleep per KiB of bitcode stands in for code
-# generation) and hand each over at once to a StreamingSession, or all at the
-# end to a batch Session; thin LTO runs either way, on 2 backend threads.
+# generation) and add each to the session at once (it loads them in the
+# background), or all at the end from one thread; thin LTO runs either way,
+# on 2 backend threads.
 # Prints, per input kind, the wall time and the time from the last module
 # to the objects, stream against batch (one run each).
 #
