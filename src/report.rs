@@ -5,6 +5,87 @@ use serde_json::json;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// A timed step of a run ([`Report::phases`]) or of one module's pipeline
+/// ([`ThinModuleReport::steps`], [`NoLtoModuleReport::steps`]). The JSON
+/// report and the summary print [`Step::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Parsing bitcode: every module (a fat run's phase) or one module (a
+    /// backend's or a module compiled alone).
+    Parse,
+    /// Fat LTO: linking the modules into the first one.
+    Link,
+    /// Fat LTO: the restriction pass (internalization).
+    Restrict,
+    /// Running the optimization pipeline (`lto<On>`, `thinlto<On>` or
+    /// `default<On>`).
+    Optimize,
+    /// Emitting the object (or assembly, or bitcode).
+    Codegen,
+    /// Thin LTO: the thin link (combined index, liveness, imports, linkage
+    /// decisions).
+    ThinLink,
+    /// Thin LTO: computing every module's cache key.
+    CacheKeys,
+    /// Thin LTO: looking every module's key up in the cache.
+    CacheLookup,
+    /// Thin LTO: all backends, from the first start to the last finish.
+    Backends,
+    /// Thin LTO: recording the new keys and pruning the cache.
+    CacheUpdate,
+    /// A ThinLTO backend: renaming and promoting locals.
+    Rename,
+    /// A ThinLTO backend: dropping dead definitions, resolving weak linkages.
+    Resolve,
+    /// A ThinLTO backend: internalizing.
+    Internalize,
+    /// A ThinLTO backend: importing from other modules.
+    Import,
+    /// A cache hit: reading the module's object from the cache.
+    CacheRead,
+    /// A cache hit whose entry a streaming session read before the thin
+    /// link.
+    CacheReadEarly,
+    /// Distributed ThinLTO backend: reading the module's index file.
+    ReadIndex,
+    /// Distributed ThinLTO backend: reading the modules imported from.
+    ReadImports,
+}
+
+impl Step {
+    /// The name in reports: `parse`, `thin link`, `cache read (early)`,
+    /// `read index`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Parse => "parse",
+            Step::Link => "link",
+            Step::Restrict => "restrict",
+            Step::Optimize => "optimize",
+            Step::Codegen => "codegen",
+            Step::ThinLink => "thin link",
+            Step::CacheKeys => "cache keys",
+            Step::CacheLookup => "cache lookup",
+            Step::Backends => "backends",
+            Step::CacheUpdate => "cache update",
+            Step::Rename => "rename",
+            Step::Resolve => "resolve",
+            Step::Internalize => "internalize",
+            Step::Import => "import",
+            Step::CacheRead => "cache read",
+            Step::CacheReadEarly => "cache read (early)",
+            Step::ReadIndex => "read index",
+            Step::ReadImports => "read imports",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Functions one module imports from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSource {
@@ -113,8 +194,9 @@ pub struct ThinModuleReport {
     /// What it imports, by source module.
     pub imports: Vec<ImportSource>,
     /// Wall time of each backend step (parse, rename, resolve, internalize,
-    /// import, optimize, codegen); a cache hit has only `cache read`.
-    pub steps: Vec<(String, Duration)>,
+    /// import, optimize, codegen); a cache hit has only
+    /// [`Step::CacheRead`] (or [`Step::CacheReadEarly`]).
+    pub steps: Vec<(Step, Duration)>,
     /// The module's cache key.
     pub cache_key: String,
     /// Hit, miss (and why), or no cache.
@@ -134,7 +216,7 @@ pub struct NoLtoModuleReport {
     /// Its name.
     pub name: String,
     /// Wall time of each step (parse, optimize, codegen).
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(Step, Duration)>,
 }
 
 /// What a ThinLTO run did as a whole.
@@ -227,7 +309,7 @@ pub struct Report {
     /// Size of the emitted output.
     pub output_bytes: usize,
     /// Wall time of each phase, in order.
-    pub phases: Vec<(String, Duration)>,
+    pub phases: Vec<(Step, Duration)>,
     /// ThinLTO details (thin and thin-local runs).
     pub thin: Option<ThinRunReport>,
     /// Modules that took no part in LTO, compiled alone.
@@ -235,11 +317,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// Times `work` as phase `name`.
-    pub(crate) fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+    /// Times `work` as phase `step`.
+    pub(crate) fn time<T>(&mut self, step: Step, work: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let value = work();
-        self.phases.push((name.to_string(), start.elapsed()));
+        self.phases.push((step, start.elapsed()));
         value
     }
 
@@ -262,8 +344,8 @@ impl Report {
             "preserved": self.preserved,
             "internalized": self.internalized,
             "output_bytes": self.output_bytes,
-            "phases": self.phases.iter().map(|(name, d)| json!({
-                "phase": name,
+            "phases": self.phases.iter().map(|(step, d)| json!({
+                "phase": step.as_str(),
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
@@ -271,7 +353,7 @@ impl Report {
             "no_lto": self.no_lto.iter().map(|m| json!({
                 "name": m.name,
                 "steps": m.steps.iter().map(|(step, d)| json!({
-                    "step": step,
+                    "step": step.as_str(),
                     "seconds": d.as_secs_f64(),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -298,7 +380,7 @@ impl Report {
         let phases: Vec<String> = self
             .phases
             .iter()
-            .map(|(name, d)| format!("{name} {:.3}s", d.as_secs_f64()))
+            .map(|(step, d)| format!("{step} {:.3}s", d.as_secs_f64()))
             .collect();
         out.push_str(&format!("  phases: {}\n", phases.join(", ")));
         if let Some(base) = &self.base_module {
@@ -334,8 +416,8 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
                 "definitions": i.definitions,
                 "declarations": i.declarations,
             })).collect::<Vec<_>>(),
-            "steps": m.steps.iter().map(|(name, d)| json!({
-                "step": name,
+            "steps": m.steps.iter().map(|(step, d)| json!({
+                "step": step.as_str(),
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "cache_key": m.cache_key,
@@ -476,6 +558,34 @@ pub fn peak_rss_bytes() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_print_the_names_reports_always_printed() {
+        let names = [
+            (Step::Parse, "parse"),
+            (Step::Link, "link"),
+            (Step::Restrict, "restrict"),
+            (Step::Optimize, "optimize"),
+            (Step::Codegen, "codegen"),
+            (Step::ThinLink, "thin link"),
+            (Step::CacheKeys, "cache keys"),
+            (Step::CacheLookup, "cache lookup"),
+            (Step::Backends, "backends"),
+            (Step::CacheUpdate, "cache update"),
+            (Step::Rename, "rename"),
+            (Step::Resolve, "resolve"),
+            (Step::Internalize, "internalize"),
+            (Step::Import, "import"),
+            (Step::CacheRead, "cache read"),
+            (Step::CacheReadEarly, "cache read (early)"),
+            (Step::ReadIndex, "read index"),
+            (Step::ReadImports, "read imports"),
+        ];
+        for (step, name) in names {
+            assert_eq!(step.as_str(), name);
+            assert_eq!(step.to_string(), name);
+        }
+    }
 
     #[test]
     fn cpu_time_is_read_from_stat_lines_and_odd_lines_give_none() {

@@ -7,6 +7,7 @@ use common::*;
 use inkwell::context::Context;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::targets::TargetMachine;
+use lto_engine::report::Step;
 use lto_engine::{
     Config, Error, Jobs, Jobserver, LtoKind, ModuleLto, ModuleRole, Session, Severity, StageHook,
     StreamingSession,
@@ -759,8 +760,8 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     let warm = stream_cached(&cache, false);
     let thin = warm.report.thin.as_ref().unwrap();
     for module in &thin.modules {
-        let steps: Vec<&str> = module.steps.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(steps, ["cache read (early)"], "{}", module.name);
+        let steps: Vec<Step> = module.steps.iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, [Step::CacheReadEarly], "{}", module.name);
     }
     assert_eq!(objects_by_name(&warm), objects_by_name(&cold));
 
@@ -771,12 +772,12 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     let thin = edited.report.thin.as_ref().unwrap();
     let status = |name: &str| {
         let module = thin.modules.iter().find(|m| m.name == name).unwrap();
-        (module.cache.to_string(), module.steps[0].0.clone())
+        (module.cache.to_string(), module.steps[0].0)
     };
     assert_eq!(status("cgu.7").0, "miss: module changed");
     assert_eq!(status("cgu.main").0, "miss: imports changed (from cgu.7)");
     for k in 0..UNITS - 1 {
-        let early = ("hit".to_string(), "cache read (early)".to_string());
+        let early = ("hit".to_string(), Step::CacheReadEarly);
         assert_eq!(status(&format!("cgu.{k}")), early);
     }
     let run_dir = tempfile::tempdir().unwrap();
