@@ -18,7 +18,7 @@ use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::{self, Diagnostic};
 use crate::report::{ModuleReport, Report, RunKind, Step};
-use crate::stages::Stages;
+use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeSet;
@@ -77,7 +77,7 @@ pub(crate) fn run(
             e.to_string_lossy().trim()
         ),
     })?;
-    stages.reached(&base, "lto.input", Phase::Link)?;
+    stages.reached(&base, StageName::LtoInput, Phase::Link)?;
 
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
     // Before the restriction pass, as LLVM's LTO: what is preserved is what
@@ -97,7 +97,7 @@ pub(crate) fn run(
             reason,
         })?;
     report.internalized.sort();
-    stages.reached(&base, "lto.after-restriction", Phase::Restrict)?;
+    stages.reached(&base, StageName::LtoAfterRestriction, Phase::Restrict)?;
 
     let triple = codegen::triple_for(config, &base);
     let machine = codegen::target_machine(config, &triple, Some(&base))?;
@@ -108,7 +108,7 @@ pub(crate) fn run(
         codegen::optimize(&base, &machine, "lto", config, &base_name)
     })?;
     llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-    stages.reached(&base, "lto.after-opt", Phase::Optimize)?;
+    stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
 
     let bytes = report.time(Step::Codegen, || {
         codegen::emit(&base, &machine, config.emit, &base_name)

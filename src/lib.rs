@@ -169,6 +169,6 @@ pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{Output, OutputObject, WrittenFiles, WrittenThinFiles};
 pub use report::{Report, RunKind};
 pub use session::{IndexFiles, LtoKind, ModuleLto, ModuleRole, Progress, Session};
-pub use stages::{Stage, StageHook};
+pub use stages::{Stage, StageHook, StageName};
 pub use stream::StreamingSession;
 pub use thin::ThinData;

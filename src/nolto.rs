@@ -10,7 +10,7 @@ use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::fail_on_error_diagnostics;
 use crate::llvm::{self, Diagnostic};
 use crate::report::Step;
-use crate::stages::Stages;
+use crate::stages::{StageName, Stages};
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
         .map_err(|reason| parse_error(name, data, llvm::with_error_text(&context, reason)))?;
     timed(Step::Parse, start);
     let stages = Stages::new(config, name, Some(stem));
-    stages.reached(&module, "no-opt", Phase::Parse)?;
+    stages.reached(&module, StageName::NoOpt, Phase::Parse)?;
     let undefined = undefined_symbols(&module);
 
     let triple = codegen::triple_for(config, &module);
@@ -61,7 +61,7 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     codegen::optimize(&module, &machine, "default", config, name)?;
     fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
     timed(Step::Optimize, start);
-    stages.reached(&module, "opt", Phase::Optimize)?;
+    stages.reached(&module, StageName::Opt, Phase::Optimize)?;
 
     let start = Instant::now();
     let bytes = codegen::emit(&module, &machine, config.emit, name)?;

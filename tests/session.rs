@@ -10,7 +10,7 @@ use inkwell::targets::TargetMachine;
 use lto_engine::report::Step;
 use lto_engine::{
     Config, Error, Jobs, Jobserver, LtoKind, ModuleLto, ModuleRole, Session, Severity, StageHook,
-    StreamingSession,
+    StageName, StreamingSession,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -388,12 +388,12 @@ fn fat_with_thin_or_thin_with_thin_local_is_an_error() {
 fn concurrency_hook(active: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> StageHook {
     StageHook::new(move |stage| {
         match stage.stage {
-            "thin-lto-input" => {
+            StageName::ThinLtoInput => {
                 let now = active.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(60));
             }
-            "thin-lto-after-pm" => {
+            StageName::ThinLtoAfterPm => {
                 active.fetch_sub(1, Ordering::SeqCst);
             }
             _ => {}
@@ -496,7 +496,7 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     let dir = tempfile::tempdir().unwrap();
     let temps = dir.path().join("temps");
     std::fs::create_dir_all(&temps).unwrap();
-    let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(String, StageName, bool)>>> = Arc::default();
     let hook = {
         let seen = Arc::clone(&seen);
         StageHook::new(move |stage| {
@@ -505,11 +505,9 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
                 .module
                 .get_function("stage_2")
                 .is_some_and(|f| f.count_basic_blocks() > 0);
-            seen.lock().unwrap().push((
-                stage.module_name.to_string(),
-                stage.stage.to_string(),
-                has_body,
-            ));
+            seen.lock()
+                .unwrap()
+                .push((stage.module_name.to_string(), stage.stage, has_body));
             Ok(())
         })
     };
@@ -536,12 +534,26 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
 
     let seen = seen.lock().unwrap();
     for module in ["cgu.0", "cgu.1", "cgu.2", "cgu.3", "cgu.main"] {
-        let stages: Vec<&str> = seen
+        let stages: Vec<StageName> = seen
             .iter()
             .filter(|(m, _, _)| m == module)
-            .map(|(_, s, _)| s.as_str())
+            .map(|(_, s, _)| *s)
             .collect();
-        assert_eq!(stages, THIN_STAGES, "{module}");
+        assert_eq!(
+            stages,
+            [
+                StageName::ThinLtoInput,
+                StageName::ThinLtoAfterRename,
+                StageName::ThinLtoAfterResolve,
+                StageName::ThinLtoAfterInternalize,
+                StageName::ThinLtoAfterImport,
+                StageName::ThinLtoAfterPm,
+            ],
+            "{module}"
+        );
+        // Named as rustc names them, in save-temps files too.
+        let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, THIN_STAGES, "{module}");
         for stage in THIN_STAGES {
             let file = temps.join(format!("{module}.{stage}.bc"));
             let parse_context = Context::create();
@@ -551,13 +563,13 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
         }
     }
     // The hook watched stage_2 being imported into cgu.3.
-    let cgu3: Vec<(&str, bool)> = seen
+    let cgu3: Vec<(StageName, bool)> = seen
         .iter()
         .filter(|(m, _, _)| m == "cgu.3")
-        .map(|(_, s, b)| (s.as_str(), *b))
+        .map(|(_, s, b)| (*s, *b))
         .collect();
-    assert_eq!(cgu3[3], ("thin-lto-after-internalize", false));
-    assert_eq!(cgu3[4], ("thin-lto-after-import", true));
+    assert_eq!(cgu3[3], (StageName::ThinLtoAfterInternalize, false));
+    assert_eq!(cgu3[4], (StageName::ThinLtoAfterImport, true));
     let dir2 = tempfile::tempdir().unwrap();
     assert_eq!(link_and_run(dir2.path(), &output), expected(3));
 
@@ -608,7 +620,7 @@ fn the_verifier_and_the_hook_can_stop_a_run() {
     // A hook that leaves a block without terminator after the import: the
     // verifier catches it before the optimizer sees it.
     let breaker = StageHook::new(|stage| {
-        if stage.stage == "thin-lto-after-import" {
+        if stage.stage == StageName::ThinLtoAfterImport {
             let context = stage.module.get_context();
             let i32t = context.i32_type();
             let broken = stage
@@ -627,14 +639,20 @@ fn the_verifier_and_the_hook_can_stop_a_run() {
     assert!(text.contains("does not have terminator"), "{text}");
 
     let refuse = StageHook::new(|stage| {
-        if stage.stage == "thin-lto-after-rename" {
+        if stage.stage == StageName::ThinLtoAfterRename {
             Err("renamed module refused".to_string())
         } else {
             Ok(())
         }
     });
     let error = run(refuse, false);
-    assert!(matches!(error, Error::Hook { .. }));
+    assert!(matches!(
+        error,
+        Error::Hook {
+            stage: StageName::ThinLtoAfterRename,
+            ..
+        }
+    ));
     assert_eq!(
         error.to_string(),
         "cgu.0: after thin-lto-after-rename: stage hook: renamed module refused"

@@ -12,7 +12,7 @@ use crate::jobs::ParallelRun;
 use crate::llvm;
 use crate::llvm::fail_on_error_diagnostics;
 use crate::report::Step;
-use crate::stages::Stages;
+use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -141,7 +141,7 @@ pub(super) fn run_steps(
 ) -> Result<Vec<u8>> {
     let name = names.module;
     let stages = Stages::new(config, name, Some(names.stem));
-    stages.reached(module, "thin-lto-input", Phase::Parse)?;
+    stages.reached(module, StageName::ThinLtoInput, Phase::Parse)?;
     let step_error = |phase: Phase| {
         move |reason: String| Error::Llvm {
             input: name.to_string(),
@@ -153,23 +153,27 @@ pub(super) fn run_steps(
         .time(Step::Rename, || index.rename(module, machine))
         .map_err(step_error(Phase::Rename))?;
     fail_on_error_diagnostics(context, name, Phase::Rename)?;
-    stages.reached(module, "thin-lto-after-rename", Phase::Rename)?;
+    stages.reached(module, StageName::ThinLtoAfterRename, Phase::Rename)?;
 
     steps
         .time(Step::Resolve, || index.resolve(module))
         .map_err(step_error(Phase::Resolve))?;
-    stages.reached(module, "thin-lto-after-resolve", Phase::Resolve)?;
+    stages.reached(module, StageName::ThinLtoAfterResolve, Phase::Resolve)?;
 
     steps
         .time(Step::Internalize, || index.internalize(module))
         .map_err(step_error(Phase::Internalize))?;
-    stages.reached(module, "thin-lto-after-internalize", Phase::Internalize)?;
+    stages.reached(
+        module,
+        StageName::ThinLtoAfterInternalize,
+        Phase::Internalize,
+    )?;
 
     steps
         .time(Step::Import, || index.import(module, machine))
         .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(context, reason)))?;
     fail_on_error_diagnostics(context, name, Phase::Import)?;
-    stages.reached(module, "thin-lto-after-import", Phase::Import)?;
+    stages.reached(module, StageName::ThinLtoAfterImport, Phase::Import)?;
 
     steps
         .time(Step::Optimize, || {
@@ -182,7 +186,7 @@ pub(super) fn run_steps(
         })
         .map_err(step_error(Phase::Optimize))?;
     fail_on_error_diagnostics(context, name, Phase::Optimize)?;
-    stages.reached(module, "thin-lto-after-pm", Phase::Optimize)?;
+    stages.reached(module, StageName::ThinLtoAfterPm, Phase::Optimize)?;
 
     let bytes = steps.time(Step::Codegen, || {
         codegen::emit(module, machine, config.emit, name)
