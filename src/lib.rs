@@ -97,7 +97,7 @@
 //! let output = session.finish()?;
 //! // One object per thin module, plus the one compiled alone.
 //! assert_eq!(output.objects.len(), 3);
-//! let thin = output.report.thin.as_ref().unwrap();
+//! let thin = &output.report.thin;
 //! let entry = thin.modules.iter().find(|m| m.name == "cgu.1").unwrap();
 //! assert_eq!(entry.imports[0].definitions, ["twice"]); // imported, then inlined
 //! # Ok::<(), lto_engine::Error>(())

@@ -219,7 +219,8 @@ pub struct NoLtoModuleReport {
     pub steps: Vec<(Step, Duration)>,
 }
 
-/// What a ThinLTO run did as a whole.
+/// What a ThinLTO run did as a whole; empty (the default) in the report of
+/// a fat or no-LTO run.
 #[derive(Debug, Clone, Default)]
 pub struct ThinRunReport {
     /// Backend threads started.
@@ -310,8 +311,10 @@ pub struct Report {
     pub output_bytes: usize,
     /// Wall time of each phase, in order.
     pub phases: Vec<(Step, Duration)>,
-    /// ThinLTO details (thin and thin-local runs).
-    pub thin: Option<ThinRunReport>,
+    /// ThinLTO details: filled in thin and thin-local runs, empty
+    /// ([`ThinRunReport::default`]) in fat and no-LTO runs; [`Report::kind`]
+    /// tells which.
+    pub thin: ThinRunReport,
     /// Modules that took no part in LTO, compiled alone.
     pub no_lto: Vec<NoLtoModuleReport>,
 }
@@ -323,6 +326,12 @@ impl Report {
         let value = work();
         self.phases.push((step, start.elapsed()));
         value
+    }
+
+    /// Whether this was a thin or thin-local run, whose [`Report::thin`] is
+    /// filled.
+    fn is_thin(&self) -> bool {
+        matches!(self.kind, RunKind::Thin | RunKind::ThinLocal)
     }
 
     /// Total wall time of all phases.
@@ -349,7 +358,7 @@ impl Report {
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
-            "thin": self.thin.as_ref().map(thin_json),
+            "thin": self.is_thin().then(|| thin_json(&self.thin)),
             "no_lto": self.no_lto.iter().map(|m| json!({
                 "name": m.name,
                 "steps": m.steps.iter().map(|(step, d)| json!({
@@ -364,7 +373,7 @@ impl Report {
     pub fn summary(&self) -> String {
         // Thin LTO decides internalization per module in the index; only fat
         // LTO has one list of internalized names.
-        let internalized = if self.thin.is_some() {
+        let internalized = if self.is_thin() {
             String::new()
         } else {
             format!(", {} internalized", self.internalized.len())
@@ -386,8 +395,8 @@ impl Report {
         if let Some(base) = &self.base_module {
             out.push_str(&format!("  base module: {base}\n"));
         }
-        if let Some(thin) = &self.thin {
-            out.push_str(&thin_summary(thin));
+        if self.is_thin() {
+            out.push_str(&thin_summary(&self.thin));
         }
         out
     }
@@ -584,6 +593,65 @@ mod tests {
         for (step, name) in names {
             assert_eq!(step.as_str(), name);
             assert_eq!(step.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn thin_details_are_printed_for_thin_runs_only() {
+        let second = Duration::from_secs(1);
+        let mut report = Report {
+            phases: vec![(Step::ThinLink, second), (Step::Backends, second)],
+            no_lto: vec![NoLtoModuleReport {
+                name: "meta".to_string(),
+                steps: vec![(Step::Parse, second)],
+            }],
+            ..Report::default()
+        };
+        report.thin.jobs = 2;
+        report.thin.thin_link = second;
+        report.thin.backend_wall = second;
+        report.thin.modules.push(ThinModuleReport {
+            name: "cgu.0".to_string(),
+            object: "cgu.0.lto.o".to_string(),
+            object_bytes: 0,
+            summary_added: false,
+            definitions: 0,
+            live_definitions: 0,
+            exports: 0,
+            imports: Vec::new(),
+            steps: vec![(Step::CacheReadEarly, second)],
+            cache_key: String::new(),
+            cache: CacheStatus::Hit,
+        });
+        let json = report.to_json();
+        assert_eq!(json["phases"][0]["phase"], "thin link");
+        assert_eq!(json["phases"][1]["phase"], "backends");
+        assert_eq!(json["no_lto"][0]["steps"][0]["step"], "parse");
+        for (kind, thin) in [
+            (RunKind::Fat, false),
+            (RunKind::NoLto, false),
+            (RunKind::Thin, true),
+            (RunKind::ThinLocal, true),
+        ] {
+            report.kind = kind;
+            let json = report.to_json();
+            let summary = report.summary();
+            assert!(summary.contains("phases: thin link 1.000s, backends 1.000s"));
+            if thin {
+                assert_eq!(
+                    json["thin"]["modules"][0]["steps"][0]["step"],
+                    "cache read (early)"
+                );
+                assert!(
+                    summary.contains("  thin link 1.000s, backends 1.000s on 2 threads"),
+                    "{summary}"
+                );
+                assert!(!summary.contains("internalized"), "{summary}");
+            } else {
+                assert!(json["thin"].is_null(), "{kind}");
+                assert!(!summary.contains("threads"), "{summary}");
+                assert!(summary.contains(", 0 internalized"), "{summary}");
+            }
         }
     }
 

@@ -203,7 +203,7 @@ fn modules_streamed_from_four_threads_equal_a_batch_session() {
     );
     assert_eq!(streamed.cache_keys(), batched.cache_keys());
     // Imports happened: main imported the last unit's function.
-    let thin = streamed.report.thin.as_ref().unwrap();
+    let thin = thin_report(&streamed.report);
     let main = thin.modules.iter().find(|m| m.name == "cgu.main").unwrap();
     let last = format!("cgu.{}", UNITS - 1);
     let from_last = main.imports.iter().find(|s| s.module == last).unwrap();
@@ -289,7 +289,7 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     assert_eq!(alone, ["cgu.2"]);
     assert_eq!(output.report.no_lto[0].name, "cgu.2");
     assert!(output.report.preserved.contains(&"stage_1".to_string()));
-    let thin = output.report.thin.as_ref().unwrap();
+    let thin = thin_report(&output.report);
     assert_eq!(thin.modules.len(), 4);
     let unit3 = thin.modules.iter().find(|m| m.name == "cgu.3").unwrap();
     assert!(unit3.imports.is_empty(), "{:?}", unit3.imports);
@@ -433,7 +433,7 @@ fn a_jobserver_of_one_token_runs_two_backends_at_most() {
     let (output, peak) = run_with(Jobs::Jobserver(Jobserver::new(client.clone())));
     // Both tokens used (a serial run would pass "at most two" too), never more.
     assert_eq!(peak, 2, "{peak} backends ran at once under 1 + 1 tokens");
-    let thin = output.report.thin.as_ref().unwrap();
+    let thin = thin_report(&output.report);
     assert!(thin.jobserver);
     assert!(thin.max_concurrent_backends <= 2);
     assert_eq!(client.available().unwrap(), 1, "the token was given back");
@@ -776,7 +776,7 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     // Nothing changed: every entry was read while modules were submitted;
     // after the thin link each key is confirmed and nothing is compiled.
     let warm = stream_cached(&cache, false);
-    let thin = warm.report.thin.as_ref().unwrap();
+    let thin = thin_report(&warm.report);
     for module in &thin.modules {
         let steps: Vec<Step> = module.steps.iter().map(|(s, _)| *s).collect();
         assert_eq!(steps, [Step::CacheReadEarly], "{}", module.name);
@@ -787,7 +787,7 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     // it, was read early under its old key, which no longer holds: it
     // misses too. The other units hit on their early reads.
     let edited = stream_cached(&cache, true);
-    let thin = edited.report.thin.as_ref().unwrap();
+    let thin = thin_report(&edited.report);
     let status = |name: &str| {
         let module = thin.modules.iter().find(|m| m.name == name).unwrap();
         (module.cache.to_string(), module.steps[0].0)

@@ -101,7 +101,7 @@ pub(crate) fn run(
         None => None,
     };
     let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
-    report.thin = Some(ThinRunReport {
+    report.thin = ThinRunReport {
         jobs: backends.run.workers,
         jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
         max_concurrent_backends: backends.run.max_concurrent,
@@ -116,7 +116,7 @@ pub(crate) fn run(
             c.warnings = warnings;
             c
         }),
-    });
+    };
     Ok((results.objects, report, results.diagnostics))
 }
 
