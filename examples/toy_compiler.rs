@@ -17,7 +17,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use inkwell::AddressSpace;
-use lto_engine::{Config, Input, LtoKind, ModuleRole, Session, WriteTo};
+use lto_engine::{Config, Input, LtoKind, ModuleRole, RunKind, Session, WriteTo};
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -251,7 +251,10 @@ fn run() -> Result<(), BoxError> {
 
     print!("program output: {printed}");
     let report = &output.report;
-    let thin = report.thin.as_ref().ok_or("the run has no thin report")?;
+    if report.kind != RunKind::Thin {
+        return Err(format!("a {} run, not a thin one", report.kind).into());
+    }
+    let thin = &report.thin;
     let alone: Vec<&str> = report.no_lto.iter().map(|m| m.name.as_str()).collect();
     println!(
         "thin-linked units: {} ({loaded} loaded before finish); compiled alone: {}",

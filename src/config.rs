@@ -256,12 +256,76 @@ impl CacheConfig {
     }
 }
 
+/// A pipeline stage after which the module is dumped (`--save-temps`),
+/// shown to the [`StageHook`] and verified ([`Config::verify`]). The names
+/// ([`StageName::as_str`]) are rustc's, and name the save-temps files
+/// (`<prefix>.<stage>.bc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StageName {
+    /// ThinLTO backend: the module as parsed (`thin-lto-input`).
+    ThinLtoInput,
+    /// ThinLTO backend: after renaming and promoting locals
+    /// (`thin-lto-after-rename`).
+    ThinLtoAfterRename,
+    /// ThinLTO backend: after dead definitions are dropped and weak linkages
+    /// resolved (`thin-lto-after-resolve`).
+    ThinLtoAfterResolve,
+    /// ThinLTO backend: after internalization
+    /// (`thin-lto-after-internalize`).
+    ThinLtoAfterInternalize,
+    /// ThinLTO backend: after importing from other modules
+    /// (`thin-lto-after-import`).
+    ThinLtoAfterImport,
+    /// ThinLTO backend: after the `thinlto<On>` pipeline
+    /// (`thin-lto-after-pm`).
+    ThinLtoAfterPm,
+    /// Fat LTO: the linked module (`lto.input`).
+    LtoInput,
+    /// Fat LTO: after the restriction pass (`lto.after-restriction`).
+    LtoAfterRestriction,
+    /// Fat LTO: after the `lto<On>` pipeline (`lto.after-opt`).
+    LtoAfterOpt,
+    /// A module compiled without LTO, as parsed (`no-opt`).
+    NoOpt,
+    /// A module compiled without LTO, after the `default<On>` pipeline
+    /// (`opt`).
+    Opt,
+}
+
+impl StageName {
+    /// rustc's name of the stage: `thin-lto-after-import`, `lto.input`,
+    /// `no-opt`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::ThinLtoInput => "thin-lto-input",
+            StageName::ThinLtoAfterRename => "thin-lto-after-rename",
+            StageName::ThinLtoAfterResolve => "thin-lto-after-resolve",
+            StageName::ThinLtoAfterInternalize => "thin-lto-after-internalize",
+            StageName::ThinLtoAfterImport => "thin-lto-after-import",
+            StageName::ThinLtoAfterPm => "thin-lto-after-pm",
+            StageName::LtoInput => "lto.input",
+            StageName::LtoAfterRestriction => "lto.after-restriction",
+            StageName::LtoAfterOpt => "lto.after-opt",
+            StageName::NoOpt => "no-opt",
+            StageName::Opt => "opt",
+        }
+    }
+}
+
+impl std::fmt::Display for StageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A module as a stage left it, handed to a [`StageHook`].
 pub struct Stage<'a, 'ctx> {
     /// The module's name (fat LTO: the first module, which the others are linked into).
     pub module_name: &'a str,
-    /// The stage just finished (`thin-lto-after-import`, `lto.input`, ...).
-    pub stage: &'a str,
+    /// The stage just finished ([`StageName::ThinLtoAfterImport`],
+    /// [`StageName::LtoInput`], ...).
+    pub stage: StageName,
     /// The module itself, in the backend's own context. Hooks may inspect
     /// it; changing it changes what the next stage sees, and the change must
     /// leave it valid IR (with [`Config::verify`]
@@ -489,5 +553,34 @@ impl ConfigBuilder {
             ));
         }
         Ok(self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_names_are_rustcs() {
+        let names = [
+            (StageName::ThinLtoInput, "thin-lto-input"),
+            (StageName::ThinLtoAfterRename, "thin-lto-after-rename"),
+            (StageName::ThinLtoAfterResolve, "thin-lto-after-resolve"),
+            (
+                StageName::ThinLtoAfterInternalize,
+                "thin-lto-after-internalize",
+            ),
+            (StageName::ThinLtoAfterImport, "thin-lto-after-import"),
+            (StageName::ThinLtoAfterPm, "thin-lto-after-pm"),
+            (StageName::LtoInput, "lto.input"),
+            (StageName::LtoAfterRestriction, "lto.after-restriction"),
+            (StageName::LtoAfterOpt, "lto.after-opt"),
+            (StageName::NoOpt, "no-opt"),
+            (StageName::Opt, "opt"),
+        ];
+        for (stage, name) in names {
+            assert_eq!(stage.as_str(), name);
+            assert_eq!(stage.to_string(), name);
+        }
     }
 }

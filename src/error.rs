@@ -129,7 +129,7 @@ pub enum Error {
         /// The module.
         input: String,
         /// The stage the hook was called after.
-        stage: String,
+        stage: crate::config::StageName,
         /// The hook's reason.
         reason: String,
     },

@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::{self, Diagnostic};
-use crate::report::{ModuleReport, Report, RunKind};
-use crate::stages::Stages;
+use crate::report::{ModuleReport, Report, RunKind, Step};
+use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeSet;
@@ -44,7 +44,7 @@ pub(crate) fn run(
     // Input order, as a linker: the first weak copy of a symbol prevails,
     // and constructors of equal priority run in this order.
     let ordered: Vec<&BitcodeInput> = modules.iter().collect();
-    let mut parsed = report.time("parse", || parse_all(&context, &ordered))?;
+    let mut parsed = report.time(Step::Parse, || parse_all(&context, &ordered))?;
     if parsed.is_empty() {
         // All inputs are native: `-o` still gets a valid (empty) object so
         // build rules that expect it hold; link.rsp lists only the natives.
@@ -68,7 +68,7 @@ pub(crate) fn run(
     // Diagnostics of the parse are the base's; of each link, the linked
     // module's (a conflicting module flag names the module brought in).
     let mut diagnostics = llvm::take_diagnostics(&context, &base_name);
-    diagnostics.extend(report.time("link", || link_all(&context, &base, parsed))?);
+    diagnostics.extend(report.time(Step::Link, || link_all(&context, &base, parsed))?);
     base.verify().map_err(|e| Error::Llvm {
         input: base_name.clone(),
         phase: Phase::Link,
@@ -77,7 +77,7 @@ pub(crate) fn run(
             e.to_string_lossy().trim()
         ),
     })?;
-    stages.reached(&base, "lto.input", Phase::Link)?;
+    stages.reached(&base, StageName::LtoInput, Phase::Link)?;
 
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
     // Before the restriction pass, as LLVM's LTO: what is preserved is what
@@ -90,27 +90,27 @@ pub(crate) fn run(
         },
     )?;
     report.internalized = report
-        .time("restrict", || llvm::internalize(&base, &names))
+        .time(Step::Restrict, || llvm::internalize(&base, &names))
         .map_err(|reason| Error::Llvm {
             input: base_name.clone(),
             phase: Phase::Restrict,
             reason,
         })?;
     report.internalized.sort();
-    stages.reached(&base, "lto.after-restriction", Phase::Restrict)?;
+    stages.reached(&base, StageName::LtoAfterRestriction, Phase::Restrict)?;
 
     let triple = codegen::triple_for(config, &base);
     let machine = codegen::target_machine(config, &triple, Some(&base))?;
     if config.target_triple.is_some() {
         codegen::retarget(&base, &machine);
     }
-    report.time("optimize", || {
+    report.time(Step::Optimize, || {
         codegen::optimize(&base, &machine, "lto", config, &base_name)
     })?;
     llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-    stages.reached(&base, "lto.after-opt", Phase::Optimize)?;
+    stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
 
-    let bytes = report.time("codegen", || {
+    let bytes = report.time(Step::Codegen, || {
         codegen::emit(&base, &machine, config.emit, &base_name)
     })?;
     llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
@@ -134,7 +134,7 @@ fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple, None)?;
     codegen::retarget(&module, &machine);
-    let bytes = report.time("codegen", || {
+    let bytes = report.time(Step::Codegen, || {
         codegen::emit(&module, &machine, config.emit, "lto.empty")
     })?;
     report.output_bytes = bytes.len();

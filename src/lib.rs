@@ -180,10 +180,10 @@ pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{write_atomically, Output, OutputObject, WriteTo, Written};
 pub use report::{Report, RunKind};
 pub use session::{Added, Backends, Input, LtoKind, ModuleLto, ModuleRole, Session};
+pub use stages::{Stage, StageHook, StageName};
 
 /// The README's Rust blocks, compiled as doctests so that they follow the
 /// API.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
-pub use stages::{Stage, StageHook};

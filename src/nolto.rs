@@ -9,7 +9,8 @@ use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::fail_on_error_diagnostics;
 use crate::llvm::{self, Diagnostic};
-use crate::stages::Stages;
+use crate::report::Step;
+use crate::stages::{StageName, Stages};
 use inkwell::module::Module;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ pub(crate) struct Compiled {
     /// The symbols it uses but does not define: LTO must keep them visible.
     pub undefined: Vec<String>,
     /// Wall time of each step.
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(Step, Duration)>,
     /// LLVM's warnings and remarks.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -31,7 +32,7 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let name = input.name.as_str();
     let data = input.bytes.as_slice();
     let mut steps = Vec::new();
-    let mut timed = |step: &str, start: Instant| steps.push((step.to_string(), start.elapsed()));
+    let mut timed = |step: Step, start: Instant| steps.push((step, start.elapsed()));
     let count =
         llvm::bitcode_module_count(data).map_err(|reason| parse_error(name, data, reason))?;
     if count != 1 {
@@ -46,9 +47,9 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let start = Instant::now();
     let module = llvm::parse_bitcode(&context, data, name, 0)
         .map_err(|reason| parse_error(name, data, llvm::with_error_text(&context, reason)))?;
-    timed("parse", start);
+    timed(Step::Parse, start);
     let stages = Stages::new(config, name, Some(stem));
-    stages.reached(&module, "no-opt", Phase::Parse)?;
+    stages.reached(&module, StageName::NoOpt, Phase::Parse)?;
     let undefined = undefined_symbols(&module);
 
     let triple = codegen::triple_for(config, &module);
@@ -59,13 +60,13 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let start = Instant::now();
     codegen::optimize(&module, &machine, "default", config, name)?;
     fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
-    timed("optimize", start);
-    stages.reached(&module, "opt", Phase::Optimize)?;
+    timed(Step::Optimize, start);
+    stages.reached(&module, StageName::Opt, Phase::Optimize)?;
 
     let start = Instant::now();
     let bytes = codegen::emit(&module, &machine, config.emit, name)?;
     fail_on_error_diagnostics(&context, name, Phase::Codegen)?;
-    timed("codegen", start);
+    timed(Step::Codegen, start);
     Ok(Compiled {
         bytes,
         undefined,

@@ -5,6 +5,91 @@ use serde_json::json;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// A timed step of a run ([`Report::phases`]) or of one module's pipeline
+/// ([`ThinModuleReport::steps`], [`NoLtoModuleReport::steps`]). The JSON
+/// report and the summary print [`Step::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Parsing bitcode: every module (a fat run's phase) or one module (a
+    /// backend's or a module compiled alone).
+    Parse,
+    /// Fat LTO: linking the modules into the first one.
+    Link,
+    /// Fat LTO: the restriction pass (internalization).
+    Restrict,
+    /// Running the optimization pipeline (`lto<On>`, `thinlto<On>` or
+    /// `default<On>`).
+    Optimize,
+    /// Emitting the object (or assembly, or bitcode).
+    Codegen,
+    /// Thin LTO: the thin link (combined index, liveness, imports, linkage
+    /// decisions).
+    ThinLink,
+    /// Thin LTO: computing every module's cache key.
+    CacheKeys,
+    /// Thin LTO: looking every module's key up in the cache.
+    CacheLookup,
+    /// Thin LTO: all backends, from the first start to the last finish.
+    Backends,
+    /// Distributed ThinLTO: writing each module's index file (and imports
+    /// file) for its backend job.
+    IndexFiles,
+    /// Thin LTO: recording the new keys and pruning the cache.
+    CacheUpdate,
+    /// A ThinLTO backend: renaming and promoting locals.
+    Rename,
+    /// A ThinLTO backend: dropping dead definitions, resolving weak linkages.
+    Resolve,
+    /// A ThinLTO backend: internalizing.
+    Internalize,
+    /// A ThinLTO backend: importing from other modules.
+    Import,
+    /// A cache hit: reading the module's object from the cache.
+    CacheRead,
+    /// A cache hit whose entry a streaming session read before the thin
+    /// link.
+    CacheReadEarly,
+    /// Distributed ThinLTO backend: reading the module's index file.
+    ReadIndex,
+    /// Distributed ThinLTO backend: reading the modules imported from.
+    ReadImports,
+}
+
+impl Step {
+    /// The name in reports: `parse`, `thin link`, `cache read (early)`,
+    /// `read index`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Parse => "parse",
+            Step::Link => "link",
+            Step::Restrict => "restrict",
+            Step::Optimize => "optimize",
+            Step::Codegen => "codegen",
+            Step::ThinLink => "thin link",
+            Step::CacheKeys => "cache keys",
+            Step::CacheLookup => "cache lookup",
+            Step::Backends => "backends",
+            Step::IndexFiles => "index files",
+            Step::CacheUpdate => "cache update",
+            Step::Rename => "rename",
+            Step::Resolve => "resolve",
+            Step::Internalize => "internalize",
+            Step::Import => "import",
+            Step::CacheRead => "cache read",
+            Step::CacheReadEarly => "cache read (early)",
+            Step::ReadIndex => "read index",
+            Step::ReadImports => "read imports",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Functions one module imports from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSource {
@@ -113,8 +198,9 @@ pub struct ThinModuleReport {
     /// What it imports, by source module.
     pub imports: Vec<ImportSource>,
     /// Wall time of each backend step (parse, rename, resolve, internalize,
-    /// import, optimize, codegen); a cache hit has only `cache read`.
-    pub steps: Vec<(String, Duration)>,
+    /// import, optimize, codegen); a cache hit has only
+    /// [`Step::CacheRead`] (or [`Step::CacheReadEarly`]).
+    pub steps: Vec<(Step, Duration)>,
     /// The module's cache key.
     pub cache_key: String,
     /// Hit, miss (and why), or no cache.
@@ -134,10 +220,11 @@ pub struct NoLtoModuleReport {
     /// Its name.
     pub name: String,
     /// Wall time of each step (parse, optimize, codegen).
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(Step, Duration)>,
 }
 
-/// What a ThinLTO run did as a whole.
+/// What a ThinLTO run did as a whole; empty (the default) in the report of
+/// a fat or no-LTO run.
 #[derive(Debug, Clone, Default)]
 pub struct ThinRunReport {
     /// Backend threads started.
@@ -227,29 +314,37 @@ pub struct Report {
     /// Size of the emitted output.
     pub output_bytes: usize,
     /// Wall time of each phase, in order.
-    pub phases: Vec<(String, Duration)>,
-    /// ThinLTO details (thin and thin-local runs).
-    pub thin: Option<ThinRunReport>,
+    pub phases: Vec<(Step, Duration)>,
+    /// ThinLTO details: filled in thin and thin-local runs, empty
+    /// ([`ThinRunReport::default`]) in fat and no-LTO runs; [`Report::kind`]
+    /// tells which.
+    pub thin: ThinRunReport,
     /// Modules that took no part in LTO, compiled alone.
     pub no_lto: Vec<NoLtoModuleReport>,
 }
 
 impl Report {
-    /// Times `work` as phase `name`.
-    pub(crate) fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+    /// Times `work` as phase `step`.
+    pub(crate) fn time<T>(&mut self, step: Step, work: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let value = work();
-        self.phases.push((name.to_string(), start.elapsed()));
+        self.phases.push((step, start.elapsed()));
         value
     }
 
-    /// The wall time of phase `name` (zero when the run had no such phase).
-    pub fn phase_time(&self, name: &str) -> Duration {
+    /// The wall time of `step` (zero when the run had no such step).
+    pub fn phase_time(&self, step: Step) -> Duration {
         self.phases
             .iter()
-            .filter(|(phase, _)| phase == name)
+            .filter(|(phase, _)| *phase == step)
             .map(|(_, time)| *time)
             .sum()
+    }
+
+    /// Whether this was a thin or thin-local run, whose [`Report::thin`] is
+    /// filled.
+    fn is_thin(&self) -> bool {
+        matches!(self.kind, RunKind::Thin | RunKind::ThinLocal)
     }
 
     /// Total wall time of all phases.
@@ -271,16 +366,16 @@ impl Report {
             "preserved": self.preserved,
             "internalized": self.internalized,
             "output_bytes": self.output_bytes,
-            "phases": self.phases.iter().map(|(name, d)| json!({
-                "phase": name,
+            "phases": self.phases.iter().map(|(step, d)| json!({
+                "phase": step.as_str(),
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
-            "thin": self.thin.as_ref().map(thin_json),
+            "thin": self.is_thin().then(|| thin_json(&self.thin)),
             "no_lto": self.no_lto.iter().map(|m| json!({
                 "name": m.name,
                 "steps": m.steps.iter().map(|(step, d)| json!({
-                    "step": step,
+                    "step": step.as_str(),
                     "seconds": d.as_secs_f64(),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -291,7 +386,7 @@ impl Report {
     pub fn summary(&self) -> String {
         // Thin LTO decides internalization per module in the index; only fat
         // LTO has one list of internalized names.
-        let internalized = if self.thin.is_some() {
+        let internalized = if self.is_thin() {
             String::new()
         } else {
             format!(", {} internalized", self.internalized.len())
@@ -307,14 +402,14 @@ impl Report {
         let phases: Vec<String> = self
             .phases
             .iter()
-            .map(|(name, d)| format!("{name} {:.3}s", d.as_secs_f64()))
+            .map(|(step, d)| format!("{step} {:.3}s", d.as_secs_f64()))
             .collect();
         out.push_str(&format!("  phases: {}\n", phases.join(", ")));
         if let Some(base) = &self.base_module {
             out.push_str(&format!("  base module: {base}\n"));
         }
-        if let Some(thin) = &self.thin {
-            out.push_str(&thin_summary(thin));
+        if self.is_thin() {
+            out.push_str(&thin_summary(&self.thin));
         }
         out
     }
@@ -343,8 +438,8 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
                 "definitions": i.definitions,
                 "declarations": i.declarations,
             })).collect::<Vec<_>>(),
-            "steps": m.steps.iter().map(|(name, d)| json!({
-                "step": name,
+            "steps": m.steps.iter().map(|(step, d)| json!({
+                "step": step.as_str(),
                 "seconds": d.as_secs_f64(),
             })).collect::<Vec<_>>(),
             "cache_key": m.cache_key,
@@ -485,6 +580,94 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_print_the_names_reports_always_printed() {
+        let names = [
+            (Step::Parse, "parse"),
+            (Step::Link, "link"),
+            (Step::Restrict, "restrict"),
+            (Step::Optimize, "optimize"),
+            (Step::Codegen, "codegen"),
+            (Step::ThinLink, "thin link"),
+            (Step::CacheKeys, "cache keys"),
+            (Step::CacheLookup, "cache lookup"),
+            (Step::Backends, "backends"),
+            (Step::IndexFiles, "index files"),
+            (Step::CacheUpdate, "cache update"),
+            (Step::Rename, "rename"),
+            (Step::Resolve, "resolve"),
+            (Step::Internalize, "internalize"),
+            (Step::Import, "import"),
+            (Step::CacheRead, "cache read"),
+            (Step::CacheReadEarly, "cache read (early)"),
+            (Step::ReadIndex, "read index"),
+            (Step::ReadImports, "read imports"),
+        ];
+        for (step, name) in names {
+            assert_eq!(step.as_str(), name);
+            assert_eq!(step.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn thin_details_are_printed_for_thin_runs_only() {
+        let second = Duration::from_secs(1);
+        let mut report = Report {
+            phases: vec![(Step::ThinLink, second), (Step::Backends, second)],
+            no_lto: vec![NoLtoModuleReport {
+                name: "meta".to_string(),
+                steps: vec![(Step::Parse, second)],
+            }],
+            ..Report::default()
+        };
+        report.thin.jobs = 2;
+        report.thin.thin_link = second;
+        report.thin.backend_wall = second;
+        report.thin.modules.push(ThinModuleReport {
+            name: "cgu.0".to_string(),
+            object: "cgu.0.lto.o".to_string(),
+            object_bytes: 0,
+            summary_added: false,
+            definitions: 0,
+            live_definitions: 0,
+            exports: 0,
+            imports: Vec::new(),
+            steps: vec![(Step::CacheReadEarly, second)],
+            cache_key: String::new(),
+            cache: CacheStatus::Hit,
+        });
+        let json = report.to_json();
+        assert_eq!(json["phases"][0]["phase"], "thin link");
+        assert_eq!(json["phases"][1]["phase"], "backends");
+        assert_eq!(json["no_lto"][0]["steps"][0]["step"], "parse");
+        for (kind, thin) in [
+            (RunKind::Fat, false),
+            (RunKind::NoLto, false),
+            (RunKind::Thin, true),
+            (RunKind::ThinLocal, true),
+        ] {
+            report.kind = kind;
+            let json = report.to_json();
+            let summary = report.summary();
+            assert!(summary.contains("phases: thin link 1.000s, backends 1.000s"));
+            if thin {
+                assert_eq!(
+                    json["thin"]["modules"][0]["steps"][0]["step"],
+                    "cache read (early)"
+                );
+                assert!(
+                    summary.contains("  thin link 1.000s, backends 1.000s on 2 threads"),
+                    "{summary}"
+                );
+                assert!(!summary.contains("internalized"), "{summary}");
+            } else {
+                assert!(json["thin"].is_null(), "{kind}");
+                assert!(!summary.contains("threads"), "{summary}");
+                assert!(summary.contains(", 0 internalized"), "{summary}");
+            }
+        }
+    }
 
     #[test]
     fn cpu_time_is_read_from_stat_lines_and_odd_lines_give_none() {

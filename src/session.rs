@@ -8,7 +8,7 @@ use crate::fat;
 use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem};
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::{Output, OutputObject};
-use crate::report::{Report, RunKind};
+use crate::report::{Report, RunKind, Step};
 use crate::thin::{
     self, module_hash_hex, Cache, IndexOptions, Lookup, Prefetched, ProgressHook, ThinData,
     ThinModule,
@@ -775,10 +775,10 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             let modules = load_thin(&thin_modules, &mut run.prepared)?;
             let start = Instant::now();
             let data = ThinData::build_for_index(modules, &preserved, config, options)?;
-            report
-                .phases
-                .push(("thin link".to_string(), start.elapsed()));
-            jobs = report.time("index files", || data.write_index_files(options))?;
+            let thin_link = start.elapsed();
+            report.phases.push((Step::ThinLink, thin_link));
+            report.thin.thin_link = thin_link;
+            jobs = report.time(Step::IndexFiles, || data.write_index_files(options))?;
             (Vec::new(), report, Vec::new())
         }
     };

@@ -1,14 +1,14 @@
 //! What happens between pipeline stages: `--save-temps` dumps, the IR
 //! verifier ([`Config::verify`]) and the caller's [`StageHook`].
 //!
-//! Stage names are rustc's: ThinLTO `thin-lto-input`,
+//! Stage names ([`StageName`]) are rustc's: ThinLTO `thin-lto-input`,
 //! `thin-lto-after-rename`, `-after-resolve`, `-after-internalize`,
 //! `-after-import`, `-after-pm`; fat LTO `lto.input`,
 //! `lto.after-restriction`, `lto.after-opt`; a module compiled without LTO
 //! `no-opt` and `opt`.
 
 use crate::config::Config;
-pub use crate::config::{Stage, StageHook};
+pub use crate::config::{Stage, StageHook, StageName};
 use crate::error::{Error, Phase, Result};
 use inkwell::module::Module;
 
@@ -41,7 +41,12 @@ impl<'a> Stages<'a> {
     /// disk to look at even when it fails verification); the verifier sees
     /// what the next stage will get, changes by the hook included (LLVM's
     /// passes may crash on invalid IR).
-    pub(crate) fn reached(&self, module: &Module<'_>, stage: &str, phase: Phase) -> Result<()> {
+    pub(crate) fn reached(
+        &self,
+        module: &Module<'_>,
+        stage: StageName,
+        phase: Phase,
+    ) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
@@ -60,7 +65,7 @@ impl<'a> Stages<'a> {
             };
             hook.call(&view).map_err(|reason| Error::Hook {
                 input: self.module_name.to_string(),
-                stage: stage.to_string(),
+                stage,
                 reason,
             })?;
         }

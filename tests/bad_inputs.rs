@@ -173,6 +173,45 @@ fn the_same_strong_symbol_twice() {
     }
 }
 
+/// A thin-link failure reads `<input>: thin link: <reason>`, naming the
+/// phase once. (Thin LTO only: fat LTO links the two modules of such a file.)
+#[test]
+fn a_thin_link_error_names_the_thin_link_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = compile_c(dir.path(), &data("c/checksum.c"), &["-O2", "-flto=thin"]);
+    let second = compile_c(dir.path(), &data("c/scale.c"), &["-O2", "-flto=thin"]);
+    // One bitcode file holding two ThinLTO modules: the thin link takes one
+    // module per input.
+    let both = dir.path().join("both.o");
+    run_ok(
+        Command::new("llvm-cat-22")
+            .arg("-b")
+            .arg(&first)
+            .arg(&second)
+            .arg("-o")
+            .arg(&both),
+    );
+    let text = cli_error(
+        &mut lto("thin", &[&both], &dir.path().join("out")),
+        "both.o: thin link: bitcode holds 2 ThinLTO modules",
+    );
+    assert_eq!(text.matches("thin link").count(), 1, "{text}");
+    let error = api_error(LtoKind::Thin, &[&both]);
+    assert!(
+        matches!(
+            error,
+            Error::InvalidInput { phase: Phase::ThinLink, ref input, .. } if input.ends_with("both.o")
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert_eq!(text.matches("thin link").count(), 1, "{text}");
+    assert!(
+        text.starts_with(&format!("{}: thin link: ", both.display())),
+        "{text}"
+    );
+}
+
 /// Writes LLVM bitstream: enough to build an identification block that
 /// claims a future LLVM and epoch, followed by an empty module block.
 struct BitWriter {

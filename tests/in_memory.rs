@@ -181,7 +181,7 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
     for (a, b) in first.objects.iter().zip(&second.objects) {
         assert_eq!(a.bytes, b.bytes);
     }
-    let thin = second.report.thin.as_ref().unwrap();
+    let thin = thin_report(&second.report);
     assert_eq!(thin.cache.as_ref().unwrap().hits, 2);
 
     // Keys come from the bytes and the thin link, not from names or paths:
@@ -191,16 +191,12 @@ fn a_compiler_reuses_thin_objects_across_builds_through_the_api() {
         .unwrap();
     let renamed_keys: Vec<String> = renamed.cache_keys().into_values().collect();
     assert_eq!(renamed_keys, keys.values().cloned().collect::<Vec<_>>());
-    assert!(renamed.report.thin.as_ref().unwrap().cache.is_none());
+    assert!(thin_report(&renamed.report).cache.is_none());
 
     // helper changes: its module misses, and so does cgu.1, which imports it.
     let edited = thin_session("", 6, config()).run().unwrap();
     assert!(edited.objects.iter().all(|o| !o.reused_from_cache));
-    let reasons: Vec<String> = edited
-        .report
-        .thin
-        .as_ref()
-        .unwrap()
+    let reasons: Vec<String> = thin_report(&edited.report)
         .modules
         .iter()
         .map(|m| m.cache.to_string())

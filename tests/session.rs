@@ -7,9 +7,10 @@ use common::*;
 use inkwell::context::Context;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::targets::TargetMachine;
+use lto_engine::report::Step;
 use lto_engine::{
     Backends, Config, Error, Input, Jobs, Jobserver, LtoKind, ModuleLto, ModuleOrder, ModuleRole,
-    Session, Severity, StageHook, WriteTo,
+    Session, Severity, StageHook, StageName, WriteTo,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -272,7 +273,7 @@ fn modules_added_from_four_threads_equal_one_thread_for_thin_fat_and_mixed() {
 
     // Imports happened: main imported the last unit's function.
     let streamed = streamed(LtoKind::Thin, every_module_in_lto);
-    let thin = streamed.report.thin.as_ref().unwrap();
+    let thin = thin_report(&streamed.report);
     let main = thin.modules.iter().find(|m| m.name == "cgu.main").unwrap();
     let last = format!("cgu.{}", UNITS - 1);
     let from_last = main.imports.iter().find(|s| s.module == last).unwrap();
@@ -363,7 +364,7 @@ fn a_module_without_lto_is_compiled_alone_and_what_it_uses_stays_visible() {
     assert_eq!(alone, ["cgu.2"]);
     assert_eq!(output.report.no_lto[0].name, "cgu.2");
     assert!(output.report.preserved.contains(&"stage_1".to_string()));
-    let thin = output.report.thin.as_ref().unwrap();
+    let thin = thin_report(&output.report);
     assert_eq!(thin.modules.len(), 4);
     let unit3 = thin.modules.iter().find(|m| m.name == "cgu.3").unwrap();
     assert!(unit3.imports.is_empty(), "{:?}", unit3.imports);
@@ -474,12 +475,12 @@ fn fat_with_thin_or_thin_with_thin_local_is_an_error() {
 fn concurrency_hook(active: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> StageHook {
     StageHook::new(move |stage| {
         match stage.stage {
-            "thin-lto-input" => {
+            StageName::ThinLtoInput => {
                 let now = active.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(60));
             }
-            "thin-lto-after-pm" => {
+            StageName::ThinLtoAfterPm => {
                 active.fetch_sub(1, Ordering::SeqCst);
             }
             _ => {}
@@ -518,7 +519,7 @@ fn a_jobserver_of_one_token_runs_two_backends_at_most() {
     let (output, peak) = run_with(Jobs::Jobserver(Jobserver::new(client.clone())));
     // Both tokens used (a serial run would pass "at most two" too), never more.
     assert_eq!(peak, 2, "{peak} backends ran at once under 1 + 1 tokens");
-    let thin = output.report.thin.as_ref().unwrap();
+    let thin = thin_report(&output.report);
     assert!(thin.jobserver);
     assert!(thin.max_concurrent_backends <= 2);
     assert_eq!(client.available().unwrap(), 1, "the token was given back");
@@ -581,7 +582,7 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     let dir = tempfile::tempdir().unwrap();
     let temps = dir.path().join("temps");
     std::fs::create_dir_all(&temps).unwrap();
-    let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(String, StageName, bool)>>> = Arc::default();
     let hook = {
         let seen = Arc::clone(&seen);
         StageHook::new(move |stage| {
@@ -590,11 +591,9 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
                 .module
                 .get_function("stage_2")
                 .is_some_and(|f| f.count_basic_blocks() > 0);
-            seen.lock().unwrap().push((
-                stage.module_name.to_string(),
-                stage.stage.to_string(),
-                has_body,
-            ));
+            seen.lock()
+                .unwrap()
+                .push((stage.module_name.to_string(), stage.stage, has_body));
             Ok(())
         })
     };
@@ -618,12 +617,26 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
 
     let seen = seen.lock().unwrap();
     for module in ["cgu.0", "cgu.1", "cgu.2", "cgu.3", "cgu.main"] {
-        let stages: Vec<&str> = seen
+        let stages: Vec<StageName> = seen
             .iter()
             .filter(|(m, _, _)| m == module)
-            .map(|(_, s, _)| s.as_str())
+            .map(|(_, s, _)| *s)
             .collect();
-        assert_eq!(stages, THIN_STAGES, "{module}");
+        assert_eq!(
+            stages,
+            [
+                StageName::ThinLtoInput,
+                StageName::ThinLtoAfterRename,
+                StageName::ThinLtoAfterResolve,
+                StageName::ThinLtoAfterInternalize,
+                StageName::ThinLtoAfterImport,
+                StageName::ThinLtoAfterPm,
+            ],
+            "{module}"
+        );
+        // Named as rustc names them, in save-temps files too.
+        let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, THIN_STAGES, "{module}");
         for stage in THIN_STAGES {
             let file = temps.join(format!("{module}.{stage}.bc"));
             let parse_context = Context::create();
@@ -633,13 +646,13 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
         }
     }
     // The hook watched stage_2 being imported into cgu.3.
-    let cgu3: Vec<(&str, bool)> = seen
+    let cgu3: Vec<(StageName, bool)> = seen
         .iter()
         .filter(|(m, _, _)| m == "cgu.3")
-        .map(|(_, s, b)| (s.as_str(), *b))
+        .map(|(_, s, b)| (*s, *b))
         .collect();
-    assert_eq!(cgu3[3], ("thin-lto-after-internalize", false));
-    assert_eq!(cgu3[4], ("thin-lto-after-import", true));
+    assert_eq!(cgu3[3], (StageName::ThinLtoAfterInternalize, false));
+    assert_eq!(cgu3[4], (StageName::ThinLtoAfterImport, true));
     let dir2 = tempfile::tempdir().unwrap();
     assert_eq!(link_and_run(dir2.path(), &output), expected(3));
 
@@ -688,7 +701,7 @@ fn the_verifier_and_the_hook_can_stop_a_run() {
     // A hook that leaves a block without terminator after the import: the
     // verifier catches it before the optimizer sees it.
     let breaker = StageHook::new(|stage| {
-        if stage.stage == "thin-lto-after-import" {
+        if stage.stage == StageName::ThinLtoAfterImport {
             let context = stage.module.get_context();
             let i32t = context.i32_type();
             let broken = stage
@@ -707,14 +720,20 @@ fn the_verifier_and_the_hook_can_stop_a_run() {
     assert!(text.contains("does not have terminator"), "{text}");
 
     let refuse = StageHook::new(|stage| {
-        if stage.stage == "thin-lto-after-rename" {
+        if stage.stage == StageName::ThinLtoAfterRename {
             Err("renamed module refused".to_string())
         } else {
             Ok(())
         }
     });
     let error = run(refuse, false);
-    assert!(matches!(error, Error::Hook { .. }));
+    assert!(matches!(
+        error,
+        Error::Hook {
+            stage: StageName::ThinLtoAfterRename,
+            ..
+        }
+    ));
     assert_eq!(
         error.to_string(),
         "cgu.0: after thin-lto-after-rename: stage hook: renamed module refused"
@@ -838,10 +857,10 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     // Nothing changed: every entry was read while modules were submitted;
     // after the thin link each key is confirmed and nothing is compiled.
     let warm = stream_cached(&cache, false);
-    let thin = warm.report.thin.as_ref().unwrap();
+    let thin = thin_report(&warm.report);
     for module in &thin.modules {
-        let steps: Vec<&str> = module.steps.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(steps, ["cache read (early)"], "{}", module.name);
+        let steps: Vec<Step> = module.steps.iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, [Step::CacheReadEarly], "{}", module.name);
     }
     assert_eq!(objects_by_name(&warm), objects_by_name(&cold));
 
@@ -849,15 +868,15 @@ fn a_streaming_session_reads_cache_entries_of_unchanged_modules_early() {
     // it, was read early under its old key, which no longer holds: it
     // misses too. The other units hit on their early reads.
     let edited = stream_cached(&cache, true);
-    let thin = edited.report.thin.as_ref().unwrap();
+    let thin = thin_report(&edited.report);
     let status = |name: &str| {
         let module = thin.modules.iter().find(|m| m.name == name).unwrap();
-        (module.cache.to_string(), module.steps[0].0.clone())
+        (module.cache.to_string(), module.steps[0].0)
     };
     assert_eq!(status("cgu.7").0, "miss: module changed");
     assert_eq!(status("cgu.main").0, "miss: imports changed (from cgu.7)");
     for k in 0..UNITS - 1 {
-        let early = ("hit".to_string(), "cache read (early)".to_string());
+        let early = ("hit".to_string(), Step::CacheReadEarly);
         assert_eq!(status(&format!("cgu.{k}")), early);
     }
     let run_dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,8 @@ use crate::input::parse_error;
 use crate::jobs::ParallelRun;
 use crate::llvm;
 use crate::llvm::fail_on_error_diagnostics;
-use crate::stages::Stages;
+use crate::report::Step;
+use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +24,7 @@ pub struct BackendOutput {
     /// The emitted object (or assembly / bitcode).
     pub bytes: Vec<u8>,
     /// Wall time of each step, in order.
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(Step, Duration)>,
     /// The warnings and remarks LLVM reported on the way.
     pub diagnostics: Vec<llvm::Diagnostic>,
 }
@@ -72,7 +73,7 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let mut steps = Steps::default();
     let context = backend_context(config)?;
     let bytes = module_info.bytes.as_slice();
-    let module = steps.time("parse", || {
+    let module = steps.time(Step::Parse, || {
         llvm::parse_bitcode(&context, bytes, &module_info.id, 0)
             .map_err(|reason| parse_error(name, bytes, llvm::with_error_text(&context, reason)))
     })?;
@@ -140,7 +141,7 @@ pub(super) fn run_steps(
 ) -> Result<Vec<u8>> {
     let name = names.module;
     let stages = Stages::new(config, name, Some(names.stem));
-    stages.reached(module, "thin-lto-input", Phase::Parse)?;
+    stages.reached(module, StageName::ThinLtoInput, Phase::Parse)?;
     let step_error = |phase: Phase| {
         move |reason: String| Error::Llvm {
             input: name.to_string(),
@@ -149,29 +150,33 @@ pub(super) fn run_steps(
         }
     };
     steps
-        .time("rename", || index.rename(module, machine))
+        .time(Step::Rename, || index.rename(module, machine))
         .map_err(step_error(Phase::Rename))?;
     fail_on_error_diagnostics(context, name, Phase::Rename)?;
-    stages.reached(module, "thin-lto-after-rename", Phase::Rename)?;
+    stages.reached(module, StageName::ThinLtoAfterRename, Phase::Rename)?;
 
     steps
-        .time("resolve", || index.resolve(module))
+        .time(Step::Resolve, || index.resolve(module))
         .map_err(step_error(Phase::Resolve))?;
-    stages.reached(module, "thin-lto-after-resolve", Phase::Resolve)?;
+    stages.reached(module, StageName::ThinLtoAfterResolve, Phase::Resolve)?;
 
     steps
-        .time("internalize", || index.internalize(module))
+        .time(Step::Internalize, || index.internalize(module))
         .map_err(step_error(Phase::Internalize))?;
-    stages.reached(module, "thin-lto-after-internalize", Phase::Internalize)?;
+    stages.reached(
+        module,
+        StageName::ThinLtoAfterInternalize,
+        Phase::Internalize,
+    )?;
 
     steps
-        .time("import", || index.import(module, machine))
+        .time(Step::Import, || index.import(module, machine))
         .map_err(|reason| step_error(Phase::Import)(llvm::with_error_text(context, reason)))?;
     fail_on_error_diagnostics(context, name, Phase::Import)?;
-    stages.reached(module, "thin-lto-after-import", Phase::Import)?;
+    stages.reached(module, StageName::ThinLtoAfterImport, Phase::Import)?;
 
     steps
-        .time("optimize", || {
+        .time(Step::Optimize, || {
             index.optimize(
                 module,
                 machine,
@@ -181,9 +186,9 @@ pub(super) fn run_steps(
         })
         .map_err(step_error(Phase::Optimize))?;
     fail_on_error_diagnostics(context, name, Phase::Optimize)?;
-    stages.reached(module, "thin-lto-after-pm", Phase::Optimize)?;
+    stages.reached(module, StageName::ThinLtoAfterPm, Phase::Optimize)?;
 
-    let bytes = steps.time("codegen", || {
+    let bytes = steps.time(Step::Codegen, || {
         codegen::emit(module, machine, config.emit, name)
     })?;
     fail_on_error_diagnostics(context, name, Phase::Codegen)?;
@@ -192,13 +197,13 @@ pub(super) fn run_steps(
 
 /// Wall time of each backend step.
 #[derive(Default)]
-pub(super) struct Steps(pub(super) Vec<(String, Duration)>);
+pub(super) struct Steps(pub(super) Vec<(Step, Duration)>);
 
 impl Steps {
-    pub(super) fn time<T>(&mut self, name: &str, work: impl FnOnce() -> T) -> T {
+    pub(super) fn time<T>(&mut self, step: Step, work: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let value = work();
-        self.0.push((name.to_string(), start.elapsed()));
+        self.0.push((step, start.elapsed()));
         value
     }
 }

@@ -19,6 +19,7 @@ use crate::error::{Error, Phase, Result};
 use crate::fs::write_if_changed;
 use crate::input::{classify, parse_error, InputBytes, ModuleOrigin};
 use crate::llvm::{self, ThinIndex};
+use crate::report::Step;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashSet};
@@ -561,7 +562,7 @@ pub struct IndexedBackendOutput {
     /// out of the link): the object is empty, as clang makes it.
     pub skipped: bool,
     /// Wall time of each step.
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(Step, Duration)>,
     /// The warnings and remarks LLVM reported on the way.
     pub diagnostics: Vec<llvm::Diagnostic>,
 }
@@ -582,7 +583,7 @@ pub fn backend_from_index(
 ) -> Result<IndexedBackendOutput> {
     let module_name = module.display().to_string();
     let mut steps = Steps::default();
-    let index_bytes = steps.time("read index", || read_file(index_file, Phase::Read))?;
+    let index_bytes = steps.time(Step::ReadIndex, || read_file(index_file, Phase::Read))?;
     let bytes = read_bitcode(module, Phase::Read)?;
     let context = backend_context(config)?;
     if index_bytes.as_slice().is_empty() {
@@ -642,7 +643,7 @@ pub fn backend_from_index(
     let module_id = entry.path.clone();
     check_hash(&module_name, entry.hash, own_hash, &index_name)?;
 
-    let parsed = steps.time("parse", || {
+    let parsed = steps.time(Step::Parse, || {
         llvm::parse_bitcode(&context, bytes.as_slice(), &module_id, 0).map_err(|reason| {
             parse_error(
                 &module_name,
@@ -659,7 +660,7 @@ pub fn backend_from_index(
             phase: Phase::Import,
             reason,
         })?;
-    steps.time("read imports", || {
+    steps.time(Step::ReadImports, || {
         for source in &sources {
             let source_bytes = read_bitcode(Path::new(source), Phase::Import)?;
             let recorded = indexed

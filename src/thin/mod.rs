@@ -22,7 +22,7 @@ use crate::error::{Error, Phase, Result};
 use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
 use crate::report::{
-    CacheRunReport, CacheStatus, MissReason, ModuleReport, Report, RunKind, ThinModuleReport,
+    CacheRunReport, CacheStatus, MissReason, ModuleReport, Report, RunKind, Step, ThinModuleReport,
     ThinRunReport,
 };
 use cache::KeyConfig;
@@ -63,12 +63,14 @@ pub(crate) fn run(
     let cpu_before = crate::report::process_cpu_time();
     // A bad policy or an unusable cache directory fails before any work.
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
-    let data = Arc::new(report.time("thin link", || ThinData::link(load()?, preserved, config))?);
+    let data = Arc::new(report.time(Step::ThinLink, || {
+        ThinData::link(load()?, preserved, config)
+    })?);
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
-    let keys = report.time("cache keys", || cache_keys(&data, config))?;
+    let keys = report.time(Step::CacheKeys, || cache_keys(&data, config))?;
     let mut lookup = CacheLookup::empty(keys.len());
     if let Some(cache) = &cache {
-        lookup = report.time("cache lookup", || {
+        lookup = report.time(Step::CacheLookup, || {
             look_up(cache, &data, &keys, config, &mut prefetched)
         });
     }
@@ -82,10 +84,10 @@ pub(crate) fn run(
         cache.as_ref(),
         progress,
     )?;
-    report.phases.push(("backends".to_string(), backends.wall));
+    report.phases.push((Step::Backends, backends.wall));
     let mut warnings = backends.warnings;
     let cache_report = match &cache {
-        Some(cache) => Some(report.time("cache update", || {
+        Some(cache) => Some(report.time(Step::CacheUpdate, || {
             finish_cache(
                 cache,
                 &data,
@@ -98,7 +100,7 @@ pub(crate) fn run(
         None => None,
     };
     let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
-    report.thin = Some(ThinRunReport {
+    report.thin = ThinRunReport {
         jobs: backends.run.workers,
         jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
         max_concurrent_backends: backends.run.max_concurrent,
@@ -113,7 +115,7 @@ pub(crate) fn run(
             c.warnings = warnings;
             c
         }),
-    });
+    };
     Ok((results.objects, report, results.diagnostics))
 }
 
@@ -276,11 +278,11 @@ fn collect_results(
         let (bytes, steps, reused) = match (lookup.cached[i].take(), outputs[i].take()) {
             (Some((bytes, read)), _) => {
                 let step = if lookup.early[i] {
-                    "cache read (early)"
+                    Step::CacheReadEarly
                 } else {
-                    "cache read"
+                    Step::CacheRead
                 };
-                (bytes, vec![(step.to_string(), read)], true)
+                (bytes, vec![(step, read)], true)
             }
             (None, Some(output)) => {
                 results.diagnostics.extend(output.diagnostics);

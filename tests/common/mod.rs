@@ -241,3 +241,17 @@ pub const THIN_STAGES: [&str; 6] = [
     "thin-lto-after-import",
     "thin-lto-after-pm",
 ];
+
+/// The thin details of a thin or thin-local run's report; fails the test
+/// for any other kind of run (whose `thin` is empty).
+pub fn thin_report(report: &lto_engine::Report) -> &lto_engine::report::ThinRunReport {
+    assert!(
+        matches!(
+            report.kind,
+            lto_engine::RunKind::Thin | lto_engine::RunKind::ThinLocal
+        ),
+        "not a thin run: {:?}",
+        report.kind
+    );
+    &report.thin
+}

@@ -237,7 +237,7 @@ fn run_thin_demo(dir: &Path, expected: &str) -> Result<(), Error> {
             .unwrap_or(name)
             .to_string()
     };
-    let thin = output.report.thin.clone().unwrap_or_default();
+    let thin = &output.report.thin;
     println!(
         "-- {} modules, one backend each, on {} threads",
         thin.modules.len(),

@@ -433,7 +433,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
     let files = output.write(&WriteTo::dir(&args.index_dir))?;
     let jobs = &output.jobs;
     let imports: usize = jobs.iter().map(|m| m.imports.len()).sum();
-    let thin_link = output.report.phase_time("thin link");
+    let thin_link = output.report.phase_time(lto_engine::report::Step::ThinLink);
     eprintln!(
         "lto-engine: thin link of {} modules in {:.3} s: {} index files ({} import edges), {}",
         jobs.len(),
