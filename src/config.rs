@@ -405,7 +405,7 @@ pub struct Config {
     /// devirtualization may turn their virtual calls into direct ones
     /// (symbols that stay preserved keep public visibility).
     pub whole_program_visibility: bool,
-    /// Called with each module after each stage (see [`crate::stages`]).
+    /// Called with each module after each stage (see [`StageName`] for the stages).
     pub stage_hook: Option<StageHook>,
     /// Record the optimization remarks of the passes whose name matches
     /// this LLVM regex (as `-pass-remarks=`: `inline`, `loop-vectorize|slp`,

@@ -107,7 +107,7 @@
 //! - [`ModuleLto`]: per-module kinds, as rustc's `compute_per_cgu_lto_type`.
 //! - [`Config::save_temps`], [`Config::stage_hook`], [`Config::verify`]: the
 //!   module after every stage, on disk, to a callback, through the verifier
-//!   ([`stages`]).
+//!   ([`Stage`], [`StageName`]).
 //! - [`Output::diagnostics`]: LLVM's warnings and the remarks asked for with
 //!   [`Config::remarks`], as [`Diagnostic`] values.
 //! - [`Config::cache`]: the incremental ThinLTO cache, keyed like LLVM's.

@@ -569,7 +569,7 @@ pub struct IndexedBackendOutput {
 
 /// The single-module backend of distributed ThinLTO: compiles the bitcode
 /// `module` with its slice of the index `index_file` (written by
-/// [`ThinData::write_index_files`], `ld.lld --thinlto-index-only` or the
+/// a run with [`Backends::IndexFiles`](crate::Backends::IndexFiles), `ld.lld --thinlto-index-only` or the
 /// distributor flow), importing from the paths the index names. Produces the
 /// object the in-process thin run produces for the same module.
 ///
