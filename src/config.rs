@@ -28,7 +28,7 @@ pub enum OptLevel {
 
 impl OptLevel {
     /// The level as the new pass manager spells it (`O2`, `Os`, ...).
-    pub fn pipeline_suffix(self) -> &'static str {
+    pub(crate) fn pipeline_suffix(self) -> &'static str {
         match self {
             OptLevel::O0 => "O0",
             OptLevel::O1 => "O1",
@@ -40,13 +40,13 @@ impl OptLevel {
     }
 
     /// The named pipeline at this level: `lto<O2>`, `thinlto<Os>`.
-    pub fn pipeline(self, kind: &str) -> String {
+    pub(crate) fn pipeline(self, kind: &str) -> String {
         format!("{kind}<{}>", self.pipeline_suffix())
     }
 
     /// Code generation level 0..=3: the size levels generate code at the
     /// default level, as clang does.
-    pub fn codegen_level(self) -> u8 {
+    pub(crate) fn codegen_level(self) -> u8 {
         match self {
             OptLevel::O0 => 0,
             OptLevel::O1 => 1,
@@ -58,7 +58,7 @@ impl OptLevel {
     /// Whether the loop and SLP vectorizers run: from -O2 up, as LLVM's LTO
     /// backends set them (the C API's defaults leave SLP off and loop
     /// vectorization on at every level).
-    pub fn vectorizes(self) -> bool {
+    pub(crate) fn vectorizes(self) -> bool {
         matches!(self, OptLevel::O2 | OptLevel::O3)
     }
 }
