@@ -52,6 +52,13 @@ fn main() {
         };
     }
     build.flag_if_supported("-Wno-unused-parameter");
+    // The shim's inline LLVM header code must be compiled as LLVM itself
+    // was: with assertions when LLVM has them, else with NDEBUG (an
+    // assertion in a header the release LLVM never checks would abort the
+    // host on input LLVM handles).
+    if query(&config, "--assertion-mode") != "ON" {
+        build.define("NDEBUG", None);
+    }
     let sources = [
         "diagnostics",
         "bitcode",
@@ -61,6 +68,7 @@ fn main() {
         "thin",
         "cache",
         "distributed",
+        "checks",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

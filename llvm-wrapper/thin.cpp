@@ -113,8 +113,13 @@ extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t
   // summary, which is what the backend looks modules up by.
   if (Error e = module.readSummary(thin->index, id))
     return ltoe::fail(std::move(e), err);
-  if (ModuleSummaryIndex::ModuleInfo *info = thin->index.getModule(id))
-    ltoe::fillMissingModuleHash(info->second, data, len);
+  // getModule asserts (and without assertions reads past the table) when
+  // a malformed summary did not register the module: look it up instead.
+  auto info = thin->index.modulePaths().find(id);
+  if (info == thin->index.modulePaths().end())
+    return ltoe::fail("the module's summary does not register the module (malformed summary)",
+                      err);
+  ltoe::fillMissingModuleHash(info->second, data, len);
   thin->ordinals[id] = static_cast<uint32_t>(thin->moduleIds.size());
   thin->modules.emplace(id.str(), module);
   thin->moduleIds.push_back(std::move(stored));
