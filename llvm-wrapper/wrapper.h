@@ -70,6 +70,17 @@ void ltoe_update_vcall_visibility(LLVMModuleRef module, int whole_program_visibi
                                   const char *const *visible, size_t visible_count);
 uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
 
+/* Input checks (checks.cpp). The IR verifier on an input: broken IR is an
+ * error with the verifier's text; broken debug info alone is a warning and
+ * the debug info is stripped, as LLVM's LTO does. */
+int ltoe_verify_input(LLVMModuleRef module, char **err);
+/* Function attributes naming a processor or feature `machine`'s target does
+ * not know become warnings and are dropped (LLVM would print to stderr). */
+void ltoe_drop_unknown_subtarget_names(LLVMModuleRef module, LLVMTargetMachineRef machine);
+/* Installs the fatal-error handler: one `lto-engine: LLVM fatal error:` line
+ * on stderr before LLVM exits the process. */
+void ltoe_install_fatal_error_handler(void);
+
 /* ---- target machine (target.cpp) ---- */
 enum { LTOE_RELOC_PIC = 0, LTOE_RELOC_STATIC = 1, LTOE_RELOC_DYNAMIC_NO_PIC = 2 };
 enum {

@@ -405,6 +405,13 @@ pub struct Config {
     /// devirtualization may turn their virtual calls into direct ones
     /// (symbols that stay preserved keep public visibility).
     pub whole_program_visibility: bool,
+    /// Run the IR verifier on every input module after parsing, before any
+    /// pass (default: on). LLVM's passes assume valid IR and may crash on
+    /// anything else; a module that fails is an [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// in [`Phase::Verify`](crate::Phase::Verify) quoting the verifier.
+    /// Turn it off only for inputs from a trusted compiler, to save its
+    /// cost (see the README for figures).
+    pub verify_inputs: bool,
     /// Called with each module after each stage (see [`StageName`] for the stages).
     pub stage_hook: Option<StageHook>,
     /// Record the optimization remarks of the passes whose name matches
@@ -432,6 +439,7 @@ impl Default for Config {
             module_order: ModuleOrder::Name,
             cache: None,
             verify: false,
+            verify_inputs: true,
             stage_hook: None,
             remarks: None,
         }
@@ -496,6 +504,8 @@ setters! {
     module_order: ModuleOrder,
     /// [`Config::verify`].
     verify: bool,
+    /// [`Config::verify_inputs`].
+    verify_inputs: bool,
     /// [`Config::whole_program_visibility`].
     whole_program_visibility: bool,
 }

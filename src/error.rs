@@ -14,6 +14,8 @@ pub enum Phase {
     Classify,
     /// Parsing bitcode into a module.
     Parse,
+    /// Checking a parsed input with the IR verifier, before any pass.
+    Verify,
     /// Linking modules together (fat LTO).
     Link,
     /// The restriction pass (internalization).
@@ -47,6 +49,7 @@ impl fmt::Display for Phase {
             Phase::Read => "read",
             Phase::Classify => "classify",
             Phase::Parse => "parse",
+            Phase::Verify => "verify",
             Phase::Link => "link",
             Phase::Restrict => "restrict",
             Phase::ThinLink => "thin link",

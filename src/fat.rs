@@ -45,6 +45,13 @@ pub(crate) fn run(
     // and constructors of equal priority run in this order.
     let ordered: Vec<&BitcodeInput> = modules.iter().collect();
     let mut parsed = report.time(Step::Parse, || parse_all(&context, &ordered))?;
+    // Each input through the verifier before linking: the linker and every
+    // pass after it assume valid IR.
+    report.time(Step::Verify, || {
+        parsed.iter().try_for_each(|module| {
+            crate::stages::check_input(config, &module.name, &module.module, None)
+        })
+    })?;
     if parsed.is_empty() {
         // All inputs are native: `-o` still gets a valid (empty) object so
         // build rules that expect it hold; link.rsp lists only the natives.
@@ -104,6 +111,7 @@ pub(crate) fn run(
     if config.target_triple.is_some() {
         codegen::retarget(&base, &machine);
     }
+    llvm::drop_unknown_subtarget_names(&base, &machine);
     report.time(Step::Optimize, || {
         codegen::optimize(&base, &machine, "lto", config, &base_name)
     })?;

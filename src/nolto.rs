@@ -48,15 +48,18 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let module = llvm::parse_bitcode(&context, data, name, 0)
         .map_err(|reason| parse_error(name, data, llvm::with_error_text(&context, reason)))?;
     timed(Step::Parse, start);
-    let stages = Stages::new(config, name, Some(stem));
-    stages.reached(&module, StageName::NoOpt, Phase::Parse)?;
-    let undefined = undefined_symbols(&module);
-
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple, Some(&module))?;
     if config.target_triple.is_some() {
         codegen::retarget(&module, &machine);
     }
+    let start = Instant::now();
+    crate::stages::check_input(config, name, &module, Some(&machine))?;
+    timed(Step::Verify, start);
+    let stages = Stages::new(config, name, Some(stem));
+    stages.reached(&module, StageName::NoOpt, Phase::Parse)?;
+    let undefined = undefined_symbols(&module);
+
     let start = Instant::now();
     codegen::optimize(&module, &machine, "default", config, name)?;
     fail_on_error_diagnostics(&context, name, Phase::Optimize)?;

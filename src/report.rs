@@ -32,6 +32,8 @@ pub enum Step {
     CacheLookup,
     /// Thin LTO: all backends, from the first start to the last finish.
     Backends,
+    /// Checking an input module with the IR verifier, before any pass.
+    Verify,
     /// Distributed ThinLTO: writing each module's index file (and imports
     /// file) for its backend job.
     IndexFiles,
@@ -70,6 +72,7 @@ impl Step {
             Step::CacheKeys => "cache keys",
             Step::CacheLookup => "cache lookup",
             Step::Backends => "backends",
+            Step::Verify => "verify",
             Step::IndexFiles => "index files",
             Step::CacheUpdate => "cache update",
             Step::Rename => "rename",
@@ -594,6 +597,7 @@ mod tests {
             (Step::CacheLookup, "cache lookup"),
             (Step::Backends, "backends"),
             (Step::IndexFiles, "index files"),
+            (Step::Verify, "verify"),
             (Step::CacheUpdate, "cache update"),
             (Step::Rename, "rename"),
             (Step::Resolve, "resolve"),

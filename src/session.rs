@@ -556,7 +556,7 @@ impl Session {
     fn spawn_load(&self, input: BitcodeInput) {
         let shared = Arc::clone(&self.shared);
         self.shared.workers.spawn(move || {
-            let result = thin::prepare(&input);
+            let result = thin::prepare(&input, &shared.config);
             let early = result
                 .as_ref()
                 .ok()
@@ -759,7 +759,7 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             let prepared = &mut run.prepared;
             thin::run(
                 config,
-                || load_thin(&thin_modules, prepared),
+                || load_thin(&thin_modules, prepared, config),
                 &preserved,
                 thin_kind,
                 progress,
@@ -772,7 +772,7 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                 preserved: preserved.iter().cloned().collect(),
                 ..Report::default()
             };
-            let modules = load_thin(&thin_modules, &mut run.prepared)?;
+            let modules = load_thin(&thin_modules, &mut run.prepared, config)?;
             let start = Instant::now();
             let data = ThinData::build_for_index(modules, &preserved, config, options)?;
             let thin_link = start.elapsed();
@@ -885,12 +885,13 @@ fn group_by_lto<'a>(run: &RunInputs<'a>, kind: LtoKind) -> Result<(Option<Module
 fn load_thin(
     modules: &[&BitcodeInput],
     prepared: &mut HashMap<String, ThinModule>,
+    config: &Config,
 ) -> Result<Vec<ThinModule>> {
     let mut loaded = modules
         .iter()
         .map(|input| match prepared.remove(&input.name) {
             Some(module) => Ok(module),
-            None => thin::prepare(input),
+            None => thin::prepare(input, config),
         })
         .collect::<Result<Vec<_>>>()?;
     thin::assign_file_stems(&mut loaded);

@@ -12,6 +12,33 @@ pub use crate::config::{Stage, StageHook, StageName};
 use crate::error::{Error, Phase, Result};
 use inkwell::module::Module;
 
+/// The checks of an input module right after parsing, before any pass:
+/// the IR verifier (unless [`Config::verify_inputs`] is off), and function
+/// attributes naming processors or features the target does not know
+/// turned into warnings (LLVM would print them to stderr).
+pub(crate) fn check_input(
+    config: &Config,
+    name: &str,
+    module: &Module<'_>,
+    machine: Option<&inkwell::targets::TargetMachine>,
+) -> Result<()> {
+    if config.verify_inputs {
+        crate::llvm::verify_input(module).map_err(|text| {
+            // The verifier lists every problem; the first few say enough.
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let mut reason = format!("invalid IR: {}", lines[..lines.len().min(4)].join(" | "));
+            if lines.len() > 4 {
+                reason.push_str(&format!(" | ... ({} more lines)", lines.len() - 4));
+            }
+            Error::invalid(name, Phase::Verify, reason)
+        })?;
+    }
+    if let Some(machine) = machine {
+        crate::llvm::drop_unknown_subtarget_names(module, machine);
+    }
+    Ok(())
+}
+
 /// The stage checks of one module's pipeline.
 pub(crate) struct Stages<'a> {
     config: &'a Config,

@@ -327,3 +327,125 @@ fn unwritable_output_path() {
         assert_eq!(std::fs::read(&existing).unwrap(), b"previous");
     }
 }
+
+/// A module whose IR fails the verifier (a use its definition does not
+/// dominate), written past the verifier with `llvm-as -disable-verify`.
+fn invalid_ir(dir: &Path) -> PathBuf {
+    let source = dir.join("invalid.ll");
+    std::fs::write(
+        &source,
+        "target triple = \"x86_64-pc-linux-gnu\"\n\
+         define i32 @main() {\n\
+         entry:\n  %a = add i32 %b, 1\n  %b = add i32 1, 2\n  ret i32 %a\n}\n",
+    )
+    .unwrap();
+    let out = dir.join("invalid.bc");
+    run_ok(
+        Command::new("llvm-as-22")
+            .arg("-disable-verify")
+            .arg(&source)
+            .arg("-o")
+            .arg(&out),
+    );
+    out
+}
+
+#[test]
+fn invalid_ir_is_refused_before_any_pass() {
+    for (command, kind) in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = invalid_ir(dir.path());
+        let out = dir.path().join("out");
+        let line = cli_error(
+            &mut lto(command, &[&bad], &out),
+            "invalid.bc: verify: invalid IR",
+        );
+        assert!(line.contains("does not dominate all uses"), "{line}");
+        assert!(!out.exists(), "{command}: nothing written");
+        match api_error(kind, &[&bad]) {
+            Error::InvalidInput { phase, .. } => assert_eq!(phase, Phase::Verify),
+            other => panic!("{command}: {other:?}"),
+        }
+        // Positive control: without the input check the module gets past
+        // the parse (fat LTO's check after linking catches it later; thin
+        // LTO's passes would get it).
+        let unchecked = engine()
+            .arg(command)
+            .arg(&bad)
+            .args(["--no-verify-inputs", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&unchecked.stderr);
+        assert!(
+            !stderr.contains("verify: invalid IR"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("cpu.ll");
+    std::fs::write(
+        &source,
+        "target triple = \"x86_64-pc-linux-gnu\"\n\
+         define i32 @main() #0 {\n  ret i32 0\n}\n\
+         attributes #0 = { \"target-cpu\"=\"x96-64\" \"target-features\"=\"+sse2,+bogus\" }\n",
+    )
+    .unwrap();
+    let bitcode = dir.path().join("cpu.bc");
+    run_ok(
+        Command::new("llvm-as-22")
+            .arg(&source)
+            .arg("-o")
+            .arg(&bitcode),
+    );
+    // Positive control: LLVM itself (llc) prints this straight to stderr.
+    let llc = Command::new("llc-22")
+        .arg("-filetype=obj")
+        .arg(&bitcode)
+        .arg("-o")
+        .arg(dir.path().join("llc.o"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&llc.stderr);
+    assert!(
+        printed.contains("'x96-64' is not a recognized processor"),
+        "{printed}"
+    );
+    for command in ["fat", "thin"] {
+        let out = dir.path().join(command);
+        let result = lto(command, &[&bitcode], &out)
+            .args(["--export", "main"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(result.status.success(), "{command}: {stderr}");
+        // LLVM printed nothing itself: each mention is the engine's warning.
+        for line in stderr.lines().filter(|l| l.contains("is not a recognized")) {
+            assert!(
+                line.starts_with("lto-engine: warning: "),
+                "{command}: printed by LLVM: {line:?} in {stderr}"
+            );
+        }
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|l| l.contains("'x96-64' is not a recognized processor")),
+            "{command}: {stderr}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|l| l.contains("'+bogus' is not a recognized feature")),
+            "{command}: {stderr}"
+        );
+        assert!(
+            !warnings.iter().any(|l| l.contains("'+sse2'")),
+            "{command}: a known feature is kept: {stderr}"
+        );
+    }
+}

@@ -123,6 +123,7 @@ fn imports_and_inlines_across_modules_like_lld() {
         steps,
         [
             "parse",
+            "verify",
             "rename",
             "resolve",
             "internalize",

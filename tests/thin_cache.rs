@@ -473,3 +473,61 @@ fn a_bad_cache_policy_or_directory_is_a_one_line_error() {
     assert!(message.contains("lto-engine-records"), "{message}");
     assert!(!out.exists(), "nothing was written");
 }
+
+#[test]
+fn a_cache_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let session = |cache: &Path| {
+        let config = lto_engine::Config::builder()
+            .cache(lto_engine::CacheConfig::new(cache))
+            .build()
+            .unwrap();
+        lto_engine::Session::new(config, lto_engine::LtoKind::Thin)
+    };
+    // Made by the engine: no write permission for group or others.
+    let fresh = dir.path().join("fresh/cache");
+    session(&fresh).unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o022, 0, "created with mode {mode:o}");
+
+    // Writable by every user: refused, naming the directory.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let error = session(&open).unwrap_err().to_string();
+    assert!(error.contains("writable by every user"), "{error}");
+    assert!(error.contains(&open.display().to_string()), "{error}");
+    // Positive control: the same directory without o+w is taken.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    session(&open).unwrap();
+
+    // Owned by another user: as root, a directory given to `nobody`; as
+    // anyone else, `/` (root's).
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    let foreign = if is_root {
+        let foreign = dir.path().join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        foreign
+    } else {
+        PathBuf::from("/")
+    };
+    let error = session(&foreign).unwrap_err().to_string();
+    assert!(error.contains("owned by user"), "{error}");
+
+    // The CLI says it in one line.
+    let out = dir.path().join("out");
+    let mut command = engine();
+    command
+        .arg("thin")
+        .arg(data("c/checksum.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(&foreign);
+    cli_error(&mut command, "owned by user");
+}

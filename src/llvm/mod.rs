@@ -36,6 +36,10 @@ pub fn init_targets() {
         let config = InitializationConfig::default();
         Target::initialize_x86(&config);
         Target::initialize_aarch64(&config);
+        // SAFETY: installs a plain function as LLVM's process-wide handler;
+        // it only formats the reason and writes it to stderr. Once is
+        // enough (the Once above), and LLVM asserts if installed twice.
+        unsafe { ffi::ltoe_install_fatal_error_handler() };
     });
 }
 
@@ -317,6 +321,27 @@ pub fn parse_bitcode<'ctx>(
     status(code, err)?;
     // SAFETY: the shim handed us a fresh module we now own, created in `context`.
     Ok(unsafe { Module::new(module) })
+}
+
+/// Runs the IR verifier on an input module before any pass sees it (passes
+/// may crash on invalid IR). Broken IR is an `Err` with the verifier's
+/// text; broken debug info alone becomes a warning diagnostic and the debug
+/// info is stripped, as LLVM's LTO does.
+pub fn verify_input(module: &Module<'_>) -> Result<(), String> {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the module is alive and exclusively ours for the call (the
+    // shim may strip its debug info); `err` receives a string we free.
+    let code = unsafe { ffi::ltoe_verify_input(module.as_mut_ptr(), &mut err) };
+    status(code, err)
+}
+
+/// Drops function attributes naming a processor or feature `machine`'s
+/// target does not know, with a warning diagnostic each, so LLVM does not
+/// print about them to stderr when it makes the function's subtarget.
+pub fn drop_unknown_subtarget_names(module: &Module<'_>, machine: &TargetMachine) {
+    // SAFETY: the module and the machine are alive for the call; the shim
+    // only edits the module's function attributes.
+    unsafe { ffi::ltoe_drop_unknown_subtarget_names(module.as_mut_ptr(), machine.as_mut_ptr()) };
 }
 
 /// Whether the module was compiled for control-flow integrity

@@ -78,6 +78,9 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
             .map_err(|reason| parse_error(name, bytes, llvm::with_error_text(&context, reason)))
     })?;
     let machine = machine_for(&module, config)?;
+    steps.time(Step::Verify, || {
+        crate::stages::check_input(config, name, &module, Some(&machine))
+    })?;
     let bytes = run_steps(
         data.index(),
         &context,

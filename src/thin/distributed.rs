@@ -653,6 +653,9 @@ pub fn backend_from_index(
         })
     })?;
     let machine = machine_for(&parsed, config)?;
+    steps.time(Step::Verify, || {
+        crate::stages::check_input(config, &module_name, &parsed, Some(&machine))
+    })?;
     let sources = index
         .init_backend_imports(&parsed)
         .map_err(|reason| Error::Llvm {

@@ -186,7 +186,7 @@ pub(crate) fn assign_file_stems(modules: &mut [ThinModule]) {
 /// Takes an input into the thin link: one module per input, with a summary.
 /// Depends on this input alone (a streaming session runs it as modules
 /// arrive); its file stem is assigned once the set is known.
-pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
+pub(crate) fn prepare(input: &BitcodeInput, config: &Config) -> Result<ThinModule> {
     let data = input.bytes.as_slice();
     let count = llvm::bitcode_module_count(data)
         .map_err(|reason| parse_error(&input.name, data, reason))?;
@@ -199,7 +199,7 @@ pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
             ))
         }
         1 => {}
-        2 => return split_unit(input),
+        2 => return split_unit(input, config),
         _ => {
             return Err(Error::invalid(
                 &input.name,
@@ -222,7 +222,7 @@ pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
     let (bytes, summary_added) = if info.has_summary && info.is_thin && !info.split_lto_unit {
         (input.bytes.clone(), false)
     } else {
-        (add_summary(input)?, true)
+        (add_summary(input, config)?, true)
     };
     Ok(ThinModule {
         name: input.name.clone(),
@@ -243,7 +243,7 @@ pub(crate) fn prepare(input: &BitcodeInput) -> Result<ThinModule> {
 /// without splitting (as `-fno-split-lto-unit` would have written it), and
 /// the thin link devirtualizes on the index. Control-flow integrity needs
 /// its jump tables over the whole regular partition: refused.
-fn split_unit(input: &BitcodeInput) -> Result<ThinModule> {
+fn split_unit(input: &BitcodeInput, config: &Config) -> Result<ThinModule> {
     let data = input.bytes.as_slice();
     let regular =
         llvm::bitcode_lto_info(data, 1).map_err(|reason| parse_error(&input.name, data, reason))?;
@@ -263,6 +263,8 @@ fn split_unit(input: &BitcodeInput) -> Result<ThinModule> {
     };
     let module = parse(0)?;
     let regular = parse(1)?;
+    crate::stages::check_input(config, &input.name, &module, None)?;
+    crate::stages::check_input(config, &input.name, &regular, None)?;
     if llvm::uses_cfi(&module) || llvm::uses_cfi(&regular) {
         return Err(Error::invalid(
             &input.name,
@@ -294,12 +296,14 @@ fn split_unit(input: &BitcodeInput) -> Result<ThinModule> {
 /// Plain bitcode (`rustc --emit=llvm-bc`) has no summary, and `clang
 /// -flto=full` has only a full-LTO one; compute a ThinLTO summary as `-flto=thin` would have, so that the module takes
 /// full part in importing instead of being silently left out.
-fn add_summary(input: &BitcodeInput) -> Result<InputBytes> {
+fn add_summary(input: &BitcodeInput, config: &Config) -> Result<InputBytes> {
     let data = input.bytes.as_slice();
     let context = Context::create();
     llvm::install_diagnostics(&context);
     let module = llvm::parse_bitcode(&context, data, &input.name, 0)
         .map_err(|reason| parse_error(&input.name, data, reason))?;
+    // The summary analysis is a pass like any other: it gets valid IR only.
+    crate::stages::check_input(config, &input.name, &module, None)?;
     let buffer = ThinBuffer::new(&module)
         .map_err(|reason| Error::invalid(&input.name, Phase::ThinLink, reason))?;
     Ok(InputBytes::thin(buffer))
@@ -445,7 +449,8 @@ mod tests {
             archive: None,
         };
         let preserved: BTreeSet<String> = ["answer".to_string()].into();
-        let data = ThinData::link(vec![prepare(&input).unwrap()], &preserved, &config).unwrap();
+        let data =
+            ThinData::link(vec![prepare(&input, &config).unwrap()], &preserved, &config).unwrap();
 
         let backend_context = Context::create();
         llvm::install_diagnostics(&backend_context);

@@ -67,6 +67,10 @@ struct CodegenArgs {
     /// Run the IR verifier after every stage (a failure is an error).
     #[arg(long = "verify-each")]
     verify_each: bool,
+    /// Skip the IR verifier on the input modules (it runs by default after
+    /// parsing, before any pass): for inputs from a trusted compiler.
+    #[arg(long = "no-verify-inputs")]
+    no_verify_inputs: bool,
     /// Print the optimization remarks of passes matching REGEX (as LLVM's
     /// -pass-remarks=: inline, 'loop-vectorize|slp-vectorizer', .*).
     #[arg(long = "remarks", alias = "pass-remarks", value_name = "REGEX")]
@@ -85,6 +89,7 @@ impl CodegenArgs {
             .target_features(self.target_features.clone())
             .emit(emit)
             .verify(self.verify_each)
+            .verify_inputs(!self.no_verify_inputs)
             .build()?;
         config.target_triple = self.target.clone();
         config.target_cpu = self.target_cpu.clone();
