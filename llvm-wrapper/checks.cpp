@@ -8,10 +8,12 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/SHA1.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm-c/TargetMachine.h"
 
+#include <cstring>
 #include <string>
 #include <unistd.h>
 
@@ -111,4 +113,12 @@ static void fatalErrorLine(void *, const char *reason, bool) {
 
 extern "C" void ltoe_install_fatal_error_handler(void) {
   install_fatal_error_handler(fatalErrorLine, nullptr);
+}
+
+// SHA-1 of bytes: the identity of an input a worker process has read
+// without crashing.
+extern "C" void ltoe_sha1(const char *data, size_t len, uint8_t out[20]) {
+  auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
+  static_assert(sizeof(digest) == 20, "SHA-1 is 20 bytes");
+  std::memcpy(out, digest.data(), 20);
 }

@@ -80,6 +80,8 @@ void ltoe_drop_unknown_subtarget_names(LLVMModuleRef module, LLVMTargetMachineRe
 /* Installs the fatal-error handler: one `lto-engine: LLVM fatal error:` line
  * on stderr before LLVM exits the process. */
 void ltoe_install_fatal_error_handler(void);
+/* SHA-1 of `len` bytes at `data` into `out`. */
+void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
 
 /* ---- target machine (target.cpp) ---- */
 enum { LTOE_RELOC_PIC = 0, LTOE_RELOC_STATIC = 1, LTOE_RELOC_DYNAMIC_NO_PIC = 2 };

@@ -207,6 +207,88 @@ pub enum ModuleOrder {
     Added,
 }
 
+/// Where input bitcode is parsed and compiled.
+///
+/// LLVM's bitcode reader is not hardened against malformed input, some
+/// LLVM failures end the process (`report_fatal_error`), and a pass may
+/// loop forever. In process, such an input takes the host down with it;
+/// in worker processes, it becomes an [`Error::Crashed`](crate::Error::Crashed)
+/// or [`Error::TimedOut`](crate::Error::TimedOut) naming the module, and
+/// the host goes on.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Everything in this process (the library's default): fastest, and
+    /// right for bitcode the host itself just produced. It does not protect
+    /// against corrupt bitcode files (a crash in the reader is a crash of
+    /// the host), LLVM fatal errors (the process exits) or hangs.
+    #[default]
+    InProcess,
+    /// Parsing, verifying and compiling run in worker processes, kept
+    /// alive across modules (the CLI's default). The host reads only
+    /// ThinLTO summaries a worker has already read without crashing.
+    Workers(Workers),
+}
+
+/// The worker processes of [`Isolation::Workers`]: a program that calls
+/// [`serve_worker`](crate::serve_worker) (the `lto-engine` executable's
+/// `worker` subcommand does), how long one module may take, where
+/// reproducers of crashes go.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Workers {
+    /// The worker program.
+    pub program: PathBuf,
+    /// Its arguments (`["worker"]` for the `lto-engine` executable).
+    pub args: Vec<String>,
+    /// How long one module's step in a worker may take before the worker
+    /// is killed and the run fails with [`Error::TimedOut`](crate::Error::TimedOut)
+    /// (`None`: no limit).
+    pub module_timeout: Option<std::time::Duration>,
+    /// Where the inputs of a crash are saved (default: the system's
+    /// temporary directory).
+    pub reproducer_dir: Option<PathBuf>,
+}
+
+impl Workers {
+    /// Workers running `program` with no arguments and no time limit.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Workers {
+            program: program.into(),
+            args: Vec::new(),
+            module_timeout: None,
+            reproducer_dir: None,
+        }
+    }
+
+    /// The `lto-engine` executable at `path`, as workers (`lto-engine
+    /// worker`).
+    pub fn lto_engine(path: impl Into<PathBuf>) -> Self {
+        Workers::new(path).arg("worker")
+    }
+
+    /// Adds an argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets [`Workers::module_timeout`].
+    #[must_use]
+    pub fn module_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.module_timeout = Some(limit);
+        self
+    }
+
+    /// Sets [`Workers::reproducer_dir`].
+    #[must_use]
+    pub fn reproducer_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.reproducer_dir = Some(dir.into());
+        self
+    }
+}
+
 /// A GNU make jobserver client (the `jobserver` crate's), shared with the
 /// build tool: each backend beyond the first holds one of its tokens.
 #[derive(Debug, Clone)]
@@ -394,6 +476,8 @@ pub struct Config {
     pub jobs: Jobs,
     /// The order modules are taken in (default: by name).
     pub module_order: ModuleOrder,
+    /// Where input bitcode is parsed and compiled (default: in process).
+    pub isolation: Isolation,
     /// The ThinLTO cache, if any: a module whose key is in it is not
     /// compiled again (fat LTO does not use it).
     pub cache: Option<CacheConfig>,
@@ -437,6 +521,7 @@ impl Default for Config {
             save_temps: None,
             jobs: Jobs::Auto,
             module_order: ModuleOrder::Name,
+            isolation: Isolation::InProcess,
             cache: None,
             verify: false,
             verify_inputs: true,
@@ -502,6 +587,8 @@ setters! {
     jobs: Jobs,
     /// [`Config::module_order`].
     module_order: ModuleOrder,
+    /// [`Config::isolation`].
+    isolation: Isolation,
     /// [`Config::verify`].
     verify: bool,
     /// [`Config::verify_inputs`].

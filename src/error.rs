@@ -147,6 +147,37 @@ pub enum Error {
         /// Why the two cannot be mixed.
         reason: String,
     },
+    /// A worker process died working on an input (a signal such as
+    /// SIGSEGV, an abort, an LLVM fatal error, running out of memory): the
+    /// run stops, nothing is written, the host goes on. Only with
+    /// [`Isolation::Workers`](crate::Isolation::Workers).
+    #[error("{input}: {phase}: worker crashed ({status}){}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(), reproducer.as_ref().map(|p| format!("; reproducer: {}", p.display())).unwrap_or_default())]
+    Crashed {
+        /// The module the worker was working on.
+        input: String,
+        /// What it was doing.
+        phase: Phase,
+        /// How it ended (`signal 11 (SIGSEGV)`, `exit status 1`).
+        status: String,
+        /// The last line the worker printed about it (an LLVM fatal
+        /// error's reason), if any.
+        message: Option<String>,
+        /// A directory holding the inputs of the step and how to rerun it.
+        reproducer: Option<std::path::PathBuf>,
+    },
+    /// A worker took longer than [`Workers::module_timeout`](crate::Workers::module_timeout)
+    /// on one module and was killed.
+    #[error("{input}: {phase}: timed out after {} s in a worker{}", limit.as_secs_f64(), reproducer.as_ref().map(|p| format!("; reproducer: {}", p.display())).unwrap_or_default())]
+    TimedOut {
+        /// The module.
+        input: String,
+        /// What the worker was doing.
+        phase: Phase,
+        /// The limit.
+        limit: std::time::Duration,
+        /// A directory holding the inputs of the step and how to rerun it.
+        reproducer: Option<std::path::PathBuf>,
+    },
     /// The configuration cannot be used (unknown target, bad option).
     #[error("configuration: {0}")]
     Config(String),

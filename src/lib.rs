@@ -156,6 +156,7 @@ pub mod report;
 mod session;
 mod stages;
 mod thin;
+mod worker;
 
 pub mod distributed {
     //! Distributed ThinLTO, as lld's `--thinlto-index-only` and DTLTO do it:
@@ -171,8 +172,8 @@ pub mod distributed {
 }
 
 pub use config::{
-    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, Jobs, Jobserver, ModuleOrder,
-    OptLevel, RelocModel,
+    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, Isolation, Jobs, Jobserver,
+    ModuleOrder, OptLevel, RelocModel, Workers,
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
@@ -181,6 +182,7 @@ pub use output::{write_atomically, Output, OutputObject, WriteTo, Written};
 pub use report::{Report, RunKind};
 pub use session::{Added, Backends, Input, LtoKind, ModuleLto, ModuleRole, Session};
 pub use stages::{Stage, StageHook, StageName};
+pub use worker::serve_worker;
 
 /// The README's Rust blocks, compiled as doctests so that they follow the
 /// API.

@@ -59,6 +59,35 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step named `name` ([`Step::as_str`]'s inverse).
+    pub(crate) fn from_name(name: &str) -> Option<Step> {
+        use Step::*;
+        [
+            Parse,
+            Link,
+            Restrict,
+            Optimize,
+            Codegen,
+            ThinLink,
+            CacheKeys,
+            CacheLookup,
+            Backends,
+            Verify,
+            IndexFiles,
+            CacheUpdate,
+            Rename,
+            Resolve,
+            Internalize,
+            Import,
+            CacheRead,
+            CacheReadEarly,
+            ReadIndex,
+            ReadImports,
+        ]
+        .into_iter()
+        .find(|step| step.as_str() == name)
+    }
+
     /// The name in reports: `parse`, `thin link`, `cache read (early)`,
     /// `read index`, ...
     pub fn as_str(self) -> &'static str {

@@ -13,9 +13,10 @@ use crate::thin::{
     self, module_hash_hex, Cache, IndexOptions, Lookup, Prefetched, ProgressHook, ThinData,
     ThinModule,
 };
+use crate::worker::{self, Pool};
 use inkwell::module::Module;
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -314,6 +315,8 @@ struct Shared {
     /// The ThinLTO cache, opened up front so that entries of unchanged
     /// modules are read early.
     cache: Option<Cache>,
+    /// Worker processes, with [`Isolation::Workers`](crate::Isolation::Workers).
+    pool: Option<Arc<Pool>>,
 }
 
 #[derive(Default)]
@@ -341,6 +344,7 @@ impl Session {
     pub fn new(config: Config, kind: LtoKind) -> Result<Self> {
         check_config(&config)?;
         let cache = config.cache.as_ref().map(Cache::open).transpose()?;
+        let pool = Pool::for_config(&config)?;
         let threads = config.jobs.count();
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -355,6 +359,7 @@ impl Session {
                 idle: Condvar::new(),
                 workers,
                 cache,
+                pool,
             }),
         })
     }
@@ -484,6 +489,7 @@ impl Session {
                 progress: state.progress.as_ref(),
                 prepared: state.prepared,
                 prefetched: state.prefetched,
+                shared: &self.shared,
             },
             self.shared.kind,
             &backends,
@@ -556,7 +562,7 @@ impl Session {
     fn spawn_load(&self, input: BitcodeInput) {
         let shared = Arc::clone(&self.shared);
         self.shared.workers.spawn(move || {
-            let result = thin::prepare(&input, &shared.config);
+            let result = shared.load(&input);
             let early = result
                 .as_ref()
                 .ok()
@@ -605,6 +611,37 @@ fn finished_error(name: &str) -> Error {
 }
 
 impl Shared {
+    /// Takes a thin module into the thin link's form: in process, or with
+    /// workers in a worker first, unless a worker already read these very
+    /// bytes without crashing in an earlier run with the same cache (a
+    /// marker named by their SHA-1 in the cache directory), so that a warm
+    /// run does not pay twice.
+    fn load(&self, input: &BitcodeInput) -> Result<ThinModule> {
+        let Some(pool) = &self.pool else {
+            return thin::prepare(input, &self.config);
+        };
+        let marker = self.validated_marker(input.bytes.as_slice());
+        if marker.as_ref().is_some_and(|m| m.exists()) {
+            return thin::prepare(input, &self.config);
+        }
+        let module = worker::prepare(pool, input)?;
+        if let Some(marker) = marker {
+            // Best effort: without it, the next run asks a worker again.
+            let _ = crate::fs::write_atomically(&marker, b"");
+        }
+        Ok(module)
+    }
+
+    /// Where the marker of bytes read safely by a worker goes: in the
+    /// cache's `validated` directory, named by their SHA-1 and this
+    /// engine's version (another LLVM may read them differently).
+    fn validated_marker(&self, bytes: &[u8]) -> Option<PathBuf> {
+        let dir = self.cache.as_ref()?.dir().join("validated");
+        std::fs::create_dir_all(&dir).ok()?;
+        let hash = module_hash_hex(crate::llvm::sha1(bytes));
+        Some(dir.join(format!("{hash}-{}", env!("CARGO_PKG_VERSION"))))
+    }
+
     /// For a module whose content hashes as in its last run with the cache:
     /// that run's entry (key and object). Its key may still change (imports,
     /// exports, settings); the run uses the entry only if it does not.
@@ -660,6 +697,8 @@ struct RunInputs<'a> {
     prepared: HashMap<String, ThinModule>,
     /// Cache entries read early.
     prefetched: Prefetched,
+    /// The session's shared part: its workers and loader.
+    shared: &'a Shared,
 }
 
 /// Runs a session: modules that opted out of LTO are compiled alone first
@@ -684,12 +723,18 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
         .map(|m| crate::thin::file_stem(&m.name, &mut used_stems))
         .collect();
     let order: Vec<usize> = (0..alone.len()).collect();
+    let pool = run.shared.pool.as_deref();
     let (compiled, _) = crate::jobs::run_each(
         &order,
         alone.len(),
         &config.jobs.resolve(),
         "lto-engine-no-lto",
-        |i| crate::nolto::compile(config, alone[i], &stems[i]),
+        |i| {
+            if let Some(pool) = pool {
+                worker::check(pool, alone[i])?;
+            }
+            crate::nolto::compile(config, alone[i], &stems[i])
+        },
     )?;
 
     let mut preserved = run.exports.clone();
@@ -740,6 +785,18 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
     let (mut objects, mut report, mut diagnostics) = match (lto_kind, backends) {
         (None, _) => (Vec::new(), Report::default(), Vec::new()),
         (Some(ModuleLto::Fat), _) => {
+            if let Some(pool) = pool {
+                // Each input parsed and verified in a worker before this
+                // process parses it to link.
+                let order: Vec<usize> = (0..groups.lto.len()).collect();
+                crate::jobs::run_each(
+                    &order,
+                    groups.lto.len(),
+                    &config.jobs.resolve(),
+                    "lto-engine-check",
+                    |i| worker::check(pool, groups.lto[i]),
+                )?;
+            }
             let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
             let (bytes, report, diagnostics) = fat::run(config, &modules, &preserved)?;
             let name = report.base_module.clone().unwrap_or_default();
@@ -757,14 +814,45 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
         }
         (Some(_), Backends::InProcess) => {
             let prepared = &mut run.prepared;
-            thin::run(
-                config,
-                || load_thin(&thin_modules, prepared, config),
-                &preserved,
-                thin_kind,
-                progress,
-                std::mem::take(&mut run.prefetched),
-            )?
+            let shared = run.shared;
+            let prefetched = std::mem::take(&mut run.prefetched);
+            match pool {
+                None => thin::run(
+                    config,
+                    || load_thin(&thin_modules, prepared, shared),
+                    &preserved,
+                    thin_kind,
+                    progress,
+                    prefetched,
+                    None,
+                )?,
+                Some(pool) => {
+                    let copies = ModuleCopies::default();
+                    let load = || {
+                        let mut modules = load_thin(&thin_modules, prepared, shared)?;
+                        // A worker's backend opens modules by the path the
+                        // index names: their file, or a copy made when needed.
+                        for module in &mut modules {
+                            module.id = match &module.file {
+                                Some(file) => file.display().to_string(),
+                                None => pool.file(".bc").display().to_string(),
+                            };
+                        }
+                        Ok(modules)
+                    };
+                    let execute =
+                        |data: &ThinData, i: usize| contained_backend(pool, data, i, &copies);
+                    thin::run(
+                        config,
+                        load,
+                        &preserved,
+                        thin_kind,
+                        progress,
+                        prefetched,
+                        Some(&execute),
+                    )?
+                }
+            }
         }
         (Some(_), Backends::IndexFiles(options)) => {
             let mut report = Report {
@@ -772,7 +860,7 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                 preserved: preserved.iter().cloned().collect(),
                 ..Report::default()
             };
-            let modules = load_thin(&thin_modules, &mut run.prepared, config)?;
+            let modules = load_thin(&thin_modules, &mut run.prepared, run.shared)?;
             let start = Instant::now();
             let data = ThinData::build_for_index(modules, &preserved, config, options)?;
             let thin_link = start.elapsed();
@@ -885,15 +973,75 @@ fn group_by_lto<'a>(run: &RunInputs<'a>, kind: LtoKind) -> Result<(Option<Module
 fn load_thin(
     modules: &[&BitcodeInput],
     prepared: &mut HashMap<String, ThinModule>,
-    config: &Config,
+    shared: &Shared,
 ) -> Result<Vec<ThinModule>> {
     let mut loaded = modules
         .iter()
         .map(|input| match prepared.remove(&input.name) {
             Some(module) => Ok(module),
-            None => thin::prepare(input, config),
+            None => shared.load(input),
         })
         .collect::<Result<Vec<_>>>()?;
     thin::assign_file_stems(&mut loaded);
     Ok(loaded)
+}
+
+/// Copies of modules without a file of their own, written for workers'
+/// backends when first needed (a warm run that compiles nothing writes
+/// none), by module identifier.
+#[derive(Default)]
+struct ModuleCopies(Mutex<HashSet<String>>);
+
+impl ModuleCopies {
+    /// Makes sure the module identified by `id` is on disk at `id`.
+    fn ensure(&self, data: &ThinData, id: &str) -> Result<()> {
+        let Some(module) = data.modules().iter().find(|m| m.id == id) else {
+            return Ok(());
+        };
+        if module.file.is_some() {
+            return Ok(());
+        }
+        // Held while writing: a backend that needs the same copy waits for
+        // the whole file.
+        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if written.contains(id) {
+            return Ok(());
+        }
+        crate::fs::write_atomically(Path::new(id), module.bytes.as_slice())?;
+        written.insert(id.to_string());
+        Ok(())
+    }
+}
+
+/// Module `i`'s backend in a worker: its index slice written for it, the
+/// module and the modules it imports from on disk.
+fn contained_backend(
+    pool: &Pool,
+    data: &ThinData,
+    i: usize,
+    copies: &ModuleCopies,
+) -> Result<thin::BackendOutput> {
+    let module = &data.modules()[i];
+    let slice = data
+        .index()
+        .module_index_file(&module.id)
+        .map_err(|reason| Error::Llvm {
+            input: module.name.clone(),
+            phase: Phase::ThinLink,
+            reason,
+        })?;
+    copies.ensure(data, &module.id)?;
+    for source in &slice.sources {
+        copies.ensure(data, source)?;
+    }
+    let index = worker::write_file(pool, ".thinlto.bc", &slice.index)?;
+    let output = worker::backend(
+        pool,
+        &module.name,
+        &module.file_stem,
+        Path::new(&module.id),
+        &index,
+    );
+    let _ = std::fs::remove_file(&index);
+    output
 }

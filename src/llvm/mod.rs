@@ -344,6 +344,15 @@ pub fn drop_unknown_subtarget_names(module: &Module<'_>, machine: &TargetMachine
     unsafe { ffi::ltoe_drop_unknown_subtarget_names(module.as_mut_ptr(), machine.as_mut_ptr()) };
 }
 
+/// The SHA-1 of `data` (LLVM's implementation).
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    // SAFETY: `data` is valid for reads of its length during the call and
+    // `out` has room for the 20 bytes the shim writes.
+    unsafe { ffi::ltoe_sha1(data.as_ptr().cast(), data.len(), out.as_mut_ptr()) };
+    out
+}
+
 /// Whether the module was compiled for control-flow integrity
 /// (`-fsanitize=cfi`): it needs jump tables built over the whole program.
 pub fn uses_cfi(module: &Module<'_>) -> bool {

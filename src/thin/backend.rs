@@ -36,7 +36,12 @@ pub type ProgressHook<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
 /// worker thread (the cache stores entries from here).
 pub type DoneHook<'a> = &'a (dyn Fn(usize, &BackendOutput) + Sync);
 
-/// Runs the backends of the modules in `todo` under `parallelism`. Returns
+/// A module's backend run elsewhere than in this process (a worker
+/// process): given the thin link's result and the module's position.
+pub(crate) type Executor<'a> = &'a (dyn Fn(&ThinData, usize) -> Result<BackendOutput> + Sync);
+
+/// Runs the backends of the modules in `todo` under `parallelism`, in this
+/// process or with `executor`. Returns
 /// one slot per module of `data`, filled for those in `todo`, and how the
 /// run went. On failure, modules not yet started are skipped and the error
 /// of the first failing module (in module order) is returned.
@@ -47,6 +52,7 @@ pub(crate) fn run_all(
     todo: &[usize],
     progress: Option<ProgressHook<'_>>,
     on_done: DoneHook<'_>,
+    executor: Option<Executor<'_>>,
 ) -> Result<(Vec<Option<BackendOutput>>, ParallelRun)> {
     let total = data.modules().len();
     // Largest first, so that the longest backend does not start last.
@@ -54,7 +60,10 @@ pub(crate) fn run_all(
     order.sort_by_key(|&i| std::cmp::Reverse(data.modules()[i].bytes.as_slice().len()));
     let done = AtomicUsize::new(0);
     crate::jobs::run_each(&order, total, parallelism, "lto-engine-thin", |i| {
-        let result = run_module(data, i, config);
+        let result = match executor {
+            Some(execute) => execute(data, i),
+            None => run_module(data, i, config),
+        };
         if let Ok(output) = &result {
             on_done(i, output);
         }

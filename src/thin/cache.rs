@@ -473,6 +473,64 @@ fn check_entry(key: &str, mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, St
     Ok(bytes)
 }
 
+/// Creates `dir` (and its parents) when missing, without write permission
+/// for group and others: whoever can write to a cache can plant objects in
+/// every link that uses it.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
+    builder
+        .create(dir)
+        .map_err(|e| Error::io(dir.display(), Phase::Cache, e))
+}
+
+/// Refuses a cache directory another user owns or every user may write to
+/// (`chmod 777`, `/tmp` itself): its entries would go into the link
+/// unchecked. (LLVM's cache does not check; the engine's objects end up in
+/// programs.)
+fn check_ownership(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata =
+            std::fs::metadata(dir).map_err(|e| Error::io(dir.display(), Phase::Cache, e))?;
+        let refuse = |why: String| {
+            Err(Error::Config(format!(
+                "cache directory {}: {why}; a cache others can write to lets them put their \
+                 objects in this link (use a directory of your own)",
+                dir.display()
+            )))
+        };
+        if metadata.mode() & 0o002 != 0 {
+            return refuse(format!(
+                "writable by every user (mode {:o})",
+                metadata.mode() & 0o7777
+            ));
+        }
+        if let Some(user) = effective_uid() {
+            if metadata.uid() != user {
+                return refuse(format!(
+                    "owned by user {}, not by this process's user {user}",
+                    metadata.uid()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// This process's effective user id, from `/proc/self/status` (Linux; the
+/// owner check is skipped where it cannot be read).
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    // Uid: real effective saved filesystem
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,62 +598,4 @@ mod tests {
         let json = base.to_json("m.o");
         assert_eq!(ModuleKey::from_json(&json).unwrap(), base);
     }
-}
-
-/// Creates `dir` (and its parents) when missing, without write permission
-/// for group and others: whoever can write to a cache can plant objects in
-/// every link that uses it.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
-    builder
-        .create(dir)
-        .map_err(|e| Error::io(dir.display(), Phase::Cache, e))
-}
-
-/// Refuses a cache directory another user owns or every user may write to
-/// (`chmod 777`, `/tmp` itself): its entries would go into the link
-/// unchecked. (LLVM's cache does not check; the engine's objects end up in
-/// programs.)
-fn check_ownership(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let metadata =
-            std::fs::metadata(dir).map_err(|e| Error::io(dir.display(), Phase::Cache, e))?;
-        let refuse = |why: String| {
-            Err(Error::Config(format!(
-                "cache directory {}: {why}; a cache others can write to lets them put their \
-                 objects in this link (use a directory of your own)",
-                dir.display()
-            )))
-        };
-        if metadata.mode() & 0o002 != 0 {
-            return refuse(format!(
-                "writable by every user (mode {:o})",
-                metadata.mode() & 0o7777
-            ));
-        }
-        if let Some(user) = effective_uid() {
-            if metadata.uid() != user {
-                return refuse(format!(
-                    "owned by user {}, not by this process's user {user}",
-                    metadata.uid()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// This process's effective user id, from `/proc/self/status` (Linux; the
-/// owner check is skipped where it cannot be read).
-#[cfg(unix)]
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
-    // Uid: real effective saved filesystem
-    line.split_whitespace().nth(2)?.parse().ok()
 }

@@ -581,7 +581,29 @@ pub fn backend_from_index(
     module: &Path,
     index_file: &Path,
 ) -> Result<IndexedBackendOutput> {
-    let module_name = module.display().to_string();
+    backend_for(config, module, index_file, None)
+}
+
+/// How a worker names the module it compiles from a copy: its name in the
+/// host (errors, diagnostics) and its file stem (save-temps files).
+pub(crate) struct HostNames<'a> {
+    /// The module's name.
+    pub name: &'a str,
+    /// Its file stem.
+    pub stem: &'a str,
+}
+
+/// [`backend_from_index`], naming the module as `names` says when given
+/// (else by its path).
+pub(crate) fn backend_for(
+    config: &Config,
+    module: &Path,
+    index_file: &Path,
+    names: Option<HostNames<'_>>,
+) -> Result<IndexedBackendOutput> {
+    let module_name = names
+        .as_ref()
+        .map_or_else(|| module.display().to_string(), |n| n.name.to_string());
     let mut steps = Steps::default();
     let index_bytes = steps.time(Step::ReadIndex, || read_file(index_file, Phase::Read))?;
     let bytes = read_bitcode(module, Phase::Read)?;
@@ -682,10 +704,13 @@ pub fn backend_from_index(
         }
         Ok::<(), Error>(())
     })?;
-    let stem = module.file_name().map_or_else(
-        || "module".to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let stem = match &names {
+        Some(names) => names.stem.to_string(),
+        None => module.file_name().map_or_else(
+            || "module".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    };
     let bytes = run_steps(
         &index,
         &context,
@@ -780,6 +805,7 @@ mod tests {
             input_bytes: 0,
             summary_added: false,
             file_stem: stem.to_string(),
+            file: None,
         }
     }
 

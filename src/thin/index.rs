@@ -30,6 +30,9 @@ pub struct ThinModule {
     /// A file-name-safe stem unique within the run, for its object
     /// (`<stem>.lto.o`), imports file and save-temps.
     pub file_stem: String,
+    /// A file holding exactly `bytes`, when there is one (a bitcode file
+    /// given by path, or a copy a worker read): a worker's backend opens it.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// The result of the thin link: immutable, `Send + Sync`, meant to be shared
@@ -232,6 +235,8 @@ pub(crate) fn prepare(input: &BitcodeInput, config: &Config) -> Result<ThinModul
         input_bytes: data.len(),
         summary_added,
         file_stem: String::new(),
+        file: (input.origin == ModuleOrigin::File && input.archive.is_none() && !summary_added)
+            .then(|| std::path::PathBuf::from(&input.name)),
     })
 }
 
@@ -290,6 +295,7 @@ fn split_unit(input: &BitcodeInput, config: &Config) -> Result<ThinModule> {
         input_bytes: data.len(),
         summary_added: true,
         file_stem: String::new(),
+        file: None,
     })
 }
 

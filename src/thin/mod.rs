@@ -8,8 +8,9 @@ mod cache;
 mod distributed;
 mod index;
 
-pub(crate) use backend::{BackendOutput, ProgressHook};
+pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
 pub(crate) use cache::{module_hash_hex, Cache, Lookup, ModuleKey};
+pub(crate) use distributed::{backend_for, HostNames};
 pub use distributed::{
     backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
     IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
@@ -54,6 +55,7 @@ pub(crate) fn run(
     kind: RunKind,
     progress: Option<ProgressHook<'_>>,
     mut prefetched: Prefetched,
+    executor: Option<Executor<'_>>,
 ) -> Result<ThinRun> {
     let mut report = Report {
         kind,
@@ -74,15 +76,14 @@ pub(crate) fn run(
             look_up(cache, &data, &keys, config, &mut prefetched)
         });
     }
-    let parallelism = config.jobs.resolve();
     let backends = run_backends(
         &data,
         config,
-        &parallelism,
         &keys,
         &lookup,
         cache.as_ref(),
         progress,
+        executor,
     )?;
     report.phases.push((Step::Backends, backends.wall));
     let mut warnings = backends.warnings;
@@ -102,7 +103,7 @@ pub(crate) fn run(
     let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
     report.thin = ThinRunReport {
         jobs: backends.run.workers,
-        jobserver: matches!(parallelism, crate::config::Parallelism::Tokens(_)),
+        jobserver: matches!(config.jobs, crate::config::Jobs::Jobserver(_)),
         max_concurrent_backends: backends.run.max_concurrent,
         thin_link,
         backend_wall: backends.wall,
@@ -216,12 +217,13 @@ struct Backends {
 fn run_backends(
     data: &Arc<ThinData>,
     config: &Config,
-    parallelism: &crate::config::Parallelism,
     keys: &[ModuleKey],
     lookup: &CacheLookup,
     cache: Option<&Cache>,
     progress: Option<ProgressHook<'_>>,
+    executor: Option<Executor<'_>>,
 ) -> Result<Backends> {
+    let parallelism = &config.jobs.resolve();
     let todo: Vec<usize> = (0..keys.len())
         .filter(|&i| lookup.cached[i].is_none())
         .collect();
@@ -242,7 +244,8 @@ fn run_backends(
         }
     };
     let start = Instant::now();
-    let (outputs, run) = backend::run_all(data, config, parallelism, &todo, progress, &store)?;
+    let (outputs, run) =
+        backend::run_all(data, config, parallelism, &todo, progress, &store, executor)?;
     Ok(Backends {
         outputs,
         run,

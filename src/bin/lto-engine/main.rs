@@ -8,8 +8,8 @@ use lto_engine::distributed::{
     IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 use lto_engine::{
-    Backends, CacheConfig, Config, EmitKind, Error, InputOptions, Jobs, Jobserver, LtoKind,
-    ModuleOrder, OptLevel, Phase, Session, WriteTo,
+    Backends, CacheConfig, Config, EmitKind, Error, InputOptions, Isolation, Jobs, Jobserver,
+    LtoKind, ModuleOrder, OptLevel, Phase, Session, Workers, WriteTo,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,11 @@ enum Command {
     /// Compile the bundled C and Rust examples, run fat and thin LTO, link,
     /// run the programs and show what LTO did.
     Demo,
+    /// A worker process of the other commands (they start it themselves):
+    /// parses, verifies and compiles inputs so that a crash in LLVM ends
+    /// the worker, not the run.
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Code generation options, shared by the LTO commands and `backend`.
@@ -127,6 +132,15 @@ struct CommonArgs {
     /// virtual calls may be devirtualized (lld's option).
     #[arg(long = "lto-whole-program-visibility")]
     whole_program_visibility: bool,
+    /// Parse and compile the inputs in this process instead of in worker
+    /// processes: faster to start, but malformed bitcode that crashes LLVM
+    /// takes the whole run down without saying which input it was.
+    #[arg(long = "in-process")]
+    in_process: bool,
+    /// Kill a worker that spends longer than SECS on one module, and fail
+    /// naming the module (0: no limit).
+    #[arg(long = "module-timeout", value_name = "SECS", default_value_t = 1800)]
+    module_timeout: u64,
 }
 
 #[derive(Args)]
@@ -276,6 +290,7 @@ fn main() -> ExitCode {
         Command::Index(args) => run_index(*args),
         Command::Backend(args) => run_backend(*args),
         Command::Demo => demo::run_demo(),
+        Command::Worker => lto_engine::serve_worker(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -306,6 +321,9 @@ fn session_for(
     // A linker's rule: the command line's order decides which copy of a
     // symbol prevails and which module fat LTO links into.
     config.module_order = ModuleOrder::Added;
+    if !common.in_process {
+        config.isolation = Isolation::Workers(workers(common.module_timeout)?);
+    }
     let session = Session::new(config, kind)?;
     for input in rsp::expand(common.inputs.clone())? {
         session.add_path(&input)?;
@@ -322,6 +340,16 @@ fn session_for(
         );
     }
     Ok(session)
+}
+
+/// This executable's `worker` subcommand, as the workers of a run.
+fn workers(module_timeout: u64) -> Result<Workers, Error> {
+    let program = std::env::current_exe().map_err(|e| Error::io("lto-engine", Phase::Read, e))?;
+    let workers = Workers::lto_engine(program);
+    Ok(match module_timeout {
+        0 => workers,
+        secs => workers.module_timeout(std::time::Duration::from_secs(secs)),
+    })
 }
 
 /// The build tool's jobserver when `CARGO_MAKEFLAGS` / `MAKEFLAGS` offer one

@@ -1,0 +1,779 @@
+//! Crash containment ([`Isolation::Workers`]): worker processes that parse,
+//! verify and compile input bitcode, so that what LLVM cannot survive (a
+//! SIGSEGV in the bitcode reader, `report_fatal_error`, a pass that never
+//! ends) ends a worker, not the host.
+//!
+//! The host side is [`Pool`]: workers are started on demand, kept alive
+//! across modules, and spoken to in JSON lines over their stdin and stdout;
+//! bitcode, index slices and objects travel as files in a private
+//! directory. The worker side is [`serve_worker`]. A step is one request:
+//!
+//! - `prepare`: take a module into the thin link's form (summary read, or
+//!   computed after parsing and verifying), so that the host reads only
+//!   summaries a worker has read without crashing;
+//! - `check`: parse and verify every module of a bitcode file (fat LTO and
+//!   modules compiled alone, before the host parses them);
+//! - `backend`: a ThinLTO backend from an index slice, as distributed
+//!   ThinLTO runs it (`lto-engine backend`).
+
+use crate::config::{CodeModel, Config, EmitKind, Isolation, OptLevel, RelocModel, Workers};
+use crate::error::{Error, Phase, Result};
+use crate::input::{BitcodeInput, InputBytes, ModuleOrigin};
+use crate::llvm::{self, Diagnostic, Severity};
+use crate::report::Step;
+use crate::thin::{self, BackendOutput, ThinModule};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The protocol's version: a worker of another version is refused.
+const PROTOCOL: u64 = 1;
+
+/// How many stderr lines of a worker are kept for a crash report.
+const STDERR_LINES: usize = 20;
+
+/// Worker processes of one session, and the directory their files go
+/// through.
+pub(crate) struct Pool {
+    workers: Workers,
+    /// The first line every worker gets: the configuration.
+    hello: String,
+    /// Workers waiting for a request.
+    idle: Mutex<Vec<Process>>,
+    dir: PrivateDir,
+    /// Names files in `dir` uniquely.
+    counter: AtomicUsize,
+}
+
+/// One running worker.
+struct Process {
+    child: Child,
+    stdin: ChildStdin,
+    /// Its stdout, line by line, read on a thread of its own so that a wait
+    /// can time out.
+    lines: Receiver<String>,
+    /// The last lines it wrote to stderr.
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// A directory of the pool's own, removed with it.
+struct PrivateDir(PathBuf);
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a request is about, for errors and reproducers.
+pub(crate) struct Job<'a> {
+    /// The module's name.
+    pub input: &'a str,
+    /// What the step is.
+    pub phase: Phase,
+    /// The files the step reads (saved as a reproducer on a crash).
+    pub files: &'a [&'a Path],
+}
+
+impl Pool {
+    /// The pool of `config`'s workers, or `None` when the configuration runs
+    /// everything in process. Workers start on first use.
+    pub(crate) fn for_config(config: &Config) -> Result<Option<Arc<Pool>>> {
+        let Isolation::Workers(workers) = &config.isolation else {
+            return Ok(None);
+        };
+        if config.stage_hook.is_some() {
+            return Err(Error::Config(
+                "a stage hook runs in the host's process: it cannot be combined with \
+                 Isolation::Workers"
+                    .to_string(),
+            ));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "lto-engine-{}-{}",
+            std::process::id(),
+            NEXT_POOL.fetch_add(1, Ordering::Relaxed)
+        ));
+        create_private(&dir)?;
+        Ok(Some(Arc::new(Pool {
+            workers: workers.clone(),
+            hello: json!({ "protocol": PROTOCOL, "config": config_to_json(config) }).to_string(),
+            idle: Mutex::new(Vec::new()),
+            dir: PrivateDir(dir),
+            counter: AtomicUsize::new(0),
+        })))
+    }
+
+    /// A new file path in the pool's directory, ending in `suffix`.
+    pub(crate) fn file(&self, suffix: &str) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.dir.0.join(format!("{n}{suffix}"))
+    }
+
+    /// Sends `request` to an idle worker (started when none is) and returns
+    /// its answer. A worker that dies or runs past the time limit is an
+    /// error naming `job`, with the job's files saved as a reproducer; an
+    /// error the worker reports is returned as it was made there.
+    pub(crate) fn call(&self, request: Value, job: &Job<'_>) -> Result<Value> {
+        let mut process = match self.take_idle() {
+            Some(process) => process,
+            None => self.start()?,
+        };
+        let line = request.to_string();
+        let sent = writeln!(process.stdin, "{line}").and_then(|()| process.stdin.flush());
+        let answer = match sent {
+            Ok(()) => match self.workers.module_timeout {
+                Some(limit) => process.lines.recv_timeout(limit),
+                None => process
+                    .lines
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            },
+            Err(_) => Err(RecvTimeoutError::Disconnected),
+        };
+        match answer {
+            Ok(text) => {
+                self.idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(process);
+                let value: Value = serde_json::from_str(&text).map_err(|e| {
+                    Error::invalid(job.input, job.phase, format!("worker answer: {e}"))
+                })?;
+                if value["ok"].as_bool() == Some(true) {
+                    Ok(value)
+                } else {
+                    Err(error_from_json(&value, job))
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = process.child.kill();
+                let _ = process.child.wait();
+                Err(Error::TimedOut {
+                    input: job.input.to_string(),
+                    phase: job.phase,
+                    limit: self.workers.module_timeout.unwrap_or_default(),
+                    reproducer: self.save_reproducer(&request, job, "timed out"),
+                })
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = match process.child.wait() {
+                    Ok(status) => describe_exit(status),
+                    Err(e) => format!("unknown: {e}"),
+                };
+                // The reader thread has seen EOF on stdout; stderr may lag a
+                // moment behind the exit.
+                std::thread::sleep(Duration::from_millis(20));
+                let stderr = process.stderr.lock().unwrap_or_else(|e| e.into_inner());
+                let message = stderr
+                    .iter()
+                    .rev()
+                    .find(|line| line.contains("LLVM fatal error") || line.contains("LLVM ERROR"))
+                    .or_else(|| stderr.back())
+                    .map(|line| {
+                        line.trim_start_matches("lto-engine: ")
+                            .chars()
+                            .take(300)
+                            .collect()
+                    });
+                drop(stderr);
+                Err(Error::Crashed {
+                    input: job.input.to_string(),
+                    phase: job.phase,
+                    status,
+                    message,
+                    reproducer: self.save_reproducer(&request, job, "crashed"),
+                })
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<Process> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Starts a worker and hands it the configuration.
+    fn start(&self) -> Result<Process> {
+        let program = &self.workers.program;
+        let failed = |e: std::io::Error| Error::External {
+            command: program.display().to_string(),
+            reason: format!("cannot start a worker: {e}"),
+        };
+        let mut child = Command::new(program)
+            .args(&self.workers.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(failed)?;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            return Err(failed(std::io::Error::other("no pipes")));
+        };
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("lto-engine-worker-out".to_string())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(failed)?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let keep = Arc::clone(&tail);
+        std::thread::Builder::new()
+            .name("lto-engine-worker-err".to_string())
+            .spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    let mut tail = keep.lock().unwrap_or_else(|e| e.into_inner());
+                    if tail.len() == STDERR_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            })
+            .map_err(failed)?;
+        writeln!(stdin, "{}", self.hello)
+            .and_then(|()| stdin.flush())
+            .map_err(failed)?;
+        Ok(Process {
+            child,
+            stdin,
+            lines,
+            stderr: tail,
+        })
+    }
+
+    /// Copies the files of a failed step, the request and the configuration
+    /// into a new directory, with a note on how to rerun it. Best effort:
+    /// `None` when nothing could be saved.
+    fn save_reproducer(&self, request: &Value, job: &Job<'_>, what: &str) -> Option<PathBuf> {
+        let base = self
+            .workers
+            .reproducer_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = (0..1000).find_map(|n| {
+            let dir = base.join(format!("lto-engine-reproducer-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&base).ok()?;
+            std::fs::create_dir(&dir).ok().map(|()| dir)
+        })?;
+        let mut names = Vec::new();
+        for file in job.files {
+            let name = file.file_name()?.to_string_lossy().into_owned();
+            std::fs::copy(file, dir.join(&name)).ok()?;
+            names.push(name);
+        }
+        let note = format!(
+            "A worker {what} on {} ({}).\n\
+             Files: {}\n\
+             Rerun: start `{} {}`, write the first line of hello.json, then request.json \
+             (with the file paths pointing here), each on one line, to its stdin.\n",
+            job.input,
+            job.phase,
+            names.join(", "),
+            self.workers.program.display(),
+            self.workers.args.join(" "),
+        );
+        std::fs::write(dir.join("README.txt"), note).ok()?;
+        std::fs::write(dir.join("hello.json"), &self.hello).ok()?;
+        std::fs::write(dir.join("request.json"), request.to_string()).ok()?;
+        Some(dir)
+    }
+}
+
+static NEXT_POOL: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for mut process in idle {
+            // Closing stdin ends a worker's loop; it has nothing left to do.
+            drop(process.stdin);
+            let _ = process.child.wait();
+        }
+    }
+}
+
+/// Creates `dir` readable and writable by this user only.
+fn create_private(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| Error::io(dir.display(), Phase::Write, e))
+}
+
+/// `signal 11 (SIGSEGV)`, `exit status 3`.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            let name = match signal {
+                4 => " (SIGILL)",
+                6 => " (SIGABRT)",
+                7 => " (SIGBUS)",
+                8 => " (SIGFPE)",
+                9 => " (SIGKILL, perhaps out of memory)",
+                11 => " (SIGSEGV)",
+                _ => "",
+            };
+            return format!("signal {signal}{name}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "ended".to_string(),
+    }
+}
+
+/// The error a worker reported, as an [`Error`] of the host's (named by the
+/// host's name for the module).
+fn error_from_json(value: &Value, job: &Job<'_>) -> Error {
+    let reason = value["error"]
+        .as_str()
+        .unwrap_or("unknown failure")
+        .to_string();
+    let phase = value["phase"]
+        .as_str()
+        .and_then(phase_from_name)
+        .unwrap_or(job.phase);
+    match value["kind"].as_str() {
+        Some("invalid") => Error::invalid(job.input, phase, reason),
+        Some("link") => Error::Link {
+            input: job.input.to_string(),
+            reason,
+        },
+        _ => Error::Llvm {
+            input: job.input.to_string(),
+            phase,
+            reason,
+        },
+    }
+}
+
+// ---- the host's steps ----
+
+/// Takes `input` into the thin link's form in a worker: its summary read
+/// there first (or computed there, after parsing and verifying). Inputs
+/// that are not a file of their own are written to the pool's directory
+/// for the worker. The host then reads only what the worker read.
+pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
+    // A copy stays for the pool's life: the backend may compile from it.
+    let (path, copy) = file_of(pool, input)?;
+    std::mem::forget(copy);
+    let out = pool.file(".prepared.bc");
+    let files = [path.as_path()];
+    let job = Job {
+        input: &input.name,
+        phase: Phase::ThinLink,
+        files: &files,
+    };
+    let answer = pool.call(
+        json!({ "op": "prepare", "name": input.name, "path": path, "out": out }),
+        &job,
+    )?;
+    let summary_added = answer["summary_added"].as_bool().unwrap_or(false);
+    let (bytes, file) = if summary_added {
+        (map(&out, &input.name)?, out)
+    } else {
+        (input.bytes.clone(), path)
+    };
+    Ok(ThinModule {
+        name: input.name.clone(),
+        id: input.name.clone(),
+        bytes,
+        origin: input.origin.clone(),
+        input_bytes: input.bytes.as_slice().len(),
+        summary_added,
+        file_stem: String::new(),
+        file: Some(file),
+    })
+}
+
+/// Parses and verifies every module of `input` in a worker.
+pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
+    let (path, _copy) = file_of(pool, input)?;
+    let files = [path.as_path()];
+    let job = Job {
+        input: &input.name,
+        phase: Phase::Verify,
+        files: &files,
+    };
+    pool.call(
+        json!({ "op": "check", "name": input.name, "path": path }),
+        &job,
+    )?;
+    Ok(())
+}
+
+/// A ThinLTO backend in a worker: module `module_path` with the index slice
+/// `index`, importing from the files the slice names. Errors and
+/// diagnostics name the module `name`.
+pub(crate) fn backend(
+    pool: &Pool,
+    name: &str,
+    stem: &str,
+    module_path: &Path,
+    index: &Path,
+) -> Result<BackendOutput> {
+    let out = pool.file(".lto.o");
+    let files = [module_path, index];
+    let job = Job {
+        input: name,
+        phase: Phase::Codegen,
+        files: &files,
+    };
+    let answer = pool.call(
+        json!({
+            "op": "backend", "name": name, "stem": stem,
+            "module": module_path, "index": index, "out": out,
+        }),
+        &job,
+    )?;
+    let bytes = std::fs::read(&out).map_err(|e| Error::io(out.display(), Phase::Read, e))?;
+    let _ = std::fs::remove_file(&out);
+    let steps = answer["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .filter_map(|step| {
+                    let name = step["step"].as_str()?;
+                    let seconds = step["seconds"].as_f64()?;
+                    Some((Step::from_name(name)?, Duration::from_secs_f64(seconds)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let diagnostics = answer["diagnostics"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|d| diagnostic_from_json(d, name))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(BackendOutput {
+        bytes,
+        steps,
+        diagnostics,
+    })
+}
+
+/// The path of a file holding exactly `input`'s bytes: the input's own
+/// file, or a copy in the pool's directory (removed when the guard goes).
+fn file_of(pool: &Pool, input: &BitcodeInput) -> Result<(PathBuf, Option<RemoveOnDrop>)> {
+    if input.origin == ModuleOrigin::File && input.archive.is_none() {
+        return Ok((PathBuf::from(&input.name), None));
+    }
+    let path = pool.file(".bc");
+    crate::fs::write_atomically(&path, input.bytes.as_slice())?;
+    Ok((path.clone(), Some(RemoveOnDrop(path))))
+}
+
+/// Writes `bytes` to a new file of the pool and returns its path (kept for
+/// the pool's life).
+pub(crate) fn write_file(pool: &Pool, suffix: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = pool.file(suffix);
+    crate::fs::write_atomically(&path, bytes)?;
+    Ok(path)
+}
+
+/// Removes a temporary copy when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The bytes of a file the worker wrote, mapped.
+fn map(path: &Path, name: &str) -> Result<InputBytes> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(name, Phase::Read, e))?;
+    Ok(InputBytes::owned(bytes))
+}
+
+// ---- the worker's side ----
+
+/// Serves worker requests on stdin and stdout until stdin closes: the loop
+/// of a worker process for [`Isolation::Workers`](crate::Isolation::Workers).
+/// The `lto-engine` executable runs it as `lto-engine worker`; a host that
+/// names its own program as the worker calls it from that program's worker
+/// mode. Its first input line is the host's configuration; each further
+/// line is a request, answered by one line. It is not meant to be run by
+/// hand.
+pub fn serve_worker() -> Result<()> {
+    crate::llvm::init_targets();
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let Some(Ok(hello)) = lines.next() else {
+        return Ok(());
+    };
+    let hello: Value = serde_json::from_str(&hello)
+        .map_err(|e| Error::Config(format!("worker: bad configuration line: {e}")))?;
+    if hello["protocol"].as_u64() != Some(PROTOCOL) {
+        return Err(Error::Config(format!(
+            "worker: protocol {} expected, the host speaks {}",
+            PROTOCOL, hello["protocol"]
+        )));
+    }
+    let config = config_from_json(&hello["config"])?;
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let line = line.map_err(|e| Error::io("stdin", Phase::Read, e))?;
+        let request: Value = serde_json::from_str(&line)
+            .map_err(|e| Error::Config(format!("worker: bad request: {e}")))?;
+        let answer = match serve(&config, &request) {
+            Ok(mut answer) => {
+                answer["ok"] = json!(true);
+                answer
+            }
+            Err(error) => error_to_json(&error),
+        };
+        writeln!(stdout, "{answer}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::io("stdout", Phase::Write, e))?;
+    }
+    Ok(())
+}
+
+/// One request.
+fn serve(config: &Config, request: &Value) -> Result<Value> {
+    let text = |key: &str| request[key].as_str().unwrap_or_default().to_string();
+    match request["op"].as_str() {
+        Some("prepare") => {
+            let name = text("name");
+            let input = read_input(&name, Path::new(&text("path")))?;
+            let module = thin::prepare(&input, config)?;
+            // Read the summary as the host's thin link will, here first.
+            llvm::ThinIndex::new()
+                .add(&module.bytes, 0, &name)
+                .map_err(|reason| Error::invalid(&name, Phase::ThinLink, reason))?;
+            if module.summary_added {
+                crate::fs::write_atomically(Path::new(&text("out")), module.bytes.as_slice())?;
+            }
+            Ok(json!({ "summary_added": module.summary_added }))
+        }
+        Some("check") => {
+            let name = text("name");
+            let input = read_input(&name, Path::new(&text("path")))?;
+            check_all(config, &input)?;
+            Ok(json!({}))
+        }
+        Some("backend") => {
+            let (name, stem) = (text("name"), text("stem"));
+            let output = thin::backend_for(
+                config,
+                Path::new(&text("module")),
+                Path::new(&text("index")),
+                Some(thin::HostNames {
+                    name: &name,
+                    stem: &stem,
+                }),
+            )?;
+            crate::fs::write_atomically(Path::new(&text("out")), &output.bytes)?;
+            let steps: Vec<Value> = output
+                .steps
+                .iter()
+                .map(|(step, time)| json!({ "step": step.as_str(), "seconds": time.as_secs_f64() }))
+                .collect();
+            let diagnostics: Vec<Value> =
+                output.diagnostics.iter().map(diagnostic_to_json).collect();
+            Ok(json!({ "steps": steps, "diagnostics": diagnostics }))
+        }
+        other => Err(Error::Config(format!("worker: unknown request {other:?}"))),
+    }
+}
+
+/// A file as an input named `name`.
+fn read_input(name: &str, path: &Path) -> Result<BitcodeInput> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), Phase::Read, e))?;
+    Ok(BitcodeInput {
+        name: name.to_string(),
+        bytes: InputBytes::owned(bytes),
+        origin: ModuleOrigin::File,
+        archive: None,
+    })
+}
+
+/// Parses every module of `input` into a fresh context and checks it.
+fn check_all(config: &Config, input: &BitcodeInput) -> Result<()> {
+    let data = input.bytes.as_slice();
+    let count = llvm::bitcode_module_count(data)
+        .map_err(|reason| crate::input::parse_error(&input.name, data, reason))?;
+    for index in 0..count {
+        let context = crate::codegen::module_context(config, true)?;
+        let module = llvm::parse_bitcode(&context, data, &input.name, index).map_err(|reason| {
+            crate::input::parse_error(&input.name, data, llvm::with_error_text(&context, reason))
+        })?;
+        crate::stages::check_input(config, &input.name, &module, None)?;
+    }
+    Ok(())
+}
+
+fn error_to_json(error: &Error) -> Value {
+    let (kind, phase, reason) = match error {
+        Error::InvalidInput { phase, reason, .. } => ("invalid", Some(*phase), reason.clone()),
+        Error::Link { reason, .. } => ("link", Some(Phase::Link), reason.clone()),
+        Error::Llvm { phase, reason, .. } => ("llvm", Some(*phase), reason.clone()),
+        other => ("other", None, other.to_string()),
+    };
+    json!({
+        "ok": false,
+        "kind": kind,
+        "phase": phase.map(|p| p.to_string()),
+        "error": reason,
+    })
+}
+
+fn phase_from_name(name: &str) -> Option<Phase> {
+    [
+        Phase::Read,
+        Phase::Classify,
+        Phase::Parse,
+        Phase::Verify,
+        Phase::Link,
+        Phase::Restrict,
+        Phase::ThinLink,
+        Phase::Rename,
+        Phase::Resolve,
+        Phase::Internalize,
+        Phase::Import,
+        Phase::Optimize,
+        Phase::Codegen,
+        Phase::Cache,
+        Phase::Write,
+        Phase::Distribute,
+    ]
+    .into_iter()
+    .find(|phase| phase.to_string() == name)
+}
+
+fn diagnostic_to_json(diagnostic: &Diagnostic) -> Value {
+    let severity = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Remark => "remark",
+        Severity::Note => "note",
+    };
+    json!({
+        "severity": severity,
+        "message": diagnostic.message,
+        "pass": diagnostic.pass,
+        "function": diagnostic.function,
+    })
+}
+
+fn diagnostic_from_json(value: &Value, module: &str) -> Option<Diagnostic> {
+    let severity = match value["severity"].as_str()? {
+        "error" => Severity::Error,
+        "warning" => Severity::Warning,
+        "remark" => Severity::Remark,
+        _ => Severity::Note,
+    };
+    Some(Diagnostic {
+        severity,
+        message: value["message"].as_str()?.to_string(),
+        module: module.to_string(),
+        pass: value["pass"].as_str().map(str::to_string),
+        function: value["function"].as_str().map(str::to_string),
+    })
+}
+
+/// What a worker needs of the configuration (the host keeps the rest:
+/// jobs, cache, hooks, isolation).
+fn config_to_json(config: &Config) -> Value {
+    json!({
+        "opt_level": match config.opt_level {
+            OptLevel::O0 => "0",
+            OptLevel::O1 => "1",
+            OptLevel::O2 => "2",
+            OptLevel::O3 => "3",
+            OptLevel::Os => "s",
+            OptLevel::Oz => "z",
+        },
+        "target_triple": config.target_triple,
+        "target_cpu": config.target_cpu,
+        "target_features": config.target_features,
+        "reloc_model": match config.reloc_model {
+            RelocModel::Pic => "pic",
+            RelocModel::Static => "static",
+            RelocModel::DynamicNoPic => "dynamic-no-pic",
+        },
+        "code_model": match config.code_model {
+            CodeModel::Default => "default",
+            CodeModel::Small => "small",
+            CodeModel::Kernel => "kernel",
+            CodeModel::Medium => "medium",
+            CodeModel::Large => "large",
+        },
+        "function_sections": config.function_sections,
+        "data_sections": config.data_sections,
+        "emit": match config.emit {
+            EmitKind::Object => "obj",
+            EmitKind::Assembly => "asm",
+            EmitKind::Bitcode => "bc",
+        },
+        "verify": config.verify,
+        "verify_inputs": config.verify_inputs,
+        "whole_program_visibility": config.whole_program_visibility,
+        "save_temps": config.save_temps,
+        "remarks": config.remarks,
+    })
+}
+
+fn config_from_json(value: &Value) -> Result<Config> {
+    let bad = |what: &str| Error::Config(format!("worker: bad {what} in the configuration"));
+    let text = |key: &str| value[key].as_str().map(str::to_string);
+    let flag = |key: &str| value[key].as_bool().ok_or_else(|| bad(key));
+    Ok(Config {
+        opt_level: text("opt_level")
+            .and_then(|t| t.parse::<OptLevel>().ok())
+            .ok_or_else(|| bad("opt_level"))?,
+        target_triple: text("target_triple"),
+        target_cpu: text("target_cpu"),
+        target_features: text("target_features").unwrap_or_default(),
+        reloc_model: match text("reloc_model").as_deref() {
+            Some("pic") => RelocModel::Pic,
+            Some("static") => RelocModel::Static,
+            Some("dynamic-no-pic") => RelocModel::DynamicNoPic,
+            _ => return Err(bad("reloc_model")),
+        },
+        code_model: match text("code_model").as_deref() {
+            Some("default") => CodeModel::Default,
+            Some("small") => CodeModel::Small,
+            Some("kernel") => CodeModel::Kernel,
+            Some("medium") => CodeModel::Medium,
+            Some("large") => CodeModel::Large,
+            _ => return Err(bad("code_model")),
+        },
+        function_sections: flag("function_sections")?,
+        data_sections: flag("data_sections")?,
+        emit: text("emit")
+            .and_then(|t| t.parse::<EmitKind>().ok())
+            .ok_or_else(|| bad("emit"))?,
+        verify: flag("verify")?,
+        verify_inputs: flag("verify_inputs")?,
+        whole_program_visibility: flag("whole_program_visibility")?,
+        save_temps: text("save_temps").map(PathBuf::from),
+        remarks: text("remarks"),
+        ..Config::default()
+    })
+}
