@@ -777,3 +777,63 @@ fn config_from_json(value: &Value) -> Result<Config> {
         ..Config::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_reaches_a_worker_whole() {
+        let config = Config {
+            opt_level: OptLevel::Os,
+            target_triple: Some("aarch64-unknown-linux-gnu".to_string()),
+            target_cpu: Some("neoverse-n1".to_string()),
+            target_features: "+crc".to_string(),
+            reloc_model: RelocModel::Static,
+            code_model: CodeModel::Large,
+            function_sections: false,
+            data_sections: false,
+            emit: EmitKind::Assembly,
+            verify: true,
+            verify_inputs: false,
+            whole_program_visibility: true,
+            save_temps: Some(PathBuf::from("temps")),
+            remarks: Some("inline".to_string()),
+            ..Config::default()
+        };
+        let back = config_from_json(&config_to_json(&config)).unwrap();
+        // Every field a backend reads, compared through Debug (Config has
+        // no PartialEq: it holds hooks).
+        let fields = |c: &Config| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {} {} {:?} {:?}",
+                c.opt_level,
+                c.target_triple,
+                c.target_cpu,
+                c.target_features,
+                c.reloc_model,
+                c.code_model,
+                c.function_sections,
+                c.data_sections,
+                c.emit,
+                c.verify,
+                c.verify_inputs,
+                c.whole_program_visibility,
+                c.save_temps,
+                c.remarks
+            )
+        };
+        assert_eq!(fields(&back), fields(&config));
+        // Positive control: the defaults differ in every one of them.
+        assert_ne!(fields(&Config::default()), fields(&config));
+    }
+
+    #[test]
+    fn exits_are_described_by_signal_or_status() {
+        use std::os::unix::process::ExitStatusExt;
+        let segv = std::process::ExitStatus::from_raw(11);
+        assert_eq!(describe_exit(segv), "signal 11 (SIGSEGV)");
+        let exit3 = std::process::ExitStatus::from_raw(3 << 8);
+        assert_eq!(describe_exit(exit3), "exit status 3");
+    }
+}
