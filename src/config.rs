@@ -2,6 +2,7 @@
 //! input policy, save-temps.
 
 use crate::input::InputOptions;
+pub use crate::report::StageName;
 use inkwell::module::Module;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -207,6 +208,90 @@ pub enum ModuleOrder {
     Added,
 }
 
+/// Which LTO a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LtoKind {
+    /// Link every module into one and optimize it as a whole.
+    Fat,
+    /// ThinLTO over every module: a combined summary index, then one
+    /// backend per module in parallel, importing across modules.
+    Thin,
+    /// ThinLTO across the modules given directly (files and in-memory
+    /// modules) only; archives (upstream crates, libraries) are left native,
+    /// as rustc's thin-local LTO does. An archive member that has only
+    /// bitcode cannot be left native and is an error.
+    ThinLocal,
+}
+
+impl LtoKind {
+    /// The per-module kind a module takes in a session of this kind.
+    pub(crate) fn module_lto(self) -> ModuleLto {
+        match self {
+            LtoKind::Fat => ModuleLto::Fat,
+            LtoKind::Thin => ModuleLto::Thin,
+            LtoKind::ThinLocal => ModuleLto::ThinLocal,
+        }
+    }
+}
+
+/// The LTO one module takes part in, as rustc decides per codegen unit
+/// (`compute_per_cgu_lto_type`). Modules of one session may mix `No` with
+/// one of the others; fat and thin, or thin and thin-local, cannot mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ModuleLto {
+    /// The kind the session runs (given to [`Session::new`](crate::Session::new)).
+    #[default]
+    Session,
+    /// No LTO: the module is optimized with the regular `default<On>`
+    /// pipeline and emitted alone, and what it uses from LTO modules stays
+    /// visible. Its object is in the output beside the LTO objects.
+    No,
+    /// Thin LTO with the other thin modules.
+    Thin,
+    /// Thin-local LTO: thin LTO across the modules not from archives;
+    /// archive members are left native.
+    ThinLocal,
+    /// Linked into the one fat LTO module.
+    Fat,
+}
+
+/// What a module is, for [`ModuleLto::for_role`] and [`Input::role`](crate::Input::role):
+/// rustc's `ModuleKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ModuleRole {
+    /// A codegen unit of ordinary code.
+    #[default]
+    Regular,
+    /// Crate metadata: never LTO'd.
+    Metadata,
+    /// The allocator shim: left out of thin-local LTO (rustc keeps it out
+    /// to avoid linker trouble with its weak symbols).
+    Allocator,
+}
+
+impl ModuleLto {
+    /// rustc's rule: the kind a module of `role` takes in a session of
+    /// `session` kind.
+    pub fn for_role(session: LtoKind, role: ModuleRole) -> ModuleLto {
+        match (role, session) {
+            (ModuleRole::Metadata, _) => ModuleLto::No,
+            (ModuleRole::Allocator, LtoKind::ThinLocal) => ModuleLto::No,
+            (_, kind) => kind.module_lto(),
+        }
+    }
+
+    /// The kind in a session running `kind` (never `Session`).
+    pub(crate) fn resolve(self, kind: LtoKind) -> ModuleLto {
+        match self {
+            ModuleLto::Session => kind.module_lto(),
+            other => other,
+        }
+    }
+}
+
 /// Where input bitcode is parsed and compiled.
 ///
 /// LLVM's bitcode reader is not hardened against malformed input, some
@@ -335,69 +420,6 @@ impl CacheConfig {
             dir: dir.into(),
             policy: String::new(),
         }
-    }
-}
-
-/// A pipeline stage after which the module is dumped (`--save-temps`),
-/// shown to the [`StageHook`] and verified ([`Config::verify`]). The names
-/// ([`StageName::as_str`]) are rustc's, and name the save-temps files
-/// (`<prefix>.<stage>.bc`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StageName {
-    /// ThinLTO backend: the module as parsed (`thin-lto-input`).
-    ThinLtoInput,
-    /// ThinLTO backend: after renaming and promoting locals
-    /// (`thin-lto-after-rename`).
-    ThinLtoAfterRename,
-    /// ThinLTO backend: after dead definitions are dropped and weak linkages
-    /// resolved (`thin-lto-after-resolve`).
-    ThinLtoAfterResolve,
-    /// ThinLTO backend: after internalization
-    /// (`thin-lto-after-internalize`).
-    ThinLtoAfterInternalize,
-    /// ThinLTO backend: after importing from other modules
-    /// (`thin-lto-after-import`).
-    ThinLtoAfterImport,
-    /// ThinLTO backend: after the `thinlto<On>` pipeline
-    /// (`thin-lto-after-pm`).
-    ThinLtoAfterPm,
-    /// Fat LTO: the linked module (`lto.input`).
-    LtoInput,
-    /// Fat LTO: after the restriction pass (`lto.after-restriction`).
-    LtoAfterRestriction,
-    /// Fat LTO: after the `lto<On>` pipeline (`lto.after-opt`).
-    LtoAfterOpt,
-    /// A module compiled without LTO, as parsed (`no-opt`).
-    NoOpt,
-    /// A module compiled without LTO, after the `default<On>` pipeline
-    /// (`opt`).
-    Opt,
-}
-
-impl StageName {
-    /// rustc's name of the stage: `thin-lto-after-import`, `lto.input`,
-    /// `no-opt`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StageName::ThinLtoInput => "thin-lto-input",
-            StageName::ThinLtoAfterRename => "thin-lto-after-rename",
-            StageName::ThinLtoAfterResolve => "thin-lto-after-resolve",
-            StageName::ThinLtoAfterInternalize => "thin-lto-after-internalize",
-            StageName::ThinLtoAfterImport => "thin-lto-after-import",
-            StageName::ThinLtoAfterPm => "thin-lto-after-pm",
-            StageName::LtoInput => "lto.input",
-            StageName::LtoAfterRestriction => "lto.after-restriction",
-            StageName::LtoAfterOpt => "lto.after-opt",
-            StageName::NoOpt => "no-opt",
-            StageName::Opt => "opt",
-        }
-    }
-}
-
-impl std::fmt::Display for StageName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

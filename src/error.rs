@@ -132,7 +132,7 @@ pub enum Error {
         /// The module.
         input: String,
         /// The stage the hook was called after.
-        stage: crate::config::StageName,
+        stage: crate::report::StageName,
         /// The hook's reason.
         reason: String,
     },

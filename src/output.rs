@@ -1,14 +1,13 @@
 //! Results of a run and the files a final link needs: the LTO object,
 //! `link.rsp`, and copies of mixed archives holding only native members.
 
+use crate::config::ModuleLto;
 use crate::error::{Error, Phase, Result};
 pub use crate::fs::write_atomically;
 use crate::fs::write_if_changed;
 use crate::input::LinkItem;
 use crate::llvm;
 use crate::report::Report;
-use crate::session::ModuleLto;
-use crate::thin::DistributedModule;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +34,25 @@ pub struct OutputObject {
     /// The LTO it came from: `Fat`, `Thin`, `ThinLocal`, or `No` for a
     /// module compiled alone.
     pub lto: ModuleLto,
+}
+
+/// One module of a distributed thin link and the files of its backend job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributedModule {
+    /// The input's name.
+    pub name: String,
+    /// The bitcode a backend compiles; the module's path in every index.
+    pub module_path: String,
+    /// The thin link wrote `module_path` (the module had no file of its own).
+    pub module_written: bool,
+    /// Its slice of the index.
+    pub index_file: PathBuf,
+    /// Its imports file, when asked for.
+    pub imports_file: Option<PathBuf>,
+    /// Where its backend writes the object.
+    pub native_object: PathBuf,
+    /// The module paths it imports from (the imports file's lines).
+    pub imports: Vec<String>,
 }
 
 /// What a run produced.

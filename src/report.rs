@@ -296,6 +296,69 @@ pub struct CacheRunReport {
     pub warnings: Vec<String>,
 }
 
+/// A pipeline stage after which the module is dumped (`--save-temps`),
+/// shown to the [`StageHook`](crate::StageHook) and verified ([`Config::verify`](crate::Config::verify)). The names
+/// ([`StageName::as_str`]) are rustc's, and name the save-temps files
+/// (`<prefix>.<stage>.bc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StageName {
+    /// ThinLTO backend: the module as parsed (`thin-lto-input`).
+    ThinLtoInput,
+    /// ThinLTO backend: after renaming and promoting locals
+    /// (`thin-lto-after-rename`).
+    ThinLtoAfterRename,
+    /// ThinLTO backend: after dead definitions are dropped and weak linkages
+    /// resolved (`thin-lto-after-resolve`).
+    ThinLtoAfterResolve,
+    /// ThinLTO backend: after internalization
+    /// (`thin-lto-after-internalize`).
+    ThinLtoAfterInternalize,
+    /// ThinLTO backend: after importing from other modules
+    /// (`thin-lto-after-import`).
+    ThinLtoAfterImport,
+    /// ThinLTO backend: after the `thinlto<On>` pipeline
+    /// (`thin-lto-after-pm`).
+    ThinLtoAfterPm,
+    /// Fat LTO: the linked module (`lto.input`).
+    LtoInput,
+    /// Fat LTO: after the restriction pass (`lto.after-restriction`).
+    LtoAfterRestriction,
+    /// Fat LTO: after the `lto<On>` pipeline (`lto.after-opt`).
+    LtoAfterOpt,
+    /// A module compiled without LTO, as parsed (`no-opt`).
+    NoOpt,
+    /// A module compiled without LTO, after the `default<On>` pipeline
+    /// (`opt`).
+    Opt,
+}
+
+impl StageName {
+    /// rustc's name of the stage: `thin-lto-after-import`, `lto.input`,
+    /// `no-opt`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::ThinLtoInput => "thin-lto-input",
+            StageName::ThinLtoAfterRename => "thin-lto-after-rename",
+            StageName::ThinLtoAfterResolve => "thin-lto-after-resolve",
+            StageName::ThinLtoAfterInternalize => "thin-lto-after-internalize",
+            StageName::ThinLtoAfterImport => "thin-lto-after-import",
+            StageName::ThinLtoAfterPm => "thin-lto-after-pm",
+            StageName::LtoInput => "lto.input",
+            StageName::LtoAfterRestriction => "lto.after-restriction",
+            StageName::LtoAfterOpt => "lto.after-opt",
+            StageName::NoOpt => "no-opt",
+            StageName::Opt => "opt",
+        }
+    }
+}
+
+impl std::fmt::Display for StageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of LTO a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

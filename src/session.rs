@@ -3,6 +3,7 @@
 //! the background, then runs LTO.
 
 use crate::config::{Config, ModuleOrder};
+pub use crate::config::{LtoKind, ModuleLto, ModuleRole};
 use crate::error::{Error, Phase, Result};
 use crate::fat;
 use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem};
@@ -19,90 +20,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
-
-/// Which LTO a session runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LtoKind {
-    /// Link every module into one and optimize it as a whole.
-    Fat,
-    /// ThinLTO over every module: a combined summary index, then one
-    /// backend per module in parallel, importing across modules.
-    Thin,
-    /// ThinLTO across the modules given directly (files and in-memory
-    /// modules) only; archives (upstream crates, libraries) are left native,
-    /// as rustc's thin-local LTO does. An archive member that has only
-    /// bitcode cannot be left native and is an error.
-    ThinLocal,
-}
-
-impl LtoKind {
-    /// The per-module kind a module takes in a session of this kind.
-    fn module_lto(self) -> ModuleLto {
-        match self {
-            LtoKind::Fat => ModuleLto::Fat,
-            LtoKind::Thin => ModuleLto::Thin,
-            LtoKind::ThinLocal => ModuleLto::ThinLocal,
-        }
-    }
-}
-
-/// The LTO one module takes part in, as rustc decides per codegen unit
-/// (`compute_per_cgu_lto_type`). Modules of one session may mix `No` with
-/// one of the others; fat and thin, or thin and thin-local, cannot mix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ModuleLto {
-    /// The kind the session runs (given to [`Session::new`]).
-    #[default]
-    Session,
-    /// No LTO: the module is optimized with the regular `default<On>`
-    /// pipeline and emitted alone, and what it uses from LTO modules stays
-    /// visible. Its object is in the output beside the LTO objects.
-    No,
-    /// Thin LTO with the other thin modules.
-    Thin,
-    /// Thin-local LTO: thin LTO across the modules not from archives;
-    /// archive members are left native.
-    ThinLocal,
-    /// Linked into the one fat LTO module.
-    Fat,
-}
-
-/// What a module is, for [`ModuleLto::for_role`] and [`Input::role`]:
-/// rustc's `ModuleKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ModuleRole {
-    /// A codegen unit of ordinary code.
-    #[default]
-    Regular,
-    /// Crate metadata: never LTO'd.
-    Metadata,
-    /// The allocator shim: left out of thin-local LTO (rustc keeps it out
-    /// to avoid linker trouble with its weak symbols).
-    Allocator,
-}
-
-impl ModuleLto {
-    /// rustc's rule: the kind a module of `role` takes in a session of
-    /// `session` kind.
-    pub fn for_role(session: LtoKind, role: ModuleRole) -> ModuleLto {
-        match (role, session) {
-            (ModuleRole::Metadata, _) => ModuleLto::No,
-            (ModuleRole::Allocator, LtoKind::ThinLocal) => ModuleLto::No,
-            (_, kind) => kind.module_lto(),
-        }
-    }
-
-    /// The kind in a session running `kind` (never `Session`).
-    fn resolve(self, kind: LtoKind) -> ModuleLto {
-        match self {
-            ModuleLto::Session => kind.module_lto(),
-            other => other,
-        }
-    }
-}
 
 /// How a run's ThinLTO backends run.
 #[derive(Debug, Clone)]

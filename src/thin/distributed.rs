@@ -19,6 +19,7 @@ use crate::error::{Error, Phase, Result};
 use crate::fs::write_if_changed;
 use crate::input::{classify, parse_error, InputBytes, ModuleOrigin};
 use crate::llvm::{self, ThinIndex};
+pub use crate::output::DistributedModule;
 use crate::report::Step;
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -116,25 +117,6 @@ impl IndexOptions {
             emit_imports: false,
         }
     }
-}
-
-/// One module of a distributed thin link and the files of its backend job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DistributedModule {
-    /// The input's name.
-    pub name: String,
-    /// The bitcode a backend compiles; the module's path in every index.
-    pub module_path: String,
-    /// The thin link wrote `module_path` (the module had no file of its own).
-    pub module_written: bool,
-    /// Its slice of the index.
-    pub index_file: PathBuf,
-    /// Its imports file, when asked for.
-    pub imports_file: Option<PathBuf>,
-    /// Where its backend writes the object.
-    pub native_object: PathBuf,
-    /// The module paths it imports from (the imports file's lines).
-    pub imports: Vec<String>,
 }
 
 /// What runs a distributed backend job.
