@@ -747,14 +747,7 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                     let copies = ModuleCopies::default();
                     let load = || {
                         let mut modules = load_thin(&thin_modules, prepared, shared)?;
-                        // A worker's backend opens modules by the path the
-                        // index names: their file, or a copy made when needed.
-                        for module in &mut modules {
-                            module.id = match &module.file {
-                                Some(file) => file.display().to_string(),
-                                None => pool.file(".bc").display().to_string(),
-                            };
-                        }
+                        assign_worker_paths(pool, &mut modules)?;
                         Ok(modules)
                     };
                     let execute =
@@ -961,4 +954,34 @@ fn contained_backend(
     );
     let _ = std::fs::remove_file(&index);
     output
+}
+
+/// Gives each module the path a worker's backend opens it by, which is
+/// also its identifier in the index: `<pool>/m<rank>.bc`, where the rank is
+/// the module's place in name order. LLVM orders some work by module
+/// identifier (the modules a backend imports from, and so the `.N`
+/// suffixes of clashing names), so identifiers ordered as the names are
+/// give the objects an in-process run gives. A module with a file of its
+/// own gets a symbolic link to it; the others are copied when a backend
+/// first needs them ([`ModuleCopies`]).
+fn assign_worker_paths(pool: &Pool, modules: &mut [ThinModule]) -> Result<()> {
+    let mut by_name: Vec<usize> = (0..modules.len()).collect();
+    by_name.sort_by(|&a, &b| modules[a].name.cmp(&modules[b].name));
+    for (rank, &i) in by_name.iter().enumerate() {
+        let path = pool.dir().join(format!("m{rank:08}.bc"));
+        let module = &mut modules[i];
+        if let Some(file) = &module.file {
+            let target =
+                std::path::absolute(file).map_err(|e| Error::io(file.display(), Phase::Read, e))?;
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &path)
+                .map_err(|e| Error::io(path.display(), Phase::Write, e))?;
+            #[cfg(not(unix))]
+            std::fs::copy(&target, &path)
+                .map(drop)
+                .map_err(|e| Error::io(path.display(), Phase::Write, e))?;
+        }
+        module.id = path.display().to_string();
+    }
+    Ok(())
 }

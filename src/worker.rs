@@ -110,6 +110,11 @@ impl Pool {
         })))
     }
 
+    /// The pool's private directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+
     /// A new file path in the pool's directory, ending in `suffix`.
     pub(crate) fn file(&self, suffix: &str) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
