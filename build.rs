@@ -69,6 +69,7 @@ fn main() {
         "cache",
         "distributed",
         "checks",
+        "symbols",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

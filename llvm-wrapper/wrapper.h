@@ -80,6 +80,10 @@ void ltoe_drop_unknown_subtarget_names(LLVMModuleRef module, LLVMTargetMachineRe
 /* Installs the fatal-error handler: one `lto-engine: LLVM fatal error:` line
  * on stderr before LLVM exits the process. */
 void ltoe_install_fatal_error_handler(void);
+/* The linker's view of a bitcode file (symbols.cpp): per symbol of each
+ * module, u8 flags (1 undefined, 2 weak, 4 common, 8 not default
+ * visibility, 16 used, 32 executable) and the name. */
+int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */
 void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
 

@@ -149,6 +149,7 @@ mod ffi;
 mod fs;
 mod input;
 mod jobs;
+mod linker;
 mod llvm;
 mod nolto;
 mod output;
@@ -177,6 +178,7 @@ pub use config::{
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
+pub use linker::{run_linker, LinkerOptions};
 pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{write_atomically, Output, OutputObject, WriteTo, Written};
 pub use report::{Report, RunKind};

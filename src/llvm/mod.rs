@@ -353,6 +353,47 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// One symbol of a bitcode file, as a linker sees it (LLVM's irsymtab).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrSymbol {
+    /// The symbol's name.
+    pub name: String,
+    /// Referenced, not defined.
+    pub undefined: bool,
+    /// A weak (or linkonce) definition or reference.
+    pub weak: bool,
+    /// A common symbol.
+    pub common: bool,
+    /// Hidden or protected visibility (not exported from a shared object).
+    pub hidden: bool,
+}
+
+/// The symbols of every module of a bitcode file.
+pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
+    let mut out = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for reads of its length during the call; the
+    // shim returns a buffer we own (freed by ShimBytes) or an error string.
+    let code =
+        unsafe { ffi::ltoe_bitcode_symbols(data.as_ptr().cast(), data.len(), &mut out, &mut err) };
+    status(code, err)?;
+    let bytes = ShimBytes::from_raw(out);
+    let mut reader = thin::Records(bytes.as_bytes());
+    let mut symbols = Vec::new();
+    while !reader.is_empty() {
+        let flags = reader.u8()?;
+        let name = reader.string()?;
+        symbols.push(IrSymbol {
+            name,
+            undefined: flags & 1 != 0,
+            weak: flags & 2 != 0,
+            common: flags & 4 != 0,
+            hidden: flags & 8 != 0,
+        });
+    }
+    Ok(symbols)
+}
+
 /// Whether the module was compiled for control-flow integrity
 /// (`-fsanitize=cfi`): it needs jump tables built over the whole program.
 pub fn uses_cfi(module: &Module<'_>) -> bool {

@@ -11,7 +11,7 @@ use lto_engine::{
     Backends, CacheConfig, Config, EmitKind, Error, InputOptions, Isolation, Jobs, Jobserver,
     LtoKind, ModuleOrder, OptLevel, Phase, Session, Workers, WriteTo,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -283,6 +283,20 @@ struct BackendArgs {
 }
 
 fn main() -> ExitCode {
+    // The linker mode: `lto-engine ld ARGS...`, or this executable under a
+    // name ending in `ld.lld` (what `clang --ld-path=` and `-fuse-ld=lld`
+    // run). Its arguments are ld.lld's, not this command line's.
+    let args: Vec<String> = std::env::args().collect();
+    let invoked_as_lld = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n.to_string_lossy().ends_with("ld.lld"));
+    if invoked_as_lld {
+        return linker_mode(args[1..].to_vec());
+    }
+    if args.get(1).map(String::as_str) == Some("ld") {
+        return linker_mode(args[2..].to_vec());
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fat(args) => run_fat(*args),
@@ -340,6 +354,37 @@ fn session_for(
         );
     }
     Ok(session)
+}
+
+/// `lto-engine ld`: links as ld.lld with LTO by the engine. `--real-linker
+/// PATH` (first) or `LTO_ENGINE_REAL_LD` names the linker that finishes the
+/// link (default `ld.lld-22`).
+fn linker_mode(mut args: Vec<String>) -> ExitCode {
+    let mut options = lto_engine::LinkerOptions::default();
+    if let Some(path) = std::env::var_os("LTO_ENGINE_REAL_LD") {
+        options.real_linker = PathBuf::from(path);
+    }
+    if let Some(position) = args.iter().position(|a| a == "--real-linker") {
+        if position + 1 < args.len() {
+            options.real_linker = PathBuf::from(args.remove(position + 1));
+        }
+        args.remove(position);
+    } else if let Some(position) = args.iter().position(|a| a.starts_with("--real-linker=")) {
+        let value = args.remove(position);
+        options.real_linker = PathBuf::from(&value["--real-linker=".len()..]);
+    }
+    let result = rsp::expand(args).and_then(|args| {
+        options.workers = Some(workers(1800)?);
+        lto_engine::run_linker(&args, &options)
+    });
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            let text = error.to_string().replace('\n', " ");
+            eprintln!("lto-engine: error: {text}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// This executable's `worker` subcommand, as the workers of a run.

@@ -1,0 +1,660 @@
+//! The engine as the LTO step of a real link: `lto-engine ld` takes an
+//! `ld.lld` command line as clang and rustc write it, decides which bitcode
+//! the link actually uses as a linker does (archive members are lazy), runs
+//! LTO on it, and runs the real `ld.lld` with every other option untouched
+//! and the bitcode replaced by the LTO objects.
+
+mod args;
+
+use crate::config::{CacheConfig, Config, Jobs, LtoKind, ModuleOrder, OptLevel, Workers};
+use crate::error::{Error, Phase, Result};
+use crate::session::{Input, Session};
+use args::{Item, LinkLine, State};
+use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSymbol};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How `lto-engine ld` runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LinkerOptions {
+    /// The real linker: `ld.lld-22` unless set (the CLI reads
+    /// `--real-linker` and `LTO_ENGINE_REAL_LD`).
+    pub real_linker: PathBuf,
+    /// Worker processes for the LTO step (the CLI: itself); `None` runs it
+    /// in process.
+    pub workers: Option<Workers>,
+}
+
+impl Default for LinkerOptions {
+    fn default() -> Self {
+        LinkerOptions {
+            real_linker: PathBuf::from("ld.lld-22"),
+            workers: None,
+        }
+    }
+}
+
+/// Links as `ld.lld` would with `args` (an `ld.lld` command line, response
+/// files expanded), running the engine's LTO on the bitcode the link uses.
+/// Returns the real linker's exit code; its diagnostics go to this
+/// process's stderr. A link without bitcode goes to the real linker as it
+/// is.
+pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
+    let line = args::parse(args)?;
+    let inputs = Inputs::read(&line)?;
+    if !inputs.any_bitcode() {
+        return real_link(&options.real_linker, args);
+    }
+    if let Some((option, why)) = line.lto.unsupported.first() {
+        return Err(Error::Usage(format!(
+            "ld: {option}: {why}; link without it, or with ld.lld"
+        )));
+    }
+    if line.relocatable {
+        return Err(Error::Usage(
+            "ld: -r with bitcode inputs is not supported by the engine's linker mode".to_string(),
+        ));
+    }
+    let resolved = inputs.resolve(&line)?;
+    if let Some(symbol) = line.wrap.iter().find(|s| resolved.bitcode_defines(s)) {
+        return Err(Error::Usage(format!(
+            "ld: --wrap={symbol}: the symbol is defined in bitcode, which the engine cannot \
+             wrap yet; link without it, or with ld.lld"
+        )));
+    }
+    let output = line
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("a.out"));
+    let work = output.with_file_name(format!(
+        "{}.lto-engine-{}",
+        output
+            .file_name()
+            .map_or("a.out".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let result = (|| {
+        let objects = lto(&line, &resolved, options, &work)?;
+        let command = rewrite(&line, &inputs, &objects, &work)?;
+        real_link(&options.real_linker, &command)
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Runs the real linker with `args`; its exit code.
+fn real_link(linker: &Path, args: &[String]) -> Result<i32> {
+    let status = Command::new(linker)
+        .args(args)
+        .status()
+        .map_err(|e| Error::External {
+            command: linker.display().to_string(),
+            reason: format!("cannot run the real linker: {e}"),
+        })?;
+    Ok(status.code().unwrap_or(1))
+}
+
+/// One input file of the link, read.
+struct File {
+    /// The path as found (a `-l` resolved to its file).
+    path: PathBuf,
+    kind: Kind,
+    state: State,
+}
+
+enum Kind {
+    /// A bitcode object.
+    Bitcode(Vec<u8>),
+    /// An ELF relocatable object, a linker script, anything else native.
+    Native,
+    /// A shared library.
+    Shared,
+    /// An archive.
+    Archive(Archive),
+}
+
+/// An archive's members and its lazy symbols.
+struct Archive {
+    members: Vec<Member>,
+    /// Defined name -> member index (the first member defining it).
+    index: HashMap<String, usize>,
+    has_bitcode: bool,
+}
+
+struct Member {
+    name: String,
+    bytes: Vec<u8>,
+    bitcode: bool,
+}
+
+/// The symbols a file defines and needs.
+#[derive(Default)]
+struct Symbols {
+    defined: Vec<(String, Visibility)>,
+    undefined: Vec<(String, bool)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visibility {
+    Default,
+    Hidden,
+}
+
+/// Every input file of the command line, by item position.
+struct Inputs {
+    files: Vec<Option<File>>,
+}
+
+/// What the link uses.
+struct Resolved {
+    /// Bitcode modules: (name, bytes), in command-line order.
+    modules: Vec<(String, Vec<u8>)>,
+    /// Per item position and member: members the link takes.
+    taken: HashSet<(usize, usize)>,
+    /// Definitions in bitcode, with their visibility.
+    bitcode_definitions: HashMap<String, Visibility>,
+    /// Names native code (objects, taken native members, shared libraries)
+    /// references: they must stay visible.
+    native_references: BTreeSet<String>,
+}
+
+impl Resolved {
+    fn bitcode_defines(&self, symbol: &str) -> bool {
+        self.bitcode_definitions.contains_key(symbol)
+    }
+}
+
+impl Inputs {
+    fn read(line: &LinkLine) -> Result<Inputs> {
+        let mut files = Vec::with_capacity(line.items.len());
+        for (item, state) in &line.items {
+            let path = match item {
+                Item::File(path) => Some(PathBuf::from(path)),
+                Item::Library { name, .. } => Some(find_library(line, name, state)?),
+                Item::Pass(_) => None,
+            };
+            files.push(match path {
+                Some(path) => Some(read_file(path, *state)?),
+                None => None,
+            });
+        }
+        Ok(Inputs { files })
+    }
+
+    fn any_bitcode(&self) -> bool {
+        self.files.iter().flatten().any(|f| match &f.kind {
+            Kind::Bitcode(_) => true,
+            Kind::Archive(a) => a.has_bitcode,
+            _ => false,
+        })
+    }
+
+    /// Decides what the link takes, as lld does: every object and shared
+    /// library; archive members only for a symbol still undefined (the
+    /// first archive on the line that defines it), or under
+    /// `--whole-archive`; repeated until nothing changes.
+    fn resolve(&self, line: &LinkLine) -> Result<Resolved> {
+        let mut resolved = Resolved {
+            modules: Vec::new(),
+            taken: HashSet::new(),
+            bitcode_definitions: HashMap::new(),
+            native_references: BTreeSet::new(),
+        };
+        let mut defined: HashSet<String> = HashSet::new();
+        let mut undefined: BTreeSet<String> = BTreeSet::new();
+        let take = |name: String,
+                    bytes: &[u8],
+                    bitcode: bool,
+                    resolved: &mut Resolved,
+                    defined: &mut HashSet<String>,
+                    undefined: &mut BTreeSet<String>|
+         -> Result<()> {
+            let symbols = if bitcode {
+                bitcode_symbols(&name, bytes)?
+            } else {
+                native_symbols(&name, bytes, false)?
+            };
+            for (symbol, visibility) in symbols.defined {
+                if bitcode {
+                    resolved
+                        .bitcode_definitions
+                        .entry(symbol.clone())
+                        .or_insert(visibility);
+                }
+                undefined.remove(&symbol);
+                defined.insert(symbol);
+            }
+            for (symbol, weak) in symbols.undefined {
+                if !bitcode {
+                    resolved.native_references.insert(symbol.clone());
+                }
+                if !weak && !defined.contains(&symbol) {
+                    undefined.insert(symbol);
+                }
+            }
+            if bitcode {
+                resolved.modules.push((name, bytes.to_vec()));
+            }
+            Ok(())
+        };
+        for symbol in line.undefined.iter().chain(line.entry.iter()) {
+            undefined.insert(symbol.clone());
+        }
+        if line.entry.is_none() && !line.shared {
+            undefined.insert("_start".to_string());
+        }
+        // Objects, shared libraries and whole archives first, in order.
+        for (position, file) in self.files.iter().enumerate() {
+            let Some(file) = file else { continue };
+            let name = file.path.display().to_string();
+            match &file.kind {
+                Kind::Bitcode(bytes) => take(
+                    name,
+                    bytes,
+                    true,
+                    &mut resolved,
+                    &mut defined,
+                    &mut undefined,
+                )?,
+                Kind::Native => {
+                    if let Ok(bytes) = std::fs::read(&file.path) {
+                        // Linker scripts and the like have no symbols to read.
+                        if object::File::parse(&*bytes).is_ok() {
+                            take(
+                                name,
+                                &bytes,
+                                false,
+                                &mut resolved,
+                                &mut defined,
+                                &mut undefined,
+                            )?;
+                        }
+                    }
+                }
+                Kind::Shared => {
+                    let bytes =
+                        std::fs::read(&file.path).map_err(|e| Error::io(&name, Phase::Read, e))?;
+                    let symbols = native_symbols(&name, &bytes, true)?;
+                    for (symbol, _) in symbols.defined {
+                        undefined.remove(&symbol);
+                        defined.insert(symbol);
+                    }
+                    for (symbol, _) in symbols.undefined {
+                        resolved.native_references.insert(symbol);
+                    }
+                }
+                Kind::Archive(archive) if file.state.whole_archive => {
+                    for (m, member) in archive.members.iter().enumerate() {
+                        resolved.taken.insert((position, m));
+                        take(
+                            format!("{name}({})", member.name),
+                            &member.bytes,
+                            member.bitcode,
+                            &mut resolved,
+                            &mut defined,
+                            &mut undefined,
+                        )?;
+                    }
+                }
+                Kind::Archive(_) => {}
+            }
+        }
+        // Lazy members, until no undefined symbol pulls another.
+        loop {
+            let mut pulled = None;
+            'search: for symbol in &undefined {
+                for (position, file) in self.files.iter().enumerate() {
+                    let Some(File {
+                        kind: Kind::Archive(archive),
+                        state,
+                        ..
+                    }) = file
+                    else {
+                        continue;
+                    };
+                    if state.whole_archive {
+                        continue;
+                    }
+                    if let Some(&m) = archive.index.get(symbol) {
+                        if !resolved.taken.contains(&(position, m)) {
+                            pulled = Some((position, m));
+                            break 'search;
+                        }
+                    }
+                }
+            }
+            let Some((position, m)) = pulled else { break };
+            let Some(File {
+                path,
+                kind: Kind::Archive(archive),
+                ..
+            }) = &self.files[position]
+            else {
+                continue;
+            };
+            let member = &archive.members[m];
+            resolved.taken.insert((position, m));
+            take(
+                format!("{}({})", path.display(), member.name),
+                &member.bytes,
+                member.bitcode,
+                &mut resolved,
+                &mut defined,
+                &mut undefined,
+            )?;
+        }
+        Ok(resolved)
+    }
+}
+
+/// `-lNAME` as lld finds it: in each `-L` directory in order, `libNAME.so`
+/// (unless `-Bstatic`) then `libNAME.a`; `-l:FILE` finds FILE. A directory
+/// starting with `=` is under `--sysroot`.
+fn find_library(line: &LinkLine, name: &str, state: &State) -> Result<PathBuf> {
+    let candidates: Vec<String> = match name.strip_prefix(':') {
+        Some(file) => vec![file.to_string()],
+        None if state.static_only => vec![format!("lib{name}.a")],
+        None => vec![format!("lib{name}.so"), format!("lib{name}.a")],
+    };
+    for dir in &line.search {
+        let dir = match (
+            dir.to_str().and_then(|d| d.strip_prefix('=')),
+            &line.sysroot,
+        ) {
+            (Some(rest), Some(root)) => root.join(rest.trim_start_matches('/')),
+            _ => dir.clone(),
+        };
+        for candidate in &candidates {
+            let path = dir.join(candidate);
+            if path.is_file() {
+                return Ok(path);
+            }
+        }
+    }
+    Err(Error::Usage(format!("ld: unable to find library -l{name}")))
+}
+
+fn is_bitcode(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"BC\xC0\xDE") || bytes.starts_with(&[0xDE, 0xC0, 0x17, 0x0B])
+}
+
+fn read_file(path: PathBuf, state: State) -> Result<File> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&name, Phase::Read, e))?;
+    let kind = if is_bitcode(&bytes) {
+        Kind::Bitcode(bytes)
+    } else if bytes.starts_with(b"!<arch>\n") || bytes.starts_with(b"!<thin>\n") {
+        Kind::Archive(read_archive(&name, &bytes)?)
+    } else {
+        match object::File::parse(&*bytes) {
+            Ok(file) if file.kind() == object::ObjectKind::Dynamic => Kind::Shared,
+            _ => Kind::Native,
+        }
+    };
+    Ok(File { path, kind, state })
+}
+
+fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
+    let invalid = |e: object::Error| Error::invalid(name, Phase::Classify, e.to_string());
+    let archive = ArchiveFile::parse(bytes).map_err(invalid)?;
+    let mut members = Vec::new();
+    let mut by_offset = HashMap::new();
+    for member in archive.members() {
+        let member = member.map_err(invalid)?;
+        let data = member.data(bytes).map_err(invalid)?;
+        by_offset.insert(member.file_range().0, members.len());
+        let member_name = String::from_utf8_lossy(member.name()).into_owned();
+        members.push(Member {
+            name: member_name,
+            bytes: data.to_vec(),
+            bitcode: is_bitcode(data),
+        });
+    }
+    let has_bitcode = members.iter().any(|m| m.bitcode);
+    let mut index = HashMap::new();
+    // The archive's symbol table when it has one (llvm-ar and rustc list
+    // bitcode members' symbols too); else each member's own symbols.
+    let table = archive.symbols().map_err(invalid)?;
+    match table {
+        Some(symbols) => {
+            for symbol in symbols {
+                let symbol = symbol.map_err(invalid)?;
+                let member = archive.member(symbol.offset()).map_err(invalid)?;
+                if let Some(&m) = by_offset.get(&member.file_range().0) {
+                    index
+                        .entry(String::from_utf8_lossy(symbol.name()).into_owned())
+                        .or_insert(m);
+                }
+            }
+        }
+        None => {
+            for (m, member) in members.iter().enumerate() {
+                let member_name = format!("{name}({})", member.name);
+                let symbols = if member.bitcode {
+                    bitcode_symbols(&member_name, &member.bytes)?
+                } else {
+                    native_symbols(&member_name, &member.bytes, false).unwrap_or_default()
+                };
+                for (symbol, _) in symbols.defined {
+                    index.entry(symbol).or_insert(m);
+                }
+            }
+        }
+    }
+    Ok(Archive {
+        members,
+        index,
+        has_bitcode,
+    })
+}
+
+fn bitcode_symbols(name: &str, bytes: &[u8]) -> Result<Symbols> {
+    let list = crate::llvm::bitcode_symbols(bytes)
+        .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
+    let mut symbols = Symbols::default();
+    for symbol in list {
+        if symbol.undefined {
+            symbols.undefined.push((symbol.name, symbol.weak));
+        } else {
+            let visibility = if symbol.hidden {
+                Visibility::Hidden
+            } else {
+                Visibility::Default
+            };
+            symbols.defined.push((symbol.name, visibility));
+        }
+    }
+    Ok(symbols)
+}
+
+/// A native object's (or, with `dynamic`, a shared library's exported)
+/// global symbols.
+fn native_symbols(name: &str, bytes: &[u8], dynamic: bool) -> Result<Symbols> {
+    let file = object::File::parse(bytes)
+        .map_err(|e| Error::invalid(name, Phase::Classify, e.to_string()))?;
+    let mut symbols = Symbols::default();
+    let list: Vec<_> = if dynamic {
+        file.dynamic_symbols().collect()
+    } else {
+        file.symbols().collect()
+    };
+    for symbol in list {
+        if symbol.is_local() {
+            continue;
+        }
+        let Ok(symbol_name) = symbol.name() else {
+            continue;
+        };
+        if symbol_name.is_empty() {
+            continue;
+        }
+        if symbol.is_undefined() {
+            symbols
+                .undefined
+                .push((symbol_name.to_string(), symbol.is_weak()));
+        } else {
+            symbols
+                .defined
+                .push((symbol_name.to_string(), Visibility::Default));
+        }
+    }
+    Ok(symbols)
+}
+
+/// Runs LTO on the modules the link takes; the objects' paths.
+fn lto(
+    line: &LinkLine,
+    resolved: &Resolved,
+    options: &LinkerOptions,
+    work: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut thin = 0;
+    for (name, bytes) in &resolved.modules {
+        let info = crate::llvm::bitcode_lto_info(bytes, 0)
+            .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
+        if info.is_thin {
+            thin += 1;
+        }
+    }
+    // As lld: ThinLTO summaries go to thin LTO, full-LTO bitcode to fat.
+    let kind =
+        match (thin, resolved.modules.len() - thin) {
+            (_, 0) => LtoKind::Thin,
+            (0, _) => LtoKind::Fat,
+            (_, _) => return Err(Error::Usage(
+                "ld: the link mixes ThinLTO and full-LTO bitcode; the engine runs one kind per \
+                 link (lld runs both): build every input with one of -flto=thin or -flto"
+                    .to_string(),
+            )),
+        };
+    let mut config = Config {
+        module_order: ModuleOrder::Added,
+        ..Config::default()
+    };
+    if let Some(level) = &line.lto.opt_level {
+        config.opt_level = level.parse::<OptLevel>().map_err(Error::Usage)?;
+    }
+    if let Some(jobs) = &line.lto.jobs {
+        config.jobs = match jobs.parse::<usize>() {
+            Ok(0) | Err(_) => Jobs::Auto,
+            Ok(n) => Jobs::Fixed(n),
+        };
+    }
+    config.target_cpu = line.lto.cpu.clone();
+    if let Some(dir) = &line.lto.cache_dir {
+        let mut cache = CacheConfig::new(dir);
+        cache.policy = line.lto.cache_policy.clone().unwrap_or_default();
+        config.cache = Some(cache);
+    }
+    if line.lto.save_temps {
+        config.save_temps = Some(work.with_extension("temps"));
+    }
+    config.reloc_model = crate::config::RelocModel::Pic;
+    if let Some(workers) = &options.workers {
+        config.isolation = crate::config::Isolation::Workers(workers.clone());
+    }
+    let session = Session::new(config, kind)?;
+    for (name, bytes) in &resolved.modules {
+        session.add(Input::bitcode(name.clone(), bytes.clone()))?;
+    }
+    // What code outside the LTO unit can reach stays visible: references
+    // from native code and shared libraries, the entry, `-u`; for a shared
+    // object or `--export-dynamic`, every default-visibility definition.
+    session.preserve(resolved.native_references.iter().cloned());
+    session.preserve(line.undefined.iter().cloned());
+    session.preserve(line.entry.iter().cloned());
+    if line.entry.is_none() {
+        session.preserve(["_start", "main"]);
+    }
+    if line.shared || line.export_dynamic {
+        session.preserve(
+            resolved
+                .bitcode_definitions
+                .iter()
+                .filter(|(_, visibility)| **visibility == Visibility::Default)
+                .map(|(name, _)| name.clone()),
+        );
+    }
+    let output = session.run()?;
+    for diagnostic in &output.diagnostics {
+        eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
+    }
+    if let Some(path) = &line.report {
+        let text = serde_json::to_string_pretty(&output.report.to_json())
+            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+        crate::fs::write_atomically(path, text.as_bytes())?;
+    }
+    let written = output.write(&crate::output::WriteTo::dir(work))?;
+    Ok(written.objects)
+}
+
+/// The real linker's command line: every item as given, except that
+/// bitcode files give way to the LTO objects (where the first bitcode
+/// was), and archives holding bitcode to a copy of their native members
+/// (which the real linker still takes lazily).
+fn rewrite(
+    line: &LinkLine,
+    inputs: &Inputs,
+    objects: &[PathBuf],
+    work: &Path,
+) -> Result<Vec<String>> {
+    let mut command = Vec::new();
+    let mut placed = false;
+    for (position, ((item, _), file)) in line.items.iter().zip(&inputs.files).enumerate() {
+        match (item, file) {
+            (Item::Pass(tokens), _) => command.extend(tokens.iter().cloned()),
+            (
+                _,
+                Some(File {
+                    kind: Kind::Bitcode(_),
+                    ..
+                }),
+            ) => {
+                if !placed {
+                    command.extend(objects.iter().map(|p| p.display().to_string()));
+                    placed = true;
+                }
+            }
+            (
+                _,
+                Some(File {
+                    path,
+                    kind: Kind::Archive(archive),
+                    ..
+                }),
+            ) if archive.has_bitcode => {
+                if !placed {
+                    command.extend(objects.iter().map(|p| p.display().to_string()));
+                    placed = true;
+                }
+                let native: Vec<(String, &[u8])> = archive
+                    .members
+                    .iter()
+                    .filter(|m| !m.bitcode)
+                    .map(|m| (m.name.clone(), m.bytes.as_slice()))
+                    .collect();
+                if !native.is_empty() {
+                    let copy = work.join(format!(
+                        "{position}-{}.native.a",
+                        path.file_stem()
+                            .map_or("lib".into(), |s| s.to_string_lossy())
+                    ));
+                    let bytes =
+                        crate::llvm::archive_bytes(&native).map_err(|reason| Error::Llvm {
+                            input: copy.display().to_string(),
+                            phase: Phase::Write,
+                            reason,
+                        })?;
+                    crate::fs::write_atomically(&copy, &bytes)?;
+                    command.push(copy.display().to_string());
+                }
+            }
+            (Item::File(path), _) => command.push(path.clone()),
+            (Item::Library { tokens, .. }, _) => command.extend(tokens.iter().cloned()),
+        }
+    }
+    Ok(command)
+}

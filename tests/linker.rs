@@ -1,0 +1,207 @@
+//! `lto-engine ld`: the engine as the linker clang runs (`--ld-path` to an
+//! executable named `ld.lld`), doing the LTO step of real links and handing
+//! the rest to `ld.lld-22`.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `dir/ld.lld`, a link to the engine: clang runs it as its linker.
+fn linker(dir: &Path) -> PathBuf {
+    let path = dir.join("ld.lld");
+    if !path.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lto-engine"), &path).unwrap();
+    }
+    path
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const MAIN: &str = "#include <stdio.h>\nint helper(int);\nint twice(int);\n\
+                    int main(void) { printf(\"%d %d\\n\", helper(20), twice(4)); return 0; }\n";
+const HELPER: &str =
+    "int helper(int x) { return x * 2 + 1; }\nint twice(int x) { return x + x; }\n";
+
+fn clang(dir: &Path) -> Command {
+    let mut command = Command::new("clang-22");
+    command.current_dir(dir);
+    command
+}
+
+#[test]
+fn clang_links_thin_and_full_lto_through_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let main = write(dir, "main.c", MAIN);
+    let helper = write(dir, "helper.c", HELPER);
+    // The same program without LTO: what every build must print.
+    run_ok(
+        clang(dir)
+            .arg(&main)
+            .arg(&helper)
+            .args(["-O2", "-o", "native"]),
+    );
+    let expected = run_program(&dir.join("native"));
+    assert_eq!(expected, "41 8\n");
+    let ld = format!("--ld-path={}", linker(dir).display());
+    for (flag, name) in [("-flto=thin", "thin"), ("-flto", "full")] {
+        let cache = dir.join(format!("cache-{name}"));
+        run_ok(
+            clang(dir)
+                .args([flag, "-O2", "-fuse-ld=lld", &ld])
+                .arg(&main)
+                .arg(&helper)
+                .arg(format!("-Wl,--thinlto-cache-dir={}", cache.display()))
+                .arg(format!(
+                    "-Wl,--lto-engine-report={}",
+                    dir.join(format!("{name}.json")).display()
+                ))
+                .args(["-o", name]),
+        );
+        assert_eq!(run_program(&dir.join(name)), expected, "{name}");
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let kind = if name == "thin" { "thin" } else { "fat" };
+        assert_eq!(report["kind"], kind, "{report}");
+        // The thin link used the cache directory lld's option named.
+        let entries = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+        if name == "thin" {
+            assert!(entries >= 2, "cache entries: {entries}");
+        }
+    }
+}
+
+#[test]
+fn archive_members_are_lazy_as_in_lld() {
+    // libh.a: b.o defines helper and twice (used), c.o defines helper too
+    // and is never needed: lld takes b.o only, so must the engine (two
+    // strong definitions of helper would otherwise be an error).
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "b.c", HELPER);
+    write(
+        dir,
+        "c.c",
+        "int helper(int x) { return x * 3; }\nint only_c(void) { return 9; }\n",
+    );
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
+    run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["rcs", "libh.a", "b.o", "c.o"]),
+    );
+    let ld = format!("--ld-path={}", linker(dir).display());
+    run_ok(clang(dir).args([
+        "-flto=thin",
+        "-fuse-ld=lld",
+        &ld,
+        "main.o",
+        "-L.",
+        "-lh",
+        "-Wl,--lto-engine-report=r.json",
+        "-o",
+        "engine",
+    ]));
+    run_ok(clang(dir).args([
+        "-flto=thin",
+        "-fuse-ld=lld",
+        "main.o",
+        "-L.",
+        "-lh",
+        "-o",
+        "lld",
+    ]));
+    assert_eq!(run_program(&dir.join("engine")), "41 8\n");
+    assert_eq!(run_program(&dir.join("lld")), "41 8\n");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    let modules: Vec<String> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        modules.iter().any(|m| m.ends_with("libh.a(b.o)")),
+        "{modules:?}"
+    );
+    assert!(
+        !modules.iter().any(|m| m.contains("c.o")),
+        "the unused member was compiled: {modules:?}"
+    );
+    // Positive control: with --whole-archive every member is taken, and the
+    // two definitions of helper clash.
+    let out = clang(dir)
+        .args([
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "main.o",
+            "-Wl,--whole-archive",
+            "libh.a",
+            "-Wl,--no-whole-archive",
+            "-o",
+            "whole",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("helper"), "{stderr}");
+}
+
+#[test]
+fn links_without_bitcode_and_options_it_cannot_honour() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    let ld = format!("--ld-path={}", linker(dir).display());
+    // No bitcode: the real linker does the link as given.
+    run_ok(clang(dir).args([
+        "-O2",
+        "-fuse-ld=lld",
+        &ld,
+        "main.c",
+        "helper.c",
+        "-o",
+        "plain",
+    ]));
+    assert_eq!(run_program(&dir.join("plain")), "41 8\n");
+    // An lld LTO option the engine cannot honour: one clear error line.
+    let out = clang(dir)
+        .args([
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "main.c",
+            "helper.c",
+            "-Wl,--thinlto-index-only",
+            "-o",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("lto-engine: error: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("--thinlto-index-only"), "{line}");
+    assert!(!dir.join("never").exists());
+    // `lto-engine ld` is the same linker by subcommand.
+    let out = engine().args(["ld", "--version"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("LLD"),
+        "{out:?}"
+    );
+}
