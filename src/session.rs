@@ -210,6 +210,35 @@ type Progress = Arc<dyn Fn(usize, usize, &str) + Send + Sync>;
 #[derive(Clone)]
 pub struct Session {
     shared: Arc<Shared>,
+    /// Counts the handles (background tasks hold `shared` only).
+    handles: Arc<()>,
+}
+
+impl Drop for Session {
+    /// The last handle waits for the background work, so that the session
+    /// (its worker processes, its private directory) is gone when the
+    /// handle is, not later on a loading thread, perhaps after the process
+    /// has exited.
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.handles) > 1 {
+            return;
+        }
+        let mut guard = self.lock();
+        while guard.pending > 0 {
+            guard = self
+                .shared
+                .idle
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        drop(guard);
+        // A task lets go of the session just after it reports: give it
+        // that moment (bounded) so the drop below is the last.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while Arc::strong_count(&self.shared) > 1 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -278,6 +307,7 @@ impl Session {
                 cache,
                 pool,
             }),
+            handles: Arc::new(()),
         })
     }
 
@@ -321,7 +351,16 @@ impl Session {
                 }
                 self.check_open(&display)?;
                 let options = input.options.unwrap_or(self.shared.config.input_options);
-                let mut found = Inputs::default();
+                let mut found = match &self.shared.pool {
+                    // Reading embedded bitcode's attributes is a worker's job.
+                    Some(pool) => {
+                        let pool = Arc::clone(pool);
+                        Inputs::checked_by(Arc::new(move |name: &str, bytes: &[u8]| {
+                            worker::no_builtins(&pool, name, bytes)
+                        }))
+                    }
+                    None => Inputs::default(),
+                };
                 found.add_path(&path, options)?;
                 self.merge(&display, found, lto)
             }

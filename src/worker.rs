@@ -411,6 +411,27 @@ pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
     })
 }
 
+/// Whether embedded bitcode (`bytes`, of the input `name`) comes from a
+/// `no_builtins` crate, asked of a worker: the check reads the bitcode's
+/// function attributes.
+pub(crate) fn no_builtins(pool: &Pool, name: &str, bytes: &[u8]) -> Result<bool> {
+    let path = pool.file(".embedded.bc");
+    crate::fs::write_atomically(&path, bytes)?;
+    let copy = RemoveOnDrop(path.clone());
+    let files = [path.as_path()];
+    let job = Job {
+        input: name,
+        phase: Phase::Classify,
+        files: &files,
+    };
+    let answer = pool.call(
+        json!({ "op": "no_builtins", "name": name, "path": path }),
+        &job,
+    )?;
+    drop(copy);
+    Ok(answer["no_builtins"].as_bool().unwrap_or(false))
+}
+
 /// Parses and verifies every module of `input` in a worker.
 pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
     let (path, _copy) = file_of(pool, input)?;
@@ -567,14 +588,18 @@ fn serve(config: &Config, request: &Value) -> Result<Value> {
             let name = text("name");
             let input = read_input(&name, Path::new(&text("path")))?;
             let module = thin::prepare(&input, config)?;
-            // Read the summary as the host's thin link will, here first.
-            llvm::ThinIndex::new()
-                .add(&module.bytes, 0, &name)
-                .map_err(|reason| Error::invalid(&name, Phase::ThinLink, reason))?;
+            trial_thin_link(&module.bytes, &name)?;
             if module.summary_added {
                 crate::fs::write_atomically(Path::new(&text("out")), module.bytes.as_slice())?;
             }
             Ok(json!({ "summary_added": module.summary_added }))
+        }
+        Some("no_builtins") => {
+            let path = text("path");
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, Phase::Read, e))?;
+            let no_builtins = llvm::bitcode_is_no_builtins(&bytes)
+                .map_err(|reason| Error::invalid(text("name"), Phase::Parse, reason))?;
+            Ok(json!({ "no_builtins": no_builtins }))
         }
         Some("check") => {
             let name = text("name");
@@ -605,6 +630,35 @@ fn serve(config: &Config, request: &Value) -> Result<Value> {
         }
         other => Err(Error::Config(format!("worker: unknown request {other:?}"))),
     }
+}
+
+/// What the host's thin link does with a module's summary, done first here
+/// on the module alone: the summary read into an index, its definitions
+/// listed and resolved, liveness and imports computed over its graph. A
+/// malformed summary that would crash those steps crashes this worker
+/// instead of the host.
+fn trial_thin_link(bytes: &InputBytes, name: &str) -> Result<()> {
+    let invalid = |reason: String| Error::invalid(name, Phase::ThinLink, reason);
+    let mut index = llvm::ThinIndex::new();
+    index.add(bytes, 0, name).map_err(invalid)?;
+    let mut prevailing: Vec<(u64, u32)> = index
+        .definitions()
+        .map_err(invalid)?
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.linkage,
+                llvm::LinkageClass::Strong | llvm::LinkageClass::Weak
+            )
+        })
+        .map(|d| (d.guid, d.module))
+        .collect();
+    prevailing.sort_unstable();
+    prevailing.dedup_by_key(|p| p.0);
+    index.set_prevailing(&prevailing).map_err(invalid)?;
+    index.compute_dead(&[], true);
+    index.compute_imports(true);
+    Ok(())
 }
 
 /// A file as an input named `name`.

@@ -105,8 +105,12 @@ pub enum LinkItem {
     },
 }
 
+/// Tells whether embedded bitcode comes from a `no_builtins` crate; reads
+/// bitcode, so with crash containment it runs in a worker.
+pub(crate) type NoBuiltinsCheck = std::sync::Arc<dyn Fn(&str, &[u8]) -> Result<bool> + Send + Sync>;
+
 /// Every input of a session, classified.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Inputs {
     /// Bitcode that goes to LTO, in the order it was added.
     pub modules: Vec<BitcodeInput>,
@@ -115,9 +119,37 @@ pub struct Inputs {
     /// Symbols native inputs reference (preserved automatically).
     pub native_references: BTreeSet<String>,
     names: HashSet<String>,
+    /// Where the `no_builtins` check runs (in process when `None`).
+    no_builtins: Option<NoBuiltinsCheck>,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("modules", &self.modules)
+            .field("link_items", &self.link_items)
+            .field("native_references", &self.native_references)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Inputs {
+    /// Inputs whose embedded bitcode is checked by `check` (a worker).
+    pub(crate) fn checked_by(check: NoBuiltinsCheck) -> Inputs {
+        Inputs {
+            no_builtins: Some(check),
+            ..Inputs::default()
+        }
+    }
+
+    /// Whether embedded bitcode comes from a `no_builtins` crate.
+    fn is_no_builtins(&self, name: &str, section: &InputBytes) -> Result<bool> {
+        match &self.no_builtins {
+            Some(check) => check(name, section.as_slice()),
+            None => is_no_builtins(name, section),
+        }
+    }
+
     /// Adds bitcode the caller holds in memory.
     pub fn add_bitcode(&mut self, name: &str, bytes: InputBytes) -> Result<()> {
         if classify::sniff(bytes.as_slice()) != Kind::Bitcode {
@@ -199,7 +231,7 @@ impl Inputs {
         let info = classify::inspect_object(bytes.as_slice())
             .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
         if let Some((section, origin)) = wanted_section(&info, bytes, options) {
-            if !is_no_builtins(name, &section)? {
+            if !self.is_no_builtins(name, &section)? {
                 return Ok(Some((section, origin)));
             }
         }
@@ -252,7 +284,7 @@ impl Inputs {
                         .map_err(|reason| Error::invalid(&module_name, Phase::Classify, reason))?;
                     let embedded = wanted_section(&info, &member_bytes, options);
                     if let Some((section, _)) = &embedded {
-                        if is_no_builtins(&module_name, section)? {
+                        if self.is_no_builtins(&module_name, section)? {
                             no_builtins_crates.insert(rust_crate_of(&member_name).to_string());
                         }
                     }
