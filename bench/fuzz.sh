@@ -27,7 +27,7 @@
 # Every process runs under `ulimit -v` of FUZZ_MEM_MB (default 4096): some
 # mutated bitcode makes LLVM allocate without bound. An in-process probe that
 # dies saves the input under $BENCH_DIR/<probe>/crashes/ and resumes after it
-# (at most FUZZ_MAX_CRASHES times per probe, default 25); uncontained CLI runs
+# (at most FUZZ_MAX_CRASHES times per probe, default 500); uncontained CLI runs
 # are saved under $BENCH_DIR/cli/uncontained/ with a cmd.sh that reruns them.
 # Each crash is rerun under gdb (when installed) for its backtrace
 # (backtrace.txt) and a one-line signature (signature.txt). Prints the counts,
@@ -41,7 +41,7 @@ iterations=${FUZZ_ITERATIONS:-1000000}
 load_iterations=${FUZZ_LOAD_ITERATIONS:-10000}
 runs=${FUZZ_RUNS:-2500}
 mem_mb=${FUZZ_MEM_MB:-4096}
-max_crashes=${FUZZ_MAX_CRASHES:-25}
+max_crashes=${FUZZ_MAX_CRASHES:-500}
 fail() { echo "bench: $*" >&2; exit 2; }
 for knob in seed iterations load_iterations runs mem_mb max_crashes; do
     [[ ${!knob} =~ ^[0-9]+$ ]] || fail "$knob must be a non-negative integer, not '${!knob}'"

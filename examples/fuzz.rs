@@ -449,14 +449,22 @@ fn classify_run(status: Option<ExitStatus>, stderr: &str) -> Class {
     if let Some(signal) = status.signal() {
         return Class::Uncontained(format!("signal {signal}"));
     }
-    for (text, what) in [
-        ("panicked", "panic"),
-        ("LLVM ERROR", "LLVM ERROR"),
-        ("LLVM fatal error", "LLVM fatal error"),
-        ("Stack dump", "LLVM stack dump"),
-    ] {
-        if stderr.contains(text) {
-            return Class::Uncontained(what.to_string());
+    // The engine's error and warning lines may quote LLVM (a crashed
+    // worker's `LLVM ERROR: out of memory`): only text the engine did not
+    // write this way gives a panic or an abort away.
+    let foreign = stderr.lines().filter(|line| {
+        !line.starts_with("lto-engine: error: ") && !line.starts_with("lto-engine: warning: ")
+    });
+    for line in foreign {
+        for (text, what) in [
+            ("panicked", "panic"),
+            ("LLVM ERROR", "LLVM ERROR"),
+            ("LLVM fatal error", "LLVM fatal error"),
+            ("Stack dump", "LLVM stack dump"),
+        ] {
+            if line.contains(text) {
+                return Class::Uncontained(what.to_string());
+            }
         }
     }
     let lines: Vec<&str> = stderr
