@@ -96,7 +96,7 @@ signature() {
         if (named < 3) frames[++named] = fn
     }
     END {
-        if (!sig) { print "no crash under gdb"; exit }
+        if (!sig) { print "did not crash again under gdb (memory or timing dependent; see backtrace.txt)"; exit }
         out = sig (llvm ? ", " llvm : "") ":"
         for (i = 1; i <= named; i++) out = out (i > 1 ? " <" : "") " " frames[i]
         for (i = 1; i <= engines; i++) out = out (i > 1 ? " <" : " ...") " " engine_frames[i]

@@ -632,6 +632,7 @@ fn cli(args: CliArgs) -> Result<ExitCode, BoxError> {
     let module_timeout = (args.timeout / 2).as_secs().max(1).to_string();
     let mut counts: BTreeMap<Class, u64> = BTreeMap::new();
     let mut error_phases: BTreeMap<String, u64> = BTreeMap::new();
+    let mut crash_phases: BTreeMap<String, u64> = BTreeMap::new();
     let mut bytes = Vec::new();
     let range = match args.only {
         Some(r) => r..r + 1,
@@ -686,12 +687,17 @@ fn cli(args: CliArgs) -> Result<ExitCode, BoxError> {
             output,
         };
         let class = classify_run(status, &stderr);
-        if class == Class::CleanError {
+        if matches!(class, Class::CleanError | Class::ContainedCrash) {
             let line = stderr
                 .lines()
                 .find(|l| l.starts_with("lto-engine: error: "))
                 .unwrap_or("");
-            *error_phases.entry(error_phase(line)).or_default() += 1;
+            let phases = if class == Class::CleanError {
+                &mut error_phases
+            } else {
+                &mut crash_phases
+            };
+            *phases.entry(error_phase(line)).or_default() += 1;
         }
         if let Class::Uncontained(reason) = &class {
             let case = args.out.join("uncontained").join(format!(
@@ -733,11 +739,12 @@ fn cli(args: CliArgs) -> Result<ExitCode, BoxError> {
         .collect();
     let runs = range.end - range.start;
     println!(
-        "cli: runs={runs} accepted={} clean_error={} ({}) contained_crash={} uncontained={uncontained}{} | {:.1} s, {:.2} runs/s",
+        "cli: runs={runs} accepted={} clean_error={} ({}) contained_crash={} ({}) uncontained={uncontained}{} | {:.1} s, {:.2} runs/s",
         count(&Class::Accepted),
         count(&Class::CleanError),
         join_counts(&error_phases),
         count(&Class::ContainedCrash),
+        join_counts(&crash_phases),
         if reasons.is_empty() {
             String::new()
         } else {
