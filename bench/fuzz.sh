@@ -5,7 +5,7 @@
 # tests/data/c, an llvm-ar-22 archive mixing bitcode and native members, a
 # rustc rlib with embedded bitcode):
 #
-#   classify  FUZZ_ITERATIONS mutated inputs added to fat sessions through the
+#   classify  FUZZ_ITERATIONS mutated inputs added to fat sessions (workers) through the
 #             public API: classification alone (no session work starts in
 #             the background). Must never panic or crash.
 #   load      FUZZ_LOAD_ITERATIONS mutated inputs added to thin sessions with
@@ -178,7 +178,9 @@ totals() {
     }' "$1"
 }
 
-probe classify fat "$iterations"
+# Both in worker processes, as the CLI runs: classification reads embedded
+# bitcode's attributes (the no_builtins check) in a worker there.
+probe classify fat "$iterations" --engine "$engine"
 probe load thin "$load_iterations" --engine "$engine"
 
 # ---- cli ----
