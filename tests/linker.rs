@@ -205,3 +205,86 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_shared_object_exports_what_its_version_script_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(
+        dir,
+        "lib.c",
+        "int helper_internal(int x) { return x * 7; }\n\
+         int api_scale(int x) { return helper_internal(x) + 1; }\n",
+    );
+    write(
+        dir,
+        "exports.map",
+        "LIB_1 {\n  global: api_*;\n  local: *;\n};\n",
+    );
+    write(
+        dir,
+        "use.c",
+        "#include <stdio.h>\nint api_scale(int);\nint main(void) { printf(\"%d\\n\", api_scale(6)); return 0; }\n",
+    );
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let dynamic = |lib: &str| -> String {
+        let out = Command::new("llvm-nm-22")
+            .args(["-D", "--defined-only"])
+            .arg(dir.join(lib))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (lib, script) in [("libscripted.so", true), ("libopen.so", false)] {
+        let mut command = clang(dir);
+        command.args([
+            "-flto=thin",
+            "-O2",
+            "-fPIC",
+            "-shared",
+            "-fuse-ld=lld",
+            &ld,
+            "lib.c",
+        ]);
+        if script {
+            command.arg("-Wl,--version-script=exports.map");
+        }
+        let report = dir.join(format!("{lib}.json"));
+        command.arg(format!("-Wl,--lto-engine-report={}", report.display()));
+        run_ok(command.args(["-o", lib]));
+        // The engine decided as the real linker does: what the script hides
+        // was not preserved through LTO.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let preserved: Vec<&str> = report["preserved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str())
+            .collect();
+        assert!(preserved.contains(&"api_scale"), "{preserved:?}");
+        assert_eq!(
+            preserved.contains(&"helper_internal"),
+            !script,
+            "{preserved:?}"
+        );
+        let symbols = dynamic(lib);
+        assert!(symbols.contains("api_scale"), "{lib}: {symbols}");
+        // Hidden by `local: *`; exported without the script (the control).
+        assert_eq!(
+            symbols.contains("helper_internal"),
+            !script,
+            "{lib}: {symbols}"
+        );
+    }
+    // A program uses the library's export.
+    run_ok(clang(dir).args([
+        "use.c",
+        "-L.",
+        "-lscripted",
+        "-Wl,-rpath,$ORIGIN",
+        "-o",
+        "use",
+    ]));
+    assert_eq!(run_program(&dir.join("use")), "43\n");
+}

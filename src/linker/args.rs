@@ -60,6 +60,10 @@ pub(crate) struct LinkLine {
     pub lto: LtoOptions,
     /// `--lto-engine-report=FILE` (the engine's own): the run's JSON report.
     pub report: Option<PathBuf>,
+    /// `--version-script` files.
+    pub version_scripts: Vec<PathBuf>,
+    /// `--dynamic-list` files.
+    pub dynamic_lists: Vec<PathBuf>,
 }
 
 /// lld's LTO options (and clang's `-plugin-opt=` spellings).
@@ -230,6 +234,8 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
             "-Bstatic" | "-dn" | "-non_shared" | "-static" | "--static" => state.static_only = true,
             "-Bdynamic" | "-dy" | "-call_shared" => state.static_only = false,
             "--wrap" => line.wrap.push(value_of()),
+            "--version-script" => line.version_scripts.push(PathBuf::from(value_of())),
+            "--dynamic-list" => line.dynamic_lists.push(PathBuf::from(value_of())),
             "--lto-O0" | "--lto-O1" | "--lto-O2" | "--lto-O3" => {
                 line.lto.opt_level = Some(name["--lto-O".len()..].to_string());
                 keep = false;

@@ -5,6 +5,7 @@
 //! and the bitcode replaced by the LTO objects.
 
 mod args;
+mod exports;
 
 use crate::config::{CacheConfig, Config, Jobs, LtoKind, ModuleOrder, OptLevel, Workers};
 use crate::error::{Error, Phase, Result};
@@ -569,15 +570,7 @@ fn lto(
     if line.entry.is_none() {
         session.preserve(["_start", "main"]);
     }
-    if line.shared || line.export_dynamic {
-        session.preserve(
-            resolved
-                .bitcode_definitions
-                .iter()
-                .filter(|(_, visibility)| **visibility == Visibility::Default)
-                .map(|(name, _)| name.clone()),
-        );
-    }
+    session.preserve(exported(line, resolved)?);
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
@@ -589,6 +582,44 @@ fn lto(
     }
     let written = output.write(&crate::output::WriteTo::dir(work))?;
     Ok(written.objects)
+}
+
+/// The bitcode definitions the output exports: for a shared object or
+/// `--export-dynamic`, every default-visibility one, narrowed by version
+/// scripts' `local:` patterns as lld narrows them; for an executable, what
+/// dynamic lists name.
+fn exported(line: &LinkLine, resolved: &Resolved) -> Result<Vec<String>> {
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), Phase::Read, e))
+    };
+    let mut scripts = Vec::new();
+    for path in &line.version_scripts {
+        // A script this reader cannot follow narrows nothing.
+        match exports::VersionScript::parse(&read(path)?) {
+            Some(script) => scripts.push(script),
+            None => {
+                scripts.clear();
+                break;
+            }
+        }
+    }
+    let mut patterns = Vec::new();
+    for path in &line.dynamic_lists {
+        patterns.extend(exports::dynamic_list(&read(path)?));
+    }
+    let all_default = line.shared || line.export_dynamic;
+    Ok(resolved
+        .bitcode_definitions
+        .iter()
+        .filter(|(name, visibility)| {
+            let listed = patterns.iter().any(|p| exports::glob(p, name));
+            let exported = all_default
+                && **visibility == Visibility::Default
+                && scripts.iter().all(|script| script.exports(name));
+            listed || exported
+        })
+        .map(|(name, _)| name.clone())
+        .collect())
 }
 
 /// The real linker's command line: every item as given, except that
