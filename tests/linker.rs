@@ -288,3 +288,71 @@ fn a_shared_object_exports_what_its_version_script_says() {
     ]));
     assert_eq!(run_program(&dir.join("use")), "43\n");
 }
+
+#[test]
+fn lld_distributes_thin_backends_to_the_engine() {
+    // lld 22's DTLTO: lld runs the thin link and hands each backend to a
+    // distributor as a job for a clang-style remote compiler: here the
+    // engine (`lto-engine -c --target=... M.o -fthinlto-index=... -o ...`).
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    let distributor = write(
+        dir,
+        "distribute.py",
+        "#!/usr/bin/env python3\n\
+         import json, subprocess, sys\n\
+         jobs = json.load(open(sys.argv[-1]))\n\
+         with open('commands.txt', 'a') as log:\n\
+         \x20   for job in jobs['jobs']:\n\
+         \x20       command = jobs['common']['args'] + job['args']\n\
+         \x20       log.write(' '.join(command) + '\\n')\n\
+         \x20       subprocess.check_call(command)\n",
+    );
+    std::fs::set_permissions(
+        &distributor,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    run_ok(clang(dir).args([
+        "-flto=thin",
+        "-O2",
+        "-fuse-ld=lld",
+        "main.c",
+        "helper.c",
+        &format!("-Wl,--thinlto-distributor={}", distributor.display()),
+        &format!(
+            "-Wl,--thinlto-remote-compiler={}",
+            env!("CARGO_BIN_EXE_lto-engine")
+        ),
+        "-o",
+        "dtlto",
+    ]));
+    assert_eq!(run_program(&dir.join("dtlto")), "41 8\n");
+    // The engine compiled every backend job.
+    let commands = std::fs::read_to_string(dir.join("commands.txt")).unwrap();
+    assert_eq!(commands.lines().count(), 2, "{commands}");
+    assert!(
+        commands
+            .lines()
+            .all(|l| l.starts_with(env!("CARGO_BIN_EXE_lto-engine"))
+                && l.contains("-fthinlto-index=")),
+        "{commands}"
+    );
+    // An option it does not take is an error naming it, not a different
+    // object.
+    let out = engine()
+        .args([
+            "-c",
+            "-fsanitize=address",
+            "x.o",
+            "-fthinlto-index=x.bc",
+            "-o",
+            "y.o",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-fsanitize=address"));
+}

@@ -8,8 +8,8 @@ use lto_engine::distributed::{
     IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 use lto_engine::{
-    Backends, CacheConfig, Config, EmitKind, Error, InputOptions, Isolation, Jobs, Jobserver,
-    LtoKind, ModuleOrder, OptLevel, Phase, Session, Workers, WriteTo,
+    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, InputOptions, Isolation, Jobs,
+    Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel, Session, Workers, WriteTo,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -297,6 +297,16 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("ld") {
         return linker_mode(args[2..].to_vec());
     }
+    // lld's DTLTO jobs give a clang remote compiler `-c --target=T -O2 ...
+    // M.o -fthinlto-index=I -o OUT`: `lto-engine backend` takes that too.
+    if args.iter().any(|a| a.starts_with("-fthinlto-index=")) {
+        match args.get(1).map(String::as_str) {
+            Some("backend") => return report_result(clang_style_backend(&args[2..])),
+            // Named as the remote compiler itself: `lto-engine -c ...`.
+            Some("-c") => return report_result(clang_style_backend(&args[1..])),
+            _ => {}
+        }
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fat(args) => run_fat(*args),
@@ -385,6 +395,92 @@ fn linker_mode(mut args: Vec<String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line for an error, and the exit status.
+fn report_result(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let text = error.to_string().replace('\n', " ");
+            eprintln!("lto-engine: error: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A distributed ThinLTO backend job in clang's spelling, as lld 22's
+/// `--thinlto-distributor` gives it to a `--thinlto-remote-compiler`.
+/// Options that do not change the object (warnings, `-c`, `-x ir`,
+/// `-faddrsig`, which the engine always does) are accepted; any other is an
+/// error naming it, rather than an object built otherwise than asked.
+fn clang_style_backend(args: &[String]) -> Result<(), Error> {
+    let mut config = Config::default();
+    let (mut module, mut index, mut output) = (None, None, None);
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let mut next = || {
+            i += 1;
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| Error::Usage(format!("backend: {arg} needs a value")))
+        };
+        if let Some(path) = arg.strip_prefix("-fthinlto-index=") {
+            index = Some(PathBuf::from(path));
+        } else if let Some(triple) = arg.strip_prefix("--target=") {
+            config.target_triple = Some(triple.to_string());
+        } else if let Some(cpu) = arg
+            .strip_prefix("-mcpu=")
+            .or_else(|| arg.strip_prefix("-march="))
+        {
+            config.target_cpu = Some(cpu.to_string());
+        } else if let Some(level) = arg.strip_prefix("-O") {
+            config.opt_level = level.parse().map_err(Error::Usage)?;
+        } else if let Some(model) = arg.strip_prefix("-mcmodel=") {
+            config.code_model = match model {
+                "small" => CodeModel::Small,
+                "kernel" => CodeModel::Kernel,
+                "medium" => CodeModel::Medium,
+                "large" => CodeModel::Large,
+                other => return Err(Error::Usage(format!("backend: -mcmodel={other}"))),
+            };
+        } else {
+            match arg {
+                "-o" => output = Some(PathBuf::from(next()?)),
+                "-target" => config.target_triple = Some(next()?),
+                "-x" => {
+                    let language = next()?;
+                    if language != "ir" {
+                        return Err(Error::Usage(format!("backend: -x {language}: only -x ir")));
+                    }
+                }
+                "-c" | "-faddrsig" => {}
+                "-ffunction-sections" => config.function_sections = true,
+                "-fno-function-sections" => config.function_sections = false,
+                "-fdata-sections" => config.data_sections = true,
+                "-fno-data-sections" => config.data_sections = false,
+                "-fpic" | "-fPIC" | "-fpie" | "-fPIE" => config.reloc_model = RelocModel::Pic,
+                "-fno-pic" | "-fno-pie" => config.reloc_model = RelocModel::Static,
+                _ if arg.starts_with("-W") => {}
+                _ if arg.starts_with('-') => {
+                    return Err(Error::Usage(format!(
+                        "backend: {arg}: a compiler option the engine's backend does not take"
+                    )))
+                }
+                _ => module = Some(PathBuf::from(arg)),
+            }
+        }
+        i += 1;
+    }
+    let (Some(module), Some(index), Some(output)) = (module, index, output) else {
+        return Err(Error::Usage(
+            "backend: needs a module, -fthinlto-index=FILE and -o FILE".to_string(),
+        ));
+    };
+    let object = lto_engine::distributed::backend_from_index(&config, &module, &index)?;
+    print_diagnostics(&object.diagnostics);
+    lto_engine::write_atomically(&output, &object.bytes)
 }
 
 /// This executable's `worker` subcommand, as the workers of a run.
