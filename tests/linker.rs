@@ -356,3 +356,110 @@ fn lld_distributes_thin_backends_to_the_engine() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("-fsanitize=address"));
 }
+
+/// A cargo workspace: a library with generics and trait objects and its
+/// unit and integration tests, and a binary using it.
+fn cargo_workspace(root: &Path) {
+    let files: &[(&str, &str)] = &[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"shapes\", \"app\"]\nresolver = \"2\"\n",
+        ),
+        (
+            "shapes/Cargo.toml",
+            "[package]\nname = \"shapes\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "shapes/src/lib.rs",
+            "pub trait Area { fn area(&self) -> f64; }\n\
+             pub struct Square(pub f64);\npub struct Rect(pub f64, pub f64);\n\
+             impl Area for Square { fn area(&self) -> f64 { self.0 * self.0 } }\n\
+             impl Area for Rect { fn area(&self) -> f64 { self.0 * self.1 } }\n\
+             pub fn total<T: Area>(items: &[T]) -> f64 { items.iter().map(Area::area).sum() }\n\
+             pub fn total_dyn(items: &[Box<dyn Area>]) -> f64 { items.iter().map(|s| s.area()).sum() }\n\
+             #[cfg(test)]\nmod tests { use crate::Area; #[test] fn square() { assert_eq!(super::Square(3.0).area(), 9.0); } }\n",
+        ),
+        (
+            "shapes/tests/sum.rs",
+            "use shapes::*;\n#[test] fn sums() { assert_eq!(total(&[Square(1.0), Square(2.0)]), 5.0); }\n\
+             #[test] fn sums_dyn() { let v: Vec<Box<dyn Area>> = vec![Box::new(Square(2.0)), Box::new(Rect(2.0, 3.0))]; assert_eq!(total_dyn(&v), 10.0); }\n",
+        ),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             [dependencies]\nshapes = { path = \"../shapes\" }\n",
+        ),
+        (
+            "app/src/main.rs",
+            "use shapes::*;\nfn main() { let v: Vec<Box<dyn Area>> = vec![Box::new(Square(3.0)), Box::new(Rect(1.0, 2.5))]; println!(\"total {}\", total_dyn(&v)); }\n\
+             #[cfg(test)]\nmod tests { #[test] fn runs() { assert_eq!(shapes::total(&[shapes::Rect(1.0, 1.0)]), 1.0); } }\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn a_cargo_workspace_builds_and_tests_through_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    cargo_workspace(&root);
+    let ld = linker(dir.path());
+    let report = dir.path().join("report.json");
+    let cache = dir.path().join("cache");
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        command
+            .current_dir(&root)
+            .args(args)
+            .arg("--offline")
+            .env("CARGO_TARGET_DIR", root.join("target"))
+            .env(
+                "RUSTFLAGS",
+                format!(
+                    "-Clinker-plugin-lto -Clinker=clang-22 -Clink-arg=-fuse-ld=lld \
+                     -Clink-arg=--ld-path={} -Clink-arg=-Wl,--thinlto-cache-dir={} \
+                     -Clink-arg=-Wl,--lto-engine-report={}",
+                    ld.display(),
+                    cache.display(),
+                    report.display()
+                ),
+            )
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        run_ok(&mut command)
+    };
+    // `cargo test`: every test binary is linked by the engine and passes.
+    let out = cargo(&["test"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let passed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("test result: ok"))
+        .collect();
+    assert!(passed.len() >= 3, "{text}");
+    assert!(text.contains("test sums_dyn ... ok"), "{text}");
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap()
+    };
+    assert_eq!(read()["kind"], "thin", "the links went through the engine");
+
+    // A release build, then a one-line edit of the binary: the library's
+    // modules come from the cache.
+    cargo(&["build", "--release", "-p", "app"]);
+    let cold = read();
+    assert_eq!(cold["thin"]["cache"]["hits"], 0, "{cold}");
+    let main = root.join("app/src/main.rs");
+    let edited = std::fs::read_to_string(&main)
+        .unwrap()
+        .replace("total {}", "sum {}");
+    std::fs::write(&main, edited).unwrap();
+    cargo(&["build", "--release", "-p", "app"]);
+    let warm = read();
+    let hits = warm["thin"]["cache"]["hits"].as_u64().unwrap();
+    let misses = warm["thin"]["cache"]["misses"].as_u64().unwrap();
+    assert!(hits >= 1 && misses >= 1, "{warm}");
+    let program = root.join("target/release/app");
+    assert_eq!(run_program(&program), "sum 11.5\n");
+}
