@@ -198,6 +198,26 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains("--thinlto-index-only"), "{line}");
     assert!(!dir.join("never").exists());
+    // A library nobody can find: the real linker's own diagnostic and exit.
+    let out = clang(dir)
+        .args([
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "main.c",
+            "helper.c",
+            "-lno_such_lib_xyz",
+            "-o",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ld.lld") && stderr.contains("unable to find library -lno_such_lib_xyz"),
+        "{stderr}"
+    );
     // `lto-engine ld` is the same linker by subcommand.
     let out = engine().args(["ld", "--version"]).output().unwrap();
     assert!(

@@ -172,15 +172,14 @@ impl Inputs {
     fn read(line: &LinkLine) -> Result<Inputs> {
         let mut files = Vec::with_capacity(line.items.len());
         for (item, state) in &line.items {
+            // What the engine cannot find or read (a library only a linker
+            // script names, a missing file) is the real linker's to report.
             let path = match item {
                 Item::File(path) => Some(PathBuf::from(path)),
-                Item::Library { name, .. } => Some(find_library(line, name, state)?),
+                Item::Library { name, .. } => find_library(line, name, state),
                 Item::Pass(_) => None,
             };
-            files.push(match path {
-                Some(path) => Some(read_file(path, *state)?),
-                None => None,
-            });
+            files.push(path.and_then(|path| read_file(path, *state)));
         }
         Ok(Inputs { files })
     }
@@ -354,7 +353,7 @@ impl Inputs {
 /// `-lNAME` as lld finds it: in each `-L` directory in order, `libNAME.so`
 /// (unless `-Bstatic`) then `libNAME.a`; `-l:FILE` finds FILE. A directory
 /// starting with `=` is under `--sysroot`.
-fn find_library(line: &LinkLine, name: &str, state: &State) -> Result<PathBuf> {
+fn find_library(line: &LinkLine, name: &str, state: &State) -> Option<PathBuf> {
     let candidates: Vec<String> = match name.strip_prefix(':') {
         Some(file) => vec![file.to_string()],
         None if state.static_only => vec![format!("lib{name}.a")],
@@ -371,31 +370,37 @@ fn find_library(line: &LinkLine, name: &str, state: &State) -> Result<PathBuf> {
         for candidate in &candidates {
             let path = dir.join(candidate);
             if path.is_file() {
-                return Ok(path);
+                return Some(path);
             }
         }
     }
-    Err(Error::Usage(format!("ld: unable to find library -l{name}")))
+    None
 }
 
 fn is_bitcode(bytes: &[u8]) -> bool {
     bytes.starts_with(b"BC\xC0\xDE") || bytes.starts_with(&[0xDE, 0xC0, 0x17, 0x0B])
 }
 
-fn read_file(path: PathBuf, state: State) -> Result<File> {
+/// The file at `path`; `None` when it cannot be read (the real linker
+/// says why). An archive the engine cannot read is left to the real linker
+/// as it is (ld.lld does LTO on bitcode it finds there itself).
+fn read_file(path: PathBuf, state: State) -> Option<File> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&name, Phase::Read, e))?;
+    let bytes = std::fs::read(&path).ok()?;
     let kind = if is_bitcode(&bytes) {
         Kind::Bitcode(bytes)
-    } else if bytes.starts_with(b"!<arch>\n") || bytes.starts_with(b"!<thin>\n") {
-        Kind::Archive(read_archive(&name, &bytes)?)
+    } else if bytes.starts_with(b"!<arch>\n") {
+        match read_archive(&name, &bytes) {
+            Ok(archive) => Kind::Archive(archive),
+            Err(_) => Kind::Native,
+        }
     } else {
         match object::File::parse(&*bytes) {
             Ok(file) if file.kind() == object::ObjectKind::Dynamic => Kind::Shared,
             _ => Kind::Native,
         }
     };
-    Ok(File { path, kind, state })
+    Some(File { path, kind, state })
 }
 
 fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
