@@ -223,15 +223,7 @@ impl Drop for Session {
         if Arc::strong_count(&self.handles) > 1 {
             return;
         }
-        let mut guard = self.lock();
-        while guard.pending > 0 {
-            guard = self
-                .shared
-                .idle
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        drop(guard);
+        drop(self.wait_for_loads());
         // A task lets go of the session just after it reports: give it
         // that moment (bounded) so the drop below is the last.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -263,6 +255,9 @@ struct Shared {
     cache: Option<Cache>,
     /// Worker processes, with [`Isolation::Workers`](crate::Isolation::Workers).
     pool: Option<Arc<Pool>>,
+    /// With workers and a cache: the cache's `validated` directory, made
+    /// once (see [`Shared::load`]).
+    validated: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -291,6 +286,14 @@ impl Session {
         check_config(&config)?;
         let cache = config.cache.as_ref().map(Cache::open).transpose()?;
         let pool = Pool::for_config(&config)?;
+        // Best effort: without it, every run asks a worker again.
+        let validated = match (&pool, &cache) {
+            (Some(_), Some(cache)) => {
+                let dir = cache.dir().join("validated");
+                std::fs::create_dir_all(&dir).ok().map(|()| dir)
+            }
+            _ => None,
+        };
         let threads = config.jobs.count();
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -306,6 +309,7 @@ impl Session {
                 workers,
                 cache,
                 pool,
+                validated,
             }),
             handles: Arc::new(()),
         })
@@ -414,16 +418,13 @@ impl Session {
     /// run, naming it. A session runs once: from any handle, a second run
     /// or an input added after it is an [`Error::Usage`].
     pub fn run_with(&self, backends: Backends) -> Result<Output> {
-        let mut guard = self.lock();
-        if guard.finished {
+        if self.lock().finished {
             return Err(Error::Usage("this session has already run".to_string()));
         }
-        while guard.pending > 0 {
-            guard = self
-                .shared
-                .idle
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.wait_for_loads();
+        if guard.finished {
+            // Another handle ran it meanwhile.
+            return Err(Error::Usage("this session has already run".to_string()));
         }
         // The run takes the state; what stays behind refuses inputs.
         let mut state = std::mem::take(&mut *guard);
@@ -450,6 +451,19 @@ impl Session {
             self.shared.kind,
             &backends,
         )
+    }
+
+    /// The state, once no background load is pending.
+    fn wait_for_loads(&self) -> MutexGuard<'_, State> {
+        let mut guard = self.lock();
+        while guard.pending > 0 {
+            guard = self
+                .shared
+                .idle
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        guard
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -592,8 +606,7 @@ impl Shared {
     /// cache's `validated` directory, named by their SHA-1 and this
     /// engine's version (another LLVM may read them differently).
     fn validated_marker(&self, bytes: &[u8]) -> Option<PathBuf> {
-        let dir = self.cache.as_ref()?.dir().join("validated");
-        std::fs::create_dir_all(&dir).ok()?;
+        let dir = self.validated.as_ref()?;
         let hash = module_hash_hex(crate::llvm::sha1(bytes));
         Some(dir.join(format!("{hash}-{}", env!("CARGO_PKG_VERSION"))))
     }

@@ -380,8 +380,7 @@ fn error_from_json(value: &Value, job: &Job<'_>) -> Error {
 /// for the worker. The host then reads only what the worker read.
 pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
     // A copy stays for the pool's life: the backend may compile from it.
-    let (path, copy) = file_of(pool, input)?;
-    std::mem::forget(copy);
+    let (path, _copied) = file_of(pool, input)?;
     let out = pool.file(".prepared.bc");
     let files = [path.as_path()];
     let job = Job {
@@ -395,7 +394,7 @@ pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
     )?;
     let summary_added = answer["summary_added"].as_bool().unwrap_or(false);
     let (bytes, file) = if summary_added {
-        (map(&out, &input.name)?, out)
+        (read_output(&out, &input.name)?, out)
     } else {
         (input.bytes.clone(), path)
     };
@@ -415,8 +414,7 @@ pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
 /// `no_builtins` crate, asked of a worker: the check reads the bitcode's
 /// function attributes.
 pub(crate) fn no_builtins(pool: &Pool, name: &str, bytes: &[u8]) -> Result<bool> {
-    let path = pool.file(".embedded.bc");
-    crate::fs::write_atomically(&path, bytes)?;
+    let path = write_file(pool, ".embedded.bc", bytes)?;
     let copy = RemoveOnDrop(path.clone());
     let files = [path.as_path()];
     let job = Job {
@@ -434,7 +432,8 @@ pub(crate) fn no_builtins(pool: &Pool, name: &str, bytes: &[u8]) -> Result<bool>
 
 /// Parses and verifies every module of `input` in a worker.
 pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
-    let (path, _copy) = file_of(pool, input)?;
+    let (path, copied) = file_of(pool, input)?;
+    let _copy = copied.then(|| RemoveOnDrop(path.clone()));
     let files = [path.as_path()];
     let job = Job {
         input: &input.name,
@@ -502,15 +501,13 @@ pub(crate) fn backend(
     })
 }
 
-/// The path of a file holding exactly `input`'s bytes: the input's own
-/// file, or a copy in the pool's directory (removed when the guard goes).
-fn file_of(pool: &Pool, input: &BitcodeInput) -> Result<(PathBuf, Option<RemoveOnDrop>)> {
+/// The path of a file holding exactly `input`'s bytes, and whether it is
+/// a copy made in the pool's directory (else the input's own file).
+fn file_of(pool: &Pool, input: &BitcodeInput) -> Result<(PathBuf, bool)> {
     if input.origin == ModuleOrigin::File && input.archive.is_none() {
-        return Ok((PathBuf::from(&input.name), None));
+        return Ok((PathBuf::from(&input.name), false));
     }
-    let path = pool.file(".bc");
-    crate::fs::write_atomically(&path, input.bytes.as_slice())?;
-    Ok((path.clone(), Some(RemoveOnDrop(path))))
+    Ok((write_file(pool, ".bc", input.bytes.as_slice())?, true))
 }
 
 /// Writes `bytes` to a new file of the pool and returns its path (kept for
@@ -530,8 +527,8 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// The bytes of a file the worker wrote, mapped.
-fn map(path: &Path, name: &str) -> Result<InputBytes> {
+/// The bytes of a file a worker wrote for the input `name`.
+fn read_output(path: &Path, name: &str) -> Result<InputBytes> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(name, Phase::Read, e))?;
     Ok(InputBytes::owned(bytes))
 }

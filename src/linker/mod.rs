@@ -150,6 +150,7 @@ struct Inputs {
 }
 
 /// What the link uses.
+#[derive(Default)]
 struct Resolved {
     /// Bitcode modules: (name, bytes), in command-line order.
     modules: Vec<(String, Vec<u8>)>,
@@ -197,80 +198,24 @@ impl Inputs {
     /// first archive on the line that defines it), or under
     /// `--whole-archive`; repeated until nothing changes.
     fn resolve(&self, line: &LinkLine) -> Result<Resolved> {
-        let mut resolved = Resolved {
-            modules: Vec::new(),
-            taken: HashSet::new(),
-            bitcode_definitions: HashMap::new(),
-            native_references: BTreeSet::new(),
-        };
-        let mut defined: HashSet<String> = HashSet::new();
-        let mut undefined: BTreeSet<String> = BTreeSet::new();
-        let take = |name: String,
-                    bytes: &[u8],
-                    bitcode: bool,
-                    resolved: &mut Resolved,
-                    defined: &mut HashSet<String>,
-                    undefined: &mut BTreeSet<String>|
-         -> Result<()> {
-            let symbols = if bitcode {
-                bitcode_symbols(&name, bytes)?
-            } else {
-                native_symbols(&name, bytes, false)?
-            };
-            for (symbol, visibility) in symbols.defined {
-                if bitcode {
-                    resolved
-                        .bitcode_definitions
-                        .entry(symbol.clone())
-                        .or_insert(visibility);
-                }
-                undefined.remove(&symbol);
-                defined.insert(symbol);
-            }
-            for (symbol, weak) in symbols.undefined {
-                if !bitcode {
-                    resolved.native_references.insert(symbol.clone());
-                }
-                if !weak && !defined.contains(&symbol) {
-                    undefined.insert(symbol);
-                }
-            }
-            if bitcode {
-                resolved.modules.push((name, bytes.to_vec()));
-            }
-            Ok(())
-        };
+        let mut state = Resolution::default();
         for symbol in line.undefined.iter().chain(line.entry.iter()) {
-            undefined.insert(symbol.clone());
+            state.undefined.insert(symbol.clone());
         }
         if line.entry.is_none() && !line.shared {
-            undefined.insert("_start".to_string());
+            state.undefined.insert("_start".to_string());
         }
         // Objects, shared libraries and whole archives first, in order.
         for (position, file) in self.files.iter().enumerate() {
             let Some(file) = file else { continue };
             let name = file.path.display().to_string();
             match &file.kind {
-                Kind::Bitcode(bytes) => take(
-                    name,
-                    bytes,
-                    true,
-                    &mut resolved,
-                    &mut defined,
-                    &mut undefined,
-                )?,
+                Kind::Bitcode(bytes) => state.take(name, bytes, true)?,
                 Kind::Native => {
+                    // Linker scripts and the like have no symbols to read.
                     if let Ok(bytes) = std::fs::read(&file.path) {
-                        // Linker scripts and the like have no symbols to read.
                         if object::File::parse(&*bytes).is_ok() {
-                            take(
-                                name,
-                                &bytes,
-                                false,
-                                &mut resolved,
-                                &mut defined,
-                                &mut undefined,
-                            )?;
+                            state.take(name, &bytes, false)?;
                         }
                     }
                 }
@@ -279,74 +224,119 @@ impl Inputs {
                         std::fs::read(&file.path).map_err(|e| Error::io(&name, Phase::Read, e))?;
                     let symbols = native_symbols(&name, &bytes, true)?;
                     for (symbol, _) in symbols.defined {
-                        undefined.remove(&symbol);
-                        defined.insert(symbol);
+                        state.define(symbol);
                     }
                     for (symbol, _) in symbols.undefined {
-                        resolved.native_references.insert(symbol);
+                        state.resolved.native_references.insert(symbol);
                     }
                 }
                 Kind::Archive(archive) if file.state.whole_archive => {
-                    for (m, member) in archive.members.iter().enumerate() {
-                        resolved.taken.insert((position, m));
-                        take(
-                            format!("{name}({})", member.name),
-                            &member.bytes,
-                            member.bitcode,
-                            &mut resolved,
-                            &mut defined,
-                            &mut undefined,
-                        )?;
+                    for m in 0..archive.members.len() {
+                        state.take_member(position, &file.path, archive, m)?;
                     }
                 }
                 Kind::Archive(_) => {}
             }
         }
         // Lazy members, until no undefined symbol pulls another.
-        loop {
-            let mut pulled = None;
-            'search: for symbol in &undefined {
-                for (position, file) in self.files.iter().enumerate() {
-                    let Some(File {
-                        kind: Kind::Archive(archive),
-                        state,
-                        ..
-                    }) = file
-                    else {
-                        continue;
-                    };
-                    if state.whole_archive {
-                        continue;
-                    }
-                    if let Some(&m) = archive.index.get(symbol) {
-                        if !resolved.taken.contains(&(position, m)) {
-                            pulled = Some((position, m));
-                            break 'search;
-                        }
-                    }
-                }
-            }
-            let Some((position, m)) = pulled else { break };
-            let Some(File {
+        while let Some((position, m)) = self.next_lazy_member(&state) {
+            if let Some(File {
                 path,
                 kind: Kind::Archive(archive),
                 ..
             }) = &self.files[position]
-            else {
-                continue;
-            };
-            let member = &archive.members[m];
-            resolved.taken.insert((position, m));
-            take(
-                format!("{}({})", path.display(), member.name),
-                &member.bytes,
-                member.bitcode,
-                &mut resolved,
-                &mut defined,
-                &mut undefined,
-            )?;
+            {
+                state.take_member(position, path, archive, m)?;
+            }
         }
-        Ok(resolved)
+        Ok(state.resolved)
+    }
+
+    /// The first archive member (by archive position on the line) that
+    /// defines a symbol still undefined and is not taken yet.
+    fn next_lazy_member(&self, state: &Resolution) -> Option<(usize, usize)> {
+        state.undefined.iter().find_map(|symbol| {
+            self.files
+                .iter()
+                .enumerate()
+                .find_map(|(position, file)| match file {
+                    Some(File {
+                        kind: Kind::Archive(archive),
+                        state: item_state,
+                        ..
+                    }) if !item_state.whole_archive => archive
+                        .index
+                        .get(symbol)
+                        .map(|&m| (position, m))
+                        .filter(|taken| !state.resolved.taken.contains(taken)),
+                    _ => None,
+                })
+        })
+    }
+}
+
+/// Symbol resolution in progress.
+#[derive(Default)]
+struct Resolution {
+    resolved: Resolved,
+    defined: HashSet<String>,
+    /// Non-weak references not yet defined, ordered so that the run is
+    /// deterministic.
+    undefined: BTreeSet<String>,
+}
+
+impl Resolution {
+    fn define(&mut self, symbol: String) {
+        self.undefined.remove(&symbol);
+        self.defined.insert(symbol);
+    }
+
+    /// Takes an object (bitcode or native) into the link: its definitions
+    /// resolve references, its references may pull archive members.
+    fn take(&mut self, name: String, bytes: &[u8], bitcode: bool) -> Result<()> {
+        let symbols = if bitcode {
+            bitcode_symbols(&name, bytes)?
+        } else {
+            native_symbols(&name, bytes, false)?
+        };
+        for (symbol, visibility) in symbols.defined {
+            if bitcode {
+                self.resolved
+                    .bitcode_definitions
+                    .entry(symbol.clone())
+                    .or_insert(visibility);
+            }
+            self.define(symbol);
+        }
+        for (symbol, weak) in symbols.undefined {
+            if !bitcode {
+                self.resolved.native_references.insert(symbol.clone());
+            }
+            if !weak && !self.defined.contains(&symbol) {
+                self.undefined.insert(symbol);
+            }
+        }
+        if bitcode {
+            self.resolved.modules.push((name, bytes.to_vec()));
+        }
+        Ok(())
+    }
+
+    /// Takes member `m` of the archive at `position`.
+    fn take_member(
+        &mut self,
+        position: usize,
+        path: &Path,
+        archive: &Archive,
+        m: usize,
+    ) -> Result<()> {
+        let member = &archive.members[m];
+        self.resolved.taken.insert((position, m));
+        self.take(
+            format!("{}({})", path.display(), member.name),
+            &member.bytes,
+            member.bitcode,
+        )
     }
 }
 

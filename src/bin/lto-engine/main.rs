@@ -316,15 +316,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run_demo(),
         Command::Worker => lto_engine::serve_worker(),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // One line, whatever LLVM said.
-            let text = error.to_string().replace('\n', " ");
-            eprintln!("lto-engine: error: {text}");
-            ExitCode::FAILURE
-        }
-    }
+    report_result(result)
 }
 
 fn session_for(
@@ -389,15 +381,11 @@ fn linker_mode(mut args: Vec<String>) -> ExitCode {
     });
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Err(error) => {
-            let text = error.to_string().replace('\n', " ");
-            eprintln!("lto-engine: error: {text}");
-            ExitCode::FAILURE
-        }
+        Err(error) => report_result(Err(error)),
     }
 }
 
-/// One line for an error, and the exit status.
+/// One line for an error (whatever LLVM said), and the exit status.
 fn report_result(result: Result<(), Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
