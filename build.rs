@@ -70,6 +70,7 @@ fn main() {
         "distributed",
         "checks",
         "symbols",
+        "partition",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

@@ -70,6 +70,24 @@ void ltoe_update_vcall_visibility(LLVMModuleRef module, int whole_program_visibi
                                   const char *const *visible, size_t visible_count);
 uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
 
+/* Fat LTO code generation partitions (partition.cpp). Splits `module` into
+ * `count` partitions with LLVM's SplitModule (every local made a hidden
+ * global so that partitions may refer to each other; module asm stays in
+ * partition 0), each written as plain bitcode to parts[i] (an array of
+ * `count`). *locals gets one record per definition that was local before
+ * the split, sorted by name: {u32 name length, name bytes, u8 linkage
+ * (0 internal, 1 private), u8 named by module asm, u32 defining partition,
+ * u32 count, u32 partitions with a used declaration of it...}. The module
+ * is left split (its locals external): free it, don't compile it. */
+int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffer **parts,
+                      LtoeBuffer **locals, char **err);
+/* Gives the definition `name` local linkage back (0 internal, 1 private)
+ * and default visibility. */
+int ltoe_localize_definition(LLVMModuleRef module, const char *name, int linkage, char **err);
+/* Renames the global value `name` (a definition or a declaration); fails
+ * when `new_name` is taken. */
+int ltoe_rename_global(LLVMModuleRef module, const char *name, const char *new_name, char **err);
+
 /* Input checks (checks.cpp). The IR verifier on an input: broken IR is an
  * error with the verifier's text; broken debug info alone is a warning and
  * the debug info is stripped, as LLVM's LTO does. */

@@ -494,8 +494,14 @@ pub struct Config {
     pub input_options: InputOptions,
     /// Where to write the module after each stage, if anywhere.
     pub save_temps: Option<PathBuf>,
-    /// ThinLTO backend parallelism.
+    /// Parallelism of the ThinLTO backends and of fat LTO's code
+    /// generation partitions.
     pub jobs: Jobs,
+    /// Fat LTO: how many partitions the optimized module is split into for
+    /// code generation, each compiled on its own thread into its own
+    /// object (default: [`FatPartitions::Auto`]). Emitting bitcode always
+    /// makes one.
+    pub fat_partitions: FatPartitions,
     /// The order modules are taken in (default: by name).
     pub module_order: ModuleOrder,
     /// Where input bitcode is parsed and compiled (default: in process).
@@ -526,6 +532,44 @@ pub struct Config {
     pub remarks: Option<String>,
 }
 
+/// Fat LTO's code generation partitions ([`Config::fat_partitions`]): the
+/// optimized module is split into this many parts, each compiled on its own
+/// thread into its own object (lld's `--lto-partitions`). The objects
+/// depend on this setting and the module only, never on [`Config::jobs`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FatPartitions {
+    /// One partition per [`FatPartitions::AUTO_INSTRUCTIONS`] instructions
+    /// of the optimized module, at most [`FatPartitions::AUTO_MAX`]: a
+    /// small program stays one object (splitting would cost more than it
+    /// saves), a large one is compiled on up to four cores. A fixed rule,
+    /// not the machine's core count, so that every machine writes the same
+    /// objects; the README ("Fat LTO code generation partitions") gives the
+    /// measurements behind the numbers.
+    #[default]
+    Auto,
+    /// Exactly this many (at least one). `Fixed(1)` is lld's default.
+    Fixed(usize),
+}
+
+impl FatPartitions {
+    /// [`FatPartitions::Auto`]'s most partitions.
+    pub const AUTO_MAX: usize = 4;
+    /// [`FatPartitions::Auto`]'s instructions per partition.
+    pub const AUTO_INSTRUCTIONS: u64 = 25_000;
+
+    /// The partition count for an optimized module of `instructions`.
+    pub fn count(self, instructions: u64) -> usize {
+        match self {
+            FatPartitions::Fixed(n) => n.max(1),
+            FatPartitions::Auto => {
+                let wanted = instructions / Self::AUTO_INSTRUCTIONS;
+                usize::try_from(wanted).map_or(Self::AUTO_MAX, |n| n.clamp(1, Self::AUTO_MAX))
+            }
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -542,6 +586,7 @@ impl Default for Config {
             input_options: InputOptions::default(),
             save_temps: None,
             jobs: Jobs::Auto,
+            fat_partitions: FatPartitions::Auto,
             module_order: ModuleOrder::Name,
             isolation: Isolation::InProcess,
             cache: None,
@@ -607,6 +652,8 @@ setters! {
     input_options: InputOptions,
     /// [`Config::jobs`].
     jobs: Jobs,
+    /// [`Config::fat_partitions`].
+    fat_partitions: FatPartitions,
     /// [`Config::module_order`].
     module_order: ModuleOrder,
     /// [`Config::isolation`].
@@ -666,6 +713,11 @@ impl ConfigBuilder {
     /// backend at all). What needs LLVM (the target, the remark pattern)
     /// is checked when a session is made.
     pub fn build(self) -> crate::error::Result<Config> {
+        if self.config.fat_partitions == FatPartitions::Fixed(0) {
+            return Err(crate::error::Error::Config(
+                "fat_partitions: FatPartitions::Fixed needs at least one".to_string(),
+            ));
+        }
         if self.config.jobs == Jobs::Fixed(0) {
             return Err(crate::error::Error::Config(
                 "jobs: Jobs::Fixed needs at least one".to_string(),

@@ -1,6 +1,7 @@
 //! Fat LTO: the modules are linked in input order into the first one with
 //! one `Linker`, everything not preserved is internalized (the restriction
-//! pass), `lto<On>` runs, one output is emitted.
+//! pass), `lto<On>` runs, and the module is split into code generation
+//! partitions compiled in parallel (one object each).
 //!
 //! Why the first module and not the costliest, as rustc does: rustc picks the
 //! costliest so that it need not serialize and reparse it into a new context;
@@ -13,19 +14,20 @@
 //! wrong place, where lld and the native build run it in input order.
 
 use crate::codegen;
-use crate::config::Config;
+use crate::config::{Config, EmitKind};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::{self, Diagnostic};
-use crate::report::{ModuleReport, Report, RunKind, Step};
+use crate::report::{FatRunReport, ModuleReport, PartitionReport, Report, RunKind, Step};
 use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeSet;
+use std::time::Instant;
 
-/// What a fat run produced: the emitted bytes, the report, and LLVM's
-/// warnings and remarks.
-pub(crate) type FatRun = (Vec<u8>, Report, Vec<Diagnostic>);
+/// What a fat run produced: the emitted bytes of each code generation
+/// partition, the report, and LLVM's warnings and remarks.
+pub(crate) type FatRun = (Vec<Vec<u8>>, Report, Vec<Diagnostic>);
 
 /// Runs fat LTO over `modules`, keeping `preserved` visible.
 pub(crate) fn run(
@@ -38,6 +40,48 @@ pub(crate) fn run(
         preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };
+    let mut diagnostics = Vec::new();
+    // The context of the merged module is gone when this returns: its
+    // uniqued metadata (debug info) and constants would otherwise stay in
+    // memory while the partitions are compiled.
+    let objects =
+        match link_and_optimize(config, modules, preserved, &mut report, &mut diagnostics)? {
+            Optimized::Objects(objects) => objects,
+            Optimized::Split {
+                split,
+                triple,
+                base_name,
+            } => {
+                let (objects, partition_diagnostics) =
+                    compile_partitions(config, &triple, &split, &base_name, &mut report)?;
+                diagnostics.extend(partition_diagnostics);
+                objects
+            }
+        };
+    report.output_bytes = objects.iter().map(Vec::len).sum();
+    Ok((objects, report, diagnostics))
+}
+
+/// The merged, optimized module: compiled already (one partition), or
+/// split into partitions for [`compile_partitions`].
+enum Optimized {
+    Objects(Vec<Vec<u8>>),
+    Split {
+        split: llvm::SplitModule,
+        triple: String,
+        base_name: String,
+    },
+}
+
+/// Parses, links, internalizes and optimizes the modules, then compiles
+/// the result (one partition) or splits it.
+fn link_and_optimize(
+    config: &Config,
+    modules: &[BitcodeInput],
+    preserved: &BTreeSet<String>,
+    report: &mut Report,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Optimized> {
     // Declared first so that it is dropped after every module parsed into it.
     let context = codegen::module_context(config, false)?;
 
@@ -55,7 +99,7 @@ pub(crate) fn run(
     if parsed.is_empty() {
         // All inputs are native: `-o` still gets a valid (empty) object so
         // build rules that expect it hold; link.rsp lists only the natives.
-        return emit_empty(config, &context, report);
+        return emit_empty(config, &context, report).map(|object| Optimized::Objects(vec![object]));
     }
 
     report.modules = parsed
@@ -74,7 +118,7 @@ pub(crate) fn run(
     let stages = Stages::new(config, &base_name, None);
     // Diagnostics of the parse are the base's; of each link, the linked
     // module's (a conflicting module flag names the module brought in).
-    let mut diagnostics = llvm::take_diagnostics(&context, &base_name);
+    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
     diagnostics.extend(report.time(Step::Link, || link_all(&context, &base, parsed))?);
     base.verify().map_err(|e| Error::Llvm {
         input: base_name.clone(),
@@ -118,13 +162,190 @@ pub(crate) fn run(
     llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
     stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
 
-    let bytes = report.time(Step::Codegen, || {
-        codegen::emit(&base, &machine, config.emit, &base_name)
-    })?;
-    llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
-    report.output_bytes = bytes.len();
     diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-    Ok((bytes, report, diagnostics))
+    let partitions = if config.emit == EmitKind::Bitcode {
+        1
+    } else {
+        config.fat_partitions.count(llvm::instruction_count(&base))
+    };
+    if partitions <= 1 {
+        let start = Instant::now();
+        let bytes = report.time(Step::Codegen, || {
+            codegen::emit(&base, &machine, config.emit, &base_name)
+        })?;
+        llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
+        diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+        report.fat = FatRunReport {
+            partitions: vec![PartitionReport {
+                bitcode_bytes: 0,
+                object_bytes: bytes.len(),
+                codegen: start.elapsed(),
+            }],
+            jobs: 1,
+            ..FatRunReport::default()
+        };
+        return Ok(Optimized::Objects(vec![bytes]));
+    }
+    let split = report
+        .time(Step::Split, || llvm::split_module(base, partitions))
+        .map_err(|reason| Error::Llvm {
+            input: base_name.clone(),
+            phase: Phase::Codegen,
+            reason: format!("splitting into {partitions} partitions: {reason}"),
+        })?;
+    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+    Ok(Optimized::Split {
+        split,
+        triple,
+        base_name,
+    })
+}
+
+/// What one partition gets done to it after parsing, so that what was
+/// local before the split is local again or cannot clash.
+#[derive(Default)]
+struct PartitionRepairs<'a> {
+    /// Definitions used in this partition only: local again.
+    localize: Vec<(&'a str, llvm::LocalLinkage)>,
+    /// Definitions and declarations of locals used across partitions:
+    /// renamed to a name no other object can have.
+    rename: Vec<&'a str>,
+}
+
+/// Compiles each partition of the split module on its own thread, as
+/// LLVM's `splitCodeGen`: each partition was written as bitcode and is
+/// parsed into a context of its own, since a context is not thread-safe.
+/// Returns the objects in partition order.
+///
+/// `SplitModule` makes every local a hidden global so that partitions can
+/// refer to each other. Left so, a static function `helper` of a C file
+/// would clash with a global `helper` of a native object in the final
+/// link, and every local would take a place in the dynamic symbol
+/// machinery of the linker. So, per local: used in its own partition only,
+/// it is made local again; used from another partition, it keeps hidden
+/// visibility under a name with a `.llvm.<hash>` suffix (as ThinLTO's
+/// promotion), the hash taken over the partitions' bitcode. A local that
+/// module-level asm names (the asm stays in partition 0) keeps its name,
+/// as with lld.
+fn compile_partitions(
+    config: &Config,
+    triple: &str,
+    split: &llvm::SplitModule,
+    base_name: &str,
+    report: &mut Report,
+) -> Result<(Vec<Vec<u8>>, Vec<Diagnostic>)> {
+    let count = split.parts.len();
+    let mut digest = Vec::with_capacity(20 * count);
+    for part in &split.parts {
+        digest.extend_from_slice(&llvm::sha1(part.as_bytes()));
+    }
+    let hash = llvm::sha1(&digest);
+    let suffix = format!(
+        ".llvm.{}",
+        u64::from_le_bytes(hash[..8].try_into().expect("8 bytes of a 20-byte digest"))
+    );
+
+    let mut repairs: Vec<PartitionRepairs> =
+        (0..count).map(|_| PartitionRepairs::default()).collect();
+    let (mut promoted, mut relocalized) = (0, 0);
+    for local in &split.locals {
+        let used_elsewhere = local.used_in.iter().any(|&p| p != local.defined_in);
+        if local.named_by_module_asm {
+            if local.defined_in == 0 && !used_elsewhere {
+                repairs[0].localize.push((&local.name, local.linkage));
+                relocalized += 1;
+            }
+            continue;
+        }
+        if !used_elsewhere {
+            repairs[local.defined_in]
+                .localize
+                .push((&local.name, local.linkage));
+            relocalized += 1;
+        } else {
+            repairs[local.defined_in].rename.push(&local.name);
+            for &user in local.used_in.iter().filter(|&&p| p != local.defined_in) {
+                repairs[user].rename.push(&local.name);
+            }
+            promoted += 1;
+        }
+    }
+
+    // Largest first, so that the last one to finish is a small one.
+    let mut order: Vec<usize> = (0..count).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(split.parts[i].as_bytes().len()));
+    let parallelism = config.jobs.resolve();
+    let start = Instant::now();
+    let (results, run) =
+        crate::jobs::run_each(&order, count, &parallelism, "lto-engine-codegen", |i| {
+            let started = Instant::now();
+            let name = format!("{base_name}#{i}");
+            let (object, diagnostics) = codegen_partition(
+                config,
+                triple,
+                split.parts[i].as_bytes(),
+                &name,
+                &repairs[i],
+                &suffix,
+            )?;
+            Ok((object, diagnostics, started.elapsed()))
+        })?;
+    report.phases.push((Step::Codegen, start.elapsed()));
+    let mut objects = Vec::with_capacity(count);
+    let mut diagnostics = Vec::new();
+    let mut partitions = Vec::with_capacity(count);
+    for (i, result) in results.into_iter().enumerate() {
+        let (object, partition_diagnostics, time) = result.ok_or_else(|| Error::Llvm {
+            input: base_name.to_string(),
+            phase: Phase::Codegen,
+            reason: format!("partition {i} was not compiled"),
+        })?;
+        partitions.push(PartitionReport {
+            bitcode_bytes: split.parts[i].as_bytes().len(),
+            object_bytes: object.len(),
+            codegen: time,
+        });
+        objects.push(object);
+        diagnostics.extend(partition_diagnostics);
+    }
+    report.fat = FatRunReport {
+        partitions,
+        jobs: run.workers,
+        promoted_locals: promoted,
+        relocalized,
+    };
+    Ok((objects, diagnostics))
+}
+
+/// Parses one partition into a context of its own, repairs its locals and
+/// compiles it.
+fn codegen_partition(
+    config: &Config,
+    triple: &str,
+    bitcode: &[u8],
+    name: &str,
+    repairs: &PartitionRepairs<'_>,
+    suffix: &str,
+) -> Result<(Vec<u8>, Vec<Diagnostic>)> {
+    let llvm_error = |reason: String| Error::Llvm {
+        input: name.to_string(),
+        phase: Phase::Codegen,
+        reason,
+    };
+    let context = codegen::module_context(config, true)?;
+    let module = llvm::parse_bitcode(&context, bitcode, name, 0)
+        .map_err(|reason| llvm_error(llvm::with_error_text(&context, reason)))?;
+    for (local, linkage) in &repairs.localize {
+        llvm::localize_definition(&module, local, *linkage).map_err(llvm_error)?;
+    }
+    for local in &repairs.rename {
+        llvm::rename_global(&module, local, &format!("{local}{suffix}")).map_err(llvm_error)?;
+    }
+    let machine = codegen::target_machine(config, triple, Some(&module))?;
+    let object = codegen::emit(&module, &machine, config.emit, name)?;
+    llvm::fail_on_error_diagnostics(&context, name, Phase::Codegen)?;
+    let diagnostics = llvm::take_diagnostics(&context, name);
+    Ok((object, diagnostics))
 }
 
 /// A module parsed for the link, with its cost and the input it came from.
@@ -137,7 +358,7 @@ struct ParsedModule<'ctx, 'i> {
 
 /// The output of a run with no bitcode: an empty object for the host or
 /// `--target` triple.
-fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<FatRun> {
+fn emit_empty(config: &Config, context: &Context, report: &mut Report) -> Result<Vec<u8>> {
     let module = context.create_module("lto.empty");
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple, None)?;
@@ -145,8 +366,7 @@ fn emit_empty(config: &Config, context: &Context, mut report: Report) -> Result<
     let bytes = report.time(Step::Codegen, || {
         codegen::emit(&module, &machine, config.emit, "lto.empty")
     })?;
-    report.output_bytes = bytes.len();
-    Ok((bytes, report, Vec::new()))
+    Ok(bytes)
 }
 
 type Parsed<'ctx, 'i> = Vec<ParsedModule<'ctx, 'i>>;

@@ -139,6 +139,25 @@ extern "C" {
         internalized: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_split_module(
+        module: LLVMModuleRef,
+        count: std::os::raw::c_uint,
+        parts: *mut *mut LtoeBuffer,
+        locals: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_localize_definition(
+        module: LLVMModuleRef,
+        name: *const c_char,
+        linkage: c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_rename_global(
+        module: LLVMModuleRef,
+        name: *const c_char,
+        new_name: *const c_char,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_update_vcall_visibility(
         module: LLVMModuleRef,
         whole_program_visibility: c_int,

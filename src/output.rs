@@ -59,8 +59,8 @@ pub struct DistributedModule {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Output {
-    /// The emitted objects: the LTO objects (one for fat LTO, one per
-    /// module for thin LTO, none when the backends are distributed), then
+    /// The emitted objects: the LTO objects (one per code generation
+    /// partition for fat LTO, in partition order; one per module for thin LTO, none when the backends are distributed), then
     /// those of modules compiled without LTO.
     pub objects: Vec<OutputObject>,
     /// With [`Backends::IndexFiles`](crate::Backends::IndexFiles): one
@@ -106,9 +106,12 @@ impl WriteTo {
         }
     }
 
-    /// The run's one LTO object at `path` (fat LTO's `-o`), the other files
-    /// beside it. A run with more than one LTO object (thin LTO: one per
-    /// module) or with distributed jobs is refused with [`Error::Usage`]
+    /// The run's LTO object at `path` (fat LTO's `-o`), the other files
+    /// beside it. Fat LTO with several code generation partitions
+    /// ([`Config::fat_partitions`](crate::Config::fat_partitions)) writes
+    /// the first at `path` and the others as `out.1.o`, `out.2.o`, ...
+    /// beside it (`link.rsp` lists them all). A thin run with more than one
+    /// LTO object or with distributed jobs is refused with [`Error::Usage`]
     /// rather than writing part of it.
     pub fn object(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
@@ -173,8 +176,15 @@ impl Output {
             .iter()
             .filter(|o| o.lto != ModuleLto::No)
             .count();
+        // Fat LTO's code generation partitions are one output: the first at
+        // the path asked for, the others beside it.
+        let all_fat = self
+            .objects
+            .iter()
+            .filter(|o| o.lto != ModuleLto::No)
+            .all(|o| o.lto == ModuleLto::Fat);
         if let Some(path) = &to.object {
-            if lto_objects > 1 || !self.jobs.is_empty() {
+            if (lto_objects > 1 && !all_fat) || !self.jobs.is_empty() {
                 return Err(Error::Usage(format!(
                     "{}: this run has {} LTO objects{}; write it to a directory",
                     path.display(),
@@ -195,9 +205,13 @@ impl Output {
         let mut imports_files = Vec::new();
         let mut unchanged = 0;
         let mut object_paths = Vec::with_capacity(self.objects.len());
+        let mut partition = 0;
         for object in &self.objects {
             let path = match &to.object {
-                Some(path) if object.lto != ModuleLto::No => path.clone(),
+                Some(path) if object.lto != ModuleLto::No => {
+                    partition += 1;
+                    partition_path(path, partition - 1)
+                }
                 _ => to.dir.join(&object.file_name),
             };
             if !write_if_changed(&path, &object.bytes)? {
@@ -241,6 +255,20 @@ impl Output {
             archives,
         })
     }
+}
+
+/// Where fat LTO's partition `index` goes when the output is `path`:
+/// `path` itself for the first, `out.1.o`, `out.2.o`, ... for the others.
+fn partition_path(path: &Path, index: usize) -> PathBuf {
+    if index == 0 {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{index}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{index}"),
+    };
+    path.with_file_name(name)
 }
 
 /// Writes `dir/link.rsp`: `items` in order, `lto_objects` where the LTO

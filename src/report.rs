@@ -39,6 +39,9 @@ pub enum Step {
     IndexFiles,
     /// Thin LTO: recording the new keys and pruning the cache.
     CacheUpdate,
+    /// Fat LTO: splitting the optimized module into code generation
+    /// partitions (each written as bitcode for its thread).
+    Split,
     /// A ThinLTO backend: renaming and promoting locals.
     Rename,
     /// A ThinLTO backend: dropping dead definitions, resolving weak linkages.
@@ -75,6 +78,7 @@ impl Step {
             Verify,
             IndexFiles,
             CacheUpdate,
+            Split,
             Rename,
             Resolve,
             Internalize,
@@ -104,6 +108,7 @@ impl Step {
             Step::Verify => "verify",
             Step::IndexFiles => "index files",
             Step::CacheUpdate => "cache update",
+            Step::Split => "split",
             Step::Rename => "rename",
             Step::Resolve => "resolve",
             Step::Internalize => "internalize",
@@ -280,6 +285,38 @@ pub struct ThinRunReport {
     pub cache: Option<CacheRunReport>,
 }
 
+/// What fat LTO's code generation did; empty (the default) in the report
+/// of a thin or no-LTO run.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct FatRunReport {
+    /// Code generation partitions, in partition order (one when the module
+    /// was not split).
+    pub partitions: Vec<PartitionReport>,
+    /// Threads the partitions were compiled on.
+    pub jobs: usize,
+    /// Definitions that were local before the split and are referenced
+    /// from another partition: they became hidden globals renamed with a
+    /// `.llvm.<hash>` suffix, so they cannot clash with another object's
+    /// symbols.
+    pub promoted_locals: usize,
+    /// Definitions that were local before the split and are used in their
+    /// own partition only: they are local again in its object.
+    pub relocalized: usize,
+}
+
+/// One fat LTO code generation partition.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PartitionReport {
+    /// Its size as bitcode after the split (0 when the module was not split).
+    pub bitcode_bytes: usize,
+    /// The size of its object.
+    pub object_bytes: usize,
+    /// Wall time of its code generation (with parsing its bitcode).
+    pub codegen: Duration,
+}
+
 /// What the ThinLTO cache did in a run.
 #[derive(Debug, Clone, Default)]
 pub struct CacheRunReport {
@@ -363,7 +400,7 @@ impl std::fmt::Display for StageName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RunKind {
-    /// Fat LTO: one merged module, one object.
+    /// Fat LTO: one merged module, one object per code generation partition.
     #[default]
     Fat,
     /// Thin LTO across every bitcode module.
@@ -416,6 +453,9 @@ pub struct Report {
     pub thin: ThinRunReport,
     /// Modules that took no part in LTO, compiled alone.
     pub no_lto: Vec<NoLtoModuleReport>,
+    /// Fat LTO details: the code generation partitions; empty
+    /// ([`FatRunReport::default`]) in thin and no-LTO runs.
+    pub fat: FatRunReport,
 }
 
 impl Report {
@@ -467,6 +507,16 @@ impl Report {
             })).collect::<Vec<_>>(),
             "total_seconds": self.total_time().as_secs_f64(),
             "thin": self.is_thin().then(|| thin_json(&self.thin)),
+            "fat": (self.kind == RunKind::Fat).then(|| json!({
+                "jobs": self.fat.jobs,
+                "promoted_locals": self.fat.promoted_locals,
+                "relocalized": self.fat.relocalized,
+                "partitions": self.fat.partitions.iter().map(|p| json!({
+                    "bitcode_bytes": p.bitcode_bytes,
+                    "object_bytes": p.object_bytes,
+                    "codegen_seconds": p.codegen.as_secs_f64(),
+                })).collect::<Vec<_>>(),
+            })),
             "no_lto": self.no_lto.iter().map(|m| json!({
                 "name": m.name,
                 "steps": m.steps.iter().map(|(step, d)| json!({
@@ -505,6 +555,20 @@ impl Report {
         }
         if self.is_thin() {
             out.push_str(&thin_summary(&self.thin));
+        }
+        if self.kind == RunKind::Fat && !self.fat.partitions.is_empty() {
+            let times: Vec<String> = self
+                .fat
+                .partitions
+                .iter()
+                .map(|p| format!("{:.3}s", p.codegen.as_secs_f64()))
+                .collect();
+            out.push_str(&format!(
+                "  codegen: {} partitions on {} threads ({})\n",
+                self.fat.partitions.len(),
+                self.fat.jobs,
+                times.join(", ")
+            ));
         }
         out
     }

@@ -767,19 +767,29 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                 )?;
             }
             let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
-            let (bytes, report, diagnostics) = fat::run(config, &modules, &preserved)?;
+            let (partitions, report, diagnostics) = fat::run(config, &modules, &preserved)?;
             let name = report.base_module.clone().unwrap_or_default();
             let stem = crate::thin::file_stem(&name, &mut used_stems);
-            let object = OutputObject {
-                name,
-                file_name: format!("{stem}.lto.{}", config.emit.extension()),
-                imports: Vec::new(),
-                bytes,
-                cache_key: None,
-                reused_from_cache: false,
-                lto: ModuleLto::Fat,
-            };
-            (vec![object], report, diagnostics)
+            let extension = config.emit.extension();
+            let objects = partitions
+                .into_iter()
+                .enumerate()
+                .map(|(i, bytes)| OutputObject {
+                    name: name.clone(),
+                    // The first partition keeps the name one object had.
+                    file_name: if i == 0 {
+                        format!("{stem}.lto.{extension}")
+                    } else {
+                        format!("{stem}.lto.{i}.{extension}")
+                    },
+                    imports: Vec::new(),
+                    bytes,
+                    cache_key: None,
+                    reused_from_cache: false,
+                    lto: ModuleLto::Fat,
+                })
+                .collect();
+            (objects, report, diagnostics)
         }
         (Some(_), Backends::InProcess) => {
             let prepared = &mut run.prepared;

@@ -16,11 +16,13 @@ use std::sync::Once;
 mod buffers;
 mod bytes;
 mod cache;
+mod partition;
 mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
+pub use partition::{localize_definition, rename_global, split_module, LocalLinkage, SplitModule};
 pub use thin::{
     bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
     ModuleStats, ThinIndex,

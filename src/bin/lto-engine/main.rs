@@ -8,8 +8,9 @@ use lto_engine::distributed::{
     IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 use lto_engine::{
-    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, InputOptions, Isolation, Jobs,
-    Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel, Session, Workers, WriteTo,
+    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, FatPartitions, InputOptions,
+    Isolation, Jobs, Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel, Session,
+    Workers, WriteTo,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -147,12 +148,22 @@ struct CommonArgs {
 struct FatArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// The output object.
+    /// The output object: with several partitions, the first; the others
+    /// are OUT.1.o, OUT.2.o, ... beside it, all listed in link.rsp.
     #[arg(short = 'o', value_name = "OUT.o")]
     output: PathBuf,
     /// What to emit: obj, asm, bc.
     #[arg(long, default_value = "obj")]
     emit: EmitKind,
+    /// Code generation partitions (lld's --lto-partitions): the optimized
+    /// module is split into N objects compiled in parallel. `auto`: one per
+    /// 25,000 instructions of the optimized module, at most 4. The objects
+    /// depend on this and the inputs only, never on --jobs.
+    #[arg(long = "lto-partitions", value_name = "N|auto", default_value = "auto", value_parser = parse_partitions)]
+    partitions: FatPartitions,
+    /// Threads compiling the partitions (default: every available core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -319,14 +330,35 @@ fn main() -> ExitCode {
     report_result(result)
 }
 
+/// What only the fat command sets.
+#[derive(Clone, Copy, Default)]
+struct FatSettings {
+    partitions: FatPartitions,
+}
+
+/// `--lto-partitions`: a count of at least one, or `auto`.
+fn parse_partitions(text: &str) -> Result<FatPartitions, String> {
+    if text == "auto" {
+        return Ok(FatPartitions::Auto);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(FatPartitions::Fixed(n)),
+        _ => Err(format!(
+            "expected a count of at least 1 or `auto`, not {text:?}"
+        )),
+    }
+}
+
 fn session_for(
     common: &CommonArgs,
     emit: EmitKind,
     jobs: Jobs,
     cache: Option<CacheConfig>,
     kind: LtoKind,
+    fat: FatSettings,
 ) -> Result<Session, Error> {
     let mut config = common.codegen.config(emit)?;
+    config.fat_partitions = fat.partitions;
     config.input_options = InputOptions {
         embedded_bitcode: common.embedded_bitcode,
         fat_lto_objects: common.fat_lto_objects,
@@ -502,14 +534,26 @@ fn default_jobs() -> Jobs {
 }
 
 fn run_fat(args: FatArgs) -> Result<(), Error> {
-    let session = session_for(&args.common, args.emit, default_jobs(), None, LtoKind::Fat)?;
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Config("--jobs must be at least 1".to_string())),
+        Some(n) => Jobs::Fixed(n),
+        None => default_jobs(),
+    };
+    let settings = FatSettings {
+        partitions: args.partitions,
+    };
+    let session = session_for(&args.common, args.emit, jobs, None, LtoKind::Fat, settings)?;
     let output = session.run()?;
     print_diagnostics(&output.diagnostics);
     let files = output.write(&WriteTo::object(&args.output))?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
+    let others = match files.objects.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more partitions beside it)", n - 1),
+    };
     eprintln!(
-        "  wrote {} and {}",
+        "  wrote {}{others} and {}",
         args.output.display(),
         files.link_rsp.display()
     );
@@ -531,7 +575,14 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
     } else {
         LtoKind::Thin
     };
-    let session = session_for(&args.common, args.emit, jobs, cache, kind)?;
+    let session = session_for(
+        &args.common,
+        args.emit,
+        jobs,
+        cache,
+        kind,
+        FatSettings::default(),
+    )?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
         let bar = bar.clone();
@@ -585,7 +636,14 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
     } else {
         LtoKind::Thin
     };
-    let session = session_for(&args.common, args.emit, default_jobs(), None, kind)?;
+    let session = session_for(
+        &args.common,
+        args.emit,
+        default_jobs(),
+        None,
+        kind,
+        FatSettings::default(),
+    )?;
     let mut options = IndexOptions::new(&args.index_dir);
     options.prefix_replace = args.prefix_replace.clone();
     options.object_suffix_replace = args.object_suffix_replace.clone();

@@ -1,0 +1,284 @@
+//! Fat LTO's code generation partitions (`--lto-partitions`): C, C++ and
+//! Rust programs run correctly with 1, 2 and 4 partitions; each count gives
+//! the same bytes whatever the job count; what was internal stays internal
+//! (or takes a name nothing else has), even beside a native object that
+//! defines the same names; the report lists the partitions.
+
+mod common;
+use common::*;
+use lto_engine::{Config, FatPartitions, LtoKind, Session};
+use std::path::{Path, PathBuf};
+
+/// Runs `lto-engine fat` into `dir/<name>/lto.o`; returns the objects
+/// link.rsp lists (the partitions, then the native inputs) and the report.
+fn fat(
+    dir: &Path,
+    name: &str,
+    inputs: &[PathBuf],
+    flags: &[&str],
+) -> (Vec<PathBuf>, serde_json::Value) {
+    let out_dir = dir.join(name);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let report = out_dir.join("report.json");
+    run_ok(
+        engine()
+            .arg("fat")
+            .args(inputs)
+            .arg("-o")
+            .arg(out_dir.join("lto.o"))
+            .args(["--export", "main", "-O2", "--report"])
+            .arg(&report)
+            .args(flags),
+    );
+    let listed = std::fs::read_to_string(out_dir.join("link.rsp"))
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    (listed, json)
+}
+
+/// The partition objects among link.rsp's lines (those the run wrote).
+fn partitions(listed: &[PathBuf], out_dir: &Path) -> Vec<PathBuf> {
+    listed
+        .iter()
+        .filter(|p| p.starts_with(out_dir))
+        .cloned()
+        .collect()
+}
+
+fn partition_count(report: &serde_json::Value) -> usize {
+    report["fat"]["partitions"].as_array().unwrap().len()
+}
+
+/// Links `dir/<name>-prog` with clang and lld from `objects`.
+fn link_objects(dir: &Path, objects: &[PathBuf], name: &str, cxx: bool) -> PathBuf {
+    let prog = dir.join(format!("{name}-prog"));
+    run_ok(
+        std::process::Command::new(if cxx { "clang++-22" } else { "clang-22" })
+            .arg("-fuse-ld=lld")
+            .args(objects)
+            .arg("-o")
+            .arg(&prog),
+    );
+    prog
+}
+
+#[test]
+fn statics_and_internalized_functions_never_clash_across_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = |name: &str| data(&format!("partitions/{name}"));
+    // The program built without LTO is the reference.
+    std::fs::create_dir_all(root.join("native")).unwrap();
+    let native: Vec<PathBuf> = ["stats.c", "native.c", "main.c"]
+        .iter()
+        .map(|s| compile_c(&root.join("native"), &src(s), &["-O2"]))
+        .collect();
+    let expected = run_program(&link_objects(root, &native, "native", false));
+    assert!(expected.starts_with("sum="), "{expected}");
+
+    std::fs::create_dir_all(root.join("bc")).unwrap();
+    let bitcode: Vec<PathBuf> = ["stats.c", "main.c"]
+        .iter()
+        .map(|s| compile_c(&root.join("bc"), &src(s), &["-O2", "-flto"]))
+        .collect();
+    // native.c defines global `counter` and `bump`, the names of stats.c's
+    // statics.
+    let inputs: Vec<PathBuf> = bitcode.iter().cloned().chain([native[1].clone()]).collect();
+
+    for count in [1usize, 2, 4] {
+        let name = format!("p{count}");
+        let (listed, report) = fat(
+            root,
+            &name,
+            &inputs,
+            &["--lto-partitions", &count.to_string()],
+        );
+        let objects = partitions(&listed, &root.join(&name));
+        assert_eq!(objects.len(), count, "{listed:?}");
+        assert_eq!(partition_count(&report), count, "{report}");
+        let prog = link_objects(root, &listed, &name, false);
+        assert_eq!(run_program(&prog), expected, "{count} partitions");
+
+        // Nothing that was local in the merged module (the statics, the
+        // step functions the restriction pass internalized) is a global
+        // symbol of its own name in any partition.
+        let syms: Vec<Sym> = objects.iter().flat_map(|o| symbols(o)).collect();
+        let local_names: Vec<String> = ["counter", "bump"]
+            .into_iter()
+            .map(String::from)
+            .chain((0..16).map(|i| format!("step{i}")))
+            .collect();
+        for sym in &syms {
+            assert!(
+                !(sym.global && sym.defined && local_names.contains(&sym.name)),
+                "{count} partitions: {} became a global symbol",
+                sym.name
+            );
+        }
+        let promoted: Vec<&Sym> = syms
+            .iter()
+            .filter(|s| s.global && s.defined && s.name.contains(".llvm."))
+            .collect();
+        if count == 1 {
+            assert!(promoted.is_empty(), "{promoted:?}");
+            assert_eq!(report["fat"]["promoted_locals"], 0);
+        } else {
+            // The control: locals were used across partitions, so without
+            // the renaming they would have been global `counter`, `bump`,
+            // `stepN`, and `counter`/`bump` would clash with native.c's.
+            assert!(
+                promoted.iter().any(
+                    |s| s.name.starts_with("counter.llvm.") || s.name.starts_with("bump.llvm.")
+                ),
+                "{count} partitions: {promoted:?}"
+            );
+            assert!(report["fat"]["promoted_locals"].as_u64().unwrap() > 0);
+        }
+    }
+}
+
+/// Every file the run wrote, by name, with its bytes.
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "o"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn each_partition_count_gives_the_same_objects_with_any_job_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs: Vec<PathBuf> = ["main.c", "checksum.c", "scale.c"]
+        .iter()
+        .map(|s| compile_c(root, &data(&format!("c/{s}")), &["-O2", "-flto"]))
+        .collect();
+    let mut by_count = Vec::new();
+    for count in ["1", "2", "4"] {
+        let one = format!("c{count}-j1");
+        let four = format!("c{count}-j4");
+        fat(
+            root,
+            &one,
+            &inputs,
+            &["--lto-partitions", count, "--jobs", "1"],
+        );
+        let (listed, report) = fat(
+            root,
+            &four,
+            &inputs,
+            &["--lto-partitions", count, "--jobs", "4"],
+        );
+        let (a, b) = (outputs(&root.join(&one)), outputs(&root.join(&four)));
+        assert_eq!(a.len(), count.parse::<usize>().unwrap());
+        assert!(a == b, "{count} partitions: --jobs 1 and --jobs 4 differ");
+        // Four threads, but never more than there are partitions.
+        assert_eq!(report["fat"]["jobs"].as_u64().unwrap().to_string(), count);
+        let prog = link_objects(root, &listed, &four, false);
+        assert_eq!(
+            run_program(&prog),
+            "checksum=44618 scaled=133855 kind=even api=22\n"
+        );
+        by_count.push(a);
+    }
+    // The control: the partition count does change the objects.
+    assert!(by_count[1] != by_count[2]);
+}
+
+#[test]
+fn cxx_and_rust_programs_run_with_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // C++: comdats, vtables, static constructors across partitions.
+    let sources = ["main.cpp", "circle.cpp", "square.cpp", "log.cpp"];
+    let native: Vec<PathBuf> = sources
+        .iter()
+        .map(|s| compile_cxx(root, &data(&format!("cxx/{s}")), &["-O2"], ".native"))
+        .collect();
+    let expected = run_program(&link_objects(root, &native, "cxx-native", true));
+    let bitcode: Vec<PathBuf> = sources
+        .iter()
+        .map(|s| compile_cxx(root, &data(&format!("cxx/{s}")), &["-O2", "-flto"], ".bc"))
+        .collect();
+    for count in ["1", "2", "4"] {
+        let name = format!("cxx{count}");
+        let (listed, report) = fat(root, &name, &bitcode, &["--lto-partitions", count]);
+        assert_eq!(partition_count(&report).to_string(), count);
+        let prog = link_objects(root, &listed, &name, true);
+        assert_eq!(run_program(&prog), expected, "C++, {count} partitions");
+    }
+
+    // Rust: a staticlib with std, its crate's bitcode in LTO, with a C main.
+    rustc(
+        root,
+        &data("rust/report.rs"),
+        &["--crate-type=staticlib", "-C", "linker-plugin-lto"],
+    );
+    let main = compile_c(root, &data("rust/report_main.c"), &["-O2"]);
+    let inputs = [main, root.join("libreport.a")];
+    for count in ["1", "2", "4"] {
+        let name = format!("rust{count}");
+        let (_, report) = fat(root, &name, &inputs, &["--lto-partitions", count]);
+        assert_eq!(partition_count(&report).to_string(), count);
+        let prog = link(root, &root.join(&name).join("link.rsp"), &[]);
+        assert_eq!(
+            run_program(&prog),
+            "rust: 4 words: w1+w4+w9+w16\nc: total=9\n",
+            "Rust, {count} partitions"
+        );
+    }
+}
+
+#[test]
+fn auto_partitions_follow_the_module_size_only() {
+    assert_eq!(FatPartitions::Auto.count(0), 1);
+    assert_eq!(
+        FatPartitions::Auto.count(FatPartitions::AUTO_INSTRUCTIONS - 1),
+        1
+    );
+    assert_eq!(
+        FatPartitions::Auto.count(2 * FatPartitions::AUTO_INSTRUCTIONS),
+        2
+    );
+    assert_eq!(FatPartitions::Auto.count(u64::MAX), FatPartitions::AUTO_MAX);
+    assert_eq!(FatPartitions::Fixed(3).count(0), 3);
+    // A small program is one object by default (library and CLI).
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<PathBuf> = ["main.c", "checksum.c", "scale.c"]
+        .iter()
+        .map(|s| compile_c(dir.path(), &data(&format!("c/{s}")), &["-O2", "-flto"]))
+        .collect();
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+    for input in &inputs {
+        session.add_path(input).unwrap();
+    }
+    session.preserve(["main"]);
+    let output = session.run().unwrap();
+    assert_eq!(output.objects.len(), 1);
+    assert_eq!(output.report.fat.partitions.len(), 1);
+    // The control: the same run asked for two gives two.
+    let config = Config::builder()
+        .fat_partitions(FatPartitions::Fixed(2))
+        .build()
+        .unwrap();
+    let session = Session::new(config, LtoKind::Fat).unwrap();
+    for input in &inputs {
+        session.add_path(input).unwrap();
+    }
+    session.preserve(["main"]);
+    let output = session.run().unwrap();
+    assert_eq!(output.objects.len(), 2);
+    assert_eq!(output.report.fat.partitions.len(), 2);
+}
