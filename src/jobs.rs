@@ -5,7 +5,7 @@ use crate::config::Parallelism;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// With a jobserver, at most this many workers wait for tokens: more would
 /// only be threads blocked on the pipe.
@@ -18,6 +18,19 @@ pub(crate) struct ParallelRun {
     pub workers: usize,
     /// The most items that were being worked on at the same moment.
     pub max_concurrent: usize,
+    /// When the first item started (none when nothing ran).
+    pub first_start: Option<Instant>,
+    /// The items' working time, summed over workers.
+    pub busy: Duration,
+}
+
+impl ParallelRun {
+    /// Worker time spent on no item during `wall` (the run's wall time):
+    /// cores left idle while the run waited for its last items.
+    pub fn idle(&self, wall: Duration) -> Duration {
+        let slots = u32::try_from(self.workers).unwrap_or(u32::MAX);
+        wall.saturating_mul(slots).saturating_sub(self.busy)
+    }
 }
 
 /// Runs `work(i)` for every `i` in `order` (indices below `slots`), in that
@@ -36,6 +49,8 @@ pub(crate) fn run_each<T: Send>(
     let next = AtomicUsize::new(0);
     let active = AtomicUsize::new(0);
     let max_concurrent = AtomicUsize::new(0);
+    let first_start: Mutex<Option<Instant>> = Mutex::new(None);
+    let busy: Mutex<Duration> = Mutex::new(Duration::ZERO);
     let failed = AtomicBool::new(false);
     let token_error: Mutex<Option<Error>> = Mutex::new(None);
     let (workers, jobserver) = match parallelism {
@@ -74,6 +89,7 @@ pub(crate) fn run_each<T: Send>(
                 &token_error,
                 &work,
             );
+            let (first_start, busy) = (&first_start, &busy);
             scope.spawn(move |_| loop {
                 if failed.load(Ordering::Relaxed) {
                     break;
@@ -107,7 +123,13 @@ pub(crate) fn run_each<T: Send>(
                 let Some(&i) = order.get(position) else { break };
                 let now = active.fetch_add(1, Ordering::SeqCst) + 1;
                 max_concurrent.fetch_max(now, Ordering::SeqCst);
+                let started = Instant::now();
+                first_start
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(started);
                 let result = work(i);
+                *busy.lock().unwrap_or_else(|e| e.into_inner()) += started.elapsed();
                 active.fetch_sub(1, Ordering::SeqCst);
                 drop(token);
                 if result.is_err() {
@@ -120,6 +142,8 @@ pub(crate) fn run_each<T: Send>(
     let run = ParallelRun {
         workers,
         max_concurrent: max_concurrent.into_inner(),
+        first_start: first_start.into_inner().unwrap_or_else(|e| e.into_inner()),
+        busy: busy.into_inner().unwrap_or_else(|e| e.into_inner()),
     };
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut outputs = Vec::with_capacity(slots);

@@ -279,6 +279,13 @@ pub struct ThinRunReport {
     pub cpu: Option<Duration>,
     /// Peak resident memory of the process, where the platform tells it.
     pub peak_rss_bytes: Option<u64>,
+    /// Wall time from the session's creation to the first backend's start
+    /// (the whole run when no backend ran): input reading and loading not
+    /// overlapped with other work, the thin link, cache keys and lookup.
+    pub serial_before_backends: Duration,
+    /// Backend thread time spent on no module during the backends' wall
+    /// time: the cores left idle at the tail, while the last modules finish.
+    pub idle_core_time: Duration,
     /// Every module, in input order.
     pub modules: Vec<ThinModuleReport>,
     /// The cache, when one is configured.
@@ -581,6 +588,8 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
         "max_concurrent_backends": thin.max_concurrent_backends,
         "thin_link_seconds": thin.thin_link.as_secs_f64(),
         "backend_wall_seconds": thin.backend_wall.as_secs_f64(),
+        "serial_before_backends_seconds": thin.serial_before_backends.as_secs_f64(),
+        "idle_core_seconds": thin.idle_core_time.as_secs_f64(),
         "cpu_seconds": thin.cpu.map(|d| d.as_secs_f64()),
         "peak_rss_bytes": thin.peak_rss_bytes,
         "modules": thin.modules.iter().map(|m| json!({
@@ -640,6 +649,11 @@ fn thin_summary(thin: &ThinRunReport) -> String {
         ));
     }
     out.push('\n');
+    out.push_str(&format!(
+        "  serial before the first backend {:.3}s, idle backend threads {:.3}s\n",
+        thin.serial_before_backends.as_secs_f64(),
+        thin.idle_core_time.as_secs_f64()
+    ));
     let imported: usize = thin.modules.iter().map(|m| m.imported_definitions()).sum();
     let importing = thin
         .modules

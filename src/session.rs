@@ -258,6 +258,9 @@ struct Shared {
     /// With workers and a cache: the cache's `validated` directory, made
     /// once (see [`Shared::load`]).
     validated: Option<PathBuf>,
+    /// When the session was made: the report's serial time before the
+    /// first backend counts from here.
+    created: Instant,
 }
 
 #[derive(Default)]
@@ -310,6 +313,7 @@ impl Session {
                 cache,
                 pool,
                 validated,
+                created: Instant::now(),
             }),
             handles: Arc::new(()),
         })
@@ -795,7 +799,8 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             let prepared = &mut run.prepared;
             let shared = run.shared;
             let prefetched = std::mem::take(&mut run.prefetched);
-            match pool {
+            let before_run = shared.created.elapsed();
+            let (objects, mut report, diagnostics) = match pool {
                 None => thin::run(
                     config,
                     || load_thin(&thin_modules, prepared, shared),
@@ -824,7 +829,9 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                         Some(&execute),
                     )?
                 }
-            }
+            };
+            report.thin.serial_before_backends += before_run;
+            (objects, report, diagnostics)
         }
         (Some(_), Backends::IndexFiles(options)) => {
             let mut report = Report {

@@ -251,3 +251,55 @@ fn save_temps_writes_every_stage() {
         "add_scaled imported as available_externally"
     );
 }
+
+#[test]
+fn report_shows_serial_time_and_idle_backend_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = compile_thin_program(dir.path());
+    let session = lto_engine::Session::new(
+        lto_engine::Config::builder()
+            .jobs(lto_engine::Jobs::Fixed(1))
+            .build()
+            .unwrap(),
+        lto_engine::LtoKind::Thin,
+    )
+    .unwrap();
+    for input in &inputs {
+        session.add_path(input).unwrap();
+    }
+    session.preserve(["main"]);
+    let output = session.run().unwrap();
+    let thin = thin_report(&output.report);
+    // The thin link is part of what runs before the first backend, and the
+    // run's phases before the backends are all in it.
+    assert!(thin.serial_before_backends >= thin.thin_link, "{thin:?}");
+    assert!(thin.serial_before_backends > std::time::Duration::ZERO);
+    // One thread is never idle while modules wait (what remains is
+    // starting and stopping the thread).
+    assert!(
+        thin.idle_core_time * 10 < thin.backend_wall,
+        "{:?} of {:?}",
+        thin.idle_core_time,
+        thin.backend_wall
+    );
+
+    // The control: five threads for five modules of different sizes; the
+    // threads of the small ones wait for the largest.
+    let session = lto_engine::Session::new(
+        lto_engine::Config::builder()
+            .jobs(lto_engine::Jobs::Fixed(16))
+            .build()
+            .unwrap(),
+        lto_engine::LtoKind::Thin,
+    )
+    .unwrap();
+    for input in &inputs {
+        session.add_path(input).unwrap();
+    }
+    session.preserve(["main"]);
+    let output = session.run().unwrap();
+    let thin = thin_report(&output.report);
+    assert_eq!(thin.jobs, SOURCES.len());
+    assert!(thin.idle_core_time > std::time::Duration::ZERO, "{thin:?}");
+    assert!(thin.idle_core_time < thin.backend_wall * SOURCES.len() as u32);
+}

@@ -62,6 +62,7 @@ pub(crate) fn run(
         preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };
+    let started = Instant::now();
     let cpu_before = crate::report::process_cpu_time();
     // A bad policy or an unusable cache directory fails before any work.
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
@@ -111,6 +112,13 @@ pub(crate) fn run(
             .zip(cpu_before)
             .map(|(after, before)| after.saturating_sub(before)),
         peak_rss_bytes: crate::report::peak_rss_bytes(),
+        // The caller adds what happened before this run (a session's
+        // loading while inputs were added).
+        serial_before_backends: backends
+            .run
+            .first_start
+            .map_or_else(|| started.elapsed(), |first| first.duration_since(started)),
+        idle_core_time: backends.run.idle(backends.wall),
         modules: results.modules,
         cache: cache_report.map(|mut c| {
             c.warnings = warnings;
