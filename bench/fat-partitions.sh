@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Fat LTO code generation partitions: lto-engine fat with one partition and
+# with its default (auto), side by side with ld.lld-22's full LTO (one and two
+# partitions) and rustc's own -C lto=fat, at -O2, one run of each. The
+# programs each side links must print the same.
+#
+#   bench/fat-partitions.sh                   # 2 jobs
+#   BENCH_JOBS=4 bench/fat-partitions.sh      # lto-engine --jobs 4
+#   BENCH_DIR=/tmp/b bench/fat-partitions.sh  # work directory
+#
+# Workloads:
+#   lua   the Lua 5.4 interpreter (33 C files of the lua-src crate) plus
+#         bench/lua_main.c, compiled with clang-22 -O2 -flto (full);
+#         lld: clang-22 -flto -fuse-ld=lld, default and -Wl,--lto-partitions=2
+#   rust  the crate graph of bench/thin-rust (see bench/thin-workloads.sh),
+#         every crate's bitcode; the engine's fat LTO over it against rustc's
+#         own fat LTO of the same graph: cargo --release with
+#         CARGO_PROFILE_RELEASE_LTO=fat, timed as the rebuild of the binary
+#         crate after an edit, minus the same rebuild without LTO (rustc's
+#         LTO step, std included)
+# Per-step figures: $BENCH_DIR/results.txt; logs beside it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$root/target/bench-fat-partitions}
+jobs=${BENCH_JOBS:-2}
+rm -rf "$work" && mkdir -p "$work"
+work=$(cd "$work" && pwd)
+# shellcheck source=bench/thin-workloads.sh
+. "$root/bench/thin-workloads.sh"
+bench_setup
+
+mkdir -p "$work/lua-fetch/src"
+cat > "$work/lua-fetch/Cargo.toml" <<'TOML'
+[package]
+name = "bench-lua-fetch"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+lua-src = "=547.1.0"
+[workspace]
+TOML
+echo 'fn main() {}' > "$work/lua-fetch/src/main.rs"
+cargo fetch --quiet --manifest-path "$work/lua-fetch/Cargo.toml"
+registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
+lua=$(ls -d "$registry"/*/lua-src-547.1.0/lua-5.4.7 | head -1)
+[ -d "$lua" ] || fail "lua-src sources not found under $registry"
+
+# partitions NAME: the partition count in the engine's report of run NAME.
+partitions() {
+    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["fat"]["partitions"]))' "$1"
+}
+
+# ---- lua ----
+lw=$work/lua
+mkdir -p "$lw/obj"
+for src in "$lua"/*.c "$root/bench/lua_main.c"; do
+    clang-22 -O2 -flto -DLUA_USE_LINUX -I"$lua" -c "$src" -o "$lw/obj/$(basename "${src%.c}").o"
+done
+lua_objs=("$lw"/obj/*.o)
+measure lua-lld-p1 clang-22 -fuse-ld=lld -flto -O2 -Wl,--lto-O2 "${lua_objs[@]}" -lm -ldl -o "$lw/lld-prog"
+measure lua-lld-p2 clang-22 -fuse-ld=lld -flto -O2 -Wl,--lto-O2 -Wl,--lto-partitions=2 \
+    "${lua_objs[@]}" -lm -ldl -o "$lw/lld-p2-prog"
+for p in 1 auto; do
+    measure "lua-engine-p$p" "$engine" fat "${lua_objs[@]}" -O2 --export main --jobs "$jobs" \
+        --lto-partitions "$p" -o "$lw/engine-p$p/lto.o" --report "$lw/engine-p$p.json"
+    measure "lua-engine-p$p-link" clang-22 -fuse-ld=lld @"$lw/engine-p$p/link.rsp" -lm -ldl \
+        -o "$lw/engine-prog"
+    compare "$lw"
+done
+cp "$lw/engine-prog" "$lw/lld-prog"
+cp "$lw/lld-p2-prog" "$lw/engine-prog"
+compare "$lw"
+lua_parts=$(partitions "$lw/engine-pauto.json")
+
+# ---- rust: the engine ----
+rw=$work/rust
+rust_workload "$root/bench/thin-rust"
+for p in 1 auto; do
+    rm -rf "$rw/engine"
+    measure "rust-engine-p$p" "$engine" fat "${rust_inputs[@]}" -O2 --export main --jobs "$jobs" \
+        --lto-partitions "$p" -o "$rw/engine/lto.o" --report "$rw/engine-p$p.json"
+    measure "rust-engine-p$p-link" clang-22 -fuse-ld=lld "${rust_final_args[@]}" -o "$rw/engine-p$p-prog"
+done
+rust_parts=$(partitions "$rw/engine-pauto.json")
+cp "$rw/engine-p1-prog" "$rw/lld-prog"
+cp "$rw/engine-pauto-prog" "$rw/engine-prog"
+compare "$rw"
+compare "$rw" --records 3000 --seed 7
+
+# ---- rust: rustc's own fat LTO of the same graph ----
+# Two target directories, dependencies built once in each; then one edit of
+# the binary crate, rebuilt with and without LTO.
+src=$work/rustc-src
+cp -r "$root/bench/thin-rust" "$src"
+for lto in off fat; do
+    CARGO_PROFILE_RELEASE_LTO=$lto CARGO_TARGET_DIR=$work/rustc-$lto \
+        cargo build --release --locked --offline --quiet --manifest-path "$src/Cargo.toml"
+done
+sed -i 's/ThinLTO benchmark workload/ThinLTO benchmark workload (edited)/' "$src/src/main.rs"
+grep -q '(edited)' "$src/src/main.rs" || fail "rust: the edit did not apply"
+for lto in off fat; do
+    CARGO_PROFILE_RELEASE_LTO=$lto CARGO_TARGET_DIR=$work/rustc-$lto \
+        measure "rustc-edit-lto-$lto" cargo build --release --locked --offline --manifest-path "$src/Cargo.toml"
+done
+# The rustc-built program behaves as the engine-built one.
+cp "$work/rustc-fat/release/thin-bench" "$rw/lld-prog"
+compare "$rw" --records 3000 --seed 7
+
+echo
+echo "Fat LTO, -O2, engine --jobs $jobs; engine = lto-engine fat + final lld link"
+awk -v lp="$lua_parts" -v rp="$rust_parts" '
+  { w[$1] = $2; c[$1] = $3 + $4; m[$1] = $5 }
+  function row(label, name, link) {
+    ww = w[name] + (link ? w[name "-link"] : 0)
+    mm = (link && m[name "-link"] > m[name]) ? m[name "-link"] : m[name]
+    printf "%-44s %9.2f %9.2f %9.1f\n", label, ww, c[name] + (link ? c[name "-link"] : 0), mm / 1024
+    return ww
+  }
+  END {
+    printf "%-44s %9s %9s %9s\n", "", "wall s", "cpu s", "peak MiB"
+    l1 = row("lua: ld.lld full LTO, 1 partition", "lua-lld-p1", 0)
+    l2 = row("lua: ld.lld full LTO, --lto-partitions=2", "lua-lld-p2", 0)
+    e1 = row("lua: engine, 1 partition", "lua-engine-p1", 1)
+    ea = row("lua: engine, auto (" lp " partitions)", "lua-engine-pauto", 1)
+    r1 = row("rust: engine, 1 partition", "rust-engine-p1", 1)
+    ra = row("rust: engine, auto (" rp " partitions)", "rust-engine-pauto", 1)
+    off = row("rust: rustc edit rebuild, no LTO", "rustc-edit-lto-off", 0)
+    fat = row("rust: rustc edit rebuild, -C lto=fat", "rustc-edit-lto-fat", 0)
+    printf "\nratios (wall):\n"
+    printf "  lua  engine auto / engine 1 partition   %6.2f\n", ea / e1
+    printf "  lua  engine auto / ld.lld 2 partitions  %6.2f\n", ea / l2
+    printf "  lua  engine 1 / ld.lld 1 partition      %6.2f\n", e1 / l1
+    printf "  rust engine auto / engine 1 partition   %6.2f\n", ra / r1
+    printf "  rust engine auto / rustc LTO step       %6.2f  (rustc LTO step = %.2f s)\n", ra / (fat - off), fat - off
+  }' "$results"
+echo "(programs checked to print the same; per-step figures: $results)"
