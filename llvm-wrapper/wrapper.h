@@ -86,6 +86,8 @@ void ltoe_install_fatal_error_handler(void);
 int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */
 void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
+/* LLVM's command-line options (`-mllvm`): 0, or 1 with *err set. */
+int ltoe_parse_llvm_options(const char *const *options, size_t count, char **err);
 
 /* ---- target machine (target.cpp) ---- */
 enum { LTOE_RELOC_PIC = 0, LTOE_RELOC_STATIC = 1, LTOE_RELOC_DYNAMIC_NO_PIC = 2 };
