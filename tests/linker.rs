@@ -732,6 +732,32 @@ fn lto_cgo_sets_the_code_generation_level_as_lld_does() {
         "--lto-CGO0 generated the default code"
     );
     assert!(engine_o0.len() > engine_default.len());
+    // The level is part of the ThinLTO cache key: a cache warmed at the
+    // default level does not serve --lto-CGO0.
+    let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
+    let hits = |cgo: &[&str], name: &str| -> u64 {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args([
+                    "-flto=thin",
+                    "-fuse-ld=lld",
+                    &ld,
+                    "main.o",
+                    "work.o",
+                    &cache,
+                ])
+                .args(cgo)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        report["thin"]["cache"]["hits"].as_u64().unwrap()
+    };
+    assert_eq!(hits(&[], "cold"), 0);
+    assert_eq!(hits(&[], "warm"), 2, "control: the same link hits");
+    assert_eq!(hits(&["-Wl,--lto-CGO0"], "cgo0"), 0);
     // A level lld does not take is an error naming it.
     let out = engine()
         .current_dir(dir)
@@ -787,6 +813,33 @@ fn mllvm_options_reach_llvm() {
         imported(&["-Wl,-plugin-opt=-import-instr-limit=0"], "plugin"),
         0
     );
+    // The options are part of the ThinLTO cache key: a warm cache hits for
+    // the same options only.
+    let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
+    let hits = |options: &[&str], name: &str| -> u64 {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args([
+                    "-flto=thin",
+                    "-fuse-ld=lld",
+                    &ld,
+                    "main.o",
+                    "helper.o",
+                    &cache,
+                ])
+                .args(options)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        report["thin"]["cache"]["hits"].as_u64().unwrap()
+    };
+    let option = ["-Wl,-mllvm,-x86-asm-syntax=intel"];
+    assert_eq!(hits(&[], "cold"), 0);
+    assert_eq!(hits(&[], "warm"), 2, "control: the same link hits");
+    assert_eq!(hits(&option, "option"), 0, "another option, other keys");
     // An option LLVM does not know: one line naming it, exit status 1.
     cli_error(
         engine().current_dir(dir).args([
