@@ -121,6 +121,10 @@ int ltoe_create_target_machine(const char *triple, const char *cpu, const char *
 int ltoe_archive_bytes(const char *const *names, const uint8_t *const *datas, const size_t *lens,
                        size_t count, LtoeBuffer **out, char **err);
 
+/* lld's index for a lazy bitcode file left out of the link (an empty index
+ * flagged SkipModuleByDistributedBackend), into *out. */
+void ltoe_write_skip_index(LtoeBuffer **out);
+
 /* ---- ThinLTO (thin.cpp) ---- */
 typedef struct LtoeThinIndex LtoeThinIndex;
 /* How a summarized definition takes part in symbol resolution. */

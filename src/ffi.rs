@@ -172,6 +172,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
 
+    pub fn ltoe_write_skip_index(out: *mut *mut LtoeBuffer);
     pub fn ltoe_archive_bytes(
         names: *const *const c_char,
         datas: *const *const u8,

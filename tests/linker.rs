@@ -1112,3 +1112,85 @@ fn llvm_options_are_set_once_per_process() {
     };
     assert!(error.to_string().contains("process-wide"), "{error}");
 }
+
+#[test]
+fn start_lib_objects_are_lazy_as_in_lld() {
+    // c.o defines helper too and is never needed: between --start-lib and
+    // --end-lib lld leaves it out, so must the engine.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "b.c", HELPER);
+    write(
+        dir,
+        "c.c",
+        "int helper(int x) { return x * 3; }\nint only_c(void) { return 9; }\n",
+    );
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let lazy = ["-Wl,--start-lib", "b.o", "c.o", "-Wl,--end-lib"];
+    run_ok(
+        clang(dir)
+            .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o"])
+            .args(lazy)
+            .args(["-Wl,--lto-engine-report=r.json", "-o", "engine"]),
+    );
+    assert_eq!(run_program(&dir.join("engine")), "41 8\n");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    let modules: Vec<&str> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["main.o", "b.o"]);
+    // Control: as plain objects both are taken, and helper is defined twice.
+    let out = clang(dir)
+        .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "b.o", "c.o"])
+        .args(["-o", "eager"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("helper"));
+    // With --thinlto-index-only, the file left out gets lld's skip index:
+    // every file byte-identical to lld's.
+    let index_files = |who: &str| {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld"]);
+        if who == "eng" {
+            command.arg(&ld);
+        }
+        run_ok(
+            command
+                .arg("main.o")
+                .args(lazy)
+                .arg(format!("-Wl,--thinlto-index-only={who}.txt"))
+                .arg("-Wl,--thinlto-emit-imports-files")
+                .args(["-o", "never"]),
+        );
+        let mut files = std::collections::BTreeMap::new();
+        for name in ["main.o", "b.o", "c.o"] {
+            for suffix in ["thinlto.bc", "imports"] {
+                let path = dir.join(format!("{name}.{suffix}"));
+                files.insert(format!("{name}.{suffix}"), std::fs::read(&path).unwrap());
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        files
+    };
+    let lld = index_files("lld");
+    let eng = index_files("eng");
+    assert!(!lld["c.o.thinlto.bc"].is_empty());
+    for (name, bytes) in &lld {
+        assert!(&eng[name] == bytes, "{name} differs from lld's");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lld.txt")).unwrap(),
+        "main.o\nb.o\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("eng.txt")).unwrap(),
+        "main.o\nb.o\n"
+    );
+}

@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub whole_archive: bool,
     /// `-Bstatic` (or `-static`): `-l` finds only `.a`.
     pub static_only: bool,
+    /// Between `--start-lib` and `--end-lib`: objects are lazy, as archive
+    /// members.
+    pub lazy: bool,
 }
 
 /// The parts of a command line LTO needs.
@@ -294,6 +297,8 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
             "-u" | "--undefined" | "--require-defined" | "--export-dynamic-symbol" => {
                 line.undefined.push(value_of())
             }
+            "--start-lib" => state.lazy = true,
+            "--end-lib" => state.lazy = false,
             "--whole-archive" => state.whole_archive = true,
             "--no-whole-archive" => state.whole_archive = false,
             "-Bstatic" | "-dn" | "-non_shared" | "-static" | "--static" => state.static_only = true,

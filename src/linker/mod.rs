@@ -94,7 +94,7 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
     ));
     let result = (|| {
         if let Some(list) = &line.lto.index_only {
-            index_only(&line, &resolved, options, &work, list.as_deref())?;
+            index_only(&line, &inputs, &resolved, options, &work, list.as_deref())?;
             return Ok(0);
         }
         let objects = lto(&line, &resolved, options, &work)?;
@@ -165,6 +165,10 @@ struct Archive {
     /// Defined name -> member index (the first member defining it).
     index: HashMap<String, usize>,
     has_bitcode: bool,
+    /// An object between `--start-lib` and `--end-lib`: lazy as an archive
+    /// member, but its own file, named by its path (`--whole-archive` does
+    /// not apply).
+    lazy_object: bool,
 }
 
 struct Member {
@@ -287,7 +291,7 @@ impl Inputs {
                         state.resolved.native_references.insert(symbol);
                     }
                 }
-                Kind::Archive(archive) if file.state.whole_archive => {
+                Kind::Archive(archive) if file.state.whole_archive && !archive.lazy_object => {
                     for m in 0..archive.members.len() {
                         state.take_member(position, &file.path, archive, m)?;
                     }
@@ -321,7 +325,7 @@ impl Inputs {
                         kind: Kind::Archive(archive),
                         state: item_state,
                         ..
-                    }) if !item_state.whole_archive => archive
+                    }) if !item_state.whole_archive || archive.lazy_object => archive
                         .index
                         .get(symbol)
                         .map(|&m| (position, m))
@@ -398,12 +402,12 @@ impl Resolution {
     ) -> Result<()> {
         let member = &archive.members[m];
         self.resolved.taken.insert((position, m));
-        self.take(
-            format!("{}({})", path.display(), member.name),
-            &member.bytes,
-            member.bitcode,
-            true,
-        )
+        let name = if archive.lazy_object {
+            path.display().to_string()
+        } else {
+            format!("{}({})", path.display(), member.name)
+        };
+        self.take(name, &member.bytes, member.bitcode, !archive.lazy_object)
     }
 }
 
@@ -444,7 +448,14 @@ fn is_bitcode(bytes: &[u8]) -> bool {
 fn read_file(path: PathBuf, state: State) -> Option<File> {
     let name = path.display().to_string();
     let bytes = std::fs::read(&path).ok()?;
-    let kind = if is_bitcode(&bytes) {
+    let relocatable =
+        || object::File::parse(&*bytes).is_ok_and(|f| f.kind() == object::ObjectKind::Relocatable);
+    let kind = if state.lazy && (is_bitcode(&bytes) || relocatable()) {
+        match lazy_object(&name, bytes) {
+            Ok(archive) => Kind::Archive(archive),
+            Err(_) => Kind::Native,
+        }
+    } else if is_bitcode(&bytes) {
         Kind::Bitcode(bytes)
     } else if bytes.starts_with(b"!<arch>\n") {
         match read_archive(&name, &bytes) {
@@ -458,6 +469,31 @@ fn read_file(path: PathBuf, state: State) -> Option<File> {
         }
     };
     Some(File { path, kind, state })
+}
+
+/// A `--start-lib` object as a one-member lazy archive.
+fn lazy_object(name: &str, bytes: Vec<u8>) -> Result<Archive> {
+    let bitcode = is_bitcode(&bytes);
+    let symbols = if bitcode {
+        bitcode_symbols(name, &bytes)?
+    } else {
+        native_symbols(name, &bytes, false)?
+    };
+    let index = symbols
+        .defined
+        .into_iter()
+        .map(|(symbol, _)| (symbol, 0))
+        .collect();
+    Ok(Archive {
+        members: vec![Member {
+            name: name.to_string(),
+            bytes,
+            bitcode,
+        }],
+        index,
+        has_bitcode: bitcode,
+        lazy_object: true,
+    })
 }
 
 fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
@@ -511,6 +547,7 @@ fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
         members,
         index,
         has_bitcode,
+        lazy_object: false,
     })
 }
 
@@ -749,9 +786,13 @@ fn lto(
 /// `<path>.imports`), placed by `--thinlto-prefix-replace` and named by
 /// `--thinlto-object-suffix-replace`; LIST names the native objects the
 /// final link will need; full-LTO modules get empty index (and imports)
-/// files, as lld leaves them. No object is compiled and no final link runs.
+/// files, as lld leaves them, and `--start-lib` bitcode the link did not
+/// take an index that tells backends to skip it (lld's, for build systems
+/// that expect a file per input). No object is compiled and no final link
+/// runs.
 fn index_only(
     line: &LinkLine,
+    inputs: &Inputs,
     resolved: &Resolved,
     options: &LinkerOptions,
     work: &Path,
@@ -768,8 +809,8 @@ fn index_only(
         return Err(Error::Usage(format!(
             "ld: --thinlto-index-only: {} is bitcode in an archive; lld names it \
              'ARCHIVE(MEMBER at OFFSET)', a path no distributed backend can open, and the \
-             engine does not write index files for it: extract the member, or use \
-             --start-lib/--end-lib with ld.lld",
+             engine does not write index files for it: extract the member and list it \
+             between --start-lib and --end-lib",
             module.name
         )));
     }
@@ -839,6 +880,36 @@ fn index_only(
         }
         for file in files {
             write_creating_dirs(Path::new(&file), b"")?;
+        }
+    }
+    // Lazy bitcode files left out of the link: lld's skip index.
+    let suffixed = |name: &str| match &suffix {
+        Some(suffix) => match name.strip_suffix(suffix.old.as_str()) {
+            Some(stem) => format!("{stem}{}", suffix.new),
+            None => name.to_string(),
+        },
+        None => name.to_string(),
+    };
+    for (position, file) in inputs.files.iter().enumerate() {
+        let Some(File {
+            path,
+            kind: Kind::Archive(archive),
+            ..
+        }) = file
+        else {
+            continue;
+        };
+        if !archive.lazy_object || !archive.has_bitcode || resolved.taken.contains(&(position, 0)) {
+            continue;
+        }
+        let name = suffixed(&path.display().to_string());
+        let base = suffixed(&replace_prefix(&name, &replace.old, &replace.new));
+        write_creating_dirs(
+            Path::new(&format!("{base}.thinlto.bc")),
+            &crate::llvm::skip_index_bytes(),
+        )?;
+        if line.lto.emit_imports {
+            write_creating_dirs(Path::new(&format!("{base}.imports")), b"")?;
         }
     }
     if let Some(list) = list {

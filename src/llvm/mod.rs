@@ -665,6 +665,16 @@ pub fn update_vcall_visibility(
     Ok(())
 }
 
+/// The index file lld writes for a lazy (`--start-lib`) bitcode file the
+/// link did not take: an empty combined index flagged so that distributed
+/// backends skip the module.
+pub fn skip_index_bytes() -> Vec<u8> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the shim only writes `out`, a buffer we then own.
+    unsafe { ffi::ltoe_write_skip_index(&mut out) };
+    ShimBytes::from_raw(out).as_bytes().to_vec()
+}
+
 /// A GNU archive (with a symbol table) of `members`, built deterministically
 /// in memory.
 pub fn archive_bytes(members: &[(String, &[u8])]) -> Result<Vec<u8>, String> {
