@@ -840,6 +840,25 @@ fn mllvm_options_reach_llvm() {
     assert_eq!(hits(&[], "cold"), 0);
     assert_eq!(hits(&[], "warm"), 2, "control: the same link hits");
     assert_eq!(hits(&option, "option"), 0, "another option, other keys");
+    // A code generation option reaches the worker processes that compile:
+    // the code is lld's with the same option, byte for byte, and differs
+    // from the code without it.
+    write(dir, "work.c", WORK);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "work.c"]));
+    let aligned = |engine: bool, options: &[&str], name: &str| -> Vec<u8> {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld", "main.o", "work.o"]);
+        if engine {
+            command.arg(&ld);
+        }
+        run_ok(command.args(options).args(["-o", name]));
+        assert_eq!(run_program(&dir.join(name)), "2446 46\n", "{name}");
+        text_section(&dir.join(name))
+    };
+    let align = ["-Wl,-mllvm,-align-all-functions=6"];
+    let engine_aligned = aligned(true, &align, "engine-aligned");
+    assert!(engine_aligned == aligned(false, &align, "lld-aligned"));
+    assert!(engine_aligned != aligned(true, &[], "engine-default"));
     // An option LLVM does not know: one line naming it, exit status 1.
     cli_error(
         engine().current_dir(dir).args([
