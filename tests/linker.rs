@@ -666,6 +666,33 @@ fn thinlto_index_only_writes_what_lld_writes() {
     );
     assert_eq!(lld["main.o.imports"], eng["main.o.imports"]);
 
+    // Malformed replacements, and a native-object prefix without a list
+    // file: lld's own error, in one line.
+    for bad in [
+        "--thinlto-prefix-replace=a",
+        "--thinlto-object-suffix-replace=a",
+        "--thinlto-prefix-replace=a;b;c",
+    ] {
+        let args = [
+            "-e",
+            "main",
+            "src/main.o",
+            "src/helper.o",
+            "--thinlto-index-only",
+            bad,
+        ];
+        let out = Command::new("ld.lld-22")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let lld = String::from_utf8_lossy(&out.stderr).into_owned();
+        let lld = lld.trim().trim_start_matches("ld.lld-22: error: ");
+        let ours = cli_error(engine().current_dir(dir).arg("ld").args(args), lld);
+        assert!(ours.contains(lld), "{ours} vs {lld}");
+    }
+
     // A bitcode archive member: lld names it `lib.a(m.o at OFFSET)`, no
     // path a backend can open; the engine refuses it in one line.
     run_ok(

@@ -63,6 +63,7 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
             "ld: -r with bitcode inputs is not supported by the engine's linker mode".to_string(),
         ));
     }
+    replacements(&line)?;
     let resolved = inputs.resolve(&line)?;
     if let Some(symbol) = line.wrap.iter().find(|s| resolved.bitcode_defines(s)) {
         return Err(Error::Usage(format!(
@@ -814,19 +815,7 @@ fn index_only(
             module.name
         )));
     }
-    let replace: crate::distributed::PrefixReplace = match &line.lto.prefix_replace {
-        Some(text) => text
-            .parse()
-            .map_err(|e| Error::Usage(format!("ld: --thinlto-prefix-replace={text}: {e}")))?,
-        // lld's placement without one: beside each module.
-        None => ";".parse().map_err(Error::Usage)?,
-    };
-    let suffix: Option<crate::distributed::SuffixReplace> = match &line.lto.object_suffix_replace {
-        Some(text) => Some(text.parse().map_err(|e| {
-            Error::Usage(format!("ld: --thinlto-object-suffix-replace={text}: {e}"))
-        })?),
-        None => None,
-    };
+    let (replace, suffix) = replacements(line)?;
     let (fat, thin) = split_by_kind(resolved, KindChoice::Auto)?;
     let config = config_for(line, options, work)?;
     // lld opens the list file first: it exists (maybe empty) whatever follows.
@@ -916,6 +905,41 @@ fn index_only(
         write_creating_dirs(list, listed.as_bytes())?;
     }
     Ok(())
+}
+
+/// `--thinlto-prefix-replace` (lld's placement without one: beside each
+/// module) and `--thinlto-object-suffix-replace`, checked as lld checks
+/// them, also without `--thinlto-index-only` (where they do nothing).
+fn replacements(
+    line: &LinkLine,
+) -> Result<(
+    crate::distributed::PrefixReplace,
+    Option<crate::distributed::SuffixReplace>,
+)> {
+    let replace: crate::distributed::PrefixReplace = match &line.lto.prefix_replace {
+        Some(text) => text.parse().map_err(|_| {
+            Error::Usage(format!(
+                "ld: --thinlto-prefix-replace= expects 'old;new' format, but got {text}"
+            ))
+        })?,
+        None => ";".parse().map_err(Error::Usage)?,
+    };
+    if replace.native.is_some() && !matches!(line.lto.index_only, Some(Some(_))) {
+        return Err(Error::Usage(
+            "ld: --thinlto-prefix-replace=old_dir;new_dir;obj_dir must be used with \
+             --thinlto-index-only="
+                .to_string(),
+        ));
+    }
+    let suffix = match &line.lto.object_suffix_replace {
+        Some(text) => Some(text.parse().map_err(|_| {
+            Error::Usage(format!(
+                "ld: --thinlto-object-suffix-replace= expects 'old;new' format, but got {text}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok((replace, suffix))
 }
 
 /// `lto::getThinLTOOutputFile`: `path` with prefix `old` replaced by `new`
