@@ -7,6 +7,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/SHA1.h"
 #include "llvm/Support/raw_ostream.h"
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 using namespace llvm;
 
@@ -121,4 +123,22 @@ extern "C" void ltoe_sha1(const char *data, size_t len, uint8_t out[20]) {
   auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
   static_assert(sizeof(digest) == 20, "SHA-1 is 20 bytes");
   std::memcpy(out, digest.data(), 20);
+}
+
+// LLVM's own command-line options (lld's -mllvm), parsed as
+// cl::ParseCommandLineOptions does for a tool, with an error stream: an
+// option it does not know is an error returned with its message instead of
+// LLVM printing it and exiting the process.
+extern "C" int ltoe_parse_llvm_options(const char *const *options, size_t count, char **err) {
+  std::vector<const char *> argv;
+  argv.push_back("lto-engine");
+  for (size_t i = 0; i < count; ++i)
+    argv.push_back(options[i]);
+  std::string text;
+  raw_string_ostream os(text);
+  if (!cl::ParseCommandLineOptions(static_cast<int>(argv.size()), argv.data(), "", &os)) {
+    os.flush();
+    return ltoe::fail(text.empty() ? std::string("LLVM refused the options") : text, err);
+  }
+  return 0;
 }

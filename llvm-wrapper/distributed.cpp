@@ -149,3 +149,17 @@ extern "C" int ltoe_thin_index_attach_module(LtoeThinIndex *thin, const char *da
   thin->sourceIds.push_back(std::move(stored));
   return 0;
 }
+
+// The index lld writes for a lazy (--start-lib) bitcode file the link did
+// not take: no summaries, flagged so that a distributed backend skips the
+// module.
+extern "C" void ltoe_write_skip_index(LtoeBuffer **out) {
+  ModuleSummaryIndex index(/*HaveGVs=*/false);
+  index.setSkipModuleByDistributedBackend();
+  auto buffer = std::make_unique<LtoeBuffer>();
+  {
+    raw_string_ostream stream(buffer->data);
+    writeIndexToFile(index, stream);
+  }
+  *out = buffer.release();
+}

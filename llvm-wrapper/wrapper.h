@@ -104,6 +104,8 @@ void ltoe_install_fatal_error_handler(void);
 int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */
 void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
+/* LLVM's command-line options (`-mllvm`): 0, or 1 with *err set. */
+int ltoe_parse_llvm_options(const char *const *options, size_t count, char **err);
 
 /* ---- target machine (target.cpp) ---- */
 enum { LTOE_RELOC_PIC = 0, LTOE_RELOC_STATIC = 1, LTOE_RELOC_DYNAMIC_NO_PIC = 2 };
@@ -136,6 +138,10 @@ int ltoe_create_target_machine(const char *triple, const char *cpu, const char *
  * deterministically in memory. */
 int ltoe_archive_bytes(const char *const *names, const uint8_t *const *datas, const size_t *lens,
                        size_t count, LtoeBuffer **out, char **err);
+
+/* lld's index for a lazy bitcode file left out of the link (an empty index
+ * flagged SkipModuleByDistributedBackend), into *out. */
+void ltoe_write_skip_index(LtoeBuffer **out);
 
 /* ---- ThinLTO (thin.cpp) ---- */
 typedef struct LtoeThinIndex LtoeThinIndex;

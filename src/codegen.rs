@@ -68,7 +68,7 @@ pub fn target_machine(
         features: &config.target_features,
         reloc_model,
         code_model,
-        codegen_level: config.opt_level.codegen_level(),
+        codegen_level: config.codegen_level(),
         function_sections: config.function_sections,
         data_sections: config.data_sections,
         asm_verbose: config.emit == EmitKind::Assembly,

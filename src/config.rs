@@ -474,6 +474,10 @@ impl std::fmt::Debug for StageHook {
 pub struct Config {
     /// Pipeline and codegen optimization level.
     pub opt_level: OptLevel,
+    /// Code generation level apart from [`Config::opt_level`] (lld's
+    /// `--lto-CGO<n>`): `None` follows `opt_level`; `Os` and `Oz` generate
+    /// code at level 2, as `O2`.
+    pub codegen_opt_level: Option<OptLevel>,
     /// Target triple; `None` takes the modules' own.
     pub target_triple: Option<String>,
     /// Target CPU; `None` is the triple's generic CPU (`x86-64` on x86_64).
@@ -530,6 +534,14 @@ pub struct Config {
     /// this LLVM regex (as `-pass-remarks=`: `inline`, `loop-vectorize|slp`,
     /// `.*`); they come back in [`Output::diagnostics`](crate::Output::diagnostics).
     pub remarks: Option<String>,
+    /// LLVM's own command-line options (lld's `-mllvm`), as
+    /// `cl::ParseCommandLineOptions` reads them: `-import-instr-limit=0`.
+    /// They are process-wide in LLVM: a session parses them once per
+    /// process (worker processes parse them too), and a process whose
+    /// options were already set differently refuses the session. An option
+    /// LLVM does not know is [`Error::Config`](crate::Error::Config). They
+    /// are part of ThinLTO cache keys.
+    pub llvm_options: Vec<String>,
 }
 
 /// Fat LTO's code generation partitions ([`Config::fat_partitions`]): the
@@ -574,6 +586,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             opt_level: OptLevel::O2,
+            codegen_opt_level: None,
             target_triple: None,
             target_cpu: None,
             target_features: String::new(),
@@ -594,6 +607,7 @@ impl Default for Config {
             verify_inputs: true,
             stage_hook: None,
             remarks: None,
+            llvm_options: Vec::new(),
         }
     }
 }
@@ -611,6 +625,14 @@ impl Config {
         ConfigBuilder {
             config: Config::default(),
         }
+    }
+
+    /// The code generation level 0..=3: [`Config::codegen_opt_level`], or
+    /// the one [`Config::opt_level`] implies.
+    pub(crate) fn codegen_level(&self) -> u8 {
+        self.codegen_opt_level
+            .unwrap_or(self.opt_level)
+            .codegen_level()
     }
 }
 
@@ -700,6 +722,18 @@ impl ConfigBuilder {
     /// [`Config::stage_hook`].
     pub fn stage_hook(mut self, hook: StageHook) -> Self {
         self.config.stage_hook = Some(hook);
+        self
+    }
+
+    /// [`Config::codegen_opt_level`].
+    pub fn codegen_opt_level(mut self, level: OptLevel) -> Self {
+        self.config.codegen_opt_level = Some(level);
+        self
+    }
+
+    /// [`Config::llvm_options`]: appends one option.
+    pub fn llvm_option(mut self, option: impl Into<String>) -> Self {
+        self.config.llvm_options.push(option.into());
         self
     }
 

@@ -169,6 +169,11 @@ extern "C" {
     pub fn ltoe_drop_unknown_subtarget_names(module: LLVMModuleRef, machine: LLVMTargetMachineRef);
     pub fn ltoe_install_fatal_error_handler();
     pub fn ltoe_sha1(data: *const c_char, len: usize, out: *mut u8);
+    pub fn ltoe_parse_llvm_options(
+        options: *const *const c_char,
+        count: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_bitcode_symbols(
         data: *const c_char,
         len: usize,
@@ -186,6 +191,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
 
+    pub fn ltoe_write_skip_index(out: *mut *mut LtoeBuffer);
     pub fn ltoe_archive_bytes(
         names: *const *const c_char,
         datas: *const *const u8,

@@ -649,6 +649,8 @@ fn check_config(config: &Config) -> Result<()> {
             "jobs: Jobs::Fixed needs at least one".to_string(),
         ));
     }
+    // LLVM's own options first: they may change what everything after does.
+    crate::llvm::parse_llvm_options(&config.llvm_options).map_err(Error::Config)?;
     if let Some(triple) = &config.target_triple {
         crate::codegen::target_machine(config, triple, None)?;
     }

@@ -558,6 +558,8 @@ pub fn serve_worker() -> Result<()> {
         )));
     }
     let config = config_from_json(&hello["config"])?;
+    // LLVM's options are process-wide: set before any request's LLVM work.
+    crate::llvm::parse_llvm_options(&config.llvm_options).map_err(Error::Config)?;
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         let line = line.map_err(|e| Error::io("stdin", Phase::Read, e))?;
@@ -792,6 +794,8 @@ fn config_to_json(config: &Config) -> Value {
         "whole_program_visibility": config.whole_program_visibility,
         "save_temps": config.save_temps,
         "remarks": config.remarks,
+        "codegen_opt_level": config.codegen_opt_level.map(OptLevel::pipeline_suffix),
+        "llvm_options": config.llvm_options,
     })
 }
 
@@ -830,6 +834,25 @@ fn config_from_json(value: &Value) -> Result<Config> {
         whole_program_visibility: flag("whole_program_visibility")?,
         save_temps: text("save_temps").map(PathBuf::from),
         remarks: text("remarks"),
+        codegen_opt_level: match text("codegen_opt_level") {
+            Some(level) => Some(
+                level
+                    .parse::<OptLevel>()
+                    .map_err(|_| bad("codegen_opt_level"))?,
+            ),
+            None => None,
+        },
+        llvm_options: match value.get("llvm_options") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(list) => list
+                .as_array()
+                .and_then(|list| {
+                    list.iter()
+                        .map(|o| o.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| bad("llvm_options"))?,
+        },
         ..Config::default()
     })
 }
@@ -855,6 +878,8 @@ mod tests {
             whole_program_visibility: true,
             save_temps: Some(PathBuf::from("temps")),
             remarks: Some("inline".to_string()),
+            codegen_opt_level: Some(OptLevel::O1),
+            llvm_options: vec!["-import-instr-limit=5".to_string()],
             ..Config::default()
         };
         let back = config_from_json(&config_to_json(&config)).unwrap();
@@ -862,7 +887,7 @@ mod tests {
         // no PartialEq: it holds hooks).
         let fields = |c: &Config| {
             format!(
-                "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {} {} {:?} {:?}",
+                "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {} {} {:?} {:?} {:?} {:?}",
                 c.opt_level,
                 c.target_triple,
                 c.target_cpu,
@@ -876,7 +901,9 @@ mod tests {
                 c.verify_inputs,
                 c.whole_program_visibility,
                 c.save_temps,
-                c.remarks
+                c.remarks,
+                c.codegen_opt_level,
+                c.llvm_options
             )
         };
         assert_eq!(fields(&back), fields(&config));

@@ -184,7 +184,7 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
             &ld,
             "main.c",
             "helper.c",
-            "-Wl,--thinlto-index-only",
+            "-Wl,--lto-emit-asm",
             "-o",
             "never",
         ])
@@ -196,7 +196,7 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
         .lines()
         .find(|l| l.starts_with("lto-engine: error: "))
         .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(line.contains("--thinlto-index-only"), "{line}");
+    assert!(line.contains("--lto-emit-asm"), "{line}");
     assert!(!dir.join("never").exists());
     // A library nobody can find: the real linker's own diagnostic and exit.
     let out = clang(dir)
@@ -482,4 +482,761 @@ fn a_cargo_workspace_builds_and_tests_through_the_engine() {
     assert!(hits >= 1 && misses >= 1, "{warm}");
     let program = root.join("target/release/app");
     assert_eq!(run_program(&program), "sum 11.5\n");
+}
+
+/// Every file under `root/dir`, relative to `root/dir`, with its bytes.
+fn files_with_bytes(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(root).unwrap().display().to_string();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+const WORK: &str = "int helper(int x) { int s = 0; for (int i = 0; i < x; i++) s += (i * i) ^ (s >> 3); return s + 1; }\n\
+                    int twice(int x) { int a[16]; for (int i = 0; i < 16; i++) a[i] = x * i; int s = 0;\n\
+                    for (int i = 0; i < 16; i++) s += a[i] % 7; return s; }\n";
+
+#[test]
+fn thinlto_index_only_writes_what_lld_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    write(dir, "src/main.c", MAIN);
+    write(dir, "src/helper.c", HELPER);
+    write(
+        dir,
+        "src/extra.c",
+        "int unused_extra(int x) { return x - 1; }\n",
+    );
+    for name in ["main", "helper", "extra"] {
+        run_ok(clang(dir).args([
+            "-flto=thin",
+            "-O2",
+            "-c",
+            &format!("src/{name}.c"),
+            "-o",
+            &format!("src/{name}.o"),
+        ]));
+    }
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let objects = ["src/main.o", "src/helper.o", "src/extra.o"];
+    // With a prefix replacement (and a native-object prefix), imports
+    // files and a list file: lld's files under lld/, the engine's under
+    // eng/, then compared byte for byte (paths inside are the modules').
+    for who in ["lld", "eng"] {
+        std::fs::create_dir_all(dir.join(who)).unwrap();
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld"]);
+        if who == "eng" {
+            command.arg(&ld);
+        }
+        run_ok(
+            command
+                .args(objects)
+                .arg(format!("-Wl,--thinlto-index-only={who}/list.txt"))
+                .arg("-Wl,--thinlto-emit-imports-files")
+                .arg(format!(
+                    "-Wl,--thinlto-prefix-replace=src/;{who}/idx/;{who}/obj/"
+                ))
+                .args(["-o", &format!("{who}/prog")]),
+        );
+        assert!(!dir.join(format!("{who}/prog")).exists(), "{who} linked");
+    }
+    let lld = files_with_bytes(&dir.join("lld"));
+    let eng = files_with_bytes(&dir.join("eng"));
+    assert_eq!(
+        lld.keys().collect::<Vec<_>>(),
+        eng.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(lld.len(), 7, "{:?}", lld.keys());
+    for (name, bytes) in &lld {
+        let ours = &eng[name];
+        if name == "list.txt" {
+            // The list names each side's own object prefix.
+            assert_eq!(
+                String::from_utf8_lossy(ours),
+                String::from_utf8_lossy(bytes).replace("lld/obj/", "eng/obj/")
+            );
+            assert_eq!(
+                String::from_utf8_lossy(bytes),
+                "lld/obj/main.o\nlld/obj/helper.o\nlld/obj/extra.o\n"
+            );
+        } else {
+            assert!(ours == bytes, "{name} differs from lld's");
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&lld["idx/main.o.imports"]),
+        "src/helper.o\n"
+    );
+
+    // Without a replacement, clang's -plugin-opt spellings: the files go
+    // beside each module. lld first; its files are moved away, then the
+    // engine's compared with them.
+    let beside = |who: &str| {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld"]);
+        if who == "eng" {
+            command.arg(&ld);
+        }
+        run_ok(
+            command
+                .args(objects)
+                .arg(format!("-Wl,-plugin-opt=thinlto-index-only={who}.txt"))
+                .arg("-Wl,-plugin-opt=thinlto-emit-imports-files")
+                .args(["-o", "never"]),
+        );
+        let mut files = std::collections::BTreeMap::new();
+        for (name, bytes) in files_with_bytes(&dir.join("src")) {
+            if name.ends_with(".thinlto.bc") || name.ends_with(".imports") {
+                std::fs::remove_file(dir.join("src").join(&name)).unwrap();
+                files.insert(name, bytes);
+            }
+        }
+        files
+    };
+    let lld = beside("lld");
+    let eng = beside("eng");
+    assert_eq!(lld.len(), 6, "{:?}", lld.keys());
+    assert!(lld == eng, "{:?} vs {:?}", lld.keys(), eng.keys());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lld.txt")).unwrap(),
+        std::fs::read_to_string(dir.join("eng.txt")).unwrap()
+    );
+    assert!(!dir.join("never").exists());
+
+    // A full-LTO module in the link: lld leaves it empty index and imports
+    // files (placeholders), and lists no object for it.
+    std::fs::create_dir_all(dir.join("mixed")).unwrap();
+    write(
+        dir,
+        "mixed/full.c",
+        "int unused_full(int x) { return x + 2; }\n",
+    );
+    run_ok(clang(dir).args([
+        "-flto=full",
+        "-O2",
+        "-c",
+        "mixed/full.c",
+        "-o",
+        "mixed/full.o",
+    ]));
+    for who in ["lld", "eng"] {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld"]);
+        if who == "eng" {
+            command.arg(&ld);
+        }
+        run_ok(
+            command
+                .args(["mixed/full.o", "src/main.o", "src/helper.o"])
+                .arg(format!("-Wl,--thinlto-index-only=mixed-{who}.txt"))
+                .arg("-Wl,--thinlto-emit-imports-files")
+                .arg(format!("-Wl,--thinlto-prefix-replace=src/;{who}-mixed/"))
+                .args(["-o", "never"]),
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join(format!("mixed-{who}.txt"))).unwrap(),
+            format!("{who}-mixed/main.o\n{who}-mixed/helper.o\n")
+        );
+        for suffix in ["thinlto.bc", "imports"] {
+            let placeholder = dir.join(format!("mixed/full.o.{suffix}"));
+            assert_eq!(std::fs::read(&placeholder).unwrap(), b"", "{who}");
+            std::fs::remove_file(placeholder).unwrap();
+        }
+    }
+    let lld = files_with_bytes(&dir.join("lld-mixed"));
+    let eng = files_with_bytes(&dir.join("eng-mixed"));
+    assert_eq!(
+        lld.keys().collect::<Vec<_>>(),
+        eng.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(lld["main.o.imports"], eng["main.o.imports"]);
+
+    // Malformed replacements, and a native-object prefix without a list
+    // file: lld's own error, in one line.
+    for bad in [
+        "--thinlto-prefix-replace=a",
+        "--thinlto-object-suffix-replace=a",
+        "--thinlto-prefix-replace=a;b;c",
+    ] {
+        let args = [
+            "-e",
+            "main",
+            "src/main.o",
+            "src/helper.o",
+            "--thinlto-index-only",
+            bad,
+        ];
+        let out = Command::new("ld.lld-22")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let lld = String::from_utf8_lossy(&out.stderr).into_owned();
+        let lld = lld.trim().trim_start_matches("ld.lld-22: error: ");
+        let ours = cli_error(engine().current_dir(dir).arg("ld").args(args), lld);
+        assert!(ours.contains(lld), "{ours} vs {lld}");
+    }
+
+    // A bitcode archive member: lld names it `lib.a(m.o at OFFSET)`, no
+    // path a backend can open; the engine refuses it in one line.
+    run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["rcs", "libh.a", "src/helper.o"]),
+    );
+    let out = engine()
+        .current_dir(dir)
+        .args(["ld", "-e", "main", "src/main.o", "libh.a"])
+        .arg("--thinlto-index-only")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("libh.a(helper.o)") && stderr.contains("--thinlto-index-only"),
+        "{stderr}"
+    );
+}
+
+/// The bytes of `binary`'s .text section.
+fn text_section(binary: &Path) -> Vec<u8> {
+    let out = binary.with_extension("text");
+    run_ok(
+        Command::new("llvm-objcopy-22")
+            .args(["-O", "binary", "--only-section=.text"])
+            .arg(binary)
+            .arg(&out),
+    );
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn lto_cgo_sets_the_code_generation_level_as_lld_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "work.c", WORK);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "work.c"]));
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let link = |engine: bool, cgo: Option<&str>, name: &str| -> Vec<u8> {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld", "main.o", "work.o"]);
+        if engine {
+            command.arg(&ld);
+        }
+        if let Some(level) = cgo {
+            command.arg(format!("-Wl,--lto-CGO{level}"));
+        }
+        run_ok(command.args(["-o", name]));
+        assert_eq!(run_program(&dir.join(name)), "2446 46\n", "{name}");
+        text_section(&dir.join(name))
+    };
+    let engine_o0 = link(true, Some("0"), "engine-cgo0");
+    let lld_o0 = link(false, Some("0"), "lld-cgo0");
+    let engine_default = link(true, None, "engine-default");
+    // The code lld generates at that level, byte for byte.
+    assert!(engine_o0 == lld_o0, "--lto-CGO0: .text differs from lld's");
+    // Positive control: the level changed the code.
+    assert!(
+        engine_o0 != engine_default,
+        "--lto-CGO0 generated the default code"
+    );
+    assert!(engine_o0.len() > engine_default.len());
+    // The level is part of the ThinLTO cache key: a cache warmed at the
+    // default level does not serve --lto-CGO0.
+    let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
+    let hits = |cgo: &[&str], name: &str| -> u64 {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args([
+                    "-flto=thin",
+                    "-fuse-ld=lld",
+                    &ld,
+                    "main.o",
+                    "work.o",
+                    &cache,
+                ])
+                .args(cgo)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        report["thin"]["cache"]["hits"].as_u64().unwrap()
+    };
+    assert_eq!(hits(&[], "cold"), 0);
+    assert_eq!(hits(&[], "warm"), 2, "control: the same link hits");
+    assert_eq!(hits(&["-Wl,--lto-CGO0"], "cgo0"), 0);
+    // A level lld does not take is an error naming it.
+    let out = engine()
+        .current_dir(dir)
+        .args([
+            "ld",
+            "-e",
+            "main",
+            "main.o",
+            "work.o",
+            "--lto-CGO7",
+            "-o",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lto-CGO7"));
+}
+
+#[test]
+fn mllvm_options_reach_llvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let imported = |options: &[&str], name: &str| -> u64 {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "helper.o"])
+                .args(options)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        assert_eq!(run_program(&dir.join(name)), "41 8\n");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        report["thin"]["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["imported_definitions"].as_u64().unwrap())
+            .sum()
+    };
+    // Control: main.o imports helper's small functions.
+    assert!(imported(&[], "plain") >= 2);
+    // -import-instr-limit=0: nothing is small enough to import, in both
+    // of lld's spellings.
+    assert_eq!(imported(&["-Wl,-mllvm,-import-instr-limit=0"], "mllvm"), 0);
+    assert_eq!(
+        imported(&["-Wl,-plugin-opt=-import-instr-limit=0"], "plugin"),
+        0
+    );
+    // The options are part of the ThinLTO cache key: a warm cache hits for
+    // the same options only.
+    let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
+    let hits = |options: &[&str], name: &str| -> u64 {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args([
+                    "-flto=thin",
+                    "-fuse-ld=lld",
+                    &ld,
+                    "main.o",
+                    "helper.o",
+                    &cache,
+                ])
+                .args(options)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        report["thin"]["cache"]["hits"].as_u64().unwrap()
+    };
+    let option = ["-Wl,-mllvm,-x86-asm-syntax=intel"];
+    assert_eq!(hits(&[], "cold"), 0);
+    assert_eq!(hits(&[], "warm"), 2, "control: the same link hits");
+    assert_eq!(hits(&option, "option"), 0, "another option, other keys");
+    // A code generation option reaches the worker processes that compile:
+    // the code is lld's with the same option, byte for byte, and differs
+    // from the code without it.
+    write(dir, "work.c", WORK);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "work.c"]));
+    let aligned = |engine: bool, options: &[&str], name: &str| -> Vec<u8> {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld", "main.o", "work.o"]);
+        if engine {
+            command.arg(&ld);
+        }
+        run_ok(command.args(options).args(["-o", name]));
+        assert_eq!(run_program(&dir.join(name)), "2446 46\n", "{name}");
+        text_section(&dir.join(name))
+    };
+    let align = ["-Wl,-mllvm,-align-all-functions=6"];
+    let engine_aligned = aligned(true, &align, "engine-aligned");
+    assert!(engine_aligned == aligned(false, &align, "lld-aligned"));
+    assert!(engine_aligned != aligned(true, &[], "engine-default"));
+    // An option LLVM does not know: one line naming it, exit status 1.
+    cli_error(
+        engine().current_dir(dir).args([
+            "ld",
+            "-e",
+            "main",
+            "main.o",
+            "-mllvm",
+            "-no-such-llvm-option-xyz",
+        ]),
+        "-no-such-llvm-option-xyz",
+    );
+    // One that would print and exit inside LLVM is refused.
+    cli_error(
+        engine()
+            .current_dir(dir)
+            .args(["ld", "main.o", "-mllvm", "-help"]),
+        "-help",
+    );
+}
+
+#[test]
+fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(
+        dir,
+        "a.c",
+        "#include <stdio.h>\nint from_b(int); int from_c(int);\n\
+         static int local_a(int x) { return x + 100; }\n\
+         int shared_a(int x) { return local_a(x) * 2; }\n\
+         int main(void) { printf(\"%d %d\\n\", from_b(3), from_c(4)); return 0; }\n",
+    );
+    write(
+        dir,
+        "b.c",
+        "int shared_a(int); int from_c(int); int c_internal(int);\n\
+         int from_b(int x) { return shared_a(x) + from_c(1) + c_internal(0); }\n",
+    );
+    write(
+        dir,
+        "c.c",
+        "int from_c(int x) { return x * 10; }\nint c_internal(int x) { return x + 1; }\n",
+    );
+    run_ok(clang(dir).args(["-flto=full", "-O2", "-c", "a.c"]));
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "b.c", "c.c"]));
+    run_ok(clang(dir).args(["-flto", "-fuse-ld=lld", "a.o", "b.o", "c.o", "-o", "lld"]));
+    let expected = run_program(&dir.join("lld"));
+    assert_eq!(expected, "217 40\n");
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let link = |extra: &[&str], name: &str| -> serde_json::Value {
+        let report = dir.join(format!("{name}.json"));
+        run_ok(
+            clang(dir)
+                .args(["-flto", "-fuse-ld=lld", &ld, "a.o", "b.o", "c.o"])
+                .args(extra)
+                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+                .args(["-o", name]),
+        );
+        assert_eq!(run_program(&dir.join(name)), expected, "{name}");
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+    };
+    // Both LTO runs, each keeping what the other side uses: shared_a
+    // (full, used by thin b.o) and from_c (thin, used by full a.o).
+    let mixed = link(&[], "mixed");
+    assert_eq!(mixed["kind"], "mixed", "{mixed}");
+    let runs = mixed["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["kind"], "fat");
+    assert_eq!(runs[1]["kind"], "thin");
+    let preserved = |run: &serde_json::Value, name: &str| {
+        run["preserved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == name)
+    };
+    assert!(preserved(&runs[0], "shared_a"), "{}", runs[0]);
+    assert!(preserved(&runs[1], "from_c"), "{}", runs[1]);
+    // Control: what only the thin side uses is not kept for the other.
+    assert!(!preserved(&runs[1], "c_internal"), "{}", runs[1]);
+    let thin_modules: Vec<&str> = runs[1]["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(thin_modules, ["b.o", "c.o"]);
+
+    // --lto-engine-kind=thin: every module thin, a.o's summary computed.
+    let thin = link(&["-Wl,--lto-engine-kind=thin"], "all-thin");
+    assert_eq!(thin["kind"], "thin", "{thin}");
+    let modules = thin["thin"]["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), 3);
+    assert_eq!(modules[0]["name"], "a.o");
+    assert_eq!(modules[0]["summary_added"], true);
+    // --lto-engine-kind=fat over ThinLTO bitcode: one merged module.
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+    let report = dir.join("fat.json");
+    run_ok(clang(dir).args([
+        "-flto=thin",
+        "-fuse-ld=lld",
+        &ld,
+        "main.o",
+        "helper.o",
+        "-Wl,--lto-engine-kind=fat",
+        &format!("-Wl,--lto-engine-report={}", report.display()),
+        "-o",
+        "fat",
+    ]));
+    assert_eq!(run_program(&dir.join("fat")), "41 8\n");
+    let fat: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(fat["kind"], "fat", "{fat}");
+    cli_error(
+        engine()
+            .current_dir(dir)
+            .args(["ld", "main.o", "--lto-engine-kind=fast"]),
+        "--lto-engine-kind=fast",
+    );
+}
+
+#[test]
+fn defsym_keeps_the_bitcode_it_names_and_refuses_to_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(
+        dir,
+        "d.c",
+        "#include <stdio.h>\nint real_impl(int x) { return x * 3; }\nint alias_fn(int);\n\
+         int main(void) { printf(\"%d\\n\", alias_fn(5)); return 0; }\n",
+    );
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "d.c"]));
+    let ld = format!("--ld-path={}", linker(dir).display());
+    run_ok(clang(dir).args([
+        "-flto=thin",
+        "-fuse-ld=lld",
+        "d.o",
+        "-Wl,--defsym=alias_fn=real_impl",
+        "-o",
+        "lld",
+    ]));
+    assert_eq!(run_program(&dir.join("lld")), "15\n");
+    let preserved = |extra: &[&str], name: &str| -> (bool, bool) {
+        let report = dir.join(format!("{name}.json"));
+        let out = clang(dir)
+            .args(["-flto=thin", "-fuse-ld=lld", &ld, "d.o"])
+            .args(extra)
+            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+            .args(["-o", name])
+            .output()
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        let kept = report["preserved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "real_impl");
+        (out.status.success(), kept)
+    };
+    // Both spellings: real_impl stays for the real linker's --defsym.
+    for (extra, name) in [
+        (["-Wl,--defsym=alias_fn=real_impl"], "joined"),
+        (["-Wl,--defsym,alias_fn=real_impl"], "separate"),
+    ] {
+        assert_eq!(preserved(&extra, name), (true, true), "{name}");
+        assert_eq!(run_program(&dir.join(name)), "15\n");
+    }
+    // Control: without it, real_impl is not kept (and alias_fn is
+    // undefined, so the link fails).
+    assert_eq!(
+        preserved(&["-Wl,--defsym=alias_fn=0"], "control"),
+        (true, false)
+    );
+    // A symbol the bitcode defines cannot be redefined by --defsym.
+    let stderr = cli_error(
+        engine()
+            .current_dir(dir)
+            .args(["ld", "-e", "main", "d.o", "--defsym", "main=real_impl"]),
+        "--defsym=main=real_impl",
+    );
+    assert!(stderr.contains("defined in bitcode"), "{stderr}");
+}
+
+#[test]
+fn chroot_reads_absolute_inputs_under_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("abs")).unwrap();
+    // A program without the C runtime (whose files would be read under
+    // the root too): _start exits with helper(20).
+    write(
+        dir,
+        "start.c",
+        "int helper(int);\nvoid _start(void) { int r = helper(20);\n\
+         __asm__ volatile(\"mov $60, %%eax; syscall\" :: \"D\"(r)); __builtin_unreachable(); }\n",
+    );
+    write(dir, "helper.c", HELPER);
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "start.c", "helper.c"]));
+    std::fs::rename(dir.join("start.o"), root.join("abs/start.o")).unwrap();
+    std::fs::rename(dir.join("helper.o"), root.join("abs/helper.o")).unwrap();
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let link = |engine: bool, chroot: bool, name: &str| {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld", "-nostdlib", "-static"]);
+        if engine {
+            command.arg(&ld);
+        }
+        if chroot {
+            command.arg(format!("-Wl,--chroot,{}", root.display()));
+        }
+        // An absolute output: the engine's objects must still reach lld.
+        if engine {
+            command.arg(format!(
+                "-Wl,--lto-engine-report={}",
+                dir.join(format!("{name}.json")).display()
+            ));
+        }
+        command
+            .args(["-Wl,/abs/start.o,/abs/helper.o", "-o"])
+            .arg(dir.join(name))
+            .output()
+            .unwrap()
+    };
+    let exit_code = |name: &str| Command::new(dir.join(name)).status().unwrap().code();
+    assert!(link(false, true, "lld").status.success());
+    assert_eq!(exit_code("lld"), Some(41));
+    let out = link(true, true, "engine");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(exit_code("engine"), Some(41));
+    let report = std::fs::read_to_string(dir.join("engine.json")).unwrap();
+    assert!(
+        report.contains(&format!("{}/abs/start.o", root.display())),
+        "{report}"
+    );
+    // Control: without --chroot, /abs/start.o does not exist.
+    let out = link(true, false, "plain");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/abs/start.o"));
+}
+
+#[test]
+fn llvm_options_are_set_once_per_process() {
+    use lto_engine::{Config, LtoKind, Session};
+    let with = |option: &str| {
+        Config::builder()
+            .llvm_option(option)
+            .build()
+            .and_then(|config| Session::new(config, LtoKind::Thin))
+    };
+    // Unknown to LLVM: an error with LLVM's reason, not its exit.
+    let Err(error) = with("-no-such-llvm-option-xyz") else {
+        panic!("an unknown LLVM option was accepted")
+    };
+    assert!(
+        matches!(error, lto_engine::Error::Config(_)) && error.to_string().contains("Unknown"),
+        "{error}"
+    );
+    // Set once; the same options again are fine (LLVM would refuse a
+    // second occurrence of most options).
+    with("-import-instr-limit=7").unwrap();
+    with("-import-instr-limit=7").unwrap();
+    // Other options in the same process: refused, they cannot be unset.
+    let Err(error) = with("-import-instr-limit=3") else {
+        panic!("other LLVM options were accepted in the same process")
+    };
+    assert!(error.to_string().contains("process-wide"), "{error}");
+}
+
+#[test]
+fn start_lib_objects_are_lazy_as_in_lld() {
+    // c.o defines helper too and is never needed: between --start-lib and
+    // --end-lib lld leaves it out, so must the engine.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "b.c", HELPER);
+    write(
+        dir,
+        "c.c",
+        "int helper(int x) { return x * 3; }\nint only_c(void) { return 9; }\n",
+    );
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let lazy = ["-Wl,--start-lib", "b.o", "c.o", "-Wl,--end-lib"];
+    run_ok(
+        clang(dir)
+            .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o"])
+            .args(lazy)
+            .args(["-Wl,--lto-engine-report=r.json", "-o", "engine"]),
+    );
+    assert_eq!(run_program(&dir.join("engine")), "41 8\n");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    let modules: Vec<&str> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["main.o", "b.o"]);
+    // Control: as plain objects both are taken, and helper is defined twice.
+    let out = clang(dir)
+        .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "b.o", "c.o"])
+        .args(["-o", "eager"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("helper"));
+    // With --thinlto-index-only, the file left out gets lld's skip index:
+    // every file byte-identical to lld's.
+    let index_files = |who: &str| {
+        let mut command = clang(dir);
+        command.args(["-flto=thin", "-fuse-ld=lld"]);
+        if who == "eng" {
+            command.arg(&ld);
+        }
+        run_ok(
+            command
+                .arg("main.o")
+                .args(lazy)
+                .arg(format!("-Wl,--thinlto-index-only={who}.txt"))
+                .arg("-Wl,--thinlto-emit-imports-files")
+                .args(["-o", "never"]),
+        );
+        let mut files = std::collections::BTreeMap::new();
+        for name in ["main.o", "b.o", "c.o"] {
+            for suffix in ["thinlto.bc", "imports"] {
+                let path = dir.join(format!("{name}.{suffix}"));
+                files.insert(format!("{name}.{suffix}"), std::fs::read(&path).unwrap());
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        files
+    };
+    let lld = index_files("lld");
+    let eng = index_files("eng");
+    assert!(!lld["c.o.thinlto.bc"].is_empty());
+    for (name, bytes) in &lld {
+        assert!(&eng[name] == bytes, "{name} differs from lld's");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lld.txt")).unwrap(),
+        "main.o\nb.o\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("eng.txt")).unwrap(),
+        "main.o\nb.o\n"
+    );
 }

@@ -4,7 +4,7 @@
 //! and everything else, kept verbatim for the real linker.
 
 use crate::error::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One element of the command line, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub whole_archive: bool,
     /// `-Bstatic` (or `-static`): `-l` finds only `.a`.
     pub static_only: bool,
+    /// Between `--start-lib` and `--end-lib`: objects are lazy, as archive
+    /// members.
+    pub lazy: bool,
 }
 
 /// The parts of a command line LTO needs.
@@ -64,6 +67,52 @@ pub(crate) struct LinkLine {
     pub version_scripts: Vec<PathBuf>,
     /// `--dynamic-list` files.
     pub dynamic_lists: Vec<PathBuf>,
+    /// `--defsym=SYM=EXPR` / `--defsym SYM=EXPR`: (SYM, EXPR).
+    pub defsym: Vec<(String, String)>,
+    /// `--chroot DIR`: absolute input paths are read under DIR (lld's
+    /// `readFile`; search directories are looked in as given).
+    pub chroot: Option<PathBuf>,
+}
+
+impl LinkLine {
+    /// `path` as lld reads it: under `--chroot` when absolute.
+    pub fn rooted(&self, path: &Path) -> PathBuf {
+        match &self.chroot {
+            Some(root) if path.is_absolute() => {
+                let mut joined = root.as_os_str().to_owned();
+                joined.push(path.as_os_str());
+                PathBuf::from(joined)
+            }
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// The symbols `--defsym` expressions name: lld adds each as an
+    /// undefined symbol used by regular objects (it may pull an archive
+    /// member, and must stay visible).
+    pub fn defsym_references(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (_, expr) in &self.defsym {
+            let mut current = String::new();
+            let mut flush = |current: &mut String| {
+                let first = current.chars().next();
+                if first.is_some_and(|c| !c.is_ascii_digit()) {
+                    names.push(std::mem::take(current));
+                } else {
+                    current.clear();
+                }
+            };
+            for c in expr.chars() {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$') {
+                    current.push(c);
+                } else {
+                    flush(&mut current);
+                }
+            }
+            flush(&mut current);
+        }
+        names
+    }
 }
 
 /// lld's LTO options (and clang's `-plugin-opt=` spellings).
@@ -81,6 +130,22 @@ pub(crate) struct LtoOptions {
     pub cpu: Option<String>,
     /// `--save-temps`.
     pub save_temps: bool,
+    /// `--lto-CGO<n>`: the code generation level apart from the IR level.
+    pub cg_opt_level: Option<String>,
+    /// `--thinlto-index-only[=FILE]` / `-plugin-opt=thinlto-index-only[=FILE]`:
+    /// `Some(None)` without a list file.
+    pub index_only: Option<Option<PathBuf>>,
+    /// `--thinlto-emit-imports-files`.
+    pub emit_imports: bool,
+    /// `--thinlto-prefix-replace=OLD;NEW[;NATIVEOBJPREFIX]`.
+    pub prefix_replace: Option<String>,
+    /// `--thinlto-object-suffix-replace=OLD;NEW`.
+    pub object_suffix_replace: Option<String>,
+    /// `-mllvm OPT` / `--mllvm=OPT` / `-plugin-opt=-OPT`, in order.
+    pub mllvm: Vec<String>,
+    /// `--lto-engine-kind=auto|fat|thin` (the engine's own): which LTO the
+    /// bitcode goes through; `None` is auto (each module by its kind).
+    pub kind: Option<String>,
     /// Options the engine cannot honour yet: each refused with its reason.
     pub unsupported: Vec<(String, &'static str)>,
 }
@@ -120,6 +185,8 @@ const WITH_VALUE: &[&str] = &[
     "-plugin",
     "-plugin-opt",
     "-mllvm",
+    "--mllvm",
+    "--chroot",
     "--exclude-libs",
     "--export-dynamic-symbol",
     "--require-defined",
@@ -143,6 +210,7 @@ const WITH_VALUE: &[&str] = &[
     "-f",
     "--auxiliary",
     "--lto-engine-report",
+    "--lto-engine-kind",
 ];
 
 /// Reads an `ld.lld` command line (response files already expanded).
@@ -229,6 +297,8 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
             "-u" | "--undefined" | "--require-defined" | "--export-dynamic-symbol" => {
                 line.undefined.push(value_of())
             }
+            "--start-lib" => state.lazy = true,
+            "--end-lib" => state.lazy = false,
             "--whole-archive" => state.whole_archive = true,
             "--no-whole-archive" => state.whole_archive = false,
             "-Bstatic" | "-dn" | "-non_shared" | "-static" | "--static" => state.static_only = true,
@@ -265,23 +335,48 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 plugin_opt(&mut line.lto, &value_of());
                 keep = false;
             }
-            "-mllvm" => {
-                line.lto
-                    .unsupported
-                    .push((format!("-mllvm {}", value_of()), "LLVM's internal options"));
+            "-mllvm" | "--mllvm" => {
+                line.lto.mllvm.push(value_of());
                 keep = false;
             }
-            "--thinlto-index-only"
-            | "--thinlto-emit-imports-files"
-            | "--thinlto-prefix-replace"
-            | "--thinlto-object-suffix-replace"
-            | "--thinlto-distributor"
+            "--defsym" => {
+                let text = value_of();
+                let Some((symbol, expr)) = text.split_once('=') else {
+                    return Err(Error::Usage(format!(
+                        "ld: --defsym {text}: expected SYMBOL=EXPRESSION"
+                    )));
+                };
+                line.defsym
+                    .push((symbol.trim().to_string(), expr.trim().to_string()));
+            }
+            "--chroot" => line.chroot = Some(PathBuf::from(value_of())),
+            "--lto-engine-kind" => {
+                line.lto.kind = Some(value_of());
+                keep = false;
+            }
+            "--thinlto-index-only" => {
+                line.lto.index_only = Some(value.clone().map(PathBuf::from));
+                keep = false;
+            }
+            "--thinlto-emit-imports-files" => {
+                line.lto.emit_imports = true;
+                keep = false;
+            }
+            "--thinlto-prefix-replace" => {
+                line.lto.prefix_replace = Some(value_of());
+                keep = false;
+            }
+            "--thinlto-object-suffix-replace" => {
+                line.lto.object_suffix_replace = Some(value_of());
+                keep = false;
+            }
+            _ if name.starts_with("--lto-CGO") => {
+                line.lto.cg_opt_level = Some(name["--lto-CGO".len()..].to_string());
+                keep = false;
+            }
+            "--thinlto-distributor"
             | "--thinlto-remote-compiler"
             | "--lto-emit-asm"
-            | "--lto-CGO0"
-            | "--lto-CGO1"
-            | "--lto-CGO2"
-            | "--lto-CGO3"
             | "--lto-partitions" => {
                 line.lto
                     .unsupported
@@ -318,6 +413,19 @@ fn plugin_opt(lto: &mut LtoOptions, value: &str) {
         // module's own kind), and lld's no-op.
     } else if value == "save-temps" {
         lto.save_temps = true;
+    } else if value == "thinlto-index-only" {
+        lto.index_only = Some(None);
+    } else if let Some(file) = value.strip_prefix("thinlto-index-only=") {
+        lto.index_only = Some(Some(PathBuf::from(file)));
+    } else if value == "thinlto-emit-imports-files" {
+        lto.emit_imports = true;
+    } else if let Some(replace) = value.strip_prefix("thinlto-prefix-replace=") {
+        lto.prefix_replace = Some(replace.to_string());
+    } else if let Some(replace) = value.strip_prefix("thinlto-object-suffix-replace=") {
+        lto.object_suffix_replace = Some(replace.to_string());
+    } else if value.starts_with('-') {
+        // LLVM's own options, as lld passes them on (`-plugin-opt=-OPT`).
+        lto.mllvm.push(value.to_string());
     } else {
         lto.unsupported.push((
             format!("-plugin-opt={value}"),
@@ -378,7 +486,54 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_honour() {
-        let line = parse_str("main.o --thinlto-index-only -mllvm -foo -plugin-opt=bogus");
+        let line = parse_str("main.o --lto-partitions=2 --lto-emit-asm -plugin-opt=bogus");
         assert_eq!(line.lto.unsupported.len(), 3, "{:?}", line.lto.unsupported);
+    }
+
+    #[test]
+    fn reads_the_distributed_and_llvm_options() {
+        let line = parse_str(
+            "main.o --thinlto-index-only=list.txt --thinlto-emit-imports-files \
+             --thinlto-prefix-replace=a/;b/;c/ -plugin-opt=thinlto-object-suffix-replace=.min.bc;.o \
+             -mllvm -import-instr-limit=0 --mllvm=-x=1 -plugin-opt=-y=2 --lto-CGO1 \
+             --defsym=alias=target+4 --defsym other=0x10 --chroot /r --lto-engine-kind=thin",
+        );
+        assert!(
+            line.lto.unsupported.is_empty(),
+            "{:?}",
+            line.lto.unsupported
+        );
+        assert_eq!(line.lto.index_only, Some(Some(PathBuf::from("list.txt"))));
+        assert!(line.lto.emit_imports);
+        assert_eq!(line.lto.prefix_replace.as_deref(), Some("a/;b/;c/"));
+        assert_eq!(
+            line.lto.object_suffix_replace.as_deref(),
+            Some(".min.bc;.o")
+        );
+        assert_eq!(line.lto.mllvm, ["-import-instr-limit=0", "-x=1", "-y=2"]);
+        assert_eq!(line.lto.cg_opt_level.as_deref(), Some("1"));
+        assert_eq!(line.lto.kind.as_deref(), Some("thin"));
+        assert_eq!(
+            line.defsym,
+            [
+                ("alias".to_string(), "target+4".to_string()),
+                ("other".to_string(), "0x10".to_string())
+            ]
+        );
+        assert_eq!(line.chroot, Some(PathBuf::from("/r")));
+        assert_eq!(line.defsym_references(), ["target"]);
+        assert_eq!(line.rooted(Path::new("/a/b.o")), PathBuf::from("/r/a/b.o"));
+        assert_eq!(line.rooted(Path::new("a/b.o")), PathBuf::from("a/b.o"));
+        // The chroot directory is a value, not an input.
+        assert!(line
+            .items
+            .iter()
+            .all(|(item, _)| !matches!(item, Item::File(f) if f == "/r")));
+        assert_eq!(
+            parse_str("-plugin-opt=thinlto-index-only main.o")
+                .lto
+                .index_only,
+            Some(None)
+        );
     }
 }

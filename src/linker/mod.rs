@@ -45,6 +45,10 @@ impl Default for LinkerOptions {
 /// is.
 pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
     let line = args::parse(args)?;
+    // LLVM's own options (`-mllvm`) are process-wide: set once, before any
+    // LLVM work (reading bitcode symbols included), as lld does.
+    crate::llvm::parse_llvm_options(&line.lto.mllvm)
+        .map_err(|e| Error::Usage(format!("ld: -mllvm: {e}")))?;
     let inputs = Inputs::read(&line)?;
     if !inputs.any_bitcode() {
         return real_link(&options.real_linker, args);
@@ -59,11 +63,23 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
             "ld: -r with bitcode inputs is not supported by the engine's linker mode".to_string(),
         ));
     }
+    replacements(&line)?;
     let resolved = inputs.resolve(&line)?;
     if let Some(symbol) = line.wrap.iter().find(|s| resolved.bitcode_defines(s)) {
         return Err(Error::Usage(format!(
             "ld: --wrap={symbol}: the symbol is defined in bitcode, which the engine cannot \
              wrap yet; link without it, or with ld.lld"
+        )));
+    }
+    if let Some((symbol, expr)) = line
+        .defsym
+        .iter()
+        .find(|(symbol, _)| resolved.bitcode_defines(symbol))
+    {
+        return Err(Error::Usage(format!(
+            "ld: --defsym={symbol}={expr}: {symbol} is also defined in bitcode, and the engine \
+             cannot let --defsym replace a definition LTO may have inlined or internalized; \
+             link without it, or with ld.lld"
         )));
     }
     let output = line
@@ -78,12 +94,39 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
         std::process::id()
     ));
     let result = (|| {
+        if let Some(list) = &line.lto.index_only {
+            index_only(&line, &inputs, &resolved, options, &work, list.as_deref())?;
+            return Ok(0);
+        }
         let objects = lto(&line, &resolved, options, &work)?;
         let command = rewrite(&line, &inputs, &objects, &work)?;
         real_link(&options.real_linker, &command)
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// A file the engine wrote, as the real linker must be given it: under
+/// `--chroot`, lld reads absolute paths inside the root, so an absolute
+/// path becomes relative to the current directory.
+fn outside_chroot(line: &LinkLine, path: &Path) -> String {
+    if line.chroot.is_none() || !path.is_absolute() {
+        return path.display().to_string();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return path.display().to_string();
+    };
+    let from: Vec<_> = cwd.components().collect();
+    let to: Vec<_> = path.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut relative = PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for component in &to[common..] {
+        relative.push(component);
+    }
+    relative.display().to_string()
 }
 
 /// Runs the real linker with `args`; its exit code.
@@ -123,6 +166,10 @@ struct Archive {
     /// Defined name -> member index (the first member defining it).
     index: HashMap<String, usize>,
     has_bitcode: bool,
+    /// An object between `--start-lib` and `--end-lib`: lazy as an archive
+    /// member, but its own file, named by its path (`--whole-archive` does
+    /// not apply).
+    lazy_object: bool,
 }
 
 struct Member {
@@ -149,11 +196,21 @@ struct Inputs {
     files: Vec<Option<File>>,
 }
 
+/// A bitcode module the link takes.
+struct BitcodeModule {
+    name: String,
+    bytes: Vec<u8>,
+    /// The symbols it references (not defining them).
+    references: Vec<String>,
+    /// A member of an archive.
+    member: bool,
+}
+
 /// What the link uses.
 #[derive(Default)]
 struct Resolved {
-    /// Bitcode modules: (name, bytes), in command-line order.
-    modules: Vec<(String, Vec<u8>)>,
+    /// Bitcode modules, in command-line order.
+    modules: Vec<BitcodeModule>,
     /// Per item position and member: members the link takes.
     taken: HashSet<(usize, usize)>,
     /// Definitions in bitcode, with their visibility.
@@ -180,7 +237,7 @@ impl Inputs {
                 Item::Library { name, .. } => find_library(line, name, state),
                 Item::Pass(_) => None,
             };
-            files.push(path.and_then(|path| read_file(path, *state)));
+            files.push(path.and_then(|path| read_file(line.rooted(&path), *state)));
         }
         Ok(Inputs { files })
     }
@@ -199,7 +256,12 @@ impl Inputs {
     /// `--whole-archive`; repeated until nothing changes.
     fn resolve(&self, line: &LinkLine) -> Result<Resolved> {
         let mut state = Resolution::default();
-        for symbol in line.undefined.iter().chain(line.entry.iter()) {
+        for symbol in line
+            .undefined
+            .iter()
+            .chain(line.entry.iter())
+            .chain(line.defsym_references().iter())
+        {
             state.undefined.insert(symbol.clone());
         }
         if line.entry.is_none() && !line.shared {
@@ -210,12 +272,12 @@ impl Inputs {
             let Some(file) = file else { continue };
             let name = file.path.display().to_string();
             match &file.kind {
-                Kind::Bitcode(bytes) => state.take(name, bytes, true)?,
+                Kind::Bitcode(bytes) => state.take(name, bytes, true, false)?,
                 Kind::Native => {
                     // Linker scripts and the like have no symbols to read.
                     if let Ok(bytes) = std::fs::read(&file.path) {
                         if object::File::parse(&*bytes).is_ok() {
-                            state.take(name, &bytes, false)?;
+                            state.take(name, &bytes, false, false)?;
                         }
                     }
                 }
@@ -230,7 +292,7 @@ impl Inputs {
                         state.resolved.native_references.insert(symbol);
                     }
                 }
-                Kind::Archive(archive) if file.state.whole_archive => {
+                Kind::Archive(archive) if file.state.whole_archive && !archive.lazy_object => {
                     for m in 0..archive.members.len() {
                         state.take_member(position, &file.path, archive, m)?;
                     }
@@ -264,7 +326,7 @@ impl Inputs {
                         kind: Kind::Archive(archive),
                         state: item_state,
                         ..
-                    }) if !item_state.whole_archive => archive
+                    }) if !item_state.whole_archive || archive.lazy_object => archive
                         .index
                         .get(symbol)
                         .map(|&m| (position, m))
@@ -293,7 +355,7 @@ impl Resolution {
 
     /// Takes an object (bitcode or native) into the link: its definitions
     /// resolve references, its references may pull archive members.
-    fn take(&mut self, name: String, bytes: &[u8], bitcode: bool) -> Result<()> {
+    fn take(&mut self, name: String, bytes: &[u8], bitcode: bool, member: bool) -> Result<()> {
         let symbols = if bitcode {
             bitcode_symbols(&name, bytes)?
         } else {
@@ -308,16 +370,25 @@ impl Resolution {
             }
             self.define(symbol);
         }
+        let mut references = Vec::new();
         for (symbol, weak) in symbols.undefined {
             if !bitcode {
                 self.resolved.native_references.insert(symbol.clone());
+            }
+            if bitcode {
+                references.push(symbol.clone());
             }
             if !weak && !self.defined.contains(&symbol) {
                 self.undefined.insert(symbol);
             }
         }
         if bitcode {
-            self.resolved.modules.push((name, bytes.to_vec()));
+            self.resolved.modules.push(BitcodeModule {
+                name,
+                bytes: bytes.to_vec(),
+                references,
+                member,
+            });
         }
         Ok(())
     }
@@ -332,11 +403,12 @@ impl Resolution {
     ) -> Result<()> {
         let member = &archive.members[m];
         self.resolved.taken.insert((position, m));
-        self.take(
-            format!("{}({})", path.display(), member.name),
-            &member.bytes,
-            member.bitcode,
-        )
+        let name = if archive.lazy_object {
+            path.display().to_string()
+        } else {
+            format!("{}({})", path.display(), member.name)
+        };
+        self.take(name, &member.bytes, member.bitcode, !archive.lazy_object)
     }
 }
 
@@ -377,7 +449,14 @@ fn is_bitcode(bytes: &[u8]) -> bool {
 fn read_file(path: PathBuf, state: State) -> Option<File> {
     let name = path.display().to_string();
     let bytes = std::fs::read(&path).ok()?;
-    let kind = if is_bitcode(&bytes) {
+    let relocatable =
+        || object::File::parse(&*bytes).is_ok_and(|f| f.kind() == object::ObjectKind::Relocatable);
+    let kind = if state.lazy && (is_bitcode(&bytes) || relocatable()) {
+        match lazy_object(&name, bytes) {
+            Ok(archive) => Kind::Archive(archive),
+            Err(_) => Kind::Native,
+        }
+    } else if is_bitcode(&bytes) {
         Kind::Bitcode(bytes)
     } else if bytes.starts_with(b"!<arch>\n") {
         match read_archive(&name, &bytes) {
@@ -391,6 +470,31 @@ fn read_file(path: PathBuf, state: State) -> Option<File> {
         }
     };
     Some(File { path, kind, state })
+}
+
+/// A `--start-lib` object as a one-member lazy archive.
+fn lazy_object(name: &str, bytes: Vec<u8>) -> Result<Archive> {
+    let bitcode = is_bitcode(&bytes);
+    let symbols = if bitcode {
+        bitcode_symbols(name, &bytes)?
+    } else {
+        native_symbols(name, &bytes, false)?
+    };
+    let index = symbols
+        .defined
+        .into_iter()
+        .map(|(symbol, _)| (symbol, 0))
+        .collect();
+    Ok(Archive {
+        members: vec![Member {
+            name: name.to_string(),
+            bytes,
+            bitcode,
+        }],
+        index,
+        has_bitcode: bitcode,
+        lazy_object: true,
+    })
 }
 
 fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
@@ -444,6 +548,7 @@ fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
         members,
         index,
         has_bitcode,
+        lazy_object: false,
     })
 }
 
@@ -500,32 +605,55 @@ fn native_symbols(name: &str, bytes: &[u8], dynamic: bool) -> Result<Symbols> {
     Ok(symbols)
 }
 
-/// Runs LTO on the modules the link takes; the objects' paths.
-fn lto(
-    line: &LinkLine,
-    resolved: &Resolved,
-    options: &LinkerOptions,
-    work: &Path,
-) -> Result<Vec<PathBuf>> {
-    let mut thin = 0;
-    for (name, bytes) in &resolved.modules {
-        let info = crate::llvm::bitcode_lto_info(bytes, 0)
-            .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
-        if info.is_thin {
-            thin += 1;
+/// Which LTO each module goes through (`--lto-engine-kind=`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KindChoice {
+    /// Each module by its own kind, as lld: ThinLTO bitcode (with a
+    /// summary) thin, full-LTO bitcode fat, both in one link if mixed.
+    Auto,
+    /// Every module through fat LTO.
+    Fat,
+    /// Every module through thin LTO (summaries computed where missing).
+    Thin,
+}
+
+impl KindChoice {
+    fn of(line: &LinkLine) -> Result<KindChoice> {
+        match line.lto.kind.as_deref() {
+            None | Some("auto") => Ok(KindChoice::Auto),
+            Some("fat" | "full") => Ok(KindChoice::Fat),
+            Some("thin") => Ok(KindChoice::Thin),
+            Some(other) => Err(Error::Usage(format!(
+                "ld: --lto-engine-kind={other}: expected auto, fat or thin"
+            ))),
         }
     }
-    // As lld: ThinLTO summaries go to thin LTO, full-LTO bitcode to fat.
-    let kind =
-        match (thin, resolved.modules.len() - thin) {
-            (_, 0) => LtoKind::Thin,
-            (0, _) => LtoKind::Fat,
-            (_, _) => return Err(Error::Usage(
-                "ld: the link mixes ThinLTO and full-LTO bitcode; the engine runs one kind per \
-                 link (lld runs both): build every input with one of -flto=thin or -flto"
-                    .to_string(),
-            )),
+}
+
+/// The modules split by the LTO they go through: (fat, thin) indices into
+/// `resolved.modules`.
+fn split_by_kind(resolved: &Resolved, choice: KindChoice) -> Result<(Vec<usize>, Vec<usize>)> {
+    let mut fat = Vec::new();
+    let mut thin = Vec::new();
+    for (i, module) in resolved.modules.iter().enumerate() {
+        let info = crate::llvm::bitcode_lto_info(&module.bytes, 0)
+            .map_err(|reason| Error::invalid(&module.name, Phase::Classify, reason))?;
+        let is_thin = match choice {
+            KindChoice::Auto => info.is_thin,
+            KindChoice::Fat => false,
+            KindChoice::Thin => true,
         };
+        if is_thin {
+            thin.push(i);
+        } else {
+            fat.push(i);
+        }
+    }
+    Ok((fat, thin))
+}
+
+/// The configuration lld's options ask for.
+fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<Config> {
     let mut config = Config {
         module_order: ModuleOrder::Added,
         ..Config::default()
@@ -533,6 +661,18 @@ fn lto(
     if let Some(level) = &line.lto.opt_level {
         config.opt_level = level.parse::<OptLevel>().map_err(Error::Usage)?;
     }
+    if let Some(level) = &line.lto.cg_opt_level {
+        // lld takes 0..3 (`CodeGenOpt::getLevel`).
+        config.codegen_opt_level = Some(match level.as_str() {
+            "0" | "1" | "2" | "3" => level.parse::<OptLevel>().map_err(Error::Usage)?,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "ld: --lto-CGO{level}: invalid codegen optimization level for LTO (0-3)"
+                )))
+            }
+        });
+    }
+    config.llvm_options = line.lto.mllvm.clone();
     if let Some(jobs) = &line.lto.jobs {
         config.jobs = match jobs.parse::<usize>() {
             Ok(0) | Err(_) => Jobs::Auto,
@@ -552,31 +692,271 @@ fn lto(
     if let Some(workers) = &options.workers {
         config.isolation = crate::config::Isolation::Workers(workers.clone());
     }
-    let session = Session::new(config, kind)?;
-    for (name, bytes) in &resolved.modules {
-        session.add(Input::bitcode(name.clone(), bytes.clone()))?;
-    }
-    // What code outside the LTO unit can reach stays visible: references
-    // from native code and shared libraries, the entry, `-u`; for a shared
-    // object or `--export-dynamic`, every default-visibility definition.
-    session.preserve(resolved.native_references.iter().cloned());
-    session.preserve(line.undefined.iter().cloned());
-    session.preserve(line.entry.iter().cloned());
+    Ok(config)
+}
+
+/// What code outside a group of modules can reach, which must stay
+/// visible: references from native code and shared libraries, the entry,
+/// `-u`, `--defsym` expressions, exports, and the references of the link's
+/// other bitcode (`others`: the modules of the other LTO kind).
+fn preserved(line: &LinkLine, resolved: &Resolved, others: &[usize]) -> Result<Vec<String>> {
+    let mut names: BTreeSet<String> = resolved.native_references.iter().cloned().collect();
+    names.extend(line.undefined.iter().cloned());
+    names.extend(line.entry.iter().cloned());
+    names.extend(line.defsym_references());
     if line.entry.is_none() {
-        session.preserve(["_start", "main"]);
+        names.extend(["_start".to_string(), "main".to_string()]);
     }
-    session.preserve(exported(line, resolved)?);
+    names.extend(exported(line, resolved)?);
+    for &i in others {
+        names.extend(resolved.modules[i].references.iter().cloned());
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// One LTO run over `group` (indices into `resolved.modules`).
+fn run_group(
+    config: &Config,
+    kind: LtoKind,
+    resolved: &Resolved,
+    group: &[usize],
+    preserve: Vec<String>,
+) -> Result<crate::Output> {
+    let session = Session::new(config.clone(), kind)?;
+    for &i in group {
+        let module = &resolved.modules[i];
+        session.add(Input::bitcode(module.name.clone(), module.bytes.clone()))?;
+    }
+    session.preserve(preserve);
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
     }
+    Ok(output)
+}
+
+/// Runs LTO on the modules the link takes; the objects' paths. As lld, a
+/// link with both full-LTO and ThinLTO bitcode runs both: the full-LTO
+/// modules merged by fat LTO, the thin ones by thin LTO, each keeping
+/// visible what the other side references.
+fn lto(
+    line: &LinkLine,
+    resolved: &Resolved,
+    options: &LinkerOptions,
+    work: &Path,
+) -> Result<Vec<PathBuf>> {
+    let (fat, thin) = split_by_kind(resolved, KindChoice::of(line)?)?;
+    let config = config_for(line, options, work)?;
+    let mut reports = Vec::new();
+    let mut objects = Vec::new();
+    // The fat object first, as lld places its regular LTO object (task 0).
+    for (kind, group, others, dir) in [
+        (LtoKind::Fat, &fat, &thin, "fat"),
+        (LtoKind::Thin, &thin, &fat, "thin"),
+    ] {
+        if group.is_empty() {
+            continue;
+        }
+        let output = run_group(
+            &config,
+            kind,
+            resolved,
+            group,
+            preserved(line, resolved, others)?,
+        )?;
+        reports.push(output.report.to_json());
+        let written = output.write(&crate::output::WriteTo::dir(work.join(dir)))?;
+        objects.extend(written.objects);
+    }
     if let Some(path) = &line.report {
-        let text = serde_json::to_string_pretty(&output.report.to_json())
+        // One run: its report; a mixed link: both, under "runs".
+        let json = if reports.len() == 1 {
+            reports.remove(0)
+        } else {
+            serde_json::json!({ "kind": "mixed", "runs": reports })
+        };
+        let text = serde_json::to_string_pretty(&json)
             .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
         crate::fs::write_atomically(path, text.as_bytes())?;
     }
-    let written = output.write(&crate::output::WriteTo::dir(work))?;
-    Ok(written.objects)
+    Ok(objects)
+}
+
+/// `--thinlto-index-only[=LIST]`: lld's distributed thin link. Each ThinLTO
+/// module gets `<path>.thinlto.bc` (and with `--thinlto-emit-imports-files`
+/// `<path>.imports`), placed by `--thinlto-prefix-replace` and named by
+/// `--thinlto-object-suffix-replace`; LIST names the native objects the
+/// final link will need; full-LTO modules get empty index (and imports)
+/// files, as lld leaves them, and `--start-lib` bitcode the link did not
+/// take an index that tells backends to skip it (lld's, for build systems
+/// that expect a file per input). No object is compiled and no final link
+/// runs.
+fn index_only(
+    line: &LinkLine,
+    inputs: &Inputs,
+    resolved: &Resolved,
+    options: &LinkerOptions,
+    work: &Path,
+    list: Option<&Path>,
+) -> Result<()> {
+    if line.lto.kind.is_some() {
+        return Err(Error::Usage(
+            "ld: --lto-engine-kind with --thinlto-index-only: the index files are for the \
+             modules' own kinds, as lld writes them"
+                .to_string(),
+        ));
+    }
+    if let Some(module) = resolved.modules.iter().find(|m| m.member) {
+        return Err(Error::Usage(format!(
+            "ld: --thinlto-index-only: {} is bitcode in an archive; lld names it \
+             'ARCHIVE(MEMBER at OFFSET)', a path no distributed backend can open, and the \
+             engine does not write index files for it: extract the member and list it \
+             between --start-lib and --end-lib",
+            module.name
+        )));
+    }
+    let (replace, suffix) = replacements(line)?;
+    let (fat, thin) = split_by_kind(resolved, KindChoice::Auto)?;
+    let config = config_for(line, options, work)?;
+    // lld opens the list file first: it exists (maybe empty) whatever follows.
+    let mut listed = String::new();
+    if !thin.is_empty() {
+        let session = Session::new(config, LtoKind::Thin)?;
+        for &i in &thin {
+            // By path: the index records the file each backend compiles.
+            session.add(Input::path(&resolved.modules[i].name))?;
+        }
+        session.preserve(preserved(line, resolved, &fat)?);
+        let mut index = crate::distributed::IndexOptions::new(work.join("index"));
+        index.prefix_replace = Some(replace.clone());
+        index.object_suffix_replace = suffix.clone();
+        index.emit_imports = line.lto.emit_imports;
+        let output = session.run_with(crate::Backends::IndexFiles(index))?;
+        for diagnostic in &output.diagnostics {
+            eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
+        }
+        if let Some(module) = output.jobs.iter().find(|job| job.module_written) {
+            return Err(Error::Usage(format!(
+                "ld: --thinlto-index-only: {} has no file of its own for a backend to compile",
+                module.name
+            )));
+        }
+        // The native object of each module, in module order, as lld's
+        // write-indexes backend lists them.
+        let native = replace.native.as_ref().unwrap_or(&replace.new);
+        for job in &output.jobs {
+            listed.push_str(&replace_prefix(&job.module_path, &replace.old, native));
+            listed.push('\n');
+        }
+        if let Some(path) = &line.report {
+            let text = serde_json::to_string_pretty(&output.report.to_json())
+                .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+            crate::fs::write_atomically(path, text.as_bytes())?;
+        }
+    }
+    // Full-LTO modules: empty files where their index files would be.
+    for &i in &fat {
+        let mut name = resolved.modules[i].name.clone();
+        if let Some(suffix) = &suffix {
+            if let Some(stem) = name.strip_suffix(suffix.old.as_str()) {
+                name = format!("{stem}{}", suffix.new);
+            }
+        }
+        let base = replace_prefix(&name, &replace.old, &replace.new);
+        let mut files = vec![format!("{base}.thinlto.bc")];
+        if line.lto.emit_imports {
+            files.push(format!("{base}.imports"));
+        }
+        for file in files {
+            write_creating_dirs(Path::new(&file), b"")?;
+        }
+    }
+    // Lazy bitcode files left out of the link: lld's skip index.
+    let suffixed = |name: &str| match &suffix {
+        Some(suffix) => match name.strip_suffix(suffix.old.as_str()) {
+            Some(stem) => format!("{stem}{}", suffix.new),
+            None => name.to_string(),
+        },
+        None => name.to_string(),
+    };
+    for (position, file) in inputs.files.iter().enumerate() {
+        let Some(File {
+            path,
+            kind: Kind::Archive(archive),
+            ..
+        }) = file
+        else {
+            continue;
+        };
+        if !archive.lazy_object || !archive.has_bitcode || resolved.taken.contains(&(position, 0)) {
+            continue;
+        }
+        let name = suffixed(&path.display().to_string());
+        let base = suffixed(&replace_prefix(&name, &replace.old, &replace.new));
+        write_creating_dirs(
+            Path::new(&format!("{base}.thinlto.bc")),
+            &crate::llvm::skip_index_bytes(),
+        )?;
+        if line.lto.emit_imports {
+            write_creating_dirs(Path::new(&format!("{base}.imports")), b"")?;
+        }
+    }
+    if let Some(list) = list {
+        write_creating_dirs(list, listed.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `--thinlto-prefix-replace` (lld's placement without one: beside each
+/// module) and `--thinlto-object-suffix-replace`, checked as lld checks
+/// them, also without `--thinlto-index-only` (where they do nothing).
+fn replacements(
+    line: &LinkLine,
+) -> Result<(
+    crate::distributed::PrefixReplace,
+    Option<crate::distributed::SuffixReplace>,
+)> {
+    let replace: crate::distributed::PrefixReplace = match &line.lto.prefix_replace {
+        Some(text) => text.parse().map_err(|_| {
+            Error::Usage(format!(
+                "ld: --thinlto-prefix-replace= expects 'old;new' format, but got {text}"
+            ))
+        })?,
+        None => ";".parse().map_err(Error::Usage)?,
+    };
+    if replace.native.is_some() && !matches!(line.lto.index_only, Some(Some(_))) {
+        return Err(Error::Usage(
+            "ld: --thinlto-prefix-replace=old_dir;new_dir;obj_dir must be used with \
+             --thinlto-index-only="
+                .to_string(),
+        ));
+    }
+    let suffix = match &line.lto.object_suffix_replace {
+        Some(text) => Some(text.parse().map_err(|_| {
+            Error::Usage(format!(
+                "ld: --thinlto-object-suffix-replace= expects 'old;new' format, but got {text}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok((replace, suffix))
+}
+
+/// `lto::getThinLTOOutputFile`: `path` with prefix `old` replaced by `new`
+/// (unchanged when it does not start with `old`).
+fn replace_prefix(path: &str, old: &str, new: &str) -> String {
+    match path.strip_prefix(old) {
+        Some(rest) => format!("{new}{rest}"),
+        None => path.to_string(),
+    }
+}
+
+fn write_creating_dirs(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(parent.display(), Phase::Write, e))?;
+    }
+    crate::fs::write_atomically(path, bytes)
 }
 
 /// The bitcode definitions the output exports: for a shared object or
@@ -585,7 +965,8 @@ fn lto(
 /// dynamic lists name.
 fn exported(line: &LinkLine, resolved: &Resolved) -> Result<Vec<String>> {
     let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), Phase::Read, e))
+        let path = line.rooted(path);
+        std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), Phase::Read, e))
     };
     let mut scripts = Vec::new();
     for path in &line.version_scripts {
@@ -640,7 +1021,7 @@ fn rewrite(
                 }),
             ) => {
                 if !placed {
-                    command.extend(objects.iter().map(|p| p.display().to_string()));
+                    command.extend(objects.iter().map(|p| outside_chroot(line, p)));
                     placed = true;
                 }
             }
@@ -653,7 +1034,7 @@ fn rewrite(
                 }),
             ) if archive.has_bitcode => {
                 if !placed {
-                    command.extend(objects.iter().map(|p| p.display().to_string()));
+                    command.extend(objects.iter().map(|p| outside_chroot(line, p)));
                     placed = true;
                 }
                 let native: Vec<(String, &[u8])> = archive
@@ -675,7 +1056,7 @@ fn rewrite(
                             reason,
                         })?;
                     crate::fs::write_atomically(&copy, &bytes)?;
-                    command.push(copy.display().to_string());
+                    command.push(outside_chroot(line, &copy));
                 }
             }
             (Item::File(path), _) => command.push(path.clone()),

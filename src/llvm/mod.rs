@@ -346,6 +346,80 @@ pub fn drop_unknown_subtarget_names(module: &Module<'_>, machine: &TargetMachine
     unsafe { ffi::ltoe_drop_unknown_subtarget_names(module.as_mut_ptr(), machine.as_mut_ptr()) };
 }
 
+/// Sets LLVM's own command-line options (`-mllvm`, as
+/// `cl::ParseCommandLineOptions` reads them). They are process-wide: the
+/// first call with options parses them; a later call with the same list is
+/// a no-op, one with another list an error (LLVM's options cannot be
+/// unset). An option LLVM does not know is an error with LLVM's message on
+/// one line, not LLVM's exit. Options that print and exit (`-help`,
+/// `-version`, `-print-options`) are refused.
+pub fn parse_llvm_options(options: &[String]) -> Result<(), String> {
+    // The options parsed; the C strings given to LLVM, kept for the
+    // process's life (also after a failed parse) so that any pointer LLVM
+    // keeps into them stays valid.
+    type Parsed = (Option<Vec<String>>, Vec<CString>);
+    static PARSED: std::sync::Mutex<Parsed> = std::sync::Mutex::new((None, Vec::new()));
+    if options.is_empty() {
+        return Ok(());
+    }
+    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(earlier) = parsed.0.as_ref() {
+        return if earlier.as_slice() == options {
+            Ok(())
+        } else {
+            Err(format!(
+                "LLVM options {options:?}: this process already set {earlier:?}, and LLVM's \
+                 options are process-wide"
+            ))
+        };
+    }
+    for option in options {
+        let name = option.trim_start_matches('-');
+        let name = name.split('=').next().unwrap_or(name);
+        if !option.starts_with('-')
+            || name.starts_with("help")
+            || matches!(name, "version" | "print-options" | "print-all-options")
+        {
+            return Err(format!(
+                "LLVM option {option:?}: not an option the engine passes to LLVM"
+            ));
+        }
+        if option.contains('\0') {
+            return Err(format!("LLVM option {option:?}: contains a NUL byte"));
+        }
+    }
+    init_targets();
+    let strings: Vec<CString> = options
+        .iter()
+        .map(|o| CString::new(o.as_str()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `pointers` holds `pointers.len()` NUL-terminated strings owned
+    // by `strings`, whose buffers are moved into PARSED right after the call
+    // and never dropped (a CString's buffer does not move with it), so they
+    // outlive the call and anything LLVM keeps. `err` receives a string we
+    // free. The lock held above serializes callers (LLVM's parser is not
+    // thread-safe).
+    let code = unsafe { ffi::ltoe_parse_llvm_options(pointers.as_ptr(), pointers.len(), &mut err) };
+    parsed.1.extend(strings);
+    status(code, err).map_err(|text| {
+        let text = text
+            .lines()
+            .map(|l| {
+                let l = l.trim();
+                let l = l.strip_prefix("lto-engine: ").unwrap_or(l);
+                l.split("  Try: ").next().unwrap_or(l)
+            })
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("LLVM options {options:?}: {text}")
+    })?;
+    parsed.0 = Some(options.to_vec());
+    Ok(())
+}
+
 /// The SHA-1 of `data` (LLVM's implementation).
 pub fn sha1(data: &[u8]) -> [u8; 20] {
     let mut out = [0u8; 20];
@@ -591,6 +665,16 @@ pub fn update_vcall_visibility(
         )
     };
     Ok(())
+}
+
+/// The index file lld writes for a lazy (`--start-lib`) bitcode file the
+/// link did not take: an empty combined index flagged so that distributed
+/// backends skip the module.
+pub fn skip_index_bytes() -> Vec<u8> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the shim only writes `out`, a buffer we then own.
+    unsafe { ffi::ltoe_write_skip_index(&mut out) };
+    ShimBytes::from_raw(out).as_bytes().to_vec()
 }
 
 /// A GNU archive (with a symbol table) of `members`, built deterministically

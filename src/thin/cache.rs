@@ -190,7 +190,7 @@ impl KeyConfig {
             triple: config.target_triple.clone().unwrap_or_default(),
             pipeline: config.opt_level.pipeline("thinlto"),
             opt_level: level,
-            codegen_opt_level: level,
+            codegen_opt_level: config.codegen_level(),
             reloc_model: codegen::reloc_model_code(config.reloc_model),
             code_model: codegen::code_model_code(config.code_model),
             file_type: codegen::file_type_code(config.emit),
@@ -203,16 +203,17 @@ impl KeyConfig {
         // change of that rule changes keys), and whole-program visibility
         // (the backend resolves public type tests by it, even where no call
         // was devirtualized), and whether inputs are verified (the check
-        // strips broken debug info).
+        // strips broken debug info), and LLVM's own options (`-mllvm`).
         let vectorize = config.opt_level.vectorizes();
         let extra = format!(
-            "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}; whole-program-visibility {}; verify-inputs {}",
+            "lto-engine {} ({ENGINE_FINGERPRINT:016x}) cache-format {CACHE_FORMAT} llvm {}; emit {:?}; loop-vectorize {vectorize} slp-vectorize {vectorize}; value-names {}; whole-program-visibility {}; verify-inputs {}; llvm-options {:?}",
             env!("CARGO_PKG_VERSION"),
             llvm::LLVM_MAJOR,
             config.emit,
             config.save_temps.is_some(),
             config.whole_program_visibility,
             config.verify_inputs,
+            config.llvm_options,
         );
         let digest = format!(
             "{:016x}",

@@ -58,6 +58,12 @@ struct CodegenArgs {
     /// Optimization level: 0, 1, 2, 3, s, z.
     #[arg(short = 'O', default_value = "2", value_name = "LEVEL")]
     opt_level: OptLevel,
+    /// Code generation level apart from -O (lld's --lto-CGO): 0-3.
+    #[arg(long = "codegen-opt-level", value_name = "LEVEL", value_parser = ["0", "1", "2", "3"])]
+    codegen_opt_level: Option<String>,
+    /// An LLVM option, as lld's -mllvm (repeatable): --mllvm=-import-instr-limit=5.
+    #[arg(long = "mllvm", value_name = "OPTION", allow_hyphen_values = true)]
+    mllvm: Vec<String>,
     /// Target triple (default: the modules' own).
     #[arg(long)]
     target: Option<String>,
@@ -101,6 +107,10 @@ impl CodegenArgs {
         config.target_cpu = self.target_cpu.clone();
         config.save_temps = self.save_temps.clone();
         config.remarks = self.remarks.clone();
+        if let Some(level) = &self.codegen_opt_level {
+            config.codegen_opt_level = Some(level.parse().map_err(Error::Usage)?);
+        }
+        config.llvm_options = self.mllvm.clone();
         Ok(config)
     }
 }
