@@ -79,6 +79,57 @@ fn clang_links_thin_and_full_lto_through_the_engine() {
 }
 
 #[test]
+fn lto_partitions_reach_fat_lto() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let main = write(dir, "main.c", MAIN);
+    let helper = write(dir, "helper.c", HELPER);
+    let ld = format!("--ld-path={}", linker(dir).display());
+    // lld's spelling and clang's -plugin-opt alias; the control (no flag)
+    // is the engine's auto, one partition for a program this small.
+    for (flag, partitions) in [
+        ("-Wl,--lto-partitions=3", 3),
+        ("-Wl,-plugin-opt=lto-partitions=2", 2),
+        ("-Wl,--lto-O2", 1),
+    ] {
+        run_ok(
+            clang(dir)
+                .args(["-flto", "-O2", "-fuse-ld=lld", &ld, flag])
+                .arg(&main)
+                .arg(&helper)
+                .args(["-Wl,--lto-engine-report=p.json", "-o", "prog"]),
+        );
+        assert_eq!(run_program(&dir.join("prog")), "41 8\n", "{flag}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+        assert_eq!(
+            report["fat"]["partitions"].as_array().unwrap().len(),
+            partitions,
+            "{flag}: {report}"
+        );
+    }
+    // lld's rule, as one line: the count is at least one.
+    run_ok(
+        clang(dir)
+            .args(["-flto", "-O2", "-c"])
+            .arg(&main)
+            .arg(&helper),
+    );
+    let error = cli_error(
+        engine().current_dir(dir).args([
+            "ld",
+            "--lto-partitions=0",
+            "main.o",
+            "helper.o",
+            "-o",
+            "prog0",
+        ]),
+        "--lto-partitions=0",
+    );
+    assert!(error.contains("at least 1"), "{error}");
+}
+
+#[test]
 fn archive_members_are_lazy_as_in_lld() {
     // libh.a: b.o defines helper and twice (used), c.o defines helper too
     // and is never needed: lld takes b.o only, so must the engine (two

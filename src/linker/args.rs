@@ -132,6 +132,9 @@ pub(crate) struct LtoOptions {
     pub save_temps: bool,
     /// `--lto-CGO<n>`: the code generation level apart from the IR level.
     pub cg_opt_level: Option<String>,
+    /// `--lto-partitions=N` / `-plugin-opt=lto-partitions=N`: fat LTO's code
+    /// generation partitions (the engine's default is its own `auto`).
+    pub partitions: Option<String>,
     /// `--thinlto-index-only[=FILE]` / `-plugin-opt=thinlto-index-only[=FILE]`:
     /// `Some(None)` without a list file.
     pub index_only: Option<Option<PathBuf>>,
@@ -374,10 +377,11 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 line.lto.cg_opt_level = Some(name["--lto-CGO".len()..].to_string());
                 keep = false;
             }
-            "--thinlto-distributor"
-            | "--thinlto-remote-compiler"
-            | "--lto-emit-asm"
-            | "--lto-partitions" => {
+            "--lto-partitions" => {
+                line.lto.partitions = Some(value_of());
+                keep = false;
+            }
+            "--thinlto-distributor" | "--thinlto-remote-compiler" | "--lto-emit-asm" => {
                 line.lto
                     .unsupported
                     .push((arg.clone(), "not in the engine's linker mode yet"));
@@ -411,6 +415,8 @@ fn plugin_opt(lto: &mut LtoOptions, value: &str) {
     } else if value == "thinlto" || value.starts_with("-pass-through=") {
         // clang's hint that the bitcode is thin (the engine reads each
         // module's own kind), and lld's no-op.
+    } else if let Some(count) = value.strip_prefix("lto-partitions=") {
+        lto.partitions = Some(count.to_string());
     } else if value == "save-temps" {
         lto.save_temps = true;
     } else if value == "thinlto-index-only" {
@@ -486,8 +492,15 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_honour() {
-        let line = parse_str("main.o --lto-partitions=2 --lto-emit-asm -plugin-opt=bogus");
+        let line = parse_str("main.o --thinlto-distributor=d --lto-emit-asm -plugin-opt=bogus");
         assert_eq!(line.lto.unsupported.len(), 3, "{:?}", line.lto.unsupported);
+        let line = parse_str("main.o --lto-partitions=2 -plugin-opt=lto-partitions=3");
+        assert!(
+            line.lto.unsupported.is_empty(),
+            "{:?}",
+            line.lto.unsupported
+        );
+        assert_eq!(line.lto.partitions.as_deref(), Some("3"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 mod args;
 mod exports;
 
-use crate::config::{CacheConfig, Config, Jobs, LtoKind, ModuleOrder, OptLevel, Workers};
+use crate::config::{
+    CacheConfig, Config, FatPartitions, Jobs, LtoKind, ModuleOrder, OptLevel, Workers,
+};
 use crate::error::{Error, Phase, Result};
 use crate::session::{Input, Session};
 use args::{Item, LinkLine, State};
@@ -673,6 +675,17 @@ fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<C
         });
     }
     config.llvm_options = line.lto.mllvm.clone();
+    if let Some(count) = &line.lto.partitions {
+        // lld's rule: a count of at least one.
+        config.fat_partitions = match count.parse::<usize>() {
+            Ok(n) if n >= 1 => FatPartitions::Fixed(n),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "ld: --lto-partitions={count}: expected a number of partitions of at least 1"
+                )))
+            }
+        };
+    }
     if let Some(jobs) = &line.lto.jobs {
         config.jobs = match jobs.parse::<usize>() {
             Ok(0) | Err(_) => Jobs::Auto,
