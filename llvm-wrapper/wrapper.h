@@ -87,6 +87,9 @@ int ltoe_localize_definition(LLVMModuleRef module, const char *name, int linkage
 /* Renames the global value `name` (a definition or a declaration); fails
  * when `new_name` is taken. */
 int ltoe_rename_global(LLVMModuleRef module, const char *name, const char *new_name, char **err);
+/* Gives free heap pages back to the operating system (glibc's malloc_trim;
+ * nothing elsewhere). */
+void ltoe_release_free_memory(void);
 
 /* Input checks (checks.cpp). The IR verifier on an input: broken IR is an
  * error with the verifier's text; broken debug info alone is a warning and

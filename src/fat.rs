@@ -52,6 +52,7 @@ pub(crate) fn run(
                 triple,
                 base_name,
             } => {
+                llvm::release_free_memory();
                 let (objects, partition_diagnostics) =
                     compile_partitions(config, &triple, &split, &base_name, &mut report)?;
                 diagnostics.extend(partition_diagnostics);
@@ -239,11 +240,9 @@ fn compile_partitions(
     for part in &split.parts {
         digest.extend_from_slice(&llvm::sha1(part.as_bytes()));
     }
-    let hash = llvm::sha1(&digest);
-    let suffix = format!(
-        ".llvm.{}",
-        u64::from_le_bytes(hash[..8].try_into().expect("8 bytes of a 20-byte digest"))
-    );
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&llvm::sha1(&digest)[..8]);
+    let suffix = format!(".llvm.{}", u64::from_le_bytes(word));
 
     let mut repairs: Vec<PartitionRepairs> =
         (0..count).map(|_| PartitionRepairs::default()).collect();
@@ -341,6 +340,14 @@ fn codegen_partition(
     for local in &repairs.rename {
         llvm::rename_global(&module, local, &format!("{local}{suffix}")).map_err(llvm_error)?;
     }
+    // The split and the repairs are this crate's own changes to the IR: a
+    // partition they left invalid is refused rather than compiled.
+    module.verify().map_err(|e| {
+        llvm_error(format!(
+            "partition fails verification after the split: {}",
+            e.to_string_lossy().trim()
+        ))
+    })?;
     let machine = codegen::target_machine(config, triple, Some(&module))?;
     let object = codegen::emit(&module, &machine, config.emit, name)?;
     llvm::fail_on_error_diagnostics(&context, name, Phase::Codegen)?;

@@ -152,6 +152,7 @@ extern "C" {
         linkage: c_int,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_release_free_memory();
     pub fn ltoe_rename_global(
         module: LLVMModuleRef,
         name: *const c_char,

@@ -22,7 +22,10 @@ pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
-pub use partition::{localize_definition, rename_global, split_module, LocalLinkage, SplitModule};
+pub use partition::{
+    localize_definition, release_free_memory, rename_global, split_module, LocalLinkage,
+    SplitModule,
+};
 pub use thin::{
     bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
     ModuleStats, ThinIndex,

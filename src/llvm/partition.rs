@@ -138,3 +138,12 @@ pub fn rename_global(module: &Module<'_>, name: &str, new_name: &str) -> Result<
     };
     status(result, err)
 }
+
+/// Gives the heap pages freed so far back to the operating system (with
+/// glibc; nothing elsewhere): called once the merged module and its context
+/// are gone, before the partitions' threads allocate in arenas of their own.
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it
+    // takes no pointer and is safe to call at any time from any thread.
+    unsafe { ffi::ltoe_release_free_memory() }
+}
