@@ -59,9 +59,10 @@ pub struct DistributedModule {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Output {
-    /// The emitted objects: the LTO objects (one per code generation
-    /// partition for fat LTO, in partition order; one per module for thin LTO, none when the backends are distributed), then
-    /// those of modules compiled without LTO.
+    /// The emitted objects: the LTO objects (fat LTO: one per code
+    /// generation partition, in partition order; thin LTO: one per module;
+    /// none when the backends are distributed), then those of modules
+    /// compiled without LTO.
     pub objects: Vec<OutputObject>,
     /// With [`Backends::IndexFiles`](crate::Backends::IndexFiles): one
     /// backend job per thin module, whose objects the final link takes
