@@ -27,10 +27,6 @@ struct LocalFate {
   bool in_module_asm = false;
 };
 
-template <typename F> void forEachGlobalValue(Module &M, F f) {
-  for (GlobalValue &GV : M.global_values())
-    f(GV);
-}
 } // namespace
 
 extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffer **parts,
@@ -42,11 +38,9 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
   // The locals, by identity: SplitModule gives the unnamed ones a name and
   // every one of them external linkage, so names are read after it ran.
   std::vector<std::pair<GlobalValue *, uint8_t>> originalLocals;
-  forEachGlobalValue(M, [&](GlobalValue &GV) {
-    if (GV.isDeclaration() || !GV.hasLocalLinkage())
-      return;
-    originalLocals.push_back({&GV, GV.hasPrivateLinkage() ? uint8_t(1) : uint8_t(0)});
-  });
+  for (GlobalValue &GV : M.global_values())
+    if (!GV.isDeclaration() && GV.hasLocalLinkage())
+      originalLocals.push_back({&GV, GV.hasPrivateLinkage() ? uint8_t(1) : uint8_t(0)});
 
   // Names module-level asm defines or refers to: the asm stays in partition
   // 0 and refers to them by name, so those locals keep their names.
@@ -72,15 +66,15 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
           }
           namesRead = true;
         }
-        forEachGlobalValue(*part, [&](GlobalValue &GV) {
+        for (GlobalValue &GV : part->global_values()) {
           auto it = fates.find(GV.getName());
           if (it == fates.end())
-            return;
+            continue;
           if (!GV.isDeclaration())
             it->second.defined_in = index;
           else if (!GV.use_empty())
             it->second.used_in.insert(index);
-        });
+        }
         std::string bytes;
         raw_string_ostream os(bytes);
         WriteBitcodeToFile(*part, os);

@@ -33,6 +33,19 @@ fn clang(dir: &Path) -> Command {
     command
 }
 
+/// Links `dir/name` with `clang-22 args... -o name` (the engine named in
+/// `args` as the linker) and returns the engine's JSON report of it.
+fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value {
+    let report = dir.join(format!("{name}.json"));
+    run_ok(
+        clang(dir)
+            .args(args)
+            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+            .args(["-o", name]),
+    );
+    serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+}
+
 #[test]
 fn clang_links_thin_and_full_lto_through_the_engine() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,16 +105,20 @@ fn lto_partitions_reach_fat_lto() {
         ("-Wl,-plugin-opt=lto-partitions=2", 2),
         ("-Wl,--lto-O2", 1),
     ] {
-        run_ok(
-            clang(dir)
-                .args(["-flto", "-O2", "-fuse-ld=lld", &ld, flag])
-                .arg(&main)
-                .arg(&helper)
-                .args(["-Wl,--lto-engine-report=p.json", "-o", "prog"]),
+        let report = link_with_report(
+            dir,
+            &[
+                "-flto",
+                "-O2",
+                "-fuse-ld=lld",
+                &ld,
+                flag,
+                "main.c",
+                "helper.c",
+            ],
+            "prog",
         );
         assert_eq!(run_program(&dir.join("prog")), "41 8\n", "{flag}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
         assert_eq!(
             report["fat"]["partitions"].as_array().unwrap().len(),
             partitions,
@@ -814,23 +831,16 @@ fn lto_cgo_sets_the_code_generation_level_as_lld_does() {
     // default level does not serve --lto-CGO0.
     let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
     let hits = |cgo: &[&str], name: &str| -> u64 {
-        let report = dir.join(format!("{name}.json"));
-        run_ok(
-            clang(dir)
-                .args([
-                    "-flto=thin",
-                    "-fuse-ld=lld",
-                    &ld,
-                    "main.o",
-                    "work.o",
-                    &cache,
-                ])
-                .args(cgo)
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .args(["-o", name]),
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        let mut args = vec![
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "main.o",
+            "work.o",
+            &cache,
+        ];
+        args.extend(cgo);
+        let report = link_with_report(dir, &args, name);
         report["thin"]["cache"]["hits"].as_u64().unwrap()
     };
     assert_eq!(hits(&[], "cold"), 0);
@@ -864,17 +874,10 @@ fn mllvm_options_reach_llvm() {
     run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
     let ld = format!("--ld-path={}", linker(dir).display());
     let imported = |options: &[&str], name: &str| -> u64 {
-        let report = dir.join(format!("{name}.json"));
-        run_ok(
-            clang(dir)
-                .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "helper.o"])
-                .args(options)
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .args(["-o", name]),
-        );
+        let mut args = vec!["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "helper.o"];
+        args.extend(options);
+        let report = link_with_report(dir, &args, name);
         assert_eq!(run_program(&dir.join(name)), "41 8\n");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
         report["thin"]["modules"]
             .as_array()
             .unwrap()
@@ -895,23 +898,16 @@ fn mllvm_options_reach_llvm() {
     // the same options only.
     let cache = format!("-Wl,--thinlto-cache-dir={}", dir.join("cache").display());
     let hits = |options: &[&str], name: &str| -> u64 {
-        let report = dir.join(format!("{name}.json"));
-        run_ok(
-            clang(dir)
-                .args([
-                    "-flto=thin",
-                    "-fuse-ld=lld",
-                    &ld,
-                    "main.o",
-                    "helper.o",
-                    &cache,
-                ])
-                .args(options)
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .args(["-o", name]),
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        let mut args = vec![
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "main.o",
+            "helper.o",
+            &cache,
+        ];
+        args.extend(options);
+        let report = link_with_report(dir, &args, name);
         report["thin"]["cache"]["hits"].as_u64().unwrap()
     };
     let option = ["-Wl,-mllvm,-x86-asm-syntax=intel"];
@@ -988,16 +984,11 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
     assert_eq!(expected, "217 40\n");
     let ld = format!("--ld-path={}", linker(dir).display());
     let link = |extra: &[&str], name: &str| -> serde_json::Value {
-        let report = dir.join(format!("{name}.json"));
-        run_ok(
-            clang(dir)
-                .args(["-flto", "-fuse-ld=lld", &ld, "a.o", "b.o", "c.o"])
-                .args(extra)
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .args(["-o", name]),
-        );
+        let mut args = vec!["-flto", "-fuse-ld=lld", &ld, "a.o", "b.o", "c.o"];
+        args.extend(extra);
+        let report = link_with_report(dir, &args, name);
         assert_eq!(run_program(&dir.join(name)), expected, "{name}");
-        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+        report
     };
     // Both LTO runs, each keeping what the other side uses: shared_a
     // (full, used by thin b.o) and from_c (thin, used by full a.o).

@@ -256,20 +256,20 @@ fn save_temps_writes_every_stage() {
 fn report_shows_serial_time_and_idle_backend_threads() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = compile_thin_program(dir.path());
-    let session = lto_engine::Session::new(
-        lto_engine::Config::builder()
-            .jobs(lto_engine::Jobs::Fixed(1))
+    let run_with_jobs = |jobs: usize| {
+        let config = lto_engine::Config::builder()
+            .jobs(lto_engine::Jobs::Fixed(jobs))
             .build()
-            .unwrap(),
-        lto_engine::LtoKind::Thin,
-    )
-    .unwrap();
-    for input in &inputs {
-        session.add_path(input).unwrap();
-    }
-    session.preserve(["main"]);
-    let output = session.run().unwrap();
-    let thin = thin_report(&output.report);
+            .unwrap();
+        let session = lto_engine::Session::new(config, lto_engine::LtoKind::Thin).unwrap();
+        for input in &inputs {
+            session.add_path(input).unwrap();
+        }
+        session.preserve(["main"]);
+        session.run().unwrap().report
+    };
+    let report = run_with_jobs(1);
+    let thin = thin_report(&report);
     // The thin link is part of what runs before the first backend, and the
     // run's phases before the backends are all in it.
     assert!(thin.serial_before_backends >= thin.thin_link, "{thin:?}");
@@ -283,22 +283,11 @@ fn report_shows_serial_time_and_idle_backend_threads() {
         thin.backend_wall
     );
 
-    // The control: five threads for five modules of different sizes; the
-    // threads of the small ones wait for the largest.
-    let session = lto_engine::Session::new(
-        lto_engine::Config::builder()
-            .jobs(lto_engine::Jobs::Fixed(16))
-            .build()
-            .unwrap(),
-        lto_engine::LtoKind::Thin,
-    )
-    .unwrap();
-    for input in &inputs {
-        session.add_path(input).unwrap();
-    }
-    session.preserve(["main"]);
-    let output = session.run().unwrap();
-    let thin = thin_report(&output.report);
+    // The control: sixteen threads asked for, five started (one per module,
+    // of different sizes); the threads of the small ones wait for the
+    // largest.
+    let report = run_with_jobs(16);
+    let thin = thin_report(&report);
     assert_eq!(thin.jobs, SOURCES.len());
     assert!(thin.idle_core_time > std::time::Duration::ZERO, "{thin:?}");
     assert!(thin.idle_core_time < thin.backend_wall * SOURCES.len() as u32);

@@ -340,12 +340,6 @@ fn main() -> ExitCode {
     report_result(result)
 }
 
-/// What only the fat command sets.
-#[derive(Clone, Copy, Default)]
-struct FatSettings {
-    partitions: FatPartitions,
-}
-
 /// `--lto-partitions`: a count of at least one, or `auto`.
 fn parse_partitions(text: &str) -> Result<FatPartitions, String> {
     if text == "auto" {
@@ -365,10 +359,10 @@ fn session_for(
     jobs: Jobs,
     cache: Option<CacheConfig>,
     kind: LtoKind,
-    fat: FatSettings,
+    fat_partitions: FatPartitions,
 ) -> Result<Session, Error> {
     let mut config = common.codegen.config(emit)?;
-    config.fat_partitions = fat.partitions;
+    config.fat_partitions = fat_partitions;
     config.input_options = InputOptions {
         embedded_bitcode: common.embedded_bitcode,
         fat_lto_objects: common.fat_lto_objects,
@@ -549,10 +543,14 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
         Some(n) => Jobs::Fixed(n),
         None => default_jobs(),
     };
-    let settings = FatSettings {
-        partitions: args.partitions,
-    };
-    let session = session_for(&args.common, args.emit, jobs, None, LtoKind::Fat, settings)?;
+    let session = session_for(
+        &args.common,
+        args.emit,
+        jobs,
+        None,
+        LtoKind::Fat,
+        args.partitions,
+    )?;
     let output = session.run()?;
     print_diagnostics(&output.diagnostics);
     let files = output.write(&WriteTo::object(&args.output))?;
@@ -591,7 +589,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         jobs,
         cache,
         kind,
-        FatSettings::default(),
+        FatPartitions::Auto,
     )?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
@@ -652,7 +650,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
         default_jobs(),
         None,
         kind,
-        FatSettings::default(),
+        FatPartitions::Auto,
     )?;
     let mut options = IndexOptions::new(&args.index_dir);
     options.prefix_replace = args.prefix_replace.clone();
