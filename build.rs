@@ -71,6 +71,7 @@ fn main() {
         "checks",
         "symbols",
         "partition",
+        "pipeline",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

@@ -3,6 +3,7 @@
 #include "wrapper.h"
 #include "llvm/IR/DiagnosticHandler.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Support/Error.h"
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +47,32 @@ template <typename T> void put(std::string &out, T value) {
 inline void putString(std::string &out, llvm::StringRef text) {
   put<uint32_t>(out, static_cast<uint32_t>(text.size()));
   out.append(text.data(), text.size());
+}
+
+// The pipeline level of an LTOE_OPT_* code; false for an unknown code.
+inline bool optimizationLevel(int code, llvm::OptimizationLevel &level) {
+  switch (code) {
+  case LTOE_OPT_O0:
+    level = llvm::OptimizationLevel::O0;
+    return true;
+  case LTOE_OPT_O1:
+    level = llvm::OptimizationLevel::O1;
+    return true;
+  case LTOE_OPT_O2:
+    level = llvm::OptimizationLevel::O2;
+    return true;
+  case LTOE_OPT_O3:
+    level = llvm::OptimizationLevel::O3;
+    return true;
+  case LTOE_OPT_OS:
+    level = llvm::OptimizationLevel::Os;
+    return true;
+  case LTOE_OPT_OZ:
+    level = llvm::OptimizationLevel::Oz;
+    return true;
+  default:
+    return false;
+  }
 }
 
 inline int fail(const std::string &msg, char **err) {

@@ -435,28 +435,8 @@ extern "C" int ltoe_thin_backend_optimize(const LtoeThinIndex *thin, LLVMModuleR
   Module &module = *unwrap(moduleRef);
   TargetMachine *tm = reinterpret_cast<TargetMachine *>(tmRef);
   OptimizationLevel optLevel;
-  switch (level) {
-  case LTOE_OPT_O0:
-    optLevel = OptimizationLevel::O0;
-    break;
-  case LTOE_OPT_O1:
-    optLevel = OptimizationLevel::O1;
-    break;
-  case LTOE_OPT_O2:
-    optLevel = OptimizationLevel::O2;
-    break;
-  case LTOE_OPT_O3:
-    optLevel = OptimizationLevel::O3;
-    break;
-  case LTOE_OPT_OS:
-    optLevel = OptimizationLevel::Os;
-    break;
-  case LTOE_OPT_OZ:
-    optLevel = OptimizationLevel::Oz;
-    break;
-  default:
+  if (!ltoe::optimizationLevel(level, optLevel))
     return ltoe::fail("unknown optimization level code " + std::to_string(level), err);
-  }
   // thinlto<O> as LTO's backend builds it: the combined index is the import
   // summary, so whole-program devirtualization and type-test lowering apply
   // the thin link's decisions (the C API's textual pipeline passes none).

@@ -231,6 +231,27 @@ int ltoe_thin_backend_optimize(const LtoeThinIndex *thin, LLVMModuleRef module,
 void ltoe_thin_index_devirtualize(LtoeThinIndex *thin, int whole_program_visibility,
                                   const uint64_t *dynamic_exports, size_t count);
 
+/* ---- the regular LTO pipeline (pipeline.cpp) ---- */
+/* Which passes of lto<level> run: all, those before top-level pass `cut`,
+ * or those from it on. */
+enum {
+  LTOE_PIPELINE_WHOLE = 0,
+  LTOE_PIPELINE_BEFORE_CUT = 1,
+  LTOE_PIPELINE_FROM_CUT = 2,
+};
+/* lto<level> as PassBuilder builds it, printed as opt's -passes text: the
+ * top-level passes separated by commas. */
+int ltoe_lto_pipeline_text(LLVMTargetMachineRef tm, int level, int vectorize, LtoeBuffer **out,
+                           char **err);
+/* Runs lto<level>, or one side of a cut in it (the optional passes of the
+ * other side skipped, as opt-bisect skips them). */
+int ltoe_lto_optimize(LLVMModuleRef module, LLVMTargetMachineRef tm, int level, int vectorize,
+                      int part, unsigned cut, char **err);
+/* Why the late passes of lto<level> need the whole module (a static
+ * string), or null when they may run on partitions. */
+const char *ltoe_whole_module_late_passes(LLVMModuleRef module);
+
+
 /* ---- distributed ThinLTO (distributed.cpp) ---- */
 /* A module's slice of the combined index, as writeIndexToFile writes it for a
  * distributed backend (`<module>.thinlto.bc`), and the modules it imports

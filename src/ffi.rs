@@ -60,6 +60,10 @@ pub const LTOE_RELOC_DYNAMIC_NO_PIC: c_int = 2;
 pub const LTOE_FILE_OBJECT: c_int = 0;
 pub const LTOE_FILE_ASSEMBLY: c_int = 1;
 pub const LTOE_FILE_NONE: c_int = 2;
+/// `LTOE_PIPELINE_*` of `wrapper.h`: which passes of `lto<level>` run.
+pub const LTOE_PIPELINE_WHOLE: c_int = 0;
+pub const LTOE_PIPELINE_BEFORE_CUT: c_int = 1;
+pub const LTOE_PIPELINE_FROM_CUT: c_int = 2;
 /// `LTOE_OPT_*` of `wrapper.h`.
 pub const LTOE_OPT_O0: c_int = 0;
 pub const LTOE_OPT_O1: c_int = 1;
@@ -255,6 +259,23 @@ extern "C" {
         vectorize: c_int,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_lto_pipeline_text(
+        tm: LLVMTargetMachineRef,
+        level: c_int,
+        vectorize: c_int,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_lto_optimize(
+        module: LLVMModuleRef,
+        tm: LLVMTargetMachineRef,
+        level: c_int,
+        vectorize: c_int,
+        part: c_int,
+        cut: std::os::raw::c_uint,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_whole_module_late_passes(module: LLVMModuleRef) -> *const c_char;
     pub fn ltoe_thin_index_cross_module_guids(
         thin: *const LtoeThinIndex,
         out: *mut *mut LtoeBuffer,

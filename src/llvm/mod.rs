@@ -17,6 +17,7 @@ mod buffers;
 mod bytes;
 mod cache;
 mod partition;
+mod pipeline;
 mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
@@ -26,6 +27,7 @@ pub use partition::{
     localize_definition, release_free_memory, rename_global, split_module, LocalLinkage,
     SplitModule,
 };
+pub use pipeline::{lto_pipeline_passes, run_lto_pipeline, whole_module_late_passes, PipelinePart};
 pub use thin::{
     bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
     ModuleStats, ThinIndex,
