@@ -128,6 +128,44 @@ pub fn opt_level_code(level: OptLevel) -> std::os::raw::c_int {
     }
 }
 
+/// The top-level passes of `lto<On>` at the configured level, as
+/// [`optimize_lto`] runs them (indexes into it are its cuts).
+pub fn lto_pipeline(machine: &TargetMachine, config: &Config, name: &str) -> Result<Vec<String>> {
+    llvm::lto_pipeline_passes(
+        machine,
+        opt_level_code(config.opt_level),
+        config.opt_level.vectorizes(),
+    )
+    .map_err(|reason| Error::Llvm {
+        input: name.to_string(),
+        phase: Phase::Optimize,
+        reason,
+    })
+}
+
+/// Runs `lto<On>` at the configured level on `module`, all of it or the
+/// part `part` names.
+pub fn optimize_lto(
+    module: &Module<'_>,
+    machine: &TargetMachine,
+    config: &Config,
+    name: &str,
+    part: llvm::PipelinePart,
+) -> Result<()> {
+    llvm::run_lto_pipeline(
+        module,
+        machine,
+        opt_level_code(config.opt_level),
+        config.opt_level.vectorizes(),
+        part,
+    )
+    .map_err(|reason| Error::Llvm {
+        input: name.to_string(),
+        phase: Phase::Optimize,
+        reason,
+    })
+}
+
 /// Runs the named pipeline (`lto`, `default`) at the configured level.
 pub fn optimize(
     module: &Module<'_>,

@@ -506,6 +506,11 @@ pub struct Config {
     /// object (default: [`FatPartitions::Auto`]). Emitting bitcode always
     /// makes one.
     pub fat_partitions: FatPartitions,
+    /// Fat LTO with more than one partition: whether the late function
+    /// passes of `lto<On>` run on the whole module before the split or on
+    /// each partition on its own thread (default:
+    /// [`FatLatePasses::OnPartitions`]).
+    pub fat_late_passes: FatLatePasses,
     /// The order modules are taken in (default: by name).
     pub module_order: ModuleOrder,
     /// Where input bitcode is parsed and compiled (default: in process).
@@ -552,7 +557,8 @@ pub struct Config {
 #[non_exhaustive]
 pub enum FatPartitions {
     /// One partition per [`FatPartitions::AUTO_INSTRUCTIONS`] instructions
-    /// of the optimized module, at most [`FatPartitions::AUTO_MAX`]: a
+    /// of the module when it is split (optimized, or up to the late passes
+    /// with [`FatLatePasses::OnPartitions`]), at most [`FatPartitions::AUTO_MAX`]: a
     /// small program stays one object (splitting would cost more than it
     /// saves), a large one is compiled on up to four cores. A fixed rule,
     /// not the machine's core count, so that every machine writes the same
@@ -570,7 +576,7 @@ impl FatPartitions {
     /// [`FatPartitions::Auto`]'s instructions per partition.
     pub const AUTO_INSTRUCTIONS: u64 = 25_000;
 
-    /// The partition count for an optimized module of `instructions`.
+    /// The partition count for a module of `instructions` at the split.
     pub fn count(self, instructions: u64) -> usize {
         match self {
             FatPartitions::Fixed(n) => n.max(1),
@@ -580,6 +586,34 @@ impl FatPartitions {
             }
         }
     }
+}
+
+/// Where fat LTO runs the late passes of `lto<On>` when the module is split
+/// into code generation partitions ([`Config::fat_late_passes`]).
+///
+/// The late passes are the tail of the pipeline after its last pass that
+/// needs the whole program (inlining, global optimization, attribute
+/// inference, whole-program devirtualization): per-function loop and
+/// memory optimizations (LICM, GVN, dead store elimination), unrolling, the
+/// vectorizers, and the final clean-ups. They take about a third of the
+/// optimization time. On a partition they see the functions of the other
+/// partitions as declarations (with the attributes the whole-program
+/// passes inferred) and the constants of the other partitions without
+/// their initializers, so the code can differ slightly from one serial
+/// run; the README gives the measured effect on size and speed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FatLatePasses {
+    /// On each partition, in parallel, after the split. Falls back to
+    /// [`FatLatePasses::Serial`] (and says why in the report) when the
+    /// module has type tests (control flow integrity, whole-program
+    /// devirtualization), virtual function elimination or allocation
+    /// tokens, whose lowering needs the whole program, and when a stage
+    /// hook, `save_temps` or `verify` looks at the optimized module.
+    #[default]
+    OnPartitions,
+    /// On the whole module before the split, as LLVM's LTO and lld do.
+    Serial,
 }
 
 impl Default for Config {
@@ -600,6 +634,7 @@ impl Default for Config {
             save_temps: None,
             jobs: Jobs::Auto,
             fat_partitions: FatPartitions::Auto,
+            fat_late_passes: FatLatePasses::OnPartitions,
             module_order: ModuleOrder::Name,
             isolation: Isolation::InProcess,
             cache: None,
@@ -676,6 +711,8 @@ setters! {
     jobs: Jobs,
     /// [`Config::fat_partitions`].
     fat_partitions: FatPartitions,
+    /// [`Config::fat_late_passes`].
+    fat_late_passes: FatLatePasses,
     /// [`Config::module_order`].
     module_order: ModuleOrder,
     /// [`Config::isolation`].

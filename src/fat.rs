@@ -14,16 +14,16 @@
 //! wrong place, where lld and the native build run it in input order.
 
 use crate::codegen;
-use crate::config::{Config, EmitKind};
+use crate::config::{Config, EmitKind, FatLatePasses, FatPartitions};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
-use crate::llvm::{self, Diagnostic};
+use crate::llvm::{self, Diagnostic, PipelinePart};
 use crate::report::{FatRunReport, ModuleReport, PartitionReport, Report, RunKind, Step};
 use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::Module;
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a fat run produced: the emitted bytes of each code generation
 /// partition, the report, and LLVM's warnings and remarks.
@@ -51,10 +51,11 @@ pub(crate) fn run(
                 split,
                 triple,
                 base_name,
+                late_cut,
             } => {
                 llvm::release_free_memory();
                 let (objects, partition_diagnostics) =
-                    compile_partitions(config, &triple, &split, &base_name, &mut report)?;
+                    compile_partitions(config, &triple, &split, &base_name, late_cut, &mut report)?;
                 diagnostics.extend(partition_diagnostics);
                 objects
             }
@@ -71,6 +72,9 @@ enum Optimized {
         split: llvm::SplitModule,
         triple: String,
         base_name: String,
+        /// Where the late passes of `lto<On>` start, when they run on each
+        /// partition.
+        late_cut: Option<usize>,
     },
 }
 
@@ -157,18 +161,46 @@ fn link_and_optimize(
         codegen::retarget(&base, &machine);
     }
     llvm::drop_unknown_subtarget_names(&base, &machine);
-    report.time(Step::Optimize, || {
-        codegen::optimize(&base, &machine, "lto", config, &base_name)
+
+    // With partitions, the late passes may run on each partition (see
+    // `late_passes_cut`): the pipeline runs up to the cut here and the rest
+    // runs after the split, unless the module or the run needs all of it
+    // in one piece.
+    let cut = if config.fat_late_passes == FatLatePasses::OnPartitions
+        && config.emit != EmitKind::Bitcode
+        && config.fat_partitions != FatPartitions::Fixed(1)
+    {
+        late_passes_cut(&codegen::lto_pipeline(&machine, config, &base_name)?)
+    } else {
+        None
+    };
+    let (partitions, late_cut, serial_because) = report.time(Step::Optimize, || {
+        let part = cut.map_or(PipelinePart::Whole, PipelinePart::BeforeCut);
+        codegen::optimize_lto(&base, &machine, config, &base_name, part)?;
+        llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
+        let partitions = if config.emit == EmitKind::Bitcode {
+            1
+        } else {
+            config.fat_partitions.count(llvm::instruction_count(&base))
+        };
+        let (late_cut, serial_because) = match cut {
+            Some(cut) if partitions > 1 => late_passes_placement(cut, &stages, &base),
+            _ => (None, None),
+        };
+        if let (Some(cut), None) = (cut, late_cut) {
+            // The late passes on the whole module after all: the two parts
+            // in sequence are the whole pipeline.
+            let part = PipelinePart::FromCut(cut);
+            codegen::optimize_lto(&base, &machine, config, &base_name, part)?;
+            llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
+        }
+        Ok::<_, Error>((partitions, late_cut, serial_because))
     })?;
-    llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-    stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
+    if late_cut.is_none() {
+        stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
+    }
 
     diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-    let partitions = if config.emit == EmitKind::Bitcode {
-        1
-    } else {
-        config.fat_partitions.count(llvm::instruction_count(&base))
-    };
     if partitions <= 1 {
         let start = Instant::now();
         let bytes = report.time(Step::Codegen, || {
@@ -181,12 +213,15 @@ fn link_and_optimize(
                 bitcode_bytes: 0,
                 object_bytes: bytes.len(),
                 codegen: start.elapsed(),
+                ..PartitionReport::default()
             }],
             jobs: 1,
             ..FatRunReport::default()
         };
         return Ok(Optimized::Objects(vec![bytes]));
     }
+    report.fat.late_passes_on_partitions = late_cut.is_some();
+    report.fat.late_passes_serial_because = serial_because;
     let split = report
         .time(Step::Split, || llvm::split_module(base, partitions))
         .map_err(|reason| Error::Llvm {
@@ -199,7 +234,64 @@ fn link_and_optimize(
         split,
         triple,
         base_name,
+        late_cut,
     })
+}
+
+/// Where the late passes from `cut` run once the module is known to be
+/// split: on the partitions (`Some(cut)`), or on the whole module with the
+/// reason why.
+fn late_passes_placement(
+    cut: usize,
+    stages: &Stages<'_>,
+    module: &Module<'_>,
+) -> (Option<usize>, Option<String>) {
+    if stages.active() {
+        let reason = "a stage hook, save-temps or verify looks at the optimized module";
+        return (None, Some(reason.to_string()));
+    }
+    match llvm::whole_module_late_passes(module) {
+        Some(reason) => (None, Some(reason)),
+        None => (Some(cut), None),
+    }
+}
+
+/// Module passes that may run on a partition as well as on the whole
+/// module, at the end of `lto<On>`: each works on what the partition
+/// defines, given the conditions `llvm::whole_module_late_passes` checks
+/// (no type tests for `lowertypetests`, no virtual function elimination
+/// for `globaldce`, no allocation tokens for `alloc-token`).
+const PARTITION_SAFE_MODULE_PASSES: &[&str] = &[
+    "lowertypetests",
+    "elim-avail-extern",
+    "globaldce",
+    "rel-lookup-table-converter",
+    "cg-profile",
+    "coro-cleanup",
+    "alloc-token",
+    "verify",
+];
+
+/// Where the late passes of the pipeline `passes` (top-level, as
+/// `codegen::lto_pipeline` lists them) start: after the last pass that
+/// needs the whole program. From there on, every pass is a function pass
+/// (which by the pass manager's contract changes only the function it runs
+/// on) or one of [`PARTITION_SAFE_MODULE_PASSES`]. `None` when no real
+/// function pass is among them (`lto<O1>`, whose tail is clean-up only):
+/// then there is nothing worth running in parallel.
+fn late_passes_cut(passes: &[String]) -> Option<usize> {
+    let partition_safe = |pass: &str| {
+        let name = pass.split(['<', '(']).next().unwrap_or(pass);
+        name == "function" || PARTITION_SAFE_MODULE_PASSES.contains(&name)
+    };
+    let cut = passes
+        .iter()
+        .rposition(|pass| !partition_safe(pass))
+        .map_or(0, |last| last + 1);
+    passes[cut..]
+        .iter()
+        .any(|pass| pass.starts_with("function") && pass != "function(annotation-remarks)")
+        .then_some(cut)
 }
 
 /// What one partition gets done to it after parsing, so that what was
@@ -233,6 +325,7 @@ fn compile_partitions(
     triple: &str,
     split: &llvm::SplitModule,
     base_name: &str,
+    late_cut: Option<usize>,
     report: &mut Report,
 ) -> Result<(Vec<Vec<u8>>, Vec<Diagnostic>)> {
     let count = split.parts.len();
@@ -279,45 +372,47 @@ fn compile_partitions(
         crate::jobs::run_each(&order, count, &parallelism, "lto-engine-codegen", |i| {
             let started = Instant::now();
             let name = format!("{base_name}#{i}");
-            let (object, diagnostics) = codegen_partition(
+            let (object, diagnostics, optimize) = codegen_partition(
                 config,
                 triple,
                 split.parts[i].as_bytes(),
                 &name,
                 &repairs[i],
                 &suffix,
+                late_cut,
             )?;
-            Ok((object, diagnostics, started.elapsed()))
+            Ok((object, diagnostics, optimize, started.elapsed() - optimize))
         })?;
     report.phases.push((Step::Codegen, start.elapsed()));
     let mut objects = Vec::with_capacity(count);
     let mut diagnostics = Vec::new();
     let mut partitions = Vec::with_capacity(count);
     for (i, result) in results.into_iter().enumerate() {
-        let (object, partition_diagnostics, time) = result.ok_or_else(|| Error::Llvm {
-            input: base_name.to_string(),
-            phase: Phase::Codegen,
-            reason: format!("partition {i} was not compiled"),
-        })?;
+        let (object, partition_diagnostics, optimize, codegen) =
+            result.ok_or_else(|| Error::Llvm {
+                input: base_name.to_string(),
+                phase: Phase::Codegen,
+                reason: format!("partition {i} was not compiled"),
+            })?;
         partitions.push(PartitionReport {
             bitcode_bytes: split.parts[i].as_bytes().len(),
             object_bytes: object.len(),
-            codegen: time,
+            optimize,
+            codegen,
         });
         objects.push(object);
         diagnostics.extend(partition_diagnostics);
     }
-    report.fat = FatRunReport {
-        partitions,
-        jobs: run.workers,
-        promoted_locals: promoted,
-        relocalized,
-    };
+    report.fat.partitions = partitions;
+    report.fat.jobs = run.workers;
+    report.fat.promoted_locals = promoted;
+    report.fat.relocalized = relocalized;
     Ok((objects, diagnostics))
 }
 
-/// Parses one partition into a context of its own, repairs its locals and
-/// compiles it.
+/// Parses one partition into a context of its own, repairs its locals, runs
+/// the late passes from `late_cut` on it if given, and compiles it. Returns
+/// the object, LLVM's diagnostics and the time of the late passes.
 fn codegen_partition(
     config: &Config,
     triple: &str,
@@ -325,7 +420,8 @@ fn codegen_partition(
     name: &str,
     repairs: &PartitionRepairs<'_>,
     suffix: &str,
-) -> Result<(Vec<u8>, Vec<Diagnostic>)> {
+    late_cut: Option<usize>,
+) -> Result<(Vec<u8>, Vec<Diagnostic>, Duration)> {
     let llvm_error = |reason: String| Error::Llvm {
         input: name.to_string(),
         phase: Phase::Codegen,
@@ -349,10 +445,17 @@ fn codegen_partition(
         ))
     })?;
     let machine = codegen::target_machine(config, triple, Some(&module))?;
+    let mut optimize = Duration::ZERO;
+    if let Some(cut) = late_cut {
+        let start = Instant::now();
+        codegen::optimize_lto(&module, &machine, config, name, PipelinePart::FromCut(cut))?;
+        llvm::fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
+        optimize = start.elapsed();
+    }
     let object = codegen::emit(&module, &machine, config.emit, name)?;
     llvm::fail_on_error_diagnostics(&context, name, Phase::Codegen)?;
     let diagnostics = llvm::take_diagnostics(&context, name);
-    Ok((object, diagnostics))
+    Ok((object, diagnostics, optimize))
 }
 
 /// A module parsed for the link, with its cost and the input it came from.
@@ -433,4 +536,106 @@ fn link_all<'ctx>(
         diagnostics.extend(llvm::take_diagnostics(context, &name));
     }
     Ok(diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OptLevel;
+    use inkwell::memory_buffer::MemoryBuffer;
+
+    /// A loop whose invariant load only the late passes (LICM) hoist, and
+    /// a global never stored to that only the early passes (globalopt)
+    /// fold into its load.
+    const IR: &str = r#"
+@k = internal global i64 7
+define i64 @sum(ptr %p, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %next, %loop ]
+  %acc = phi i64 [ 0, %entry ], [ %add, %loop ]
+  %v = load i64, ptr %p
+  %m = mul i64 %v, %i
+  %add = add i64 %acc, %m
+  %next = add i64 %i, 1
+  %done = icmp eq i64 %next, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  %k = load i64, ptr @k
+  %t = mul i64 %add, %k
+  ret i64 %t
+}
+"#;
+
+    /// The module after running `parts` of `lto<O2>` on it, as text.
+    fn optimized(parts: &[PipelinePart]) -> String {
+        let config = Config::default();
+        let context = Context::create();
+        let buffer = MemoryBuffer::create_from_memory_range_copy(IR.as_bytes(), "t");
+        let module = context.create_module_from_ir(buffer).unwrap();
+        let triple = codegen::triple_for(&config, &module);
+        let machine = codegen::target_machine(&config, &triple, Some(&module)).unwrap();
+        for &part in parts {
+            codegen::optimize_lto(&module, &machine, &config, "t", part).unwrap();
+        }
+        module.print_to_string().to_string()
+    }
+
+    fn cut_at(level: OptLevel) -> (Vec<String>, Option<usize>) {
+        let config = Config {
+            opt_level: level,
+            ..Config::default()
+        };
+        let context = Context::create();
+        let module = context.create_module("t");
+        let triple = codegen::triple_for(&config, &module);
+        let machine = codegen::target_machine(&config, &triple, None).unwrap();
+        let passes = codegen::lto_pipeline(&machine, &config, "t").unwrap();
+        let cut = late_passes_cut(&passes);
+        (passes, cut)
+    }
+
+    /// The late passes start at LLVM 22's main function simplification
+    /// (LICM, GVN, unrolling, vectorizers), right after the last CGSCC pass.
+    #[test]
+    fn the_late_passes_start_after_the_last_whole_program_pass() {
+        for level in [OptLevel::O2, OptLevel::O3, OptLevel::Os, OptLevel::Oz] {
+            let (passes, cut) = cut_at(level);
+            let cut = cut.unwrap_or_else(|| panic!("no cut at {level:?}: {passes:?}"));
+            assert!(
+                passes[cut].starts_with("function<eager-inv>(loop-mssa(licm"),
+                "{level:?}: {}",
+                passes[cut]
+            );
+            assert!(passes[cut - 1].starts_with("cgscc("), "{}", passes[cut - 1]);
+            assert!(passes[..cut].iter().any(|p| p == "wholeprogramdevirt"));
+        }
+        // lto<O1> has no late function passes to move.
+        assert_eq!(cut_at(OptLevel::O1).1, None);
+        // A pass not known to be partition-safe moves the cut after it.
+        let passes: Vec<String> = ["globalopt", "function(gvn<>)", "mergefunc", "function(dse)"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(late_passes_cut(&passes), Some(3));
+    }
+
+    /// The two sides of the cut, one after the other, are the whole
+    /// pipeline, and each side alone is not: the skipped passes really are
+    /// skipped and the cut loses nothing.
+    #[test]
+    fn the_pipeline_in_two_parts_equals_one_run() {
+        let (_, cut) = cut_at(OptLevel::O2);
+        let cut = cut.unwrap();
+        let whole = optimized(&[PipelinePart::Whole]);
+        let in_two = optimized(&[PipelinePart::BeforeCut(cut), PipelinePart::FromCut(cut)]);
+        assert_eq!(whole, in_two);
+        // Positive controls: without the late passes the load stays in the
+        // loop; without the early ones the global is still loaded.
+        let early_only = optimized(&[PipelinePart::BeforeCut(cut)]);
+        assert_ne!(early_only, whole);
+        assert!(!whole.contains("@k ="), "{whole}");
+        let late_only = optimized(&[PipelinePart::FromCut(cut)]);
+        assert!(late_only.contains("@k ="), "{late_only}");
+    }
 }

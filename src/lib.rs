@@ -173,8 +173,8 @@ pub mod distributed {
 }
 
 pub use config::{
-    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, FatPartitions, Isolation, Jobs,
-    Jobserver, ModuleOrder, OptLevel, RelocModel, Workers,
+    CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, FatLatePasses, FatPartitions,
+    Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, RelocModel, Workers,
 };
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};

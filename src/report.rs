@@ -310,6 +310,12 @@ pub struct FatRunReport {
     /// Definitions that were local before the split and are used in their
     /// own partition only: they are local again in its object.
     pub relocalized: usize,
+    /// The late passes of `lto<On>` ran on each partition
+    /// ([`FatLatePasses::OnPartitions`](crate::FatLatePasses::OnPartitions)).
+    pub late_passes_on_partitions: bool,
+    /// Why the late passes ran on the whole module although the module was
+    /// split and they were asked to run on partitions.
+    pub late_passes_serial_because: Option<String>,
 }
 
 /// One fat LTO code generation partition.
@@ -320,6 +326,9 @@ pub struct PartitionReport {
     pub bitcode_bytes: usize,
     /// The size of its object.
     pub object_bytes: usize,
+    /// Wall time of the late passes of `lto<On>` on it (zero when they ran
+    /// on the whole module).
+    pub optimize: Duration,
     /// Wall time of its code generation (with parsing its bitcode).
     pub codegen: Duration,
 }
@@ -518,9 +527,12 @@ impl Report {
                 "jobs": self.fat.jobs,
                 "promoted_locals": self.fat.promoted_locals,
                 "relocalized": self.fat.relocalized,
+                "late_passes": if self.fat.late_passes_on_partitions { "partitions" } else { "serial" },
+                "late_passes_serial_because": self.fat.late_passes_serial_because,
                 "partitions": self.fat.partitions.iter().map(|p| json!({
                     "bitcode_bytes": p.bitcode_bytes,
                     "object_bytes": p.object_bytes,
+                    "optimize_seconds": p.optimize.as_secs_f64(),
                     "codegen_seconds": p.codegen.as_secs_f64(),
                 })).collect::<Vec<_>>(),
             })),
@@ -576,6 +588,20 @@ impl Report {
                 self.fat.jobs,
                 times.join(", ")
             ));
+            if self.fat.late_passes_on_partitions {
+                let times: Vec<String> = self
+                    .fat
+                    .partitions
+                    .iter()
+                    .map(|p| format!("{:.3}s", p.optimize.as_secs_f64()))
+                    .collect();
+                out.push_str(&format!(
+                    "  late passes on the partitions ({})\n",
+                    times.join(", ")
+                ));
+            } else if let Some(reason) = &self.fat.late_passes_serial_because {
+                out.push_str(&format!("  late passes on the whole module: {reason}\n"));
+            }
         }
         out
     }

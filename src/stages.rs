@@ -59,7 +59,7 @@ impl<'a> Stages<'a> {
     }
 
     /// Whether any check runs: without, stages cost nothing.
-    fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.config.save_temps.is_some() || self.config.verify || self.config.stage_hook.is_some()
     }
 

@@ -282,3 +282,98 @@ fn auto_partitions_follow_the_module_size_only() {
     assert_eq!(output.objects.len(), 2);
     assert_eq!(output.report.fat.partitions.len(), 2);
 }
+
+/// The late passes of `lto<O2>` (LICM, GVN, unrolling, vectorizers) run on
+/// each partition by default, and on the whole module when asked, when a
+/// stage looks at the optimized module, or when the module has type tests,
+/// whose lowering needs the whole program; the program is right every way.
+#[test]
+fn late_passes_run_on_partitions_unless_the_module_needs_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs: Vec<PathBuf> = ["main.c", "checksum.c", "scale.c"]
+        .iter()
+        .map(|s| compile_c(root, &data(&format!("c/{s}")), &["-O2", "-flto"]))
+        .collect();
+    let expected = "checksum=44618 scaled=133855 kind=even api=22\n";
+    let save_temps = root.join("temps");
+    let save_temps = save_temps.to_str().unwrap();
+    let runs: [(&str, &[&str], &str); 3] = [
+        ("late-partitions", &[], "partitions"),
+        ("late-serial", &["--lto-late-passes", "serial"], "serial"),
+        ("late-temps", &["--save-temps", save_temps], "serial"),
+    ];
+    for (name, flags, expected_late) in runs {
+        let flags: Vec<&str> = ["--lto-partitions", "2"]
+            .iter()
+            .chain(flags)
+            .copied()
+            .collect();
+        let (listed, report) = fat(root, name, &inputs, &flags);
+        let fat = &report["fat"];
+        assert_eq!(fat["late_passes"], expected_late, "{name}: {fat}");
+        let optimize: Vec<f64> = fat["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["optimize_seconds"].as_f64().unwrap())
+            .collect();
+        assert_eq!(optimize.len(), 2);
+        if expected_late == "partitions" {
+            assert!(optimize.iter().all(|&t| t > 0.0), "{name}: {optimize:?}");
+            assert!(fat["late_passes_serial_because"].is_null());
+        } else {
+            assert!(optimize.iter().all(|&t| t == 0.0), "{name}: {optimize:?}");
+        }
+        let because = &fat["late_passes_serial_because"];
+        match name {
+            "late-serial" => assert!(because.is_null(), "{because}"),
+            "late-temps" => assert!(
+                because.as_str().unwrap().contains("save-temps"),
+                "{because}"
+            ),
+            _ => {}
+        }
+        let prog = link_objects(root, &listed, name, false);
+        assert_eq!(run_program(&prog), expected, "{name}");
+    }
+
+    // Control flow integrity: type tests are lowered with the whole program
+    // in view (jump tables span partitions), so the late passes stay whole,
+    // and the checks still hold with two partitions.
+    let cfi: Vec<PathBuf> = ["classes", "cfi_main"]
+        .iter()
+        .map(|n| {
+            compile_cxx(
+                root,
+                &data(&format!("cfi/{n}.cpp")),
+                &[
+                    "-O2",
+                    "-flto",
+                    "-fsanitize=cfi",
+                    "-fno-sanitize-ignorelist",
+                    "-fvisibility=hidden",
+                ],
+                ".cfi",
+            )
+        })
+        .collect();
+    let (listed, report) = fat(root, "cfi", &cfi, &["--lto-partitions", "2"]);
+    assert_eq!(report["fat"]["late_passes"], "serial");
+    let because = report["fat"]["late_passes_serial_because"]
+        .as_str()
+        .unwrap();
+    assert!(because.contains("type tests"), "{because}");
+    let prog = link_objects(root, &listed, "cfi", true);
+    assert_eq!(run_program(&prog), "1\n");
+    let status = std::process::Command::new(&prog)
+        .arg("bad")
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(4),
+        "the bad cast must trap: {status:?}"
+    );
+}

@@ -8,9 +8,9 @@ use lto_engine::distributed::{
     IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 use lto_engine::{
-    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, FatPartitions, InputOptions,
-    Isolation, Jobs, Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel, Session,
-    Workers, WriteTo,
+    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, FatLatePasses, FatPartitions,
+    InputOptions, Isolation, Jobs, Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel,
+    Session, Workers, WriteTo,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -167,10 +167,19 @@ struct FatArgs {
     emit: EmitKind,
     /// Code generation partitions (lld's --lto-partitions): the optimized
     /// module is split into N objects compiled in parallel. `auto`: one per
-    /// 25,000 instructions of the optimized module, at most 4. The objects
-    /// depend on this and the inputs only, never on --jobs.
+    /// 25,000 instructions of the module when it is split, at most 4. The
+    /// objects depend on this and the inputs only, never on --jobs.
     #[arg(long = "lto-partitions", value_name = "N|auto", default_value = "auto", value_parser = parse_partitions)]
     partitions: FatPartitions,
+    /// With several partitions, where the late passes of the pipeline
+    /// (LICM, GVN, unrolling, vectorizers) run: on each partition in
+    /// parallel, or on the whole module before the split (as lld).
+    #[arg(
+        long = "lto-late-passes",
+        value_name = "WHERE",
+        default_value = "partitions"
+    )]
+    late_passes: LatePassesArg,
     /// Threads compiling the partitions (default: every available core).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
@@ -281,6 +290,21 @@ struct IndexArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum LatePassesArg {
+    Partitions,
+    Serial,
+}
+
+impl From<LatePassesArg> for FatLatePasses {
+    fn from(arg: LatePassesArg) -> Self {
+        match arg {
+            LatePassesArg::Partitions => FatLatePasses::OnPartitions,
+            LatePassesArg::Serial => FatLatePasses::Serial,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum JobStyleArg {
     Clang,
     Engine,
@@ -359,10 +383,11 @@ fn session_for(
     jobs: Jobs,
     cache: Option<CacheConfig>,
     kind: LtoKind,
-    fat_partitions: FatPartitions,
+    (fat_partitions, fat_late_passes): (FatPartitions, FatLatePasses),
 ) -> Result<Session, Error> {
     let mut config = common.codegen.config(emit)?;
     config.fat_partitions = fat_partitions;
+    config.fat_late_passes = fat_late_passes;
     config.input_options = InputOptions {
         embedded_bitcode: common.embedded_bitcode,
         fat_lto_objects: common.fat_lto_objects,
@@ -549,7 +574,7 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
         jobs,
         None,
         LtoKind::Fat,
-        args.partitions,
+        (args.partitions, args.late_passes.into()),
     )?;
     let output = session.run()?;
     print_diagnostics(&output.diagnostics);
@@ -589,7 +614,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         jobs,
         cache,
         kind,
-        FatPartitions::Auto,
+        (FatPartitions::Auto, FatLatePasses::default()),
     )?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
@@ -650,7 +675,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
         default_jobs(),
         None,
         kind,
-        FatPartitions::Auto,
+        (FatPartitions::Auto, FatLatePasses::default()),
     )?;
     let mut options = IndexOptions::new(&args.index_dir);
     options.prefix_replace = args.prefix_replace.clone();
