@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fat LTO code generation partitions: lto-engine fat with one partition and
-# with its default (auto), side by side with ld.lld-22's full LTO (one and two
+# Fat LTO code generation partitions: lto-engine fat with one partition, with
+# its default (auto, the late passes on the partitions) and with auto and the
+# late passes on the whole module (--lto-late-passes serial), side by side with ld.lld-22's full LTO (one and two
 # partitions) and rustc's own -C lto=fat, at -O2, one run of each. The
 # programs each side links must print the same.
 #
@@ -18,6 +19,8 @@
 #         CARGO_PROFILE_RELEASE_LTO=fat, timed as the rebuild of the binary
 #         crate after an edit, minus the same rebuild without LTO (rustc's
 #         LTO step, std included)
+# Also the .text size of each linked program (the late passes on partitions
+# see less of the program than on the whole module).
 # Per-step figures: $BENCH_DIR/results.txt; logs beside it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +48,24 @@ registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
 lua=$(ls -d "$registry"/*/lua-src-547.1.0/lua-5.4.7 | head -1)
 [ -d "$lua" ] || fail "lua-src sources not found under $registry"
 
+# variant_flags V: the engine's flags for variant V: one partition, the
+# default (auto, late passes on the partitions), and auto with the late
+# passes on the whole module before the split (as lld).
+variant_flags() {
+    case $1 in
+        p1) echo --lto-partitions 1 ;;
+        pauto) echo --lto-partitions auto ;;
+        pauto-serial) echo --lto-partitions auto --lto-late-passes serial ;;
+    esac
+}
+
+# text_size NAME PROG: appends "NAME <.text bytes of PROG>" to $sizes.
+sizes=$work/sizes.txt
+: > "$sizes"
+text_size() {
+    echo "$1 $(size -A "$2" | awk '$1 == ".text" { print $2 }')" >> "$sizes"
+}
+
 # partitions NAME: the partition count in the engine's report of run NAME.
 partitions() {
     python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["fat"]["partitions"]))' "$1"
@@ -60,13 +81,16 @@ lua_objs=("$lw"/obj/*.o)
 measure lua-lld-p1 clang-22 -fuse-ld=lld -flto -O2 -Wl,--lto-O2 "${lua_objs[@]}" -lm -ldl -o "$lw/lld-prog"
 measure lua-lld-p2 clang-22 -fuse-ld=lld -flto -O2 -Wl,--lto-O2 -Wl,--lto-partitions=2 \
     "${lua_objs[@]}" -lm -ldl -o "$lw/lld-p2-prog"
-for p in 1 auto; do
-    measure "lua-engine-p$p" "$engine" fat "${lua_objs[@]}" -O2 --export main --jobs "$jobs" \
-        --lto-partitions "$p" -o "$lw/engine-p$p/lto.o" --report "$lw/engine-p$p.json"
-    measure "lua-engine-p$p-link" clang-22 -fuse-ld=lld @"$lw/engine-p$p/link.rsp" -lm -ldl \
+for v in p1 pauto pauto-serial; do
+    # shellcheck disable=SC2046 # the flags are words
+    measure "lua-engine-$v" "$engine" fat "${lua_objs[@]}" -O2 --export main --jobs "$jobs" \
+        $(variant_flags "$v") -o "$lw/engine-$v/lto.o" --report "$lw/engine-$v.json"
+    measure "lua-engine-$v-link" clang-22 -fuse-ld=lld @"$lw/engine-$v/link.rsp" -lm -ldl \
         -o "$lw/engine-prog"
+    text_size "lua-engine-$v" "$lw/engine-prog"
     compare "$lw"
 done
+text_size lua-lld-p1 "$lw/lld-prog"
 cp "$lw/engine-prog" "$lw/lld-prog"
 cp "$lw/lld-p2-prog" "$lw/engine-prog"
 compare "$lw"
@@ -75,17 +99,21 @@ lua_parts=$(partitions "$lw/engine-pauto.json")
 # ---- rust: the engine ----
 rw=$work/rust
 rust_workload "$root/bench/thin-rust"
-for p in 1 auto; do
+for v in p1 pauto pauto-serial; do
     rm -rf "$rw/engine"
-    measure "rust-engine-p$p" "$engine" fat "${rust_inputs[@]}" -O2 --export main --jobs "$jobs" \
-        --lto-partitions "$p" -o "$rw/engine/lto.o" --report "$rw/engine-p$p.json"
-    measure "rust-engine-p$p-link" clang-22 -fuse-ld=lld "${rust_final_args[@]}" -o "$rw/engine-p$p-prog"
+    # shellcheck disable=SC2046 # the flags are words
+    measure "rust-engine-$v" "$engine" fat "${rust_inputs[@]}" -O2 --export main --jobs "$jobs" \
+        $(variant_flags "$v") -o "$rw/engine/lto.o" --report "$rw/engine-$v.json"
+    measure "rust-engine-$v-link" clang-22 -fuse-ld=lld "${rust_final_args[@]}" -o "$rw/engine-$v-prog"
+    text_size "rust-engine-$v" "$rw/engine-$v-prog"
 done
 rust_parts=$(partitions "$rw/engine-pauto.json")
 cp "$rw/engine-p1-prog" "$rw/lld-prog"
-cp "$rw/engine-pauto-prog" "$rw/engine-prog"
-compare "$rw"
-compare "$rw" --records 3000 --seed 7
+for v in pauto pauto-serial; do
+    cp "$rw/engine-$v-prog" "$rw/engine-prog"
+    compare "$rw"
+    compare "$rw" --records 3000 --seed 7
+done
 
 # ---- rust: rustc's own fat LTO of the same graph ----
 # Two target directories, dependencies built once in each; then one edit of
@@ -122,15 +150,26 @@ awk -v lp="$lua_parts" -v rp="$rust_parts" '
     l2 = row("lua: ld.lld full LTO, --lto-partitions=2", "lua-lld-p2", 0)
     e1 = row("lua: engine, 1 partition", "lua-engine-p1", 1)
     ea = row("lua: engine, auto (" lp " partitions)", "lua-engine-pauto", 1)
+    es = row("lua: engine, auto, late passes serial", "lua-engine-pauto-serial", 1)
     r1 = row("rust: engine, 1 partition", "rust-engine-p1", 1)
     ra = row("rust: engine, auto (" rp " partitions)", "rust-engine-pauto", 1)
+    rs = row("rust: engine, auto, late passes serial", "rust-engine-pauto-serial", 1)
     off = row("rust: rustc edit rebuild, no LTO", "rustc-edit-lto-off", 0)
     fat = row("rust: rustc edit rebuild, -C lto=fat", "rustc-edit-lto-fat", 0)
     printf "\nratios (wall):\n"
     printf "  lua  engine auto / engine 1 partition   %6.2f\n", ea / e1
     printf "  lua  engine auto / ld.lld 2 partitions  %6.2f\n", ea / l2
     printf "  lua  engine 1 / ld.lld 1 partition      %6.2f\n", e1 / l1
+    printf "  lua  engine auto serial late / 1 part.  %6.2f\n", es / e1
     printf "  rust engine auto / engine 1 partition   %6.2f\n", ra / r1
+    printf "  rust engine auto serial late / 1 part.  %6.2f\n", rs / r1
     printf "  rust engine auto / rustc LTO step       %6.2f  (rustc LTO step = %.2f s)\n", ra / (fat - off), fat - off
   }' "$results"
+echo
+echo ".text of the linked programs (bytes; ratio to the engine's one partition):"
+awk '{ t[$1] = $2; order[NR] = $1 } END {
+  for (i = 1; i <= NR; i++) {
+    n = order[i]; base = (n ~ /^lua/) ? t["lua-engine-p1"] : t["rust-engine-p1"]
+    printf "  %-28s %10d %8.4f\n", n, t[n], t[n] / base
+  } }' "$sizes"
 echo "(programs checked to print the same; per-step figures: $results)"
