@@ -595,8 +595,8 @@ impl FatPartitions {
 /// needs the whole program (inlining, global optimization, attribute
 /// inference, whole-program devirtualization): per-function loop and
 /// memory optimizations (LICM, GVN, dead store elimination), unrolling, the
-/// vectorizers, and the final clean-ups. They take about a third of the
-/// optimization time. On a partition they see the functions of the other
+/// vectorizers, and the final clean-ups: about half of the optimization
+/// time on the README's Rust benchmark. On a partition they see the functions of the other
 /// partitions as declarations (with the attributes the whole-program
 /// passes inferred) and the constants of the other partitions without
 /// their initializers, so the code can differ slightly from one serial

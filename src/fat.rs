@@ -1,7 +1,9 @@
 //! Fat LTO: the modules are linked in input order into the first one with
 //! one `Linker`, everything not preserved is internalized (the restriction
 //! pass), `lto<On>` runs, and the module is split into code generation
-//! partitions compiled in parallel (one object each).
+//! partitions compiled in parallel (one object each). With more than one
+//! partition, the late function passes of `lto<On>` run on the partitions
+//! instead of the whole module (`late_passes_cut`).
 //!
 //! Why the first module and not the costliest, as rustc does: rustc picks the
 //! costliest so that it need not serialize and reparse it into a new context;
