@@ -10,9 +10,11 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Object/ModuleSymbolTable.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm-c/Core.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -27,10 +29,17 @@ struct LocalFate {
   bool in_module_asm = false;
 };
 
+// Where a definition the late passes could drop when unused (linkonce,
+// not local: preserved, so not internalized) went, and who uses it.
+struct DiscardableFate {
+  uint32_t defined_in = UINT32_MAX;
+  std::set<uint32_t> used_in;
+};
+
 } // namespace
 
 extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffer **parts,
-                                 LtoeBuffer **locals, char **err) {
+                                 LtoeBuffer **locals, LtoeBuffer **shared, char **err) {
   Module &M = *unwrap(module);
   if (count == 0)
     return ltoe::fail(std::string("partition count must be at least 1"), err);
@@ -41,6 +50,14 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
   for (GlobalValue &GV : M.global_values())
     if (!GV.isDeclaration() && GV.hasLocalLinkage())
       originalLocals.push_back({&GV, GV.hasPrivateLinkage() ? uint8_t(1) : uint8_t(0)});
+  // SplitModule places these by name and leaves their linkage alone: a
+  // copy may land in another partition than its users, where nothing
+  // uses it (available_externally ones are dropped in every partition
+  // alike, so they don't count).
+  std::vector<GlobalValue *> originalDiscardable;
+  for (GlobalValue &GV : M.global_values())
+    if (!GV.isDeclaration() && GV.hasLinkOnceLinkage())
+      originalDiscardable.push_back(&GV);
 
   // Names module-level asm defines or refers to: the asm stays in partition
   // 0 and refers to them by name, so those locals keep their names.
@@ -51,6 +68,7 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
   }
 
   StringMap<LocalFate> fates;
+  StringMap<DiscardableFate> discardable;
   bool namesRead = false;
   std::vector<std::string> serialized;
   serialized.reserve(count);
@@ -64,11 +82,22 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
             fate.linkage = linkage;
             fate.in_module_asm = asmNames.count(gv->getName()) != 0;
           }
+          for (GlobalValue *gv : originalDiscardable)
+            discardable[gv->getName()];
           namesRead = true;
         }
         for (GlobalValue &GV : part->global_values()) {
           auto it = fates.find(GV.getName());
           if (it == fates.end())
+            continue;
+          if (!GV.isDeclaration())
+            it->second.defined_in = index;
+          else if (!GV.use_empty())
+            it->second.used_in.insert(index);
+        }
+        for (GlobalValue &GV : part->global_values()) {
+          auto it = discardable.find(GV.getName());
+          if (it == discardable.end())
             continue;
           if (!GV.isDeclaration())
             it->second.defined_in = index;
@@ -110,6 +139,43 @@ extern "C" int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffe
       ltoe::put<uint32_t>(out->data, user);
   }
   *locals = out;
+
+  // Records {name, u32 defining partition} of the linkonce definitions
+  // used in another partition, sorted by name.
+  std::vector<const StringMapEntry<DiscardableFate> *> crossing;
+  for (const auto &entry : discardable) {
+    const DiscardableFate &fate = entry.getValue();
+    if (fate.defined_in != UINT32_MAX &&
+        std::any_of(fate.used_in.begin(), fate.used_in.end(),
+                    [&](uint32_t user) { return user != fate.defined_in; }))
+      crossing.push_back(&entry);
+  }
+  std::sort(crossing.begin(), crossing.end(),
+            [](auto *a, auto *b) { return a->getKey() < b->getKey(); });
+  auto *sharedOut = new LtoeBuffer{};
+  for (const auto *entry : crossing) {
+    ltoe::putString(sharedOut->data, entry->getKey());
+    ltoe::put<uint32_t>(sharedOut->data, entry->getValue().defined_in);
+  }
+  *shared = sharedOut;
+  return 0;
+}
+
+extern "C" int ltoe_keep_definitions(LLVMModuleRef module, const char *const *names,
+                                     size_t count, char **err) {
+  Module &M = *unwrap(module);
+  std::vector<GlobalValue *> kept;
+  kept.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    GlobalValue *GV = M.getNamedValue(names[i]);
+    if (!GV || GV->isDeclaration())
+      return ltoe::fail(std::string("no definition named ") + names[i] + " in the partition",
+                        err);
+    kept.push_back(GV);
+  }
+  // llvm.compiler.used: passes must keep them, the object and the linker
+  // see no difference.
+  appendToCompilerUsed(M, kept);
   return 0;
 }
 

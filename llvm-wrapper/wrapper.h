@@ -77,10 +77,17 @@ uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
  * `count`). *locals gets one record per definition that was local before
  * the split, sorted by name: {u32 name length, name bytes, u8 linkage
  * (0 internal, 1 private), u8 named by module asm, u32 defining partition,
- * u32 count, u32 partitions with a used declaration of it...}. The module
- * is left split (its locals external): free it, don't compile it. */
+ * u32 count, u32 partitions with a used declaration of it...}. *shared
+ * gets one record per linkonce definition (not local) used in another
+ * partition than its own, sorted by name: {u32 name length, name bytes,
+ * u32 defining partition}. The module is left split (its locals
+ * external): free it, don't compile it. */
 int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffer **parts,
-                      LtoeBuffer **locals, char **err);
+                      LtoeBuffer **locals, LtoeBuffer **shared, char **err);
+/* Adds the definitions `names` to llvm.compiler.used, so that no pass drops
+ * them as unused; fails when one is not defined in the module. */
+int ltoe_keep_definitions(LLVMModuleRef module, const char *const *names, size_t count,
+                          char **err);
 /* Gives the definition `name` local linkage back (0 internal, 1 private)
  * and default visibility. */
 int ltoe_localize_definition(LLVMModuleRef module, const char *name, int linkage, char **err);

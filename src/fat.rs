@@ -297,7 +297,8 @@ fn late_passes_cut(passes: &[String]) -> Option<usize> {
 }
 
 /// What one partition gets done to it after parsing, so that what was
-/// local before the split is local again or cannot clash.
+/// local before the split is local again or cannot clash, and what other
+/// partitions use stays defined.
 #[derive(Default)]
 struct PartitionRepairs<'a> {
     /// Definitions used in this partition only: local again.
@@ -305,6 +306,9 @@ struct PartitionRepairs<'a> {
     /// Definitions and declarations of locals used across partitions:
     /// renamed to a name no other object can have.
     rename: Vec<&'a str>,
+    /// `linkonce` definitions other partitions use: kept through the late
+    /// passes, whose dead-global elimination sees no use of them here.
+    keep: Vec<&'a str>,
 }
 
 /// Compiles each partition of the split module on its own thread, as
@@ -363,6 +367,9 @@ fn compile_partitions(
             }
             promoted += 1;
         }
+    }
+    for shared in &split.shared {
+        repairs[shared.defined_in].keep.push(&shared.name);
     }
 
     // Largest first, so that the last one to finish is a small one.
@@ -450,6 +457,10 @@ fn codegen_partition(
     let mut optimize = Duration::ZERO;
     if let Some(cut) = late_cut {
         let start = Instant::now();
+        // Code generation alone drops nothing; the late passes' globaldce
+        // would drop a preserved inline function whose callers are all in
+        // another partition, leaving them an undefined reference.
+        llvm::keep_definitions(&module, &repairs.keep).map_err(llvm_error)?;
         codegen::optimize_lto(&module, &machine, config, name, PipelinePart::FromCut(cut))?;
         llvm::fail_on_error_diagnostics(&context, name, Phase::Optimize)?;
         optimize = start.elapsed();
@@ -639,5 +650,28 @@ exit:
         assert!(!whole.contains("@k ="), "{whole}");
         let late_only = optimized(&[PipelinePart::FromCut(cut)]);
         assert!(late_only.contains("@k ="), "{late_only}");
+    }
+
+    /// On a partition, an unused `linkonce_odr` definition is dropped by
+    /// the late passes unless another partition's use keeps it.
+    #[test]
+    fn kept_definitions_survive_the_late_passes() {
+        let ir = "define linkonce_odr i64 @inline_elsewhere() {\n  ret i64 1\n}\n\
+                  define linkonce_odr i64 @unused() {\n  ret i64 2\n}\n";
+        let (_, cut) = cut_at(OptLevel::O2);
+        let cut = cut.unwrap();
+        let config = Config::default();
+        let context = Context::create();
+        let buffer = MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), "t");
+        let module = context.create_module_from_ir(buffer).unwrap();
+        let triple = codegen::triple_for(&config, &module);
+        let machine = codegen::target_machine(&config, &triple, Some(&module)).unwrap();
+        llvm::keep_definitions(&module, &["inline_elsewhere"]).unwrap();
+        let late = PipelinePart::FromCut(cut);
+        codegen::optimize_lto(&module, &machine, &config, "t", late).unwrap();
+        assert!(module.get_function("inline_elsewhere").is_some());
+        // Positive control: the one not kept is gone.
+        assert!(module.get_function("unused").is_none());
+        assert!(llvm::keep_definitions(&module, &["unused"]).is_err());
     }
 }

@@ -148,6 +148,13 @@ extern "C" {
         count: std::os::raw::c_uint,
         parts: *mut *mut LtoeBuffer,
         locals: *mut *mut LtoeBuffer,
+        shared: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_keep_definitions(
+        module: LLVMModuleRef,
+        names: *const *const c_char,
+        count: usize,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_localize_definition(

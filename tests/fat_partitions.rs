@@ -377,3 +377,55 @@ fn late_passes_run_on_partitions_unless_the_module_needs_them_whole() {
         "the bad cast must trap: {status:?}"
     );
 }
+
+/// Inline C++ functions a native object calls stay `linkonce_odr` in the
+/// merged module (preserved, not internalized) and are split by name, so
+/// many land in another partition than their out-of-line caller. The
+/// late passes' dead-global elimination on a partition sees no caller
+/// there: each one must still be defined in exactly one object, or the
+/// link fails with undefined references.
+#[test]
+fn preserved_inline_functions_used_across_partitions_stay_defined() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = |name: &str| data(&format!("partitions/{name}"));
+    let main = compile_c(root, &src("inline_main.c"), &["-O2"]);
+    let native_lib = compile_cxx(root, &src("inline_exports.cpp"), &["-O2"], ".native");
+    let native = [main.clone(), native_lib];
+    let expected = run_program(&link_objects(root, &native, "inline-native", true));
+    assert!(expected.starts_with("inline sum="), "{expected}");
+    let bitcode = compile_cxx(root, &src("inline_exports.cpp"), &["-O2", "-flto"], ".bc");
+    for (name, late) in [
+        ("inline-partitions", "partitions"),
+        ("inline-serial", "serial"),
+    ] {
+        let inputs = [main.clone(), bitcode.clone()];
+        let flags = ["--lto-partitions", "2", "--lto-late-passes", late];
+        let (listed, report) = fat(root, name, &inputs, &flags);
+        assert_eq!(report["fat"]["late_passes"], late, "{name}");
+        let objects = partitions(&listed, &root.join(name));
+        let tables: Vec<Vec<Sym>> = objects.iter().map(|o| symbols(o)).collect();
+        let mut crossing = 0;
+        for i in 0..16 {
+            let inline = format!("twice{i}");
+            let caller = format!("call{i}");
+            let defines = |syms: &[Sym], sym: &str| find(syms, sym).is_some_and(|s| s.defined);
+            let homes: Vec<usize> = (0..tables.len())
+                .filter(|&p| defines(&tables[p], &inline))
+                .collect();
+            assert_eq!(homes.len(), 1, "{name}: {inline} defined in {homes:?}");
+            let caller_home = (0..tables.len()).find(|&p| defines(&tables[p], &caller));
+            if caller_home != Some(homes[0]) {
+                crossing += 1;
+            }
+        }
+        // The case under test happens: some callers are in the other
+        // partition than their inline callee.
+        assert!(
+            crossing > 0,
+            "{name}: every inline function is beside its caller"
+        );
+        let prog = link_objects(root, &listed, name, true);
+        assert_eq!(run_program(&prog), expected, "{name}");
+    }
+}

@@ -24,8 +24,8 @@ pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
 pub use partition::{
-    localize_definition, release_free_memory, rename_global, split_module, LocalLinkage,
-    SplitModule,
+    keep_definitions, localize_definition, release_free_memory, rename_global, split_module,
+    LocalLinkage, SplitModule,
 };
 pub use pipeline::{lto_pipeline_passes, run_lto_pipeline, whole_module_late_passes, PipelinePart};
 pub use thin::{

@@ -7,7 +7,8 @@ use super::thin::Records;
 use super::{c_string, status};
 use crate::ffi;
 use inkwell::module::Module;
-use std::os::raw::c_int;
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int};
 
 /// The linkage a definition had before the split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +35,25 @@ pub struct SplitLocal {
     pub used_in: Vec<usize>,
 }
 
+/// A `linkonce` definition (preserved, so not local) that `SplitModule` put
+/// in another partition than some of its users: a pass on its own
+/// partition that drops unused `linkonce` definitions would drop it.
+#[derive(Debug, Clone)]
+pub struct SharedDefinition {
+    /// Its name.
+    pub name: String,
+    /// The partition holding its definition.
+    pub defined_in: usize,
+}
+
 /// A module split into partitions.
 pub struct SplitModule {
     /// Each partition as plain bitcode, in partition order.
     pub parts: Vec<ShimBytes>,
     /// Every definition that was local before the split, sorted by name.
     pub locals: Vec<SplitLocal>,
+    /// The `linkonce` definitions used across partitions, sorted by name.
+    pub shared: Vec<SharedDefinition>,
 }
 
 /// Splits `module` into `count` partitions. The module is consumed: the
@@ -52,6 +66,7 @@ pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, Str
     }
     let mut parts = vec![std::ptr::null_mut(); count];
     let mut locals = std::ptr::null_mut();
+    let mut shared = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
     // SAFETY: the module is alive and exclusively ours (taken by value, so
     // nothing else can compile it afterwards); `parts` has room for the
@@ -62,6 +77,7 @@ pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, Str
             count_c,
             parts.as_mut_ptr(),
             &mut locals,
+            &mut shared,
             &mut err,
         )
     };
@@ -69,6 +85,7 @@ pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, Str
     // (the shim fills `parts` only on success; null ones are empty).
     let parts: Vec<ShimBytes> = parts.into_iter().map(ShimBytes::from_raw).collect();
     let locals = ShimBytes::from_raw(locals);
+    let shared = ShimBytes::from_raw(shared);
     status(code, err)?;
     drop(module);
     let mut reader = Records(locals.as_bytes());
@@ -97,7 +114,48 @@ pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, Str
             used_in,
         });
     }
-    Ok(SplitModule { parts, locals: out })
+    let mut reader = Records(shared.as_bytes());
+    let mut shared_out = Vec::new();
+    while !reader.is_empty() {
+        let name = reader.string()?;
+        let defined_in = reader.u32()? as usize;
+        if defined_in >= count {
+            return Err(format!("{name}: defined in no partition"));
+        }
+        shared_out.push(SharedDefinition { name, defined_in });
+    }
+    Ok(SplitModule {
+        parts,
+        locals: out,
+        shared: shared_out,
+    })
+}
+
+/// Keeps the definitions `names` of `module` through every pass (they join
+/// `llvm.compiler.used`, which changes nothing in the object).
+pub fn keep_definitions(module: &Module<'_>, names: &[&str]) -> Result<(), String> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let owned: Vec<CString> = names
+        .iter()
+        .map(|name| c_string(name))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the module is alive and not shared with another thread (a
+    // partition is parsed into its own context); the name pointers stay
+    // valid (owned) until the call returns and `pointers.len()` is their
+    // count.
+    let code = unsafe {
+        ffi::ltoe_keep_definitions(
+            module.as_mut_ptr(),
+            pointers.as_ptr(),
+            pointers.len(),
+            &mut err,
+        )
+    };
+    status(code, err)
 }
 
 /// Gives the definition `name` its local `linkage` back (and default
