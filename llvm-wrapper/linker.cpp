@@ -47,6 +47,20 @@ extern "C" int ltoe_internalize(LLVMModuleRef moduleRef, const char *const *pres
   return 0;
 }
 
+extern "C" size_t ltoe_weaken_linkonce(LLVMModuleRef moduleRef, const char *const *names,
+                                       size_t count) {
+  Module &module = *unwrap(moduleRef);
+  size_t weakened = 0;
+  for (size_t i = 0; i < count; ++i) {
+    GlobalValue *value = module.getNamedValue(names[i]);
+    if (!value || value->isDeclaration() || !value->hasLinkOnceLinkage())
+      continue;
+    value->setLinkage(GlobalValue::getWeakLinkage(value->hasLinkOnceODRLinkage()));
+    ++weakened;
+  }
+  return weakened;
+}
+
 extern "C" void ltoe_update_vcall_visibility(LLVMModuleRef moduleRef, int wholeProgramVisibility,
                                              const char *const *visible, size_t visibleCount) {
   Module &module = *unwrap(moduleRef);

@@ -62,6 +62,10 @@ void ltoe_linker_free(LtoeLinker *linker);
  * llvm.used). Writes the names that were internalized, NUL-separated, to *internalized. */
 int ltoe_internalize(LLVMModuleRef module, const char *const *preserved, size_t preserved_count,
                      LtoeBuffer **internalized, char **err);
+/* Gives the linkonce definitions among `names` weak linkage (linkonce_odr
+ * becomes weak_odr), so that no pass drops them once unused; returns how
+ * many changed. */
+size_t ltoe_weaken_linkonce(LLVMModuleRef module, const char *const *names, size_t count);
 /* Before the fat pipeline, as LLVM's regular LTO: with whole-program
  * visibility, vtables not among `visible` get linkage-unit visibility so
  * whole-program devirtualization may use them; public type tests become type

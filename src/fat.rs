@@ -148,7 +148,14 @@ fn link_and_optimize(
         },
     )?;
     report.internalized = report
-        .time(Step::Restrict, || llvm::internalize(&base, &names))
+        .time(Step::Restrict, || {
+            // As LLVM's LTO does for every prevailing definition (the merged
+            // module holds only those): a preserved inline function is
+            // emitted even when the pipeline inlines all its calls, since
+            // code outside the unit may call it.
+            llvm::weaken_linkonce(&base, &names)?;
+            llvm::internalize(&base, &names)
+        })
         .map_err(|reason| Error::Llvm {
             input: base_name.clone(),
             phase: Phase::Restrict,

@@ -143,6 +143,11 @@ extern "C" {
         internalized: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_weaken_linkonce(
+        module: LLVMModuleRef,
+        names: *const *const c_char,
+        count: usize,
+    ) -> usize;
     pub fn ltoe_split_module(
         module: LLVMModuleRef,
         count: std::os::raw::c_uint,

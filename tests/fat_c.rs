@@ -141,3 +141,56 @@ fn save_temps_writes_each_stage_as_bitcode() {
         session.run().unwrap();
     }
 }
+
+/// A preserved `linkonce_odr` definition whose calls in the unit are all
+/// inlined is still emitted, weak, as LLVM's LTO (and lld) make every
+/// prevailing one: a native object calls it. Its unpreserved twin,
+/// inlined the same way, is gone (the control: the pipeline does drop
+/// unused inline functions).
+#[test]
+fn preserved_inline_function_is_emitted_after_its_calls_are_inlined() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bitcode = root.join("inline_export.bc");
+    run_ok(
+        std::process::Command::new("llvm-as-22")
+            .arg(data("restrict/inline_export.ll"))
+            .arg("-o")
+            .arg(&bitcode),
+    );
+    let main = compile_c(root, &data("restrict/inline_export_main.c"), &["-O2"]);
+    for partitions in ["1", "2"] {
+        let out_dir = root.join(format!("p{partitions}"));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        run_ok(
+            engine()
+                .arg("fat")
+                .arg(&main)
+                .arg(&bitcode)
+                .arg("-o")
+                .arg(out_dir.join("lto.o"))
+                .args(["-O2", "--lto-partitions", partitions]),
+        );
+        let rsp = std::fs::read_to_string(out_dir.join("link.rsp")).unwrap();
+        let objects: Vec<PathBuf> = rsp
+            .lines()
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&out_dir))
+            .collect();
+        let defined = |name: &str| {
+            objects
+                .iter()
+                .filter(|o| find(&symbols(o), name).is_some_and(|s| s.defined && s.global))
+                .count()
+        };
+        assert_eq!(defined("exported_inline"), 1, "{partitions} partitions");
+        assert_eq!(defined("caller"), 1, "{partitions} partitions");
+        let unexported = objects
+            .iter()
+            .filter(|o| find(&symbols(o), "unexported_inline").is_some())
+            .count();
+        assert_eq!(unexported, 0, "{partitions} partitions");
+        let prog = link(&out_dir, &out_dir.join("link.rsp"), &[]);
+        assert_eq!(run_program(&prog), "17 15\n", "{partitions} partitions");
+    }
+}

@@ -378,12 +378,11 @@ fn late_passes_run_on_partitions_unless_the_module_needs_them_whole() {
     );
 }
 
-/// Inline C++ functions a native object calls stay `linkonce_odr` in the
-/// merged module (preserved, not internalized) and are split by name, so
-/// many land in another partition than their out-of-line caller. The
-/// late passes' dead-global elimination on a partition sees no caller
-/// there: each one must still be defined in exactly one object, or the
-/// link fails with undefined references.
+/// Inline C++ functions a native object calls are preserved (not
+/// internalized) and split by name, so many land in another partition
+/// than their out-of-line caller, where the late passes' dead-global
+/// elimination sees no caller: each one must still be defined in exactly
+/// one object, or the link fails with undefined references.
 #[test]
 fn preserved_inline_functions_used_across_partitions_stay_defined() {
     let dir = tempfile::tempdir().unwrap();

@@ -576,6 +576,24 @@ pub fn internalize(module: &Module<'_>, preserved: &[&str]) -> Result<Vec<String
         .collect())
 }
 
+/// Gives the `linkonce` definitions among `names` weak linkage
+/// (`linkonce_odr` becomes `weak_odr`); returns how many changed.
+pub fn weaken_linkonce(module: &Module<'_>, names: &[&str]) -> Result<usize, String> {
+    let owned: Vec<CString> = names
+        .iter()
+        .map(|name| c_string(name))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    // SAFETY: the module is alive and exclusively ours for the call; the name
+    // pointers stay valid (owned) until it returns and `pointers.len()` is
+    // their count.
+    Ok(
+        unsafe {
+            ffi::ltoe_weaken_linkonce(module.as_mut_ptr(), pointers.as_ptr(), pointers.len())
+        },
+    )
+}
+
 /// What the configuration decides about a target machine; the shim sets
 /// every other option as lld's LTO does.
 pub struct MachineSettings<'a> {
