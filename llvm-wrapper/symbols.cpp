@@ -2,7 +2,9 @@
 // what lld reads): which names each module defines and which it needs.
 #include "common.h"
 #include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/LTO/LTO.h"
 #include "llvm/Object/IRSymtab.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace llvm;
@@ -41,5 +43,22 @@ extern "C" int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **o
     }
   }
   *out = buffer_out.release();
+  return 0;
+}
+
+extern "C" void ltoe_runtime_libcall_symbols(const char *triple, LtoeBuffer **out) {
+  auto buffer_out = std::make_unique<LtoeBuffer>();
+  for (const char *name : lto::LTO::getRuntimeLibcallSymbols(Triple(triple))) {
+    buffer_out->data.append(name);
+    buffer_out->data.push_back('\0');
+  }
+  *out = buffer_out.release();
+}
+
+extern "C" int ltoe_bitcode_triple(const char *data, size_t len, LtoeBuffer **out, char **err) {
+  Expected<std::string> triple = getBitcodeTargetTriple(MemoryBufferRef(StringRef(data, len), ""));
+  if (!triple)
+    return ltoe::fail(triple.takeError(), err);
+  *out = new LtoeBuffer{std::move(*triple)};
   return 0;
 }

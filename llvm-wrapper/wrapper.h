@@ -116,6 +116,11 @@ void ltoe_install_fatal_error_handler(void);
  * module, u8 flags (1 undefined, 2 weak, 4 common, 8 not default
  * visibility, 16 used, 32 executable) and the name. */
 int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **err);
+/* The runtime library functions code generation for `triple` may call
+ * (LTO::getRuntimeLibcallSymbols), NUL-separated, into *out. */
+void ltoe_runtime_libcall_symbols(const char *triple, LtoeBuffer **out);
+/* The target triple of the first module of a bitcode file, into *out. */
+int ltoe_bitcode_triple(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */
 void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
 /* LLVM's command-line options (`-mllvm`): 0, or 1 with *err set. */

@@ -37,6 +37,7 @@ pub(crate) fn run(
     modules: &[BitcodeInput],
     preserved: &BTreeSet<String>,
 ) -> Result<FatRun> {
+    let preserved = &with_compiler_used(modules, preserved)?;
     let mut report = Report {
         kind: RunKind::Fat,
         preserved: preserved.iter().cloned().collect(),
@@ -64,6 +65,26 @@ pub(crate) fn run(
         };
     report.output_bytes = objects.iter().map(Vec::len).sum();
     Ok((objects, report, diagnostics))
+}
+
+/// `preserved` and the definitions the inputs' symbol tables mark as kept
+/// by the compiler (`llvm.used`, runtime library functions such as `memcpy`
+/// or `__udivti3` that code generation may call): lld's LTO never
+/// internalizes those, and a bitcode definition of a runtime function that
+/// the restriction pass dropped would leave the calls code generation makes
+/// to the C library's copy instead.
+pub(crate) fn with_compiler_used(
+    modules: &[BitcodeInput],
+    preserved: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    let mut all = preserved.clone();
+    for module in modules {
+        let data = module.bytes.as_slice();
+        let used = llvm::compiler_used_definitions(data)
+            .map_err(|reason| parse_error(&module.name, data, reason))?;
+        all.extend(used);
+    }
+    Ok(all)
 }
 
 /// The merged, optimized module: compiled already (one partition), or
@@ -352,7 +373,7 @@ fn compile_partitions(
 
     let mut repairs: Vec<PartitionRepairs> =
         (0..count).map(|_| PartitionRepairs::default()).collect();
-    let (mut promoted, mut relocalized) = (0, 0);
+    let (mut promoted, mut relocalized, mut kept_names) = (0, 0, 0);
     for local in &split.locals {
         let used_elsewhere = local.used_in.iter().any(|&p| p != local.defined_in);
         if local.named_by_module_asm {
@@ -367,6 +388,15 @@ fn compile_partitions(
                 .localize
                 .push((&local.name, local.linkage));
             relocalized += 1;
+        } else if report.internalized.binary_search(&local.name).is_ok() {
+            // Global in its input, internalized here: the name is the
+            // symbol's own in the link, which code outside the unit may
+            // name after all (a member the real link loads for a call code
+            // generation made, a `DW.ref.<personality>` comdat that must
+            // meet its twin). It stays, hidden, as LLVM's `SplitModule`
+            // leaves it for lld: no other definition of it can be in the
+            // link, since this one prevailed.
+            kept_names += 1;
         } else {
             repairs[local.defined_in].rename.push(&local.name);
             for &user in local.used_in.iter().filter(|&&p| p != local.defined_in) {
@@ -423,6 +453,7 @@ fn compile_partitions(
     report.fat.jobs = run.workers;
     report.fat.promoted_locals = promoted;
     report.fat.relocalized = relocalized;
+    report.fat.shared_internalized = kept_names;
     Ok((objects, diagnostics))
 }
 

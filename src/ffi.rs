@@ -191,6 +191,13 @@ extern "C" {
         count: usize,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_runtime_libcall_symbols(triple: *const c_char, out: *mut *mut LtoeBuffer);
+    pub fn ltoe_bitcode_triple(
+        data: *const c_char,
+        len: usize,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_bitcode_symbols(
         data: *const c_char,
         len: usize,

@@ -302,11 +302,16 @@ pub struct FatRunReport {
     pub partitions: Vec<PartitionReport>,
     /// Threads the partitions were compiled on.
     pub jobs: usize,
-    /// Definitions that were local before the split and are referenced
+    /// Definitions that were local in their input and are referenced
     /// from another partition: they became hidden globals renamed with a
     /// `.llvm.<hash>` suffix, so they cannot clash with another object's
     /// symbols.
     pub promoted_locals: usize,
+    /// Definitions that were global in their input, internalized by the
+    /// restriction pass, and referenced from another partition: hidden
+    /// globals under their own names (as lld's partitions keep them), so
+    /// that code outside the unit naming them still finds them.
+    pub shared_internalized: usize,
     /// Definitions that were local before the split and are used in their
     /// own partition only: they are local again in its object.
     pub relocalized: usize,
@@ -526,6 +531,7 @@ impl Report {
             "fat": (self.kind == RunKind::Fat).then(|| json!({
                 "jobs": self.fat.jobs,
                 "promoted_locals": self.fat.promoted_locals,
+                "shared_internalized": self.fat.shared_internalized,
                 "relocalized": self.fat.relocalized,
                 "late_passes": if self.fat.late_passes_on_partitions { "partitions" } else { "serial" },
                 "late_passes_serial_because": self.fat.late_passes_serial_because,

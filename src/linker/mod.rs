@@ -220,6 +220,14 @@ struct Resolved {
     /// Names native code (objects, taken native members, shared libraries)
     /// references: they must stay visible.
     native_references: BTreeSet<String>,
+    /// Native objects, shared libraries and archive members the link takes
+    /// before LTO, in the order taken (`lib.a(member.o)` for members).
+    native_inputs: Vec<String>,
+    /// Lazy native archive members that define a runtime library function
+    /// (and what those pull in): code generation may call the function, so
+    /// the real link may load them after LTO. What they reference stays
+    /// visible.
+    libcall_members: Vec<String>,
 }
 
 impl Resolved {
@@ -287,6 +295,7 @@ impl Inputs {
                     let bytes =
                         std::fs::read(&file.path).map_err(|e| Error::io(&name, Phase::Read, e))?;
                     let symbols = native_symbols(&name, &bytes, true)?;
+                    state.resolved.native_inputs.push(name);
                     for (symbol, _) in symbols.defined {
                         state.define(symbol);
                     }
@@ -302,8 +311,43 @@ impl Inputs {
                 Kind::Archive(_) => {}
             }
         }
-        // Lazy members, until no undefined symbol pulls another.
-        while let Some((position, m)) = self.next_lazy_member(&state) {
+        self.take_lazy_members(&mut state)?;
+        if let Some(first) = state.resolved.modules.first() {
+            // LTO's code generation may call runtime library functions
+            // (`memcpy`, `fmod`, `__udivti3`, ...) that no bitcode symbol
+            // table shows, for the target of the first bitcode module as
+            // in lld.
+            let libcalls = crate::llvm::bitcode_triple(&first.bytes)
+                .and_then(|triple| crate::llvm::runtime_libcall_symbols(&triple))
+                .map_err(|reason| Error::invalid(&first.name, Phase::Classify, reason))?;
+            // lld's rule (`handleLibcall`): a lazy bitcode member defining
+            // one is taken before LTO, so that LTO compiles it.
+            for libcall in &libcalls {
+                if state.defined.contains(libcall) {
+                    continue;
+                }
+                if let Some((position, m)) = self.lazy_member(libcall, &state) {
+                    if let Some(File {
+                        path,
+                        kind: Kind::Archive(archive),
+                        ..
+                    }) = &self.files[position]
+                    {
+                        if archive.members[m].bitcode {
+                            state.take_member(position, path, archive, m)?;
+                            self.take_lazy_members(&mut state)?;
+                        }
+                    }
+                }
+            }
+            self.keep_what_libcall_members_need(&libcalls, &mut state)?;
+        }
+        Ok(state.resolved)
+    }
+
+    /// Takes lazy members until no undefined symbol pulls another.
+    fn take_lazy_members(&self, state: &mut Resolution) -> Result<()> {
+        while let Some((position, m)) = self.next_lazy_member(state) {
             if let Some(File {
                 path,
                 kind: Kind::Archive(archive),
@@ -313,29 +357,91 @@ impl Inputs {
                 state.take_member(position, path, archive, m)?;
             }
         }
-        Ok(state.resolved)
+        Ok(())
+    }
+
+    /// A lazy native member that defines a runtime library function is
+    /// loaded by the real link after LTO when code generation calls the
+    /// function (`fmod` for an `frem`, `__udivti3` for an `i128` division),
+    /// and so is whatever it pulls in. What those members reference must
+    /// still be there under its own name: it stays visible, as code a
+    /// native object references does. (lld cannot know these references
+    /// before LTO and internalizes such a symbol; with a personality routine
+    /// its link works only while the member's `DW.ref` comdat meets the LTO
+    /// object's, and with a plain reference it fails: `undefined symbol`.)
+    fn keep_what_libcall_members_need(
+        &self,
+        libcalls: &[String],
+        state: &mut Resolution,
+    ) -> Result<()> {
+        let mut pending: Vec<(usize, usize)> = libcalls
+            .iter()
+            .filter(|libcall| !state.defined.contains(*libcall))
+            .filter_map(|libcall| self.lazy_member(libcall, state))
+            .collect();
+        let mut seen: HashSet<(usize, usize)> = pending.iter().copied().collect();
+        while let Some((position, m)) = pending.pop() {
+            let Some(File {
+                path,
+                kind: Kind::Archive(archive),
+                ..
+            }) = &self.files[position]
+            else {
+                continue;
+            };
+            let member = &archive.members[m];
+            if member.bitcode {
+                continue;
+            }
+            let name = format!("{}({})", path.display(), member.name);
+            // A member the engine cannot read is the real linker's to report.
+            let Ok(symbols) = native_symbols(&name, &member.bytes, false) else {
+                continue;
+            };
+            state.resolved.libcall_members.push(name);
+            for (symbol, _) in symbols.undefined {
+                if !state.defined.contains(&symbol) {
+                    if let Some(next) = self.lazy_member(&symbol, state) {
+                        if seen.insert(next) {
+                            pending.push(next);
+                        }
+                    }
+                }
+                state.resolved.native_references.insert(symbol);
+            }
+        }
+        state.resolved.libcall_members.sort();
+        state.resolved.libcall_members.dedup();
+        Ok(())
     }
 
     /// The first archive member (by archive position on the line) that
     /// defines a symbol still undefined and is not taken yet.
     fn next_lazy_member(&self, state: &Resolution) -> Option<(usize, usize)> {
-        state.undefined.iter().find_map(|symbol| {
-            self.files
-                .iter()
-                .enumerate()
-                .find_map(|(position, file)| match file {
-                    Some(File {
-                        kind: Kind::Archive(archive),
-                        state: item_state,
-                        ..
-                    }) if !item_state.whole_archive || archive.lazy_object => archive
-                        .index
-                        .get(symbol)
-                        .map(|&m| (position, m))
-                        .filter(|taken| !state.resolved.taken.contains(taken)),
-                    _ => None,
-                })
-        })
+        state
+            .undefined
+            .iter()
+            .find_map(|symbol| self.lazy_member(symbol, state))
+    }
+
+    /// The member not taken yet of the first lazy archive (by position on
+    /// the line) whose index defines `symbol`.
+    fn lazy_member(&self, symbol: &str, state: &Resolution) -> Option<(usize, usize)> {
+        self.files
+            .iter()
+            .enumerate()
+            .find_map(|(position, file)| match file {
+                Some(File {
+                    kind: Kind::Archive(archive),
+                    state: item_state,
+                    ..
+                }) if !item_state.whole_archive || archive.lazy_object => archive
+                    .index
+                    .get(symbol)
+                    .map(|&m| (position, m))
+                    .filter(|taken| !state.resolved.taken.contains(taken)),
+                _ => None,
+            })
     }
 }
 
@@ -391,6 +497,8 @@ impl Resolution {
                 references,
                 member,
             });
+        } else {
+            self.resolved.native_inputs.push(name);
         }
         Ok(())
     }
@@ -783,11 +891,18 @@ fn lto(
     }
     if let Some(path) = &line.report {
         // One run: its report; a mixed link: both, under "runs".
-        let json = if reports.len() == 1 {
+        let mut json = if reports.len() == 1 {
             reports.remove(0)
         } else {
             serde_json::json!({ "kind": "mixed", "runs": reports })
         };
+        // What the real link gets besides the LTO objects: what a user
+        // needs to see when it fails.
+        json["link"] = serde_json::json!({
+            "native_inputs": resolved.native_inputs,
+            "bitcode_inputs": resolved.modules.iter().map(|m| &m.name).collect::<Vec<_>>(),
+            "libcall_members": resolved.libcall_members,
+        });
         let text = serde_json::to_string_pretty(&json)
             .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
         crate::fs::write_atomically(path, text.as_bytes())?;

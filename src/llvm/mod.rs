@@ -447,6 +447,11 @@ pub struct IrSymbol {
     pub common: bool,
     /// Hidden or protected visibility (not exported from a shared object).
     pub hidden: bool,
+    /// Kept by the compiler whatever the link sees: in `llvm.used` or
+    /// `llvm.compiler.used`, or a runtime library function that code
+    /// generation may call (`memcpy`, `fmod`, `__udivti3`): LLVM's LTO
+    /// never internalizes such a definition.
+    pub used: bool,
 }
 
 /// The symbols of every module of a bitcode file.
@@ -470,9 +475,52 @@ pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
             weak: flags & 2 != 0,
             common: flags & 4 != 0,
             hidden: flags & 8 != 0,
+            used: flags & 16 != 0,
         });
     }
     Ok(symbols)
+}
+
+/// The names a bitcode file defines that the compiler keeps whatever the
+/// link sees ([`IrSymbol::used`]): lld's LTO treats them as visible outside
+/// the unit, so they are never internalized nor dropped as dead.
+pub fn compiler_used_definitions(data: &[u8]) -> Result<Vec<String>, String> {
+    Ok(bitcode_symbols(data)?
+        .into_iter()
+        .filter(|symbol| symbol.used && !symbol.undefined && !symbol.name.is_empty())
+        .map(|symbol| symbol.name)
+        .collect())
+}
+
+/// The target triple of a bitcode file's first module.
+pub fn bitcode_triple(data: &[u8]) -> Result<String, String> {
+    let mut out = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for reads of its length during the call; the
+    // shim returns a buffer we own (freed by ShimBytes) or an error string.
+    let code =
+        unsafe { ffi::ltoe_bitcode_triple(data.as_ptr().cast(), data.len(), &mut out, &mut err) };
+    status(code, err)?;
+    Ok(String::from_utf8_lossy(ShimBytes::from_raw(out).as_bytes()).into_owned())
+}
+
+/// The runtime library functions code generation for `triple` may call
+/// (LLVM's `LTO::getRuntimeLibcallSymbols`): `memcpy`, `fmod`,
+/// `__udivti3`, ... A linker must expect references to them in LTO's
+/// output that no bitcode symbol table shows.
+pub fn runtime_libcall_symbols(triple: &str) -> Result<Vec<String>, String> {
+    let triple_c = c_string(triple)?;
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the triple is a valid C string for the call; the shim returns
+    // a buffer we own (freed by ShimBytes).
+    unsafe { ffi::ltoe_runtime_libcall_symbols(triple_c.as_ptr(), &mut out) };
+    let bytes = ShimBytes::from_raw(out);
+    Ok(bytes
+        .as_bytes()
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect())
 }
 
 /// Whether the module was compiled for control-flow integrity

@@ -65,11 +65,20 @@ impl ThinData {
         config: &Config,
     ) -> Result<ThinData> {
         let mut index = ThinIndex::new();
+        // What the compiler keeps whatever the link sees (`llvm.used`,
+        // runtime library functions code generation may call) stays live
+        // and external, as in lld's thin link (see `fat::with_compiler_used`).
+        let mut preserved = preserved.clone();
         for module in &modules {
+            let data = module.bytes.as_slice();
             index
                 .add(&module.bytes, 0, &module.id)
-                .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
+                .map_err(|reason| parse_error(&module.name, data, reason))?;
+            let used = llvm::compiler_used_definitions(data)
+                .map_err(|reason| parse_error(&module.name, data, reason))?;
+            preserved.extend(used);
         }
+        let preserved = &preserved;
         let thin_link_error = |reason: String| Error::Llvm {
             input: "combined index".to_string(),
             phase: Phase::ThinLink,
@@ -113,6 +122,12 @@ impl ThinData {
             stats,
             preserved: preserved.clone(),
         })
+    }
+
+    /// What stays visible outside the unit: the caller's names and what
+    /// the compiler keeps (`llvm.used`, runtime library functions).
+    pub fn preserved(&self) -> &BTreeSet<String> {
+        &self.preserved
     }
 
     /// The modules, in input order.

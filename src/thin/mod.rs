@@ -59,7 +59,6 @@ pub(crate) fn run(
 ) -> Result<ThinRun> {
     let mut report = Report {
         kind,
-        preserved: preserved.iter().cloned().collect(),
         ..Report::default()
     };
     let started = Instant::now();
@@ -69,6 +68,7 @@ pub(crate) fn run(
     let data = Arc::new(report.time(Step::ThinLink, || {
         ThinData::link(load()?, preserved, config)
     })?);
+    report.preserved = data.preserved().iter().cloned().collect();
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
     let keys = report.time(Step::CacheKeys, || cache_keys(&data, config))?;
     let mut lookup = CacheLookup::empty(keys.len());

@@ -124,6 +124,8 @@ pub struct Sym {
     pub name: String,
     pub global: bool,
     pub defined: bool,
+    /// ELF `STV_HIDDEN`: global within the link, never exported.
+    pub hidden: bool,
 }
 
 /// The symbol table of an object file.
@@ -136,6 +138,10 @@ pub fn symbols(path: &Path) -> Vec<Sym> {
                 name: s.name().ok()?.to_string(),
                 global: s.is_global(),
                 defined: !s.is_undefined(),
+                hidden: matches!(
+                    s.flags(),
+                    object::SymbolFlags::Elf { st_other, .. } if st_other & 3 == object::elf::STV_HIDDEN
+                ),
             })
         })
         .filter(|s| !s.name.is_empty())
