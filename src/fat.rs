@@ -421,6 +421,7 @@ fn compile_partitions(
             let (object, diagnostics, optimize) = codegen_partition(
                 config,
                 triple,
+                i,
                 split.parts[i].as_bytes(),
                 &name,
                 &repairs[i],
@@ -460,9 +461,11 @@ fn compile_partitions(
 /// Parses one partition into a context of its own, repairs its locals, runs
 /// the late passes from `late_cut` on it if given, and compiles it. Returns
 /// the object, LLVM's diagnostics and the time of the late passes.
+#[allow(clippy::too_many_arguments)]
 fn codegen_partition(
     config: &Config,
     triple: &str,
+    index: usize,
     bitcode: &[u8],
     name: &str,
     repairs: &PartitionRepairs<'_>,
@@ -491,6 +494,11 @@ fn codegen_partition(
             e.to_string_lossy().trim()
         ))
     })?;
+    if let Some(dir) = &config.save_temps {
+        // What code generation compiles, as lld's save-temps keeps each
+        // partition (`lto.partition.<i>.bc`, beside `lto.after-opt.bc`).
+        crate::fs::write_module(&dir.join(format!("lto.partition.{index}.bc")), &module)?;
+    }
     let machine = codegen::target_machine(config, triple, Some(&module))?;
     let mut optimize = Duration::ZERO;
     if let Some(cut) = late_cut {

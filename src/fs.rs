@@ -7,7 +7,12 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `module` as plain bitcode to `path` (save-temps), atomically.
+/// The directory is made when missing: a save-temps directory is named by
+/// the user (or beside the linker's output) and need not exist yet.
 pub(crate) fn write_module(path: &Path, module: &inkwell::module::Module<'_>) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
+    }
     let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
         input: path.display().to_string(),
         phase: Phase::Write,

@@ -1282,3 +1282,98 @@ fn start_lib_objects_are_lazy_as_in_lld() {
         "main.o\nb.o\n"
     );
 }
+
+/// `--save-temps` (and lld's one-dash `-save-temps`) keeps, in
+/// `<output>.temps`, every stage's bitcode, each fat partition as code
+/// generation got it, and the objects the real link got; the directory need
+/// not exist beforehand.
+#[test]
+fn save_temps_keeps_stages_partitions_and_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    let ld = format!("--ld-path={}", linker(dir).display());
+    let listing = |temps: &Path| -> Vec<String> {
+        let mut names = Vec::new();
+        for entry in walk(temps) {
+            names.push(entry.strip_prefix(temps).unwrap().display().to_string());
+        }
+        names.sort();
+        names
+    };
+    for (kind, flag) in [("fat", "--save-temps"), ("thin", "-save-temps")] {
+        let prog = format!("{kind}-prog");
+        run_ok(clang(dir).args([
+            "-flto=thin",
+            "-O2",
+            "-fuse-ld=lld",
+            &ld,
+            &format!("-Wl,--lto-engine-kind={kind}"),
+            "-Wl,--lto-partitions=2",
+            &format!("-Wl,{flag}"),
+            "main.c",
+            "helper.c",
+            "-o",
+            &prog,
+        ]));
+        assert_eq!(run_program(&dir.join(&prog)), "41 8\n");
+        let names = listing(&dir.join(format!("{prog}.temps")));
+        // clang names its temporary objects main-<random>.o.
+        let expected: &[(&str, &str)] = if kind == "fat" {
+            &[
+                ("lto.input.bc", ""),
+                ("lto.after-restriction.bc", ""),
+                ("lto.after-opt.bc", ""),
+                ("lto.partition.0.bc", ""),
+                ("lto.partition.1.bc", ""),
+                ("fat/main-", ".o.lto.o"),
+                ("fat/main-", ".o.lto.1.o"),
+            ]
+        } else {
+            &[
+                ("main-", ".thin-lto-input.bc"),
+                ("helper-", ".thin-lto-after-pm.bc"),
+                ("thin/main-", ".o.lto.o"),
+                ("thin/helper-", ".o.lto.o"),
+            ]
+        };
+        for (start, end) in expected {
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.starts_with(start) && n.ends_with(end)),
+                "{kind}: {start}*{end} not in {names:?}"
+            );
+        }
+    }
+    // The control: without the option, nothing is kept.
+    run_ok(clang(dir).args([
+        "-flto",
+        "-O2",
+        "-fuse-ld=lld",
+        &ld,
+        "main.c",
+        "helper.c",
+        "-o",
+        "plain",
+    ]));
+    assert!(!dir.join("plain.temps").exists());
+}
+
+/// Every file under `root`.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}

@@ -325,7 +325,7 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 line.lto.cache_policy = Some(value_of());
                 keep = false;
             }
-            "--save-temps" => {
+            "--save-temps" | "-save-temps" => {
                 line.lto.save_temps = true;
                 keep = false;
             }

@@ -887,6 +887,22 @@ fn lto(
         )?;
         reports.push(output.report.to_json());
         let written = output.write(&crate::output::WriteTo::dir(work.join(dir)))?;
+        if let Some(temps) = &config.save_temps {
+            let temps = temps.join(dir);
+            std::fs::create_dir_all(&temps)
+                .map_err(|e| Error::io(temps.display(), Phase::Write, e))?;
+            // The work directory goes when the link is done: the objects the
+            // real link got stay beside the save-temps bitcode, as lld keeps
+            // its `<output>.lto.o`.
+            for object in &written.objects {
+                let Some(file_name) = object.file_name() else {
+                    continue;
+                };
+                let bytes = std::fs::read(object)
+                    .map_err(|e| Error::io(object.display(), Phase::Write, e))?;
+                crate::fs::write_atomically(&temps.join(file_name), &bytes)?;
+            }
+        }
         objects.extend(written.objects);
     }
     if let Some(path) = &line.report {
