@@ -23,7 +23,7 @@ use crate::llvm::{self, Diagnostic, PipelinePart};
 use crate::report::{FatRunReport, ModuleReport, PartitionReport, Report, RunKind, Step};
 use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
-use inkwell::module::Module;
+use inkwell::module::{Linkage, Module};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,6 @@ pub(crate) fn run(
     modules: &[BitcodeInput],
     preserved: &BTreeSet<String>,
 ) -> Result<FatRun> {
-    let preserved = &with_compiler_used(modules, preserved)?;
     let mut report = Report {
         kind: RunKind::Fat,
         preserved: preserved.iter().cloned().collect(),
@@ -65,26 +64,6 @@ pub(crate) fn run(
         };
     report.output_bytes = objects.iter().map(Vec::len).sum();
     Ok((objects, report, diagnostics))
-}
-
-/// `preserved` and the definitions the inputs' symbol tables mark as kept
-/// by the compiler (`llvm.used`, runtime library functions such as `memcpy`
-/// or `__udivti3` that code generation may call): lld's LTO never
-/// internalizes those, and a bitcode definition of a runtime function that
-/// the restriction pass dropped would leave the calls code generation makes
-/// to the C library's copy instead.
-pub(crate) fn with_compiler_used(
-    modules: &[BitcodeInput],
-    preserved: &BTreeSet<String>,
-) -> Result<BTreeSet<String>> {
-    let mut all = preserved.clone();
-    for module in modules {
-        let data = module.bytes.as_slice();
-        let used = llvm::compiler_used_definitions(data)
-            .map_err(|reason| parse_error(&module.name, data, reason))?;
-        all.extend(used);
-    }
-    Ok(all)
 }
 
 /// The merged, optimized module: compiled already (one partition), or
@@ -158,6 +137,8 @@ fn link_and_optimize(
     })?;
     stages.reached(&base, StageName::LtoInput, Phase::Link)?;
 
+    let preserved = &with_runtime_functions(config, &base, preserved)?;
+    report.preserved = preserved.iter().cloned().collect();
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
     // Before the restriction pass, as LLVM's LTO: what is preserved is what
     // code outside the unit can see.
@@ -266,6 +247,37 @@ fn link_and_optimize(
         base_name,
         late_cut,
     })
+}
+
+/// `preserved` and the runtime library functions (`memcpy`, `fmod`,
+/// `__divti3`, ... for the module's target) that `module` defines with
+/// external linkage. Code generation may call them though no IR does, so
+/// LLVM's IR symbol table marks them as used and lld's LTO never
+/// internalizes them; dropped as unused, a bitcode definition would leave
+/// the calls to the C library's copy.
+fn with_runtime_functions(
+    config: &Config,
+    module: &Module<'_>,
+    preserved: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    let triple = codegen::triple_for(config, module);
+    let libcalls = llvm::runtime_libcall_symbols(&triple).map_err(Error::Config)?;
+    let mut all = preserved.clone();
+    for name in libcalls {
+        let defined = match (module.get_function(&name), module.get_global(&name)) {
+            (Some(function), _) => Some(function.as_global_value()),
+            (None, Some(global)) => Some(global),
+            (None, None) => None,
+        }
+        .is_some_and(|value| {
+            !value.is_declaration()
+                && !matches!(value.get_linkage(), Linkage::Internal | Linkage::Private)
+        });
+        if defined {
+            all.insert(name);
+        }
+    }
+    Ok(all)
 }
 
 /// Where the late passes from `cut` run once the module is known to be

@@ -122,6 +122,36 @@ fn a_member_loaded_for_a_libcall_finds_the_program_symbols_it_names() {
         }
         assert!(find(&symbols(&prog), "unused_helper").is_none(), "{mode}");
     }
+
+    // The CLI and the library: a native archive after the bitcode, the
+    // final link by the user from link.rsp. Every native member's
+    // references stay visible there, the one a libcall loads included.
+    for (kind, options) in [("fat", &["--lto-partitions", "2"][..]), ("thin", &[][..])] {
+        let out = dir.join(format!("cli-{kind}"));
+        let object = if kind == "fat" {
+            out.join("lto.o")
+        } else {
+            out.clone()
+        };
+        run_ok(
+            engine()
+                .arg(kind)
+                .arg(&bitcode)
+                .arg(&archive)
+                .args(["--export", "main", "-o"])
+                .arg(&object)
+                .args(options),
+        );
+        let prog = dir.join(format!("cli-{kind}-prog"));
+        run_ok(
+            Command::new("clang-22")
+                .args(["-static", "-fuse-ld=lld"])
+                .arg(format!("@{}", out.join("link.rsp").display()))
+                .arg("-o")
+                .arg(&prog),
+        );
+        assert_eq!(run_program(&prog), expected, "cli {kind}");
+    }
 }
 
 /// A bitcode definition of a runtime library function stays: code

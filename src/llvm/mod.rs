@@ -447,11 +447,6 @@ pub struct IrSymbol {
     pub common: bool,
     /// Hidden or protected visibility (not exported from a shared object).
     pub hidden: bool,
-    /// Kept by the compiler whatever the link sees: in `llvm.used` or
-    /// `llvm.compiler.used`, or a runtime library function that code
-    /// generation may call (`memcpy`, `fmod`, `__udivti3`): LLVM's LTO
-    /// never internalizes such a definition.
-    pub used: bool,
 }
 
 /// The symbols of every module of a bitcode file.
@@ -475,21 +470,9 @@ pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
             weak: flags & 2 != 0,
             common: flags & 4 != 0,
             hidden: flags & 8 != 0,
-            used: flags & 16 != 0,
         });
     }
     Ok(symbols)
-}
-
-/// The names a bitcode file defines that the compiler keeps whatever the
-/// link sees ([`IrSymbol::used`]): lld's LTO treats them as visible outside
-/// the unit, so they are never internalized nor dropped as dead.
-pub fn compiler_used_definitions(data: &[u8]) -> Result<Vec<String>, String> {
-    Ok(bitcode_symbols(data)?
-        .into_iter()
-        .filter(|symbol| symbol.used && !symbol.undefined && !symbol.name.is_empty())
-        .map(|symbol| symbol.name)
-        .collect())
 }
 
 /// The target triple of a bitcode file's first module.
@@ -506,8 +489,9 @@ pub fn bitcode_triple(data: &[u8]) -> Result<String, String> {
 
 /// The runtime library functions code generation for `triple` may call
 /// (LLVM's `LTO::getRuntimeLibcallSymbols`): `memcpy`, `fmod`,
-/// `__udivti3`, ... A linker must expect references to them in LTO's
-/// output that no bitcode symbol table shows.
+/// `__udivti3`, `__stack_chk_guard`, ... A linker must expect references
+/// to them in LTO's output that no bitcode symbol table shows, and LLVM's
+/// IR symbol table marks a definition of one as used (never internalized).
 pub fn runtime_libcall_symbols(triple: &str) -> Result<Vec<String>, String> {
     let triple_c = c_string(triple)?;
     let mut out = std::ptr::null_mut();

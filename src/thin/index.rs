@@ -35,6 +35,39 @@ pub struct ThinModule {
     pub file: Option<std::path::PathBuf>,
 }
 
+/// `preserved` and the runtime library functions (`memcpy`, `fmod`,
+/// `__divti3`, ...) that a module defines with external linkage: code
+/// generation may call them though no IR does, so they stay live and
+/// external, as in lld's thin link (see `fat::with_runtime_functions`).
+/// The target is the configured one, else the first module's.
+fn with_runtime_functions(
+    config: &Config,
+    modules: &[ThinModule],
+    definitions: &[llvm::Definition],
+    preserved: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    let mut all = preserved.clone();
+    let Some(first) = modules.first() else {
+        return Ok(all);
+    };
+    let triple = match &config.target_triple {
+        Some(triple) => triple.clone(),
+        None => llvm::bitcode_triple(first.bytes.as_slice())
+            .map_err(|reason| parse_error(&first.name, first.bytes.as_slice(), reason))?,
+    };
+    let libcalls: HashSet<String> = llvm::runtime_libcall_symbols(&triple)
+        .map_err(Error::Config)?
+        .into_iter()
+        .collect();
+    all.extend(
+        definitions
+            .iter()
+            .filter(|d| d.linkage != LinkageClass::Local && libcalls.contains(&d.name))
+            .map(|d| d.name.clone()),
+    );
+    Ok(all)
+}
+
 /// The result of the thin link: immutable, `Send + Sync`, meant to be shared
 /// by `Arc` between backend threads. It owns every buffer the index points
 /// into.
@@ -65,26 +98,18 @@ impl ThinData {
         config: &Config,
     ) -> Result<ThinData> {
         let mut index = ThinIndex::new();
-        // What the compiler keeps whatever the link sees (`llvm.used`,
-        // runtime library functions code generation may call) stays live
-        // and external, as in lld's thin link (see `fat::with_compiler_used`).
-        let mut preserved = preserved.clone();
         for module in &modules {
-            let data = module.bytes.as_slice();
             index
                 .add(&module.bytes, 0, &module.id)
-                .map_err(|reason| parse_error(&module.name, data, reason))?;
-            let used = llvm::compiler_used_definitions(data)
-                .map_err(|reason| parse_error(&module.name, data, reason))?;
-            preserved.extend(used);
+                .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
         }
-        let preserved = &preserved;
         let thin_link_error = |reason: String| Error::Llvm {
             input: "combined index".to_string(),
             phase: Phase::ThinLink,
             reason,
         };
         let definitions = index.definitions().map_err(thin_link_error)?;
+        let preserved = &with_runtime_functions(config, &modules, &definitions, preserved)?;
         let prevailing = choose_prevailing(&definitions, &modules)?;
         index.set_prevailing(&prevailing).map_err(thin_link_error)?;
 
