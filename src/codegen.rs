@@ -74,8 +74,18 @@ pub fn target_machine(
         asm_verbose: config.emit == EmitKind::Assembly,
     };
     llvm::create_target_machine(&settings, module).map_err(|reason| {
+        // A triple no one configured came from a module: name it, it is
+        // the input to look at.
+        let from = match (module, &config.target_triple) {
+            (Some(module), None) => format!(
+                ", the target of module {}",
+                module.get_name().to_string_lossy()
+            ),
+            _ => String::new(),
+        };
         Error::Config(format!(
-            "cannot create a target machine for {triple} (cpu {cpu:?}, features {:?}): {reason}",
+            "cannot create a target machine for {triple}{from} (cpu {cpu:?}, features {:?}): \
+             {reason}",
             config.target_features
         ))
     })

@@ -449,3 +449,51 @@ fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
         );
     }
 }
+
+/// A module whose triple names a target this build lacks: the error names
+/// the module whose triple asked for it; with the target configured, it
+/// names none (the configuration is the thing to fix). Control: the same
+/// module for x86-64 runs.
+#[test]
+fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, triple: &str| {
+        let source = dir.path().join(format!("{name}.ll"));
+        std::fs::write(
+            &source,
+            format!(
+                "target triple = \"{triple}\"\n\
+                 define i32 @entry() {{\n  ret i32 7\n}}\n"
+            ),
+        )
+        .unwrap();
+        let bitcode = dir.path().join(format!("{name}.bc"));
+        run_ok(
+            Command::new("llvm-as-22")
+                .arg(&source)
+                .arg("-o")
+                .arg(&bitcode),
+        );
+        bitcode
+    };
+    let riscv = write("cgu.math", "riscv64-unknown-linux-gnu");
+    for (_, kind) in KINDS {
+        let session = Session::new(Config::default(), kind).unwrap();
+        session.add_path(&riscv).unwrap();
+        session.preserve(["entry"]);
+        let error = session
+            .run()
+            .expect_err("riscv64 is not in this build")
+            .to_string();
+        assert!(
+            error.contains("riscv64-unknown-linux-gnu, the target of module")
+                && error.contains("cgu.math"),
+            "{kind:?}: {error}"
+        );
+    }
+    let x86 = write("cgu.x86", "x86_64-unknown-linux-gnu");
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+    session.add_path(&x86).unwrap();
+    session.preserve(["entry"]);
+    session.run().unwrap();
+}
