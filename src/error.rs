@@ -5,6 +5,16 @@ use std::fmt;
 use std::io;
 
 /// Where in the pipeline a failure happened.
+///
+/// One of three vocabularies of the pipeline, each for its own question:
+/// `Phase` says where a run *failed* (it has places that are no timed work,
+/// such as [`Phase::Read`], [`Phase::Classify`] and [`Phase::Write`]);
+/// [`Step`](crate::report::Step) says what a run *spent its time on* (it
+/// has work that cannot fail on its own, such as a cache lookup or all
+/// backends together); [`StageName`](crate::StageName) names the *points
+/// between steps* where a module can be looked at (save-temps, stage hooks,
+/// verify-each), in rustc's spelling. Where they meet, the words match:
+/// `Phase::Import`, `Step::Import`, `StageName::ThinLtoAfterImport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Phase {

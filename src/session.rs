@@ -119,6 +119,11 @@ impl<'a> Input<'a> {
     /// summary when it goes to thin LTO), so its context may be dropped
     /// right after. It is named by its own module identifier unless
     /// [`name`](Self::name) gives another.
+    ///
+    /// Serializing for thin LTO changes the caller's module in two ways
+    /// the summary writer needs, as clang's `-flto=thin` does: unnamed
+    /// globals get names (`anon.<hash>.<n>`) and aliases are canonicalized.
+    /// Fat LTO and modules compiled alone leave it as it is.
     pub fn module(module: &'a Module<'_>) -> Self {
         Input::new(Source::Module(module))
     }
@@ -376,7 +381,8 @@ impl Session {
     }
 
     /// Adds an in-memory module under its own name, taking part in the
-    /// session's LTO: `add(Input::module(module))`.
+    /// session's LTO: `add(Input::module(module))`. In a thin session this
+    /// names the module's unnamed globals (see [`Input::module`]).
     pub fn add_module(&self, module: &Module<'_>) -> Result<Added> {
         self.add(Input::module(module))
     }

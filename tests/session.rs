@@ -1019,3 +1019,22 @@ fn adding_a_path_says_what_it_held() {
         [format!("{}(n.o)", archive.display())]
     );
 }
+
+/// Serializing for thin LTO names the caller's unnamed globals (the summary
+/// writer needs names), as documented on `Input::module`; fat LTO leaves
+/// the module as it is (the control).
+#[test]
+fn thin_sessions_name_the_callers_unnamed_globals_fat_ones_do_not() {
+    for (kind, renamed) in [(LtoKind::Thin, true), (LtoKind::Fat, false)] {
+        let context = Context::create();
+        let module = build_unit(&context, 0);
+        let global = module.add_global(context.i32_type(), None, "");
+        global.set_initializer(&context.i32_type().const_int(5, false));
+        global.set_linkage(Linkage::Internal);
+        assert!(global.get_name().to_bytes().is_empty());
+        let session = Session::new(Config::default(), kind).unwrap();
+        session.add_module(&module).unwrap();
+        let name = global.get_name().to_string_lossy().into_owned();
+        assert_eq!(name.starts_with("anon."), renamed, "{kind:?}: {name:?}");
+    }
+}
