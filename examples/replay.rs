@@ -76,7 +76,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let (output, last_submit) = if args.stream {
         let session = Session::new(config, LtoKind::Thin)?;
-        session.preserve(["main"]);
+        session.preserve(["main"])?;
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..args.threads)
                 .map(|thread| {
@@ -116,7 +116,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         for (name, bytes) in all {
             session.add(Input::bitcode(name, bytes))?;
         }
-        session.preserve(["main"]);
+        session.preserve(["main"])?;
         (session.run()?, last_submit)
     };
     output.write(&WriteTo::dir(&args.out))?;

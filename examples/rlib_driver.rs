@@ -157,7 +157,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     if !args.preserve.iter().any(|s| s == "main") {
         eprintln!("rlib_driver: warning: main is not preserved; an executable link will miss it");
     }
-    session.preserve(args.preserve.iter().cloned());
+    session.preserve(args.preserve.iter().cloned())?;
     let output = session.run()?;
 
     // Creates the output's directory when missing.

@@ -207,7 +207,7 @@ fn generate(session: Session, units: &[Unit], count: usize) -> Result<(), BoxErr
 fn run() -> Result<(), BoxError> {
     let (out, count) = parse_args()?;
     let session = Session::new(Config::default(), LtoKind::Thin)?;
-    session.preserve(["main"]);
+    session.preserve(["main"])?;
 
     // The threads take the units round-robin; the session loads each
     // submitted unit for the thin link in the background while the

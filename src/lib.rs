@@ -38,7 +38,7 @@
 //! let session = Session::new(Config::default(), LtoKind::Fat)?;
 //! session.add_module(&helper)?; // serialized now: the context may go
 //! session.add_module(&entry)?;
-//! session.preserve(["entry"]);
+//! session.preserve(["entry"])?;
 //! let output = session.run()?;
 //!
 //! // `twice` was internalized (and inlined into `entry`, then dropped).
@@ -68,7 +68,7 @@
 //! # }
 //!
 //! let session = Session::new(Config::default(), LtoKind::Thin)?;
-//! session.preserve(["entry"]);
+//! session.preserve(["entry"])?;
 //! let worker = {
 //!     let session = session.clone();
 //!     std::thread::spawn(move || {

@@ -393,14 +393,23 @@ impl Session {
         self.add(Input::path(path))
     }
 
-    /// Names symbols that must stay visible (exported) after LTO.
-    pub fn preserve<I, S>(&self, symbols: I)
+    /// Names symbols that must stay visible (exported) after LTO. Naming
+    /// them after the session has run is an [`Error::Usage`], as adding an
+    /// input is: the run could not have kept them.
+    pub fn preserve<I, S>(&self, symbols: I) -> Result<()>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let mut state = self.lock();
+        if state.finished {
+            return Err(Error::Usage(
+                "preserve after the session has run: name the symbols to keep before Session::run"
+                    .to_string(),
+            ));
+        }
         state.exports.extend(symbols.into_iter().map(Into::into));
+        Ok(())
     }
 
     /// How many thin modules have been loaded for the thin link so far

@@ -480,7 +480,7 @@ fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
     for (_, kind) in KINDS {
         let session = Session::new(Config::default(), kind).unwrap();
         session.add_path(&riscv).unwrap();
-        session.preserve(["entry"]);
+        session.preserve(["entry"]).unwrap();
         let error = session
             .run()
             .expect_err("riscv64 is not in this build")
@@ -494,6 +494,6 @@ fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
     let x86 = write("cgu.x86", "x86_64-unknown-linux-gnu");
     let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
     session.add_path(&x86).unwrap();
-    session.preserve(["entry"]);
+    session.preserve(["entry"]).unwrap();
     session.run().unwrap();
 }

@@ -172,7 +172,7 @@ fn c_constructors_run_in_priority_order_through_every_path() {
         };
         session.add(Input::path(object).lto(lto)).unwrap();
     }
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     let output = session.run().unwrap();
     let written = output.write(&WriteTo::dir(root.join("mixed"))).unwrap();
     let objects = rsp_objects(root, &written.link_rsp);

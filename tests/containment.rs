@@ -43,7 +43,7 @@ fn run(session: &Session, inputs: &[PathBuf]) -> lto_engine::Result<lto_engine::
     for input in inputs {
         session.add_path(input)?;
     }
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     session.run()
 }
 

@@ -88,7 +88,7 @@ fn fat_output_is_deterministic_and_emits_asm_and_bitcode() {
         for input in &ordered {
             session.add_path(input).unwrap();
         }
-        session.preserve(["main"]);
+        session.preserve(["main"]).unwrap();
         session.run().unwrap().objects.remove(0).bytes
     };
     let first = run(EmitKind::Object, false);
@@ -137,7 +137,7 @@ fn save_temps_writes_each_stage_as_bitcode() {
         // Each stage parses back as a module.
         let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
         session.add(Input::bitcode(stage, bytes)).unwrap();
-        session.preserve(["main"]);
+        session.preserve(["main"]).unwrap();
         session.run().unwrap();
     }
 }

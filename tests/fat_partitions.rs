@@ -282,7 +282,7 @@ fn auto_partitions_follow_the_module_size_only() {
     for input in &inputs {
         session.add_path(input).unwrap();
     }
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     let output = session.run().unwrap();
     assert_eq!(output.objects.len(), 1);
     assert_eq!(output.report.fat.partitions.len(), 1);
@@ -295,7 +295,7 @@ fn auto_partitions_follow_the_module_size_only() {
     for input in &inputs {
         session.add_path(input).unwrap();
     }
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     let output = session.run().unwrap();
     assert_eq!(output.objects.len(), 2);
     assert_eq!(output.report.fat.partitions.len(), 2);

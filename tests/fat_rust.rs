@@ -164,7 +164,7 @@ fn calls_across_c_and_rust_are_inlined() {
     session
         .add(Input::path(&lib).options(InputOptions::default()))
         .unwrap();
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     let output = session.run().unwrap();
     let out_dir = dir.path().join("out");
     let files = output

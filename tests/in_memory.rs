@@ -71,7 +71,7 @@ fn inkwell_modules_are_linked_internalized_and_inlined() {
     // The compiler's context can go away once the modules are submitted.
     drop((callee, caller));
     drop(context);
-    session.preserve(["entry"]);
+    session.preserve(["entry"]).unwrap();
     let output = session.run().unwrap();
     assert_eq!(output.report.internalized, ["helper"]);
     assert_eq!(output.report.modules.len(), 2);
@@ -156,7 +156,7 @@ fn thin_session(prefix: &str, factor: u64, config: Config) -> Session {
             .add(Input::bitcode(format!("{prefix}{name}"), buffer.as_bytes()))
             .unwrap();
     }
-    session.preserve(["entry"]);
+    session.preserve(["entry"]).unwrap();
     session
 }
 

@@ -131,7 +131,7 @@ fn config(jobs: Jobs) -> Config {
 /// module's part.
 fn streamed(kind: LtoKind, lto_of: fn(&str) -> ModuleLto) -> lto_engine::Output {
     let session = Session::new(config(Jobs::Fixed(2)), kind).unwrap();
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     // The main unit comes first, as plain bitcode (no summary): in a thin
     // session it is loaded (its summary computed) in the background before
     // any other unit has even been generated.
@@ -200,7 +200,7 @@ fn batched(kind: LtoKind, lto_of: fn(&str) -> ModuleLto) -> lto_engine::Output {
             .add(Input::module(&module).lto(lto_of(name)))
             .unwrap();
     }
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     session.run().unwrap()
 }
 
@@ -261,7 +261,7 @@ fn modules_added_from_four_threads_equal_one_thread_for_thin_fat_and_mixed() {
         session
             .add_module(&build_main(&context, UNITS - 1))
             .unwrap();
-        session.preserve(["main"]);
+        session.preserve(["main"]).unwrap();
         session.run().unwrap()
     };
     let (forward, backward) = (added_order(false), added_order(true));
@@ -338,7 +338,7 @@ fn kinds_session(kind: LtoKind, kind_of: impl Fn(&str) -> ModuleLto) -> Session 
     session
         .add(Input::module(&build_main(&context, 3)).lto(kind_of("cgu.main")))
         .unwrap();
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     session
 }
 
@@ -509,7 +509,7 @@ fn a_jobserver_of_one_token_runs_two_backends_at_most() {
         session
             .add_module(&build_main(&context, UNITS - 1))
             .unwrap();
-        session.preserve(["main"]);
+        session.preserve(["main"]).unwrap();
         let output = session.run().unwrap();
         (output, peak.load(Ordering::SeqCst))
     };
@@ -612,7 +612,7 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
         session.add_module(&build_unit(&context, k)).unwrap();
     }
     session.add_module(&build_main(&context, 3)).unwrap();
-    session.preserve(["main"]);
+    session.preserve(["main"]).unwrap();
     let output = session.run().unwrap();
 
     let seen = seen.lock().unwrap();
@@ -670,7 +670,7 @@ fn every_stage_is_saved_as_bitcode_and_shown_to_the_hook() {
     for k in 0..2 {
         session.add_module(&build_unit(&context, k)).unwrap();
     }
-    session.preserve(["stage_1"]);
+    session.preserve(["stage_1"]).unwrap();
     session.run().unwrap();
     for stage in ["lto.input", "lto.after-restriction", "lto.after-opt"] {
         let parse_context = Context::create();
@@ -695,7 +695,7 @@ fn the_verifier_and_the_hook_can_stop_a_run() {
         )
         .unwrap();
         session.add_module(&build_unit(&context, 0)).unwrap();
-        session.preserve(["stage_0"]);
+        session.preserve(["stage_0"]).unwrap();
         session.run().unwrap_err()
     };
     // A hook that leaves a block without terminator after the import: the
@@ -753,7 +753,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
     session.add_module(&first).unwrap();
     session.add_module(&second).unwrap();
-    session.preserve(["stage_1"]);
+    session.preserve(["stage_1"]).unwrap();
     let output = session.run().unwrap();
     let warning = output
         .diagnostics
@@ -778,7 +778,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     .unwrap();
     session.add_module(&build_unit(&context, 0)).unwrap();
     session.add_module(&unit).unwrap();
-    session.preserve(["stage_1"]);
+    session.preserve(["stage_1"]).unwrap();
     let output = session.run().unwrap();
     let asm = output
         .diagnostics
@@ -799,7 +799,7 @@ fn llvm_warnings_and_remarks_come_back_as_values() {
     let session = Session::new(Config::default(), LtoKind::Thin).unwrap();
     session.add_module(&build_unit(&context, 0)).unwrap();
     session.add_module(&build_unit(&context, 1)).unwrap();
-    session.preserve(["stage_1"]);
+    session.preserve(["stage_1"]).unwrap();
     let output = session.run().unwrap();
     assert!(output.diagnostics.is_empty(), "{:?}", output.diagnostics);
 
@@ -828,7 +828,7 @@ fn stream_cached(cache: &Path, edit_last: bool) -> lto_engine::Output {
         LtoKind::Thin,
     )
     .unwrap();
-    stream.preserve(["main"]);
+    stream.preserve(["main"]).unwrap();
     let context = Context::create();
     for k in 0..UNITS {
         let module = build_unit(&context, k);
@@ -1036,5 +1036,23 @@ fn thin_sessions_name_the_callers_unnamed_globals_fat_ones_do_not() {
         session.add_module(&module).unwrap();
         let name = global.get_name().to_string_lossy().into_owned();
         assert_eq!(name.starts_with("anon."), renamed, "{kind:?}: {name:?}");
+    }
+}
+
+/// `preserve` after `run` is a usage error, as `add` after `run` is; the
+/// control: before the run it is accepted and takes effect.
+#[test]
+fn preserve_after_run_is_a_usage_error() {
+    let context = Context::create();
+    let unit = build_unit(&context, 0);
+    let session = Session::new(Config::default(), LtoKind::Fat).unwrap();
+    session.add_module(&unit).unwrap();
+    session.preserve(["stage_0"]).unwrap();
+    let output = session.run().unwrap();
+    assert!(output.report.internalized.is_empty());
+    assert!(output.report.preserved.contains(&"stage_0".to_string()));
+    match session.preserve(["late"]) {
+        Err(Error::Usage(message)) => assert!(message.contains("before Session::run"), "{message}"),
+        other => panic!("{other:?}"),
     }
 }

@@ -265,7 +265,7 @@ fn report_shows_serial_time_and_idle_backend_threads() {
         for input in &inputs {
             session.add_path(input).unwrap();
         }
-        session.preserve(["main"]);
+        session.preserve(["main"]).unwrap();
         session.run().unwrap().report
     };
     let report = run_with_jobs(1);

@@ -848,7 +848,7 @@ fn run_group(
         let module = &resolved.modules[i];
         session.add(Input::bitcode(module.name.clone(), module.bytes.clone()))?;
     }
-    session.preserve(preserve);
+    session.preserve(preserve)?;
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
@@ -970,7 +970,7 @@ fn index_only(
             // By path: the index records the file each backend compiles.
             session.add(Input::path(&resolved.modules[i].name))?;
         }
-        session.preserve(preserved(line, resolved, &fat)?);
+        session.preserve(preserved(line, resolved, &fat)?)?;
         let mut index = crate::distributed::IndexOptions::new(work.join("index"));
         index.prefix_replace = Some(replace.clone());
         index.object_suffix_replace = suffix.clone();

@@ -88,7 +88,7 @@ fn lto_session(dir: &Path, cache: Option<CacheConfig>, kind: LtoKind) -> Result<
     for input in ["main.o", "wordstat.o", "libsummarize.a"] {
         session.add_path(dir.join(input))?;
     }
-    session.preserve(["main"]);
+    session.preserve(["main"])?;
     Ok(session)
 }
 

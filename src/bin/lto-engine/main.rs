@@ -405,7 +405,7 @@ fn session_for(
     for input in rsp::expand(common.inputs.clone())? {
         session.add_path(&input)?;
     }
-    session.preserve(common.exports.iter().cloned());
+    session.preserve(common.exports.iter().cloned())?;
     for file in &common.export_files {
         let text =
             std::fs::read_to_string(file).map_err(|e| Error::io(file.display(), Phase::Read, e))?;
@@ -414,7 +414,7 @@ fn session_for(
                 .map(|line| line.split('#').next().unwrap_or("").trim())
                 .filter(|line| !line.is_empty())
                 .map(str::to_string),
-        );
+        )?;
     }
     Ok(session)
 }
