@@ -24,7 +24,7 @@ use crate::report::{FatRunReport, ModuleReport, PartitionReport, Report, RunKind
 use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// What a fat run produced: the emitted bytes of each code generation
@@ -599,14 +599,54 @@ fn link_all<'ctx>(
 ) -> Result<Vec<Diagnostic>> {
     let mut linker = llvm::FatLinker::new(base);
     let mut diagnostics = Vec::new();
+    // Which module brought each strong definition in, so that a symbol
+    // defined twice names both modules (LLVM's linker names neither).
+    let mut strong: HashMap<String, String> = HashMap::new();
+    let base_name = base.get_name().to_string_lossy().into_owned();
+    record_strong_definitions(base, &base_name, &mut strong);
     for ParsedModule { name, module, .. } in parsed {
-        linker.link(context, module).map_err(|reason| Error::Link {
-            input: name.clone(),
-            reason,
+        let mut mine = HashMap::new();
+        record_strong_definitions(&module, &name, &mut mine);
+        linker.link(context, module).map_err(|reason| {
+            let first = mine
+                .keys()
+                .find(|symbol| reason.contains(&format!("named '{symbol}'")))
+                .and_then(|symbol| strong.get(symbol));
+            let reason = match first {
+                Some(first) => format!("{reason} (also defined in {first})"),
+                None => reason,
+            };
+            Error::Link {
+                input: name.clone(),
+                reason,
+            }
         })?;
+        for (symbol, module) in mine {
+            strong.entry(symbol).or_insert(module);
+        }
         diagnostics.extend(llvm::take_diagnostics(context, &name));
     }
     Ok(diagnostics)
+}
+
+/// Adds the names `module` defines strongly (external, not weak, not
+/// common) to `strong`, as defined by `name`.
+fn record_strong_definitions(
+    module: &Module<'_>,
+    name: &str,
+    strong: &mut HashMap<String, String>,
+) {
+    let values = module
+        .get_functions()
+        .map(|f| f.as_global_value())
+        .chain(module.get_globals());
+    for value in values {
+        if !value.is_declaration() && value.get_linkage() == Linkage::External {
+            strong
+                .entry(value.get_name().to_string_lossy().into_owned())
+                .or_insert_with(|| name.to_string());
+        }
+    }
 }
 
 #[cfg(test)]
