@@ -185,6 +185,16 @@ impl Output {
             .filter(|o| o.lto != ModuleLto::No)
             .all(|o| o.lto == ModuleLto::Fat);
         if let Some(path) = &to.object {
+            if lto_objects == 0 && self.jobs.is_empty() {
+                // A thin run of native inputs only: there is no LTO object
+                // to put at `path`, and writing nothing there would look
+                // like success to a build rule that expects the file.
+                return Err(Error::Usage(format!(
+                    "{}: this run has no LTO object (no bitcode went to LTO); write it to a \
+                     directory",
+                    path.display()
+                )));
+            }
             if (lto_objects > 1 && !all_fat) || !self.jobs.is_empty() {
                 return Err(Error::Usage(format!(
                     "{}: this run has {} LTO objects{}; write it to a directory",
@@ -283,6 +293,12 @@ pub(crate) fn write_link_rsp(
     let mut lines = Vec::new();
     let mut archives = Vec::new();
     let mut used_names = HashSet::new();
+    if !items.iter().any(|item| matches!(item, LinkItem::LtoOutput)) {
+        // No bitcode input marked a place (a fat run of native inputs
+        // only): the LTO objects written all the same come first, so that
+        // every file the run wrote is in the link.
+        lines.extend(lto_objects.iter().map(|p| quote(p)));
+    }
     for item in items {
         match item {
             LinkItem::LtoOutput => lines.extend(lto_objects.iter().map(|p| quote(p))),

@@ -453,6 +453,13 @@ impl Session {
         if let Some((_, error)) = state.failures.into_iter().next() {
             return Err(error);
         }
+        if state.inputs.modules.is_empty() && state.inputs.link_items.is_empty() {
+            // Nothing could be written that a link would use: an empty
+            // object, or nothing at all, would hide the caller's mistake.
+            return Err(Error::Usage(
+                "nothing to link: no input was added to the session".to_string(),
+            ));
+        }
         if self.shared.config.module_order == ModuleOrder::Name {
             state.inputs.modules.sort_by(|a, b| a.name.cmp(&b.name));
         }

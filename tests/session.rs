@@ -1056,3 +1056,46 @@ fn preserve_after_run_is_a_usage_error() {
         other => panic!("{other:?}"),
     }
 }
+
+/// One rule for empty sessions: nothing added is a usage error at `run`,
+/// fat or thin. The controls: with only a native object, fat writes its
+/// (empty) LTO object and thin writes to a directory, but refuses to
+/// write "its object" to a path it would leave empty.
+#[test]
+fn an_empty_session_is_a_usage_error() {
+    for kind in [LtoKind::Fat, LtoKind::Thin] {
+        let session = Session::new(Config::default(), kind).unwrap();
+        match session.run() {
+            Err(Error::Usage(message)) => assert!(message.contains("no input"), "{message}"),
+            other => panic!("{kind:?}: {other:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let native = compile_c(dir.path(), &data("c/scale.c"), &["-O2"]);
+    for kind in [LtoKind::Fat, LtoKind::Thin] {
+        let session = Session::new(Config::default(), kind).unwrap();
+        session.add_path(&native).unwrap();
+        let output = session.run().unwrap();
+        let object = dir.path().join(format!("{kind:?}/lto.o"));
+        match (kind, output.write(&WriteTo::object(&object))) {
+            (LtoKind::Fat, Ok(files)) => {
+                assert!(object.exists());
+                let listed = std::fs::read_to_string(files.link_rsp).unwrap();
+                assert!(
+                    listed.contains("lto.o") && listed.contains("scale.o"),
+                    "{listed}"
+                );
+            }
+            (LtoKind::Thin, Err(Error::Usage(message))) => {
+                assert!(message.contains("no LTO object"), "{message}");
+                assert!(!object.exists());
+                let files = output
+                    .write(&WriteTo::dir(dir.path().join("thin-dir")))
+                    .unwrap();
+                let listed = std::fs::read_to_string(files.link_rsp).unwrap();
+                assert!(listed.contains("scale.o"), "{listed}");
+            }
+            (kind, other) => panic!("{kind:?}: {other:?}"),
+        }
+    }
+}
