@@ -293,12 +293,6 @@ pub(crate) fn write_link_rsp(
     let mut lines = Vec::new();
     let mut archives = Vec::new();
     let mut used_names = HashSet::new();
-    if !items.iter().any(|item| matches!(item, LinkItem::LtoOutput)) {
-        // No bitcode input marked a place (a fat run of native inputs
-        // only): the LTO objects written all the same come first, so that
-        // every file the run wrote is in the link.
-        lines.extend(lto_objects.iter().map(|p| quote(p)));
-    }
     for item in items {
         match item {
             LinkItem::LtoOutput => lines.extend(lto_objects.iter().map(|p| quote(p))),
