@@ -340,7 +340,7 @@ impl Inputs {
                     }
                 }
             }
-            self.keep_what_libcall_members_need(&libcalls, &mut state)?;
+            self.keep_what_libcall_members_need(&libcalls, &mut state);
         }
         Ok(state.resolved)
     }
@@ -369,11 +369,7 @@ impl Inputs {
     /// before LTO and internalizes such a symbol; with a personality routine
     /// its link works only while the member's `DW.ref` comdat meets the LTO
     /// object's, and with a plain reference it fails: `undefined symbol`.)
-    fn keep_what_libcall_members_need(
-        &self,
-        libcalls: &[String],
-        state: &mut Resolution,
-    ) -> Result<()> {
+    fn keep_what_libcall_members_need(&self, libcalls: &[String], state: &mut Resolution) {
         let mut pending: Vec<(usize, usize)> = libcalls
             .iter()
             .filter(|libcall| !state.defined.contains(*libcall))
@@ -393,7 +389,11 @@ impl Inputs {
             if member.bitcode {
                 continue;
             }
-            let name = format!("{}({})", path.display(), member.name);
+            let name = if archive.lazy_object {
+                path.display().to_string()
+            } else {
+                format!("{}({})", path.display(), member.name)
+            };
             // A member the engine cannot read is the real linker's to report.
             let Ok(symbols) = native_symbols(&name, &member.bytes, false) else {
                 continue;
@@ -412,7 +412,6 @@ impl Inputs {
         }
         state.resolved.libcall_members.sort();
         state.resolved.libcall_members.dedup();
-        Ok(())
     }
 
     /// The first archive member (by archive position on the line) that
