@@ -41,6 +41,17 @@ extern "C" int ltoe_verify_input(LLVMModuleRef moduleRef, char **err) {
   return 0;
 }
 
+extern "C" int ltoe_verify_unchanged(LLVMModuleRef moduleRef, char **err) {
+  std::string text;
+  raw_string_ostream os(text);
+  bool brokenDebugInfo = false;
+  if (verifyModule(*unwrap(moduleRef), &os, &brokenDebugInfo)) {
+    os.flush();
+    return ltoe::fail(text.empty() ? std::string("the IR verifier failed") : text, err);
+  }
+  return 0;
+}
+
 static void warn(LLVMContext &context, const std::string &message) {
   // DiagnosticInfoGeneric keeps a reference to the text: it lives until
   // the handler has run.

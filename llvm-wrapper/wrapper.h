@@ -106,6 +106,9 @@ void ltoe_release_free_memory(void);
  * error with the verifier's text; broken debug info alone is a warning and
  * the debug info is stripped, as LLVM's LTO does. */
 int ltoe_verify_input(LLVMModuleRef module, char **err);
+/* The IR verifier on a module that is not ours: nothing is changed (broken
+ * debug info is left for ltoe_verify_input). 0, or 1 with *err set. */
+int ltoe_verify_unchanged(LLVMModuleRef module, char **err);
 /* Function attributes naming a processor or feature `machine`'s target does
  * not know become warnings and are dropped (LLVM would print to stderr). */
 void ltoe_drop_unknown_subtarget_names(LLVMModuleRef module, LLVMTargetMachineRef machine);

@@ -182,6 +182,7 @@ extern "C" {
         visible_count: usize,
     );
     pub fn ltoe_module_instruction_count(module: LLVMModuleRef) -> u64;
+    pub fn ltoe_verify_unchanged(module: LLVMModuleRef, err: *mut *mut c_char) -> c_int;
     pub fn ltoe_verify_input(module: LLVMModuleRef, err: *mut *mut c_char) -> c_int;
     pub fn ltoe_drop_unknown_subtarget_names(module: LLVMModuleRef, machine: LLVMTargetMachineRef);
     pub fn ltoe_install_fatal_error_handler();

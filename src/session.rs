@@ -81,11 +81,17 @@ trait InMemory {
     fn own_name(&self) -> String;
     /// The module as bitcode, with a ThinLTO summary when `thin`.
     fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String>;
+    /// The IR verifier's complaints, if any.
+    fn verify(&self) -> std::result::Result<(), String>;
 }
 
 impl InMemory for Module<'_> {
     fn own_name(&self) -> String {
         self.get_name().to_string_lossy().into_owned()
+    }
+
+    fn verify(&self) -> std::result::Result<(), String> {
+        crate::llvm::verify_unchanged(self)
     }
 
     fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String> {
@@ -344,6 +350,15 @@ impl Session {
             Source::Module(module) => {
                 let name = input.name.unwrap_or_else(|| module.own_name());
                 self.check_open(&name)?;
+                if self.shared.config.verify_inputs {
+                    // Here, on the caller's thread and with the value names
+                    // still there, the error arrives where the mistake was
+                    // made: a call into another context's module, say,
+                    // would otherwise surface at `run` as unreadable bitcode.
+                    module
+                        .verify()
+                        .map_err(|text| crate::stages::invalid_ir(&name, &text))?;
+                }
                 let bytes = module
                     .serialize(is_thin(lto, self.shared.kind))
                     .map_err(|reason| Error::invalid(&name, Phase::Write, reason))?;

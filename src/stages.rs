@@ -23,20 +23,23 @@ pub(crate) fn check_input(
     machine: Option<&inkwell::targets::TargetMachine>,
 ) -> Result<()> {
     if config.verify_inputs {
-        crate::llvm::verify_input(module).map_err(|text| {
-            // The verifier lists every problem; the first few say enough.
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let mut reason = format!("invalid IR: {}", lines[..lines.len().min(4)].join(" | "));
-            if lines.len() > 4 {
-                reason.push_str(&format!(" | ... ({} more lines)", lines.len() - 4));
-            }
-            Error::invalid(name, Phase::Verify, reason)
-        })?;
+        crate::llvm::verify_input(module).map_err(|text| invalid_ir(name, &text))?;
     }
     if let Some(machine) = machine {
         crate::llvm::drop_unknown_subtarget_names(module, machine);
     }
     Ok(())
+}
+
+/// The error for input `name` that the IR verifier refused with `text`.
+pub(crate) fn invalid_ir(name: &str, text: &str) -> Error {
+    // The verifier lists every problem; the first few say enough.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut reason = format!("invalid IR: {}", lines[..lines.len().min(4)].join(" | "));
+    if lines.len() > 4 {
+        reason.push_str(&format!(" | ... ({} more lines)", lines.len() - 4));
+    }
+    Error::invalid(name, Phase::Verify, reason)
 }
 
 /// The stage checks of one module's pipeline.

@@ -1098,3 +1098,72 @@ fn an_empty_session_is_a_usage_error() {
         }
     }
 }
+
+/// An in-memory module is verified when it is added, on the caller's
+/// thread, with its value names: a call into another context's module is
+/// refused by `add` (it used to surface at `run` as "Never resolved value"
+/// in bitcode), and so is invalid IR, named as built. The controls: the
+/// same modules built right are accepted; with `verify_inputs` off, `add`
+/// takes what it is given.
+#[test]
+fn in_memory_modules_are_verified_when_added() {
+    let other = Context::create();
+    let context = Context::create();
+    let foreign = build_unit(&other, 0);
+    let i32t = context.i32_type();
+    let caller = context.create_module("cgu.caller");
+    let function = caller.add_function("caller", i32t.fn_type(&[], false), None);
+    let builder = context.create_builder();
+    builder.position_at_end(context.append_basic_block(function, "entry"));
+    let callee = foreign.get_function("stage_0").unwrap();
+    let value = builder
+        .build_call(
+            callee,
+            &[other.i32_type().const_int(1, false).into()],
+            "result",
+        )
+        .unwrap()
+        .try_as_basic_value()
+        .unwrap_basic();
+    builder.build_return(Some(&value)).unwrap();
+
+    // Invalid IR: `%late` used before it is defined.
+    let broken = context.create_module("cgu.broken");
+    let function = broken.add_function("broken", i32t.fn_type(&[i32t.into()], false), None);
+    let entry = context.append_basic_block(function, "entry");
+    let next = context.append_basic_block(function, "next");
+    builder.position_at_end(next);
+    let x = function.get_first_param().unwrap().into_int_value();
+    let late = builder.build_int_add(x, x, "late").unwrap();
+    builder.build_return(Some(&late)).unwrap();
+    builder.position_at_end(entry);
+    let early = builder.build_int_mul(late, x, "early").unwrap();
+    let _ = early;
+    builder.build_unconditional_branch(next).unwrap();
+
+    for kind in [LtoKind::Fat, LtoKind::Thin] {
+        let session = Session::new(Config::default(), kind).unwrap();
+        match session.add_module(&caller) {
+            Err(Error::InvalidInput { input, reason, .. }) => {
+                assert_eq!(input, "cgu.caller");
+                assert!(reason.contains("another module"), "{kind:?}: {reason}");
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+        match session.add_module(&broken) {
+            Err(error @ Error::InvalidInput { .. }) => {
+                let text = error.to_string();
+                assert!(text.starts_with("cgu.broken: verify: invalid IR"), "{text}");
+                assert!(text.contains("%late"), "value names kept: {text}");
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+        // Controls: a module built right is accepted; unchecked, the
+        // broken one is too.
+        session.add_module(&build_unit(&context, 0)).unwrap();
+        let mut config = Config::default();
+        config.verify_inputs = false;
+        let unchecked = Session::new(config, kind).unwrap();
+        unchecked.add_module(&broken).unwrap();
+    }
+}

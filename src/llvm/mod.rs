@@ -342,6 +342,17 @@ pub fn verify_input(module: &Module<'_>) -> Result<(), String> {
     status(code, err)
 }
 
+/// The IR verifier's complaints about a module the caller still owns (an
+/// in-memory input): unlike [`verify_input`], nothing is changed, broken
+/// debug info included (the pipeline strips that later, with a warning).
+pub fn verify_unchanged(module: &Module<'_>) -> Result<(), String> {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the module is alive for the call and only read; `err`
+    // receives a string we free.
+    let code = unsafe { ffi::ltoe_verify_unchanged(module.as_mut_ptr(), &mut err) };
+    status(code, err)
+}
+
 /// Drops function attributes naming a processor or feature `machine`'s
 /// target does not know, with a warning diagnostic each, so LLVM does not
 /// print about them to stderr when it makes the function's subtarget.
