@@ -335,7 +335,8 @@ extern "C" int ltoe_thin_index_module_imports(const LtoeThinIndex *thin, const c
 
 extern "C" int ltoe_thin_index_module_stats(const LtoeThinIndex *thin, const char *moduleId,
                                             size_t *definitions, size_t *live,
-                                            size_t *exports, char **err) {
+                                            size_t *exports, uint64_t *instructions,
+                                            char **err) {
   StringRef path = thin->modulePath(moduleId);
   auto it = thin->definedPerModule.find(path);
   if (path.empty() || it == thin->definedPerModule.end())
@@ -344,9 +345,13 @@ extern "C" int ltoe_thin_index_module_stats(const LtoeThinIndex *thin, const cha
                       err);
   *definitions = it->second.size();
   *live = 0;
-  for (const auto &entry : it->second)
+  *instructions = 0;
+  for (const auto &entry : it->second) {
     if (thin->index.isGlobalValueLive(entry.second))
       ++*live;
+    if (const auto *function = dyn_cast<FunctionSummary>(entry.second))
+      *instructions += function->instCount();
+  }
   auto exportList = thin->exportLists.find(path);
   *exports = exportList == thin->exportLists.end() ? 0 : exportList->second.size();
   return 0;

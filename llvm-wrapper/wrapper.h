@@ -222,7 +222,8 @@ int ltoe_thin_index_module_imports(const LtoeThinIndex *thin, const char *module
                                    LtoeBuffer **out, char **err);
 /* Counts of a module's definitions, live definitions and exports. */
 int ltoe_thin_index_module_stats(const LtoeThinIndex *thin, const char *module_id,
-                                 size_t *definitions, size_t *live, size_t *exports, char **err);
+                                 size_t *definitions, size_t *live, size_t *exports,
+                                 uint64_t *instructions, char **err);
 
 /* Backend steps on a module parsed under its index identifier. They only read
  * the index, so several threads may run them at once (one context each). */

@@ -320,6 +320,7 @@ extern "C" {
         definitions: *mut usize,
         live: *mut usize,
         exports: *mut usize,
+        instructions: *mut u64,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_thin_backend_rename(

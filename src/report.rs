@@ -210,7 +210,8 @@ pub struct ModuleReport {
     pub origin: String,
     /// Size of its bitcode.
     pub bitcode_bytes: usize,
-    /// Instructions after parsing (the fat LTO cost).
+    /// Instructions before LTO: after parsing (fat LTO, where they are the
+    /// module's cost), as its ThinLTO summary counts them (thin LTO).
     pub instructions: u64,
 }
 

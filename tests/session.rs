@@ -1167,3 +1167,31 @@ fn in_memory_modules_are_verified_when_added() {
         unchecked.add_module(&broken).unwrap();
     }
 }
+
+/// Each module's instruction count is in the report of a thin run as of a
+/// fat one (thin counts from the summaries, fat after parsing): the same,
+/// non-zero numbers, by module.
+#[test]
+fn thin_and_fat_reports_count_each_modules_instructions() {
+    let counts = |kind: LtoKind| -> BTreeMap<String, u64> {
+        let context = Context::create();
+        let session = Session::new(Config::default(), kind).unwrap();
+        for k in 0..3 {
+            session.add_module(&build_unit(&context, k)).unwrap();
+        }
+        session.add_module(&build_main(&context, 2)).unwrap();
+        session.preserve(["main"]).unwrap();
+        let output = session.run().unwrap();
+        output
+            .report
+            .modules
+            .iter()
+            .map(|m| (m.name.clone(), m.instructions))
+            .collect()
+    };
+    let fat = counts(LtoKind::Fat);
+    let thin = counts(LtoKind::Thin);
+    assert_eq!(fat.len(), 4);
+    assert!(fat.values().all(|&n| n > 0), "{fat:?}");
+    assert_eq!(fat, thin);
+}

@@ -57,6 +57,8 @@ pub struct ModuleStats {
     pub live: usize,
     /// Values other modules import from it.
     pub exports: usize,
+    /// Instructions of its functions, as summarized (before LTO).
+    pub instructions: u64,
 }
 
 /// The combined summary index and the thin link's decisions. It keeps the
@@ -289,6 +291,7 @@ impl ThinIndex {
                 &mut stats.definitions,
                 &mut stats.live,
                 &mut stats.exports,
+                &mut stats.instructions,
                 &mut err,
             )
         };

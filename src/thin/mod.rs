@@ -317,7 +317,7 @@ fn collect_results(
             name: module.name.clone(),
             origin: module.origin.to_string(),
             bitcode_bytes: module.input_bytes,
-            instructions: 0,
+            instructions: stats.instructions,
         });
         results.modules.push(ThinModuleReport {
             name: module.name.clone(),
