@@ -62,3 +62,8 @@ extern "C" int ltoe_bitcode_triple(const char *data, size_t len, LtoeBuffer **ou
   *out = new LtoeBuffer{std::move(*triple)};
   return 0;
 }
+
+extern "C" void ltoe_triple_arch(const char *triple, LtoeBuffer **out) {
+  Triple parsed(triple);
+  *out = new LtoeBuffer{Triple::getArchTypeName(parsed.getArch()).str()};
+}

@@ -122,6 +122,9 @@ int ltoe_bitcode_symbols(const char *data, size_t len, LtoeBuffer **out, char **
 /* The runtime library functions code generation for `triple` may call
  * (LTO::getRuntimeLibcallSymbols), NUL-separated, into *out. */
 void ltoe_runtime_libcall_symbols(const char *triple, LtoeBuffer **out);
+/* The architecture of `triple` as LLVM parses it (x86_64, aarch64, ...;
+ * "unknown" when none), into *out. */
+void ltoe_triple_arch(const char *triple, LtoeBuffer **out);
 /* The target triple of the first module of a bitcode file, into *out. */
 int ltoe_bitcode_triple(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */

@@ -103,6 +103,18 @@ fn link_and_optimize(
             crate::stages::check_input(config, &module.name, &module.module, None)
         })
     })?;
+    if config.target_triple.is_none() {
+        crate::input::check_one_target(
+            parsed.iter().map(|m| {
+                let triple = m.module.get_triple();
+                (
+                    m.name.as_str(),
+                    triple.as_str().to_string_lossy().into_owned(),
+                )
+            }),
+            Phase::Link,
+        )?;
+    }
     if parsed.is_empty() {
         // All inputs are native: `-o` still gets a valid (empty) object so
         // build rules that expect it hold; link.rsp lists only the natives.

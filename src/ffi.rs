@@ -193,6 +193,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_runtime_libcall_symbols(triple: *const c_char, out: *mut *mut LtoeBuffer);
+    pub fn ltoe_triple_arch(triple: *const c_char, out: *mut *mut LtoeBuffer);
     pub fn ltoe_bitcode_triple(
         data: *const c_char,
         len: usize,

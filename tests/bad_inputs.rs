@@ -502,3 +502,60 @@ fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
     session.preserve(["entry"]).unwrap();
     session.run().unwrap();
 }
+
+/// Modules for another architecture are refused, naming the module and
+/// both triples, as lld refuses an input of another machine (it used to be
+/// linked in with a warning, or compiled into an object the final link
+/// refused). Controls: two spellings of one target (clang's and rustc's)
+/// link; an explicit target overrides the modules' own.
+#[test]
+fn modules_for_another_target_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, triple: &str, function: &str| {
+        let source = dir.path().join(format!("{name}.ll"));
+        std::fs::write(
+            &source,
+            format!("target triple = \"{triple}\"\ndefine i32 @{function}() {{\n  ret i32 7\n}}\n"),
+        )
+        .unwrap();
+        let bitcode = dir.path().join(format!("{name}.bc"));
+        run_ok(
+            Command::new("llvm-as-22")
+                .arg(&source)
+                .arg("-o")
+                .arg(&bitcode),
+        );
+        bitcode
+    };
+    let main = write("cgu.main", "x86_64-pc-linux-gnu", "entry");
+    let rustc = write("cgu.rustc", "x86_64-unknown-linux-gnu", "helper");
+    let math = write("cgu.math", "aarch64-unknown-linux-gnu", "math");
+    let run = |kind: LtoKind, inputs: &[&Path], config: Config| {
+        let session = Session::new(config, kind).unwrap();
+        for input in inputs {
+            session.add_path(input).unwrap();
+        }
+        session.preserve(["entry", "helper", "math"]).unwrap();
+        session.run()
+    };
+    for (_, kind) in KINDS {
+        let error = run(kind, &[&main, &math], Config::default()).expect_err("aarch64 in x86-64");
+        let text = error.to_string();
+        assert!(
+            matches!(error, Error::InvalidInput { .. }),
+            "{kind:?}: {text}"
+        );
+        assert!(
+            text.contains("cgu.math.bc")
+                && text.contains("aarch64-unknown-linux-gnu")
+                && text.contains("x86_64-pc-linux-gnu"),
+            "{kind:?}: {text}"
+        );
+        run(kind, &[&main, &rustc], Config::default()).unwrap();
+    }
+    let config = Config::builder()
+        .target_triple("x86_64-unknown-linux-gnu")
+        .build()
+        .unwrap();
+    run(LtoKind::Fat, &[&main, &math], config).unwrap();
+}

@@ -468,6 +468,40 @@ fn unknown_reason(data: &[u8]) -> String {
 }
 
 /// A parse failure, said plainly when the bitcode comes from another LLVM.
+/// Checks that the modules `(name, triple)` are for one architecture, the
+/// first one's, as a linker refuses an object of another machine. A module
+/// without a triple takes the link's. Not called when the configuration
+/// names the target (it overrides every module's).
+pub(crate) fn check_one_target<'a>(
+    modules: impl IntoIterator<Item = (&'a str, String)>,
+    phase: Phase,
+) -> Result<()> {
+    let mut first: Option<(&str, String, String)> = None;
+    for (name, triple) in modules {
+        if triple.is_empty() {
+            continue;
+        }
+        let arch = crate::llvm::triple_arch(&triple)
+            .map_err(|reason| Error::invalid(name, phase, reason))?;
+        match &first {
+            None => first = Some((name, triple, arch)),
+            Some((first_name, first_triple, first_arch)) if *first_arch != arch => {
+                return Err(Error::invalid(
+                    name,
+                    phase,
+                    format!(
+                        "target {triple} is incompatible with the link's {first_triple} (of \
+                         {first_name}); build every module for one target, or name it in \
+                         Config::target_triple (--target) to override"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_error(name: &str, data: &[u8], reason: String) -> Error {
     let reason = match crate::llvm::bitcode_producer(data) {
         Some(producer)

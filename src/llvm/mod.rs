@@ -486,6 +486,18 @@ pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
     Ok(symbols)
 }
 
+/// The architecture of `triple` as LLVM parses it (`x86_64` for both
+/// `x86_64-pc-linux-gnu` and `amd64-unknown-linux-gnu`); `unknown` for an
+/// empty triple.
+pub fn triple_arch(triple: &str) -> Result<String, String> {
+    let triple_c = c_string(triple)?;
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the triple is a valid C string for the call; the shim returns
+    // a buffer we own (freed by ShimBytes).
+    unsafe { ffi::ltoe_triple_arch(triple_c.as_ptr(), &mut out) };
+    Ok(String::from_utf8_lossy(ShimBytes::from_raw(out).as_bytes()).into_owned())
+}
+
 /// The target triple of a bitcode file's first module.
 pub fn bitcode_triple(data: &[u8]) -> Result<String, String> {
     let mut out = std::ptr::null_mut();

@@ -108,6 +108,17 @@ impl ThinData {
             phase: Phase::ThinLink,
             reason,
         };
+        if config.target_triple.is_none() {
+            let triples = modules
+                .iter()
+                .map(|m| {
+                    llvm::bitcode_triple(m.bytes.as_slice())
+                        .map(|triple| (m.name.as_str(), triple))
+                        .map_err(|reason| parse_error(&m.name, m.bytes.as_slice(), reason))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            crate::input::check_one_target(triples, Phase::ThinLink)?;
+        }
         let definitions = index.definitions().map_err(thin_link_error)?;
         let preserved = &with_runtime_functions(config, &modules, &definitions, preserved)?;
         let prevailing = choose_prevailing(&definitions, &modules)?;
