@@ -455,6 +455,24 @@ fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
     }
 }
 
+/// `dir/<name>.bc`: a module for `triple` defining `i32 @<function>()`.
+fn one_function_module(dir: &Path, name: &str, triple: &str, function: &str) -> PathBuf {
+    let source = dir.join(format!("{name}.ll"));
+    std::fs::write(
+        &source,
+        format!("target triple = \"{triple}\"\ndefine i32 @{function}() {{\n  ret i32 7\n}}\n"),
+    )
+    .unwrap();
+    let bitcode = dir.join(format!("{name}.bc"));
+    run_ok(
+        Command::new("llvm-as-22")
+            .arg(&source)
+            .arg("-o")
+            .arg(&bitcode),
+    );
+    bitcode
+}
+
 /// A module whose triple names a target this build lacks: the error names
 /// the module whose triple asked for it; with the target configured, it
 /// names none (the configuration is the thing to fix). Control: the same
@@ -462,25 +480,7 @@ fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
 #[test]
 fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, triple: &str| {
-        let source = dir.path().join(format!("{name}.ll"));
-        std::fs::write(
-            &source,
-            format!(
-                "target triple = \"{triple}\"\n\
-                 define i32 @entry() {{\n  ret i32 7\n}}\n"
-            ),
-        )
-        .unwrap();
-        let bitcode = dir.path().join(format!("{name}.bc"));
-        run_ok(
-            Command::new("llvm-as-22")
-                .arg(&source)
-                .arg("-o")
-                .arg(&bitcode),
-        );
-        bitcode
-    };
+    let write = |name: &str, triple: &str| one_function_module(dir.path(), name, triple, "entry");
     let riscv = write("cgu.math", "riscv64-unknown-linux-gnu");
     for (_, kind) in KINDS {
         let session = Session::new(Config::default(), kind).unwrap();
@@ -512,20 +512,7 @@ fn a_target_the_build_lacks_names_the_module_that_asked_for_it() {
 fn modules_for_another_target_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, triple: &str, function: &str| {
-        let source = dir.path().join(format!("{name}.ll"));
-        std::fs::write(
-            &source,
-            format!("target triple = \"{triple}\"\ndefine i32 @{function}() {{\n  ret i32 7\n}}\n"),
-        )
-        .unwrap();
-        let bitcode = dir.path().join(format!("{name}.bc"));
-        run_ok(
-            Command::new("llvm-as-22")
-                .arg(&source)
-                .arg("-o")
-                .arg(&bitcode),
-        );
-        bitcode
+        one_function_module(dir.path(), name, triple, function)
     };
     let main = write("cgu.main", "x86_64-pc-linux-gnu", "entry");
     let rustc = write("cgu.rustc", "x86_64-unknown-linux-gnu", "helper");

@@ -46,6 +46,30 @@ fn internalized(report: &serde_json::Value) -> Vec<String> {
     names(&report["internalized"])
 }
 
+/// Links `dir/<mode>` statically from `inputs` with clang-22 and the
+/// engine as ld.lld, with the mode's options; the program and the engine's
+/// report of the link.
+fn static_link(
+    dir: &Path,
+    mode: &str,
+    options: &[&str],
+    inputs: &[&Path],
+) -> (PathBuf, serde_json::Value) {
+    let prog = dir.join(mode);
+    let report = dir.join(format!("{mode}.json"));
+    run_ok(
+        Command::new("clang-22")
+            .args(["-static", "-fuse-ld=lld"])
+            .arg(format!("--ld-path={}", linker(dir).display()))
+            .args(inputs)
+            .args(options.iter().map(|o| format!("-Wl,{o}")))
+            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+            .arg("-o")
+            .arg(&prog),
+    );
+    (prog, report_of(&report))
+}
+
 /// Static links, so that `__divti3` comes from an archive member loaded
 /// after LTO (with a shared libgcc_s, the real link would take its copy).
 #[test]
@@ -82,22 +106,9 @@ fn a_member_loaded_for_a_libcall_finds_the_program_symbols_it_names() {
             .arg("-o")
             .arg(&bitcode),
     );
-    let ld = format!("--ld-path={}", linker(dir).display());
     for (mode, options) in MODES {
-        let prog = dir.join(mode);
-        let report = dir.join(format!("{mode}.json"));
-        run_ok(
-            Command::new("clang-22")
-                .args(["-static", "-fuse-ld=lld", &ld])
-                .arg(&bitcode)
-                .arg(&archive)
-                .args(options.iter().map(|o| format!("-Wl,{o}")))
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .arg("-o")
-                .arg(&prog),
-        );
+        let (prog, report) = static_link(dir, mode, options, &[&bitcode, &archive]);
         assert_eq!(run_program(&prog), expected, "{mode}");
-        let report = report_of(&report);
         // The report says which member a libcall may load, and `hook`,
         // which that member names, stayed visible.
         let members = names(&report["link"]["libcall_members"]);
@@ -193,21 +204,9 @@ fn bitcode_definitions_of_runtime_functions_are_never_internalized() {
             .arg(&lld),
     );
     assert_eq!(run_program(&lld), expected, "ld.lld-22");
-    let ld = format!("--ld-path={}", linker(dir).display());
     for (mode, options) in MODES {
-        let prog = dir.join(mode);
-        let report = dir.join(format!("{mode}.json"));
-        run_ok(
-            Command::new("clang-22")
-                .args(["-static", "-fuse-ld=lld", &ld])
-                .arg(&bitcode)
-                .args(options.iter().map(|o| format!("-Wl,{o}")))
-                .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-                .arg("-o")
-                .arg(&prog),
-        );
+        let (prog, report) = static_link(dir, mode, options, &[&bitcode]);
         assert_eq!(run_program(&prog), expected, "{mode}");
-        let report = report_of(&report);
         assert!(
             names(&report["preserved"]).contains(&"__divti3".to_string()),
             "{mode}"
