@@ -139,9 +139,27 @@ extern "C" int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer
       ltoe::put<uint64_t>(buffer->data, entry.first);
       ltoe::put<uint32_t>(buffer->data, ordinal->second);
       ltoe::put<uint8_t>(buffer->data, static_cast<uint8_t>(classify(summary->linkage())));
+      // Before liveness is computed every summary counts as live.
+      ltoe::put<uint8_t>(buffer->data, thin->index.isGlobalValueLive(summary.get()) ? 1 : 0);
       ltoe::putString(buffer->data, info.name());
     }
   }
+  *out = buffer.release();
+  return 0;
+}
+
+extern "C" int ltoe_thin_index_promoted_name(const LtoeThinIndex *thin, const char *moduleId,
+                                             const char *name, LtoeBuffer **out, char **err) {
+  auto info = thin->index.modulePaths().find(moduleId);
+  if (info == thin->index.modulePaths().end())
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is not in the ThinLTO index",
+                      err);
+  // The rename step names a promoted local this way
+  // (FunctionImportGlobalProcessing::getPromotedName).
+  auto buffer = std::make_unique<LtoeBuffer>();
+  std::string promoted = ModuleSummaryIndex::getGlobalNameForLocal(name, info->second);
+  buffer->data.assign(promoted.begin(), promoted.end());
   *out = buffer.release();
   return 0;
 }

@@ -194,10 +194,15 @@ void ltoe_thin_index_free(LtoeThinIndex *thin);
 int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t len, size_t which,
                         const char *module_id, char **err);
 /* Every definition in the index, as records
- * {u64 guid, u32 module ordinal, u8 linkage class, u32 name length, name bytes}
- * with linkage class 0 strong, 1 weak/linkonce/common, 2 available_externally,
- * 3 local. */
+ * {u64 guid, u32 module ordinal, u8 linkage class, u8 live, u32 name length,
+ * name bytes} with linkage class 0 strong, 1 weak/linkonce/common,
+ * 2 available_externally, 3 local, 4 appending; live is 1 until liveness has
+ * been computed. */
 int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
+/* The name the rename step gives `name`, a local of the module, when it
+ * promotes it: `<name>.llvm.<module hash>`. */
+int ltoe_thin_index_promoted_name(const LtoeThinIndex *thin, const char *module_id,
+                                  const char *name, LtoeBuffer **out, char **err);
 /* The prevailing copy of each listed GUID: the module with that ordinal. */
 int ltoe_thin_index_set_prevailing(LtoeThinIndex *thin, const uint64_t *guids,
                                    const uint32_t *ordinals, size_t count, char **err);

@@ -252,6 +252,13 @@ extern "C" {
         out: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_thin_index_promoted_name(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        name: *const c_char,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_thin_index_set_prevailing(
         thin: *mut LtoeThinIndex,
         guids: *const u64,

@@ -215,8 +215,20 @@ pub struct ModuleReport {
     pub instructions: u64,
 }
 
+/// A local definition the thin link made visible to other modules (one
+/// imports something that refers to it), and the name it has in the
+/// module's object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotedSymbol {
+    /// Its name in the input.
+    pub name: String,
+    /// Its name after promotion: `<name>.llvm.<module hash>`.
+    pub promoted_name: String,
+}
+
 /// One module's ThinLTO backend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ThinModuleReport {
     /// The module's name.
     pub name: String,
@@ -233,6 +245,16 @@ pub struct ThinModuleReport {
     pub live_definitions: usize,
     /// Values other modules import from it.
     pub exports: usize,
+    /// Its definitions that were global in the input and that the thin link
+    /// made internal (nothing outside the module needs them), in name
+    /// order. Dead ones are in [`ThinModuleReport::dropped`] instead.
+    pub internalized: Vec<String>,
+    /// Its local definitions that the thin link made global, because other
+    /// modules import code that refers to them, in name order.
+    pub promoted: Vec<PromotedSymbol>,
+    /// Its definitions that no preserved symbol reaches: the backend drops
+    /// them (they become declarations), in name order.
+    pub dropped: Vec<String>,
     /// What it imports, by source module.
     pub imports: Vec<ImportSource>,
     /// Wall time of each backend step (parse, rename, resolve, internalize,
@@ -463,7 +485,9 @@ pub struct Report {
     pub base_module: Option<String>,
     /// Symbols kept visible: exports plus what native inputs reference.
     pub preserved: Vec<String>,
-    /// Definitions the restriction pass made internal.
+    /// Definitions made internal, in name order: by the restriction pass
+    /// (fat LTO), or by the thin link, all modules together (each module's
+    /// own are in [`ThinModuleReport::internalized`]).
     pub internalized: Vec<String>,
     /// Size of the emitted output.
     pub output_bytes: usize,
@@ -555,18 +579,12 @@ impl Report {
 
     /// A few lines for a terminal.
     pub fn summary(&self) -> String {
-        // Thin LTO decides internalization per module in the index; only fat
-        // LTO has one list of internalized names.
-        let internalized = if self.is_thin() {
-            String::new()
-        } else {
-            format!(", {} internalized", self.internalized.len())
-        };
         let mut out = format!(
-            "{} LTO: {} modules, {} symbols preserved{internalized}, output {} bytes, {:.2}s\n",
+            "{} LTO: {} modules, {} symbols preserved, {} internalized, output {} bytes, {:.2}s\n",
             self.kind,
             self.modules.len(),
             self.preserved.len(),
+            self.internalized.len(),
             self.output_bytes,
             self.total_time().as_secs_f64()
         );
@@ -633,6 +651,12 @@ fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
             "definitions": m.definitions,
             "live_definitions": m.live_definitions,
             "exports": m.exports,
+            "internalized": m.internalized,
+            "promoted": m.promoted.iter().map(|p| json!({
+                "name": p.name,
+                "promoted_name": p.promoted_name,
+            })).collect::<Vec<_>>(),
+            "dropped": m.dropped,
             "imported_definitions": m.imported_definitions(),
             "imports": m.imports.iter().map(|i| json!({
                 "from": i.module,
@@ -839,6 +863,9 @@ mod tests {
             definitions: 0,
             live_definitions: 0,
             exports: 0,
+            internalized: Vec::new(),
+            promoted: Vec::new(),
+            dropped: Vec::new(),
             imports: Vec::new(),
             steps: vec![(Step::CacheReadEarly, second)],
             cache_key: String::new(),
@@ -867,12 +894,11 @@ mod tests {
                     summary.contains("  thin link 1.000s, backends 1.000s on 2 threads"),
                     "{summary}"
                 );
-                assert!(!summary.contains("internalized"), "{summary}");
             } else {
                 assert!(json["thin"].is_null(), "{kind}");
                 assert!(!summary.contains("threads"), "{summary}");
-                assert!(summary.contains(", 0 internalized"), "{summary}");
             }
+            assert!(summary.contains(", 0 internalized"), "{summary}");
         }
     }
 

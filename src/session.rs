@@ -881,6 +881,8 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             let modules = load_thin(&thin_modules, &mut run.prepared, run.shared)?;
             let start = Instant::now();
             let data = ThinData::build_for_index(modules, &preserved, config, options)?;
+            report.preserved = data.preserved().iter().cloned().collect();
+            report.internalized = data.internalized();
             let thin_link = start.elapsed();
             report.phases.push((Step::ThinLink, thin_link));
             report.thin.thin_link = thin_link;

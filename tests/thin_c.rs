@@ -292,3 +292,94 @@ fn report_shows_serial_time_and_idle_backend_threads() {
     assert!(thin.idle_core_time > std::time::Duration::ZERO, "{thin:?}");
     assert!(thin.idle_core_time < thin.backend_wall * SOURCES.len() as u32);
 }
+
+/// The report names, module by module, what the thin link internalized,
+/// promoted (under the name the object holds) and dropped as dead: the
+/// decisions lld makes on the same objects, read from its save-temps
+/// object. What other modules call stays global (the control).
+#[test]
+fn report_names_what_was_internalized_promoted_and_dropped_as_lld_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<PathBuf> = ["decide_main", "decide_api"]
+        .iter()
+        .map(|name| {
+            compile_c(
+                dir.path(),
+                &data(&format!("thin/{name}.c")),
+                &["-O2", "-flto=thin"],
+            )
+        })
+        .collect();
+    let session =
+        lto_engine::Session::new(lto_engine::Config::default(), lto_engine::LtoKind::Thin).unwrap();
+    for input in &inputs {
+        session.add_path(input).unwrap();
+    }
+    session.preserve(["main"]).unwrap();
+    let output = session.run().unwrap();
+    let out = dir.path().join("out");
+    output.write(&lto_engine::WriteTo::dir(&out)).unwrap();
+
+    let report = &output.report;
+    let module = |stem: &str| {
+        report
+            .thin
+            .modules
+            .iter()
+            .find(|m| m.name.ends_with(stem))
+            .unwrap()
+    };
+    let api = module("decide_api.o");
+    assert_eq!(api.internalized, ["helper"]);
+    assert_eq!(api.dropped, ["unused_global"]);
+    assert_eq!(api.promoted.len(), 1, "{:?}", api.promoted);
+    assert_eq!(api.promoted[0].name, "local_step");
+    let promoted = api.promoted[0].promoted_name.clone();
+    assert!(promoted.starts_with("local_step.llvm."), "{promoted}");
+    let main = module("decide_main.o");
+    assert!(main.internalized.is_empty() && main.promoted.is_empty() && main.dropped.is_empty());
+    assert_eq!(report.internalized, ["helper"]);
+    let json = report.to_json();
+    let api_json = json["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().ends_with("decide_api.o"))
+        .unwrap()
+        .clone();
+    assert_eq!(api_json["promoted"][0]["promoted_name"], promoted.as_str());
+    assert_eq!(api_json["dropped"][0], "unused_global");
+
+    let lld_prog = dir.path().join("lld-prog");
+    run_ok(
+        Command::new(CLANG)
+            .args(["-O2", "-fuse-ld=lld", "-flto=thin", "-Wl,-save-temps"])
+            .args(&inputs)
+            .arg("-o")
+            .arg(&lld_prog),
+    );
+    let ours = symbols(&out.join("decide_api.o.lto.o"));
+    let theirs = symbols(&dir.path().join("lld-prog.lto.decide_api.o"));
+    for (who, syms) in [("engine", &ours), ("lld", &theirs)] {
+        let helper = find(syms, "helper").unwrap_or_else(|| panic!("{who}: helper"));
+        assert!(helper.defined && !helper.global, "{who}: helper internal");
+        let renamed = find(syms, &promoted).unwrap_or_else(|| panic!("{who}: {promoted}"));
+        assert!(
+            renamed.defined && renamed.global,
+            "{who}: {promoted} global"
+        );
+        assert!(
+            !find(syms, "unused_global").is_some_and(|s| s.defined),
+            "{who}: unused_global dropped"
+        );
+        for called in ["small_api", "big_api"] {
+            assert!(
+                find(syms, called).is_some_and(|s| s.defined && s.global),
+                "{who}: {called} stays global"
+            );
+        }
+    }
+    let prog = link(dir.path(), &out.join("link.rsp"), &[]);
+    assert_eq!(run_program(&prog), run_program(&lld_prog));
+    assert_eq!(run_program(&prog), "small=51 big=44783\n");
+}

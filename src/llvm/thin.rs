@@ -35,6 +35,8 @@ pub struct Definition {
     pub linkage: LinkageClass,
     /// Its IR name.
     pub name: String,
+    /// Still live after dead-symbol analysis (every definition is before it).
+    pub live: bool,
 }
 
 /// One value a module imports.
@@ -142,12 +144,14 @@ impl ThinIndex {
                 4 => LinkageClass::Appending,
                 code => return Err(format!("unknown linkage class {code} from the shim")),
             };
+            let live = reader.u8()? != 0;
             let name = reader.string()?;
             definitions.push(Definition {
                 guid,
                 module,
                 linkage,
                 name,
+                live,
             });
         }
         Ok(definitions)
@@ -276,6 +280,30 @@ impl ThinIndex {
             });
         }
         Ok(imports)
+    }
+
+    /// The name the rename step gives `name`, a local of `module_id`, when
+    /// it promotes it (`<name>.llvm.<module hash>`).
+    pub fn promoted_name(&self, module_id: &str, name: &str) -> Result<String, String> {
+        let id = c_string(module_id)?;
+        let name = c_string(name)?;
+        let mut out = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: reads the index; both strings are NUL-terminated and live
+        // through the call; returns a buffer we own.
+        let code = unsafe {
+            ffi::ltoe_thin_index_promoted_name(
+                self.raw,
+                id.as_ptr(),
+                name.as_ptr(),
+                &mut out,
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        let bytes = ShimBytes::from_raw(out);
+        String::from_utf8(bytes.as_bytes().to_vec())
+            .map_err(|_| "the promoted name is not UTF-8".to_string())
     }
 
     /// Counts of `module_id`'s definitions after the thin link.

@@ -7,6 +7,7 @@ use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput, InputBytes, ModuleOrigin};
 use crate::llvm::{self, Import, LinkageClass, ModuleStats, ThinBuffer, ThinIndex};
 pub use crate::report::ImportSource;
+use crate::report::PromotedSymbol;
 use inkwell::context::Context;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -78,7 +79,69 @@ pub struct ThinData {
     modules: Vec<ThinModule>,
     imports: Vec<Vec<Import>>,
     stats: Vec<ModuleStats>,
+    decisions: Vec<ModuleDecisions>,
     preserved: BTreeSet<String>,
+}
+
+/// What the thin link decided for one module's definitions, by name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModuleDecisions {
+    /// Global in the input, internal now (and live).
+    pub internalized: Vec<String>,
+    /// Local in the input, global now (and live), with the new name.
+    pub promoted: Vec<PromotedSymbol>,
+    /// Not live: the backend drops them.
+    pub dropped: Vec<String>,
+}
+
+/// Each module's decisions, from its definitions' linkage and liveness
+/// before the thin link (`before`) and after it (`after`).
+fn decisions(
+    index: &ThinIndex,
+    modules: &[ThinModule],
+    before: &[llvm::Definition],
+    after: &[llvm::Definition],
+) -> std::result::Result<Vec<ModuleDecisions>, String> {
+    let original: HashMap<(u64, u32), LinkageClass> = before
+        .iter()
+        .map(|d| ((d.guid, d.module), d.linkage))
+        .collect();
+    let mut decisions = vec![ModuleDecisions::default(); modules.len()];
+    for definition in after {
+        let (Some(module), Some(&was)) = (
+            modules.get(definition.module as usize),
+            original.get(&(definition.guid, definition.module)),
+        ) else {
+            continue;
+        };
+        // available_externally copies are not the module's to emit, and
+        // appending variables are never resolved.
+        if matches!(
+            was,
+            LinkageClass::AvailableExternally | LinkageClass::Appending
+        ) || definition.name.is_empty()
+        {
+            continue;
+        }
+        let decided = &mut decisions[definition.module as usize];
+        let is_local = definition.linkage == LinkageClass::Local;
+        if !definition.live {
+            decided.dropped.push(definition.name.clone());
+        } else if was != LinkageClass::Local && is_local {
+            decided.internalized.push(definition.name.clone());
+        } else if was == LinkageClass::Local && !is_local {
+            decided.promoted.push(PromotedSymbol {
+                promoted_name: index.promoted_name(&module.id, &definition.name)?,
+                name: definition.name.clone(),
+            });
+        }
+    }
+    for decided in &mut decisions {
+        decided.internalized.sort();
+        decided.promoted.sort_by(|a, b| a.name.cmp(&b.name));
+        decided.dropped.sort();
+    }
+    Ok(decisions)
 }
 
 impl std::fmt::Debug for ThinData {
@@ -151,11 +214,15 @@ impl ThinData {
             imports.push(index.imports(&module.id).map_err(thin_link_error)?);
             stats.push(index.stats(&module.id).map_err(thin_link_error)?);
         }
+        let after = index.definitions().map_err(thin_link_error)?;
+        let decisions =
+            decisions(&index, &modules, &definitions, &after).map_err(thin_link_error)?;
         Ok(ThinData {
             index,
             modules,
             imports,
             stats,
+            decisions,
             preserved: preserved.clone(),
         })
     }
@@ -175,6 +242,25 @@ impl ThinData {
     /// `None` when there is no module `i`.
     pub fn stats(&self, i: usize) -> Option<ModuleStats> {
         self.stats.get(i).copied()
+    }
+
+    /// What the thin link decided for module `i`'s definitions; `None`
+    /// when there is no module `i`.
+    pub(crate) fn decisions(&self, i: usize) -> Option<&ModuleDecisions> {
+        self.decisions.get(i)
+    }
+
+    /// Every name the thin link internalized, all modules together, in
+    /// name order.
+    pub fn internalized(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .decisions
+            .iter()
+            .flat_map(|d| d.internalized.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// What module `i` imports, grouped by source module (in name order);

@@ -69,6 +69,7 @@ pub(crate) fn run(
         ThinData::link(load()?, preserved, config)
     })?);
     report.preserved = data.preserved().iter().cloned().collect();
+    report.internalized = data.internalized();
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
     let keys = report.time(Step::CacheKeys, || cache_keys(&data, config))?;
     let mut lookup = CacheLookup::empty(keys.len());
@@ -309,6 +310,7 @@ fn collect_results(
         };
         // `i` indexes data.modules(), so both are there.
         let stats = data.stats(i).unwrap_or_default();
+        let decided = data.decisions(i).cloned().unwrap_or_default();
         let imports = data.imports(i).unwrap_or_default();
         // Sorted by module name, as ThinData::imports groups them.
         let import_modules: Vec<String> = imports.iter().map(|s| s.module.clone()).collect();
@@ -327,6 +329,9 @@ fn collect_results(
             definitions: stats.definitions,
             live_definitions: stats.live,
             exports: stats.exports,
+            internalized: decided.internalized,
+            promoted: decided.promoted,
+            dropped: decided.dropped,
             imports,
             steps,
             cache_key: keys[i].key.clone(),
