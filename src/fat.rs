@@ -20,7 +20,7 @@ use crate::config::{Config, EmitKind, FatLatePasses, FatPartitions};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
 use crate::llvm::{self, Diagnostic, PipelinePart};
-use crate::report::{FatRunReport, ModuleReport, PartitionReport, Report, RunKind, Step};
+use crate::report::{ModuleReport, PartitionReport, Report, RunKind, Step};
 use crate::stages::{StageName, Stages};
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
@@ -138,7 +138,9 @@ fn link_and_optimize(
     // Diagnostics of the parse are the base's; of each link, the linked
     // module's (a conflicting module flag names the module brought in).
     diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-    diagnostics.extend(report.time(Step::Link, || link_all(&context, &base, parsed))?);
+    let (link_diagnostics, strong_definitions) =
+        report.time(Step::Link, || link_all(&context, &base, parsed))?;
+    diagnostics.extend(link_diagnostics);
     base.verify().map_err(|e| Error::Llvm {
         input: base_name.clone(),
         phase: Phase::Link,
@@ -176,6 +178,11 @@ fn link_and_optimize(
             reason,
         })?;
     report.internalized.sort();
+    report.fat.internalized_from = report
+        .internalized
+        .iter()
+        .filter_map(|name| Some((name.clone(), strong_definitions.get(name)?.clone())))
+        .collect();
     stages.reached(&base, StageName::LtoAfterRestriction, Phase::Restrict)?;
 
     let triple = codegen::triple_for(config, &base);
@@ -231,16 +238,13 @@ fn link_and_optimize(
         })?;
         llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
         diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-        report.fat = FatRunReport {
-            partitions: vec![PartitionReport {
-                bitcode_bytes: 0,
-                object_bytes: bytes.len(),
-                codegen: start.elapsed(),
-                ..PartitionReport::default()
-            }],
-            jobs: 1,
-            ..FatRunReport::default()
-        };
+        report.fat.partitions = vec![PartitionReport {
+            bitcode_bytes: 0,
+            object_bytes: bytes.len(),
+            codegen: start.elapsed(),
+            ..PartitionReport::default()
+        }];
+        report.fat.jobs = 1;
         return Ok(Optimized::Objects(vec![bytes]));
     }
     report.fat.late_passes_on_partitions = late_cut.is_some();
@@ -603,12 +607,13 @@ fn parse_all<'ctx, 'i>(
 }
 
 /// Links every parsed module into `base`, in input order; returns the
-/// warnings of each link, naming the module linked in.
+/// warnings of each link, naming the module linked in, and the module
+/// that brought in each strong definition.
 fn link_all<'ctx>(
     context: &'ctx Context,
     base: &Module<'ctx>,
     parsed: Parsed<'ctx, '_>,
-) -> Result<Vec<Diagnostic>> {
+) -> Result<(Vec<Diagnostic>, HashMap<String, String>)> {
     let mut linker = llvm::FatLinker::new(base);
     let mut diagnostics = Vec::new();
     // Which module brought each strong definition in, so that a symbol
@@ -638,7 +643,7 @@ fn link_all<'ctx>(
         }
         diagnostics.extend(llvm::take_diagnostics(context, &name));
     }
-    Ok(diagnostics)
+    Ok((diagnostics, strong))
 }
 
 /// Adds the names `module` defines strongly (external, not weak, not

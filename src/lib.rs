@@ -157,6 +157,7 @@ pub mod report;
 mod session;
 mod stages;
 mod thin;
+mod warnings;
 mod worker;
 
 pub mod distributed {

@@ -2,6 +2,7 @@
 //! per phase. Rendered as JSON (`--report`) and as a short human summary.
 
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -344,6 +345,9 @@ pub struct FatRunReport {
     /// Why the late passes ran on the whole module although the module was
     /// split and they were asked to run on partitions.
     pub late_passes_serial_because: Option<String>,
+    /// The input module that defined each internalized name, for the
+    /// strong definitions (a weak one may have had several).
+    pub internalized_from: BTreeMap<String, String>,
 }
 
 /// One fat LTO code generation partition.
@@ -524,7 +528,7 @@ impl Report {
 
     /// Whether this was a thin or thin-local run, whose [`Report::thin`] is
     /// filled.
-    fn is_thin(&self) -> bool {
+    pub(crate) fn is_thin(&self) -> bool {
         matches!(self.kind, RunKind::Thin | RunKind::ThinLocal)
     }
 
@@ -557,6 +561,7 @@ impl Report {
                 "jobs": self.fat.jobs,
                 "promoted_locals": self.fat.promoted_locals,
                 "shared_internalized": self.fat.shared_internalized,
+                "internalized_from": self.fat.internalized_from,
                 "relocalized": self.fat.relocalized,
                 "late_passes": if self.fat.late_passes_on_partitions { "partitions" } else { "serial" },
                 "late_passes_serial_because": self.fat.late_passes_serial_because,

@@ -290,6 +290,10 @@ struct State {
     pending: usize,
     finished: bool,
     progress: Option<Progress>,
+    /// The preserved names are a linker's (`lto-engine ld`): what native
+    /// inputs reference, the entry point and dynamic exports, decided as
+    /// lld decides; the warnings about a caller's names do not apply.
+    linker_preserves: bool,
 }
 
 impl Session {
@@ -478,7 +482,7 @@ impl Session {
         if self.shared.config.module_order == ModuleOrder::Name {
             state.inputs.modules.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        run_modules(
+        let mut output = run_modules(
             RunInputs {
                 config: &self.shared.config,
                 inputs: &state.inputs,
@@ -491,7 +495,19 @@ impl Session {
             },
             self.shared.kind,
             &backends,
-        )
+        )?;
+        if !state.linker_preserves {
+            let warnings =
+                crate::warnings::about_preserved(&state.exports, &output, &self.shared.config);
+            output.diagnostics.extend(warnings);
+        }
+        Ok(output)
+    }
+
+    /// Marks the preserved names as a linker's (see
+    /// `State::linker_preserves`).
+    pub(crate) fn preserved_by_linker(&self) {
+        self.lock().linker_preserves = true;
     }
 
     /// The state, once no background load is pending.

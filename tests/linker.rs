@@ -1377,3 +1377,59 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// The linker mode decides what stays visible as lld does (entry point,
+/// dynamic exports, what native inputs reference), so it prints none of
+/// the session's warnings about a caller's preserved names: a shared
+/// object whose version script hides its `main` links without one, and so
+/// does a program whose crt objects reference symbols the C library
+/// defines. The control: the same bitcode through `lto-engine thin`
+/// without preserving `main` warns.
+#[test]
+fn the_linker_mode_leaves_preserved_names_to_lld() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(
+        dir,
+        "lib.c",
+        "int main(void) { return 0; }\nint api(void) { return 1; }\n",
+    );
+    write(dir, "exports.map", "{\n  global: api;\n  local: *;\n};\n");
+    write(dir, "main.c", MAIN);
+    write(dir, "helper.c", HELPER);
+    let ld = format!("--ld-path={}", linker(dir).display());
+    for args in [
+        vec![
+            "-fPIC",
+            "-shared",
+            "lib.c",
+            "-Wl,--version-script=exports.map",
+            "-o",
+            "lib.so",
+        ],
+        vec!["main.c", "helper.c", "-o", "prog"],
+    ] {
+        let out = clang(dir)
+            .args(["-flto=thin", "-O2", "-fuse-ld=lld", &ld])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("warning"), "{args:?}: {stderr}");
+    }
+    assert_eq!(run_program(&dir.join("prog")), "41 8\n");
+
+    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "lib.c", "-o", "lib.o"]));
+    let out = Command::new(env!("CARGO_BIN_EXE_lto-engine"))
+        .current_dir(dir)
+        .args(["thin", "lib.o", "--export", "api", "-o", "out"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: lib.o: `main` is defined but not preserved"),
+        "{stderr}"
+    );
+}

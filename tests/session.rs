@@ -1195,3 +1195,48 @@ fn thin_and_fat_reports_count_each_modules_instructions() {
     assert!(fat.values().all(|&n| n > 0), "{fat:?}");
     assert_eq!(fat, thin);
 }
+
+/// The session warns where the final link would fail later, farther from
+/// the cause: `main` defined but not preserved (LTO makes it internal), and
+/// a preserved name that no input defines (a typo). The controls: `main`
+/// preserved, and names defined by a bitcode module or by a native object
+/// only, give no warning; a wrong program is not at stake, so both stay
+/// warnings.
+#[test]
+fn forgetting_main_or_preserving_a_name_nobody_defines_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = compile_c(dir.path(), &data("c/scale.c"), &["-O2"]);
+    for kind in [LtoKind::Fat, LtoKind::Thin] {
+        let run = |preserve: &[&str]| -> Vec<String> {
+            let context = Context::create();
+            let session = Session::new(Config::default(), kind).unwrap();
+            session.add_module(&build_main(&context, 0)).unwrap();
+            session.add_module(&build_unit(&context, 0)).unwrap();
+            session.add_path(&native).unwrap();
+            session.preserve(preserve.iter().copied()).unwrap();
+            let output = session.run().unwrap();
+            output
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .map(ToString::to_string)
+                .collect()
+        };
+        let forgot = run(&[]);
+        assert_eq!(forgot.len(), 1, "{kind:?}: {forgot:?}");
+        assert!(
+            forgot[0].starts_with("warning: cgu.main: `main` is defined but not preserved"),
+            "{kind:?}: {forgot:?}"
+        );
+        let typo = run(&["main", "mian"]);
+        assert_eq!(typo.len(), 1, "{kind:?}: {typo:?}");
+        assert!(
+            typo[0].starts_with(
+                "warning: preserved symbols: `mian` is preserved but no input defines it"
+            ),
+            "{kind:?}: {typo:?}"
+        );
+        let right = run(&["main", "stage_0", "lto_api_version"]);
+        assert!(right.is_empty(), "{kind:?}: {right:?}");
+    }
+}

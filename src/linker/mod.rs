@@ -848,6 +848,7 @@ fn run_group(
         session.add(Input::bitcode(module.name.clone(), module.bytes.clone()))?;
     }
     session.preserve(preserve)?;
+    session.preserved_by_linker();
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
@@ -970,6 +971,7 @@ fn index_only(
             session.add(Input::path(&resolved.modules[i].name))?;
         }
         session.preserve(preserved(line, resolved, &fat)?)?;
+        session.preserved_by_linker();
         let mut index = crate::distributed::IndexOptions::new(work.join("index"));
         index.prefix_replace = Some(replace.clone());
         index.object_suffix_replace = suffix.clone();

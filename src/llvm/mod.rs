@@ -66,7 +66,10 @@ pub enum Severity {
 
 /// One diagnostic LLVM reported while working on a module: a warning (a
 /// conflicting module flag, an inline-asm `.warning`), a remark asked for
-/// with [`Config::remarks`](crate::Config::remarks), or a note.
+/// with [`Config::remarks`](crate::Config::remarks), or a note; or one of
+/// the session's warnings about the preserved names (`main` defined but not
+/// preserved, a preserved name no input defines: `module` is then
+/// `preserved symbols`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostic {
