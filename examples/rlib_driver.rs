@@ -86,7 +86,7 @@ fn build_main<'c>(
     arg: u32,
 ) -> Result<Module<'c>, Box<dyn Error>> {
     let module = context.create_module(MAIN_MODULE);
-    module.set_triple(&TargetMachine::get_default_triple());
+    target_host(&module)?;
     let i32t = context.i32_type();
     let ptr = context.ptr_type(AddressSpace::default());
     let printf = module.add_function(
@@ -179,5 +179,27 @@ fn run() -> Result<(), Box<dyn Error>> {
     println!("internalized: {}{more}", shown.join(", "));
     println!("object: {}", files.objects[0].display());
     println!("link.rsp: {}", files.link_rsp.display());
+    Ok(())
+}
+
+/// Gives `module` the host's triple and data layout, as a compiler does for
+/// the target it compiles for: LTO refuses a module without a data layout,
+/// as lld does.
+fn target_host(module: &Module<'_>) -> Result<(), Box<dyn Error>> {
+    use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target};
+    Target::initialize_native(&InitializationConfig::default())?;
+    let triple = TargetMachine::get_default_triple();
+    let machine = Target::from_triple(&triple)?
+        .create_target_machine(
+            &triple,
+            "generic",
+            "",
+            inkwell::OptimizationLevel::Default,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
+        .ok_or("cannot create a target machine for the host")?;
+    module.set_triple(&triple);
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
     Ok(())
 }

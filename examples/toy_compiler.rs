@@ -100,7 +100,7 @@ impl Unit {
     /// bug is reported here, by unit, rather than deep inside LTO.
     fn build(self, context: &Context, units: usize) -> Result<Module<'_>, BoxError> {
         let module = context.create_module(&self.name());
-        module.set_triple(&TargetMachine::get_default_triple());
+        target_host(&module)?;
         match self {
             Unit::Step(k) => build_step(context, &module, k)?,
             Unit::Main => build_main(context, &module, units)?,
@@ -272,5 +272,28 @@ fn run() -> Result<(), BoxError> {
     }
     println!("diagnostics: {}", output.diagnostics.len());
     println!("output: {}", out.display());
+    Ok(())
+}
+
+/// Gives `module` the host's triple and data layout, as a compiler does for
+/// the target it compiles for: LTO refuses a module without a data layout,
+/// as lld does.
+fn target_host(module: &Module<'_>) -> Result<(), BoxError> {
+    use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target};
+    Target::initialize_native(&InitializationConfig::default())?;
+    let triple = TargetMachine::get_default_triple();
+    let machine = Target::from_triple(&triple)
+        .map_err(|e| e.to_string())?
+        .create_target_machine(
+            &triple,
+            "generic",
+            "",
+            inkwell::OptimizationLevel::Default,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
+        .ok_or("cannot create a target machine for the host")?;
+    module.set_triple(&triple);
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
     Ok(())
 }

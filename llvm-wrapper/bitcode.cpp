@@ -173,6 +173,31 @@ extern "C" int ltoe_bitcode_is_no_builtins(const char *data, size_t len, int *no
   return 0;
 }
 
+extern "C" int ltoe_bitcode_has_datalayout(const char *data, size_t len, size_t which,
+                                           int *hasDataLayout, char **err) {
+  auto contents = getBitcodeFileContents(bufferRef(data, len));
+  if (!contents)
+    return ltoe::fail(contents.takeError(), err);
+  if (which >= contents->Mods.size())
+    return ltoe::fail("no module #" + std::to_string(which) + " in the bitcode", err);
+  // The bitcode writer writes a symbol table only when irsymtab::build
+  // succeeds, and that refuses a module without a datalayout: with a symbol
+  // table, every module has one. Without (an older writer, a target without
+  // an assembly parser), the module's header records tell.
+  if (!contents->Symtab.empty()) {
+    *hasDataLayout = 1;
+    return 0;
+  }
+  LLVMContext context;
+  context.setDiagnosticHandler(std::make_unique<ltoe::SilentHandler>());
+  auto module = contents->Mods[which].getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                                    /*IsImporting=*/false);
+  if (!module)
+    return ltoe::fail(module.takeError(), err);
+  *hasDataLayout = (*module)->getDataLayoutStr().empty() ? 0 : 1;
+  return 0;
+}
+
 extern "C" int ltoe_module_uses_cfi(LLVMModuleRef moduleRef) {
   const Module &module = *unwrap(moduleRef);
   // clang -fsanitize=cfi* lists the functions whose jump tables it needs and

@@ -38,6 +38,10 @@ int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int errors_only, int *severi
 /* ---- bitcode reading and writing (bitcode.cpp) ---- */
 /* Number of modules in a bitcode file (wrapper header allowed). */
 int ltoe_bitcode_module_count(const char *data, size_t len, size_t *count, char **err);
+/* Whether module `which` has a datalayout: 1 at once when the bitcode has a
+ * symbol table (the writer builds one only then), else from a lazy load. */
+int ltoe_bitcode_has_datalayout(const char *data, size_t len, size_t which,
+                                int *has_datalayout, char **err);
 /* The producer string of the identification block ("LLVM22.1.8"), or "" when absent. */
 int ltoe_bitcode_producer(const char *data, size_t len, char **producer, char **err);
 /* Parses and fully materializes module `index` of the buffer into `ctx`,

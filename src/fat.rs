@@ -594,6 +594,9 @@ fn parse_all<'ctx, 'i>(
             let module = llvm::parse_bitcode(context, data, &name, index).map_err(|reason| {
                 parse_error(&input.name, data, llvm::with_error_text(context, reason))
             })?;
+            if !llvm::has_data_layout(&module) {
+                return Err(crate::input::no_data_layout(&input.name));
+            }
             let cost = llvm::instruction_count(&module);
             parsed.push(ParsedModule {
                 name,

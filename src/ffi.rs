@@ -110,6 +110,13 @@ extern "C" {
         producer: *mut *mut c_char,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_bitcode_has_datalayout(
+        data: *const c_char,
+        len: usize,
+        which: usize,
+        has_datalayout: *mut c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn ltoe_bitcode_is_no_builtins(
         data: *const c_char,
         len: usize,

@@ -18,11 +18,21 @@
 //! use lto_engine::{Config, LtoKind, Session, WriteTo};
 //! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
 //! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
-//! #     context.create_module_from_ir(buffer).unwrap()
+//! #     let module = context.create_module_from_ir(buffer).unwrap();
+//! #     use inkwell::targets::*;
+//! #     Target::initialize_native(&InitializationConfig::default()).unwrap();
+//! #     let triple = TargetMachine::get_default_triple();
+//! #     let machine = Target::from_triple(&triple).unwrap().create_target_machine(
+//! #         &triple, "generic", "", inkwell::OptimizationLevel::Default,
+//! #         RelocMode::PIC, CodeModel::Default).unwrap();
+//! #     module.set_triple(&triple);
+//! #     module.set_data_layout(&machine.get_target_data().get_data_layout());
+//! #     module
 //! # }
 //!
 //! // Two codegen units of a compiler, as inkwell modules (parsed from IR
-//! // text here to keep the example short).
+//! // text here to keep the example short), each with its target's triple
+//! // and data layout, as codegen sets them.
 //! let context = Context::create();
 //! let helper = module(&context, "cgu.0", "define i32 @twice(i32 %x) {
 //!     %r = mul i32 %x, 2
@@ -64,7 +74,16 @@
 //! use lto_engine::{Config, Input, LtoKind, ModuleRole, Session};
 //! # fn module<'c>(context: &'c Context, name: &str, ir: &str) -> inkwell::module::Module<'c> {
 //! #     let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), name);
-//! #     context.create_module_from_ir(buffer).unwrap()
+//! #     let module = context.create_module_from_ir(buffer).unwrap();
+//! #     use inkwell::targets::*;
+//! #     Target::initialize_native(&InitializationConfig::default()).unwrap();
+//! #     let triple = TargetMachine::get_default_triple();
+//! #     let machine = Target::from_triple(&triple).unwrap().create_target_machine(
+//! #         &triple, "generic", "", inkwell::OptimizationLevel::Default,
+//! #         RelocMode::PIC, CodeModel::Default).unwrap();
+//! #     module.set_triple(&triple);
+//! #     module.set_data_layout(&machine.get_target_data().get_data_layout());
+//! #     module
 //! # }
 //!
 //! let session = Session::new(Config::default(), LtoKind::Thin)?;

@@ -47,6 +47,9 @@ pub(crate) fn compile(config: &Config, input: &BitcodeInput, stem: &str) -> Resu
     let start = Instant::now();
     let module = llvm::parse_bitcode(&context, data, name, 0)
         .map_err(|reason| parse_error(name, data, llvm::with_error_text(&context, reason)))?;
+    if !llvm::has_data_layout(&module) {
+        return Err(crate::input::no_data_layout(name));
+    }
     timed(Step::Parse, start);
     let triple = codegen::triple_for(config, &module);
     let machine = codegen::target_machine(config, &triple, Some(&module))?;

@@ -83,6 +83,8 @@ trait InMemory {
     fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String>;
     /// The IR verifier's complaints, if any.
     fn verify(&self) -> std::result::Result<(), String>;
+    /// Whether it has a data layout.
+    fn has_data_layout(&self) -> bool;
 }
 
 impl InMemory for Module<'_> {
@@ -92,6 +94,10 @@ impl InMemory for Module<'_> {
 
     fn verify(&self) -> std::result::Result<(), String> {
         crate::llvm::verify_unchanged(self)
+    }
+
+    fn has_data_layout(&self) -> bool {
+        crate::llvm::has_data_layout(self)
     }
 
     fn serialize(&self, thin: bool) -> std::result::Result<InputBytes, String> {
@@ -354,6 +360,9 @@ impl Session {
             Source::Module(module) => {
                 let name = input.name.unwrap_or_else(|| module.own_name());
                 self.check_open(&name)?;
+                if !module.has_data_layout() {
+                    return Err(crate::input::no_data_layout(&name));
+                }
                 if self.shared.config.verify_inputs {
                     // Here, on the caller's thread and with the value names
                     // still there, the error arrives where the mistake was

@@ -339,7 +339,8 @@ fn invalid_ir(dir: &Path) -> PathBuf {
     let source = dir.join("invalid.ll");
     std::fs::write(
         &source,
-        "target triple = \"x86_64-pc-linux-gnu\"\n\
+        "target datalayout = \"e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128\"\n\
+         target triple = \"x86_64-pc-linux-gnu\"\n\
          define i32 @main() {\n\
          entry:\n  %a = add i32 %b, 1\n  %b = add i32 1, 2\n  ret i32 %a\n}\n",
     )
@@ -395,7 +396,8 @@ fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
     let source = dir.path().join("cpu.ll");
     std::fs::write(
         &source,
-        "target triple = \"x86_64-pc-linux-gnu\"\n\
+        "target datalayout = \"e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128\"\n\
+         target triple = \"x86_64-pc-linux-gnu\"\n\
          define i32 @main() #0 {\n  ret i32 0\n}\n\
          attributes #0 = { \"target-cpu\"=\"x96-64\" \"target-features\"=\"+sse2,+bogus\" }\n",
     )
@@ -455,12 +457,42 @@ fn unknown_processors_and_features_are_warnings_not_stderr_noise() {
     }
 }
 
-/// `dir/<name>.bc`: a module for `triple` defining `i32 @<function>()`.
+/// The data layout LLVM 22 gives `triple`'s architecture.
+fn data_layout(triple: &str) -> &'static str {
+    match triple.split('-').next() {
+        Some("x86_64") => {
+            "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
+        }
+        Some("aarch64") => "e-m:e-p270:32:32-p271:32:32-p272:64:64-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128-Fn32",
+        Some("riscv64") => "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128",
+        _ => panic!("no data layout for {triple}"),
+    }
+}
+
+/// `dir/<name>.bc`: a module for `triple` (with its data layout) defining
+/// `i32 @<function>()`.
 fn one_function_module(dir: &Path, name: &str, triple: &str, function: &str) -> PathBuf {
+    one_function_module_with(dir, name, triple, function, Some(data_layout(triple)))
+}
+
+/// As [`one_function_module`], with `layout` as the module's data layout
+/// (none when `None`).
+fn one_function_module_with(
+    dir: &Path,
+    name: &str,
+    triple: &str,
+    function: &str,
+    layout: Option<&str>,
+) -> PathBuf {
     let source = dir.join(format!("{name}.ll"));
+    let layout = layout
+        .map(|layout| format!("target datalayout = \"{layout}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &source,
-        format!("target triple = \"{triple}\"\ndefine i32 @{function}() {{\n  ret i32 7\n}}\n"),
+        format!(
+            "{layout}target triple = \"{triple}\"\ndefine i32 @{function}() {{\n  ret i32 7\n}}\n"
+        ),
     )
     .unwrap();
     let bitcode = dir.join(format!("{name}.bc"));
@@ -545,4 +577,67 @@ fn modules_for_another_target_are_refused() {
         .build()
         .unwrap();
     run(LtoKind::Fat, &[&main, &math], config).unwrap();
+}
+
+/// A module without a data layout is refused, as lld refuses it (`input
+/// module has no datalayout`), fat and thin, from a file (at `run`) and
+/// from memory (at `add`), naming the module. Controls: lld's own refusal
+/// of the same bitcode; the same modules with the layout run.
+#[test]
+fn a_module_without_a_data_layout_is_refused_as_lld_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let triple = "x86_64-pc-linux-gnu";
+    let bare = one_function_module_with(dir.path(), "bare", triple, "main", None);
+    let out = Command::new("ld.lld-22")
+        .arg(&bare)
+        .args(["-e", "main", "-o"])
+        .arg(dir.path().join("lld-prog"))
+        .output()
+        .unwrap();
+    let lld = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{lld}");
+    assert!(lld.contains("input module has no datalayout"), "{lld}");
+
+    let laid = one_function_module(dir.path(), "laid", triple, "main");
+    let context = inkwell::context::Context::create();
+    let module = context.create_module("cgu.bare");
+    module.set_triple(&inkwell::targets::TargetMachine::get_default_triple());
+    let i32_type = context.i32_type();
+    let main = module.add_function("main", i32_type.fn_type(&[], false), None);
+    let builder = context.create_builder();
+    builder.position_at_end(context.append_basic_block(main, "entry"));
+    builder
+        .build_return(Some(&i32_type.const_int(0, false)))
+        .unwrap();
+    for (_, kind) in KINDS {
+        let session = Session::new(Config::default(), kind).unwrap();
+        session.add_path(&bare).unwrap();
+        session.preserve(["main"]).unwrap();
+        let error = session.run().expect_err("no datalayout").to_string();
+        assert!(
+            error.contains("bare.bc") && error.contains("input module has no datalayout"),
+            "{kind:?}: {error}"
+        );
+        let session = Session::new(Config::default(), kind).unwrap();
+        let error = session
+            .add_module(&module)
+            .expect_err("no datalayout")
+            .to_string();
+        assert!(
+            error.contains("cgu.bare") && error.contains("input module has no datalayout"),
+            "{kind:?}: {error}"
+        );
+    }
+    target_host(&module);
+    for (_, kind) in KINDS {
+        let session = Session::new(Config::default(), kind).unwrap();
+        session.add_path(&laid).unwrap();
+        session
+            .add_module(&module)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        session.preserve(["main"]).unwrap();
+        // Two definitions of main: the point is that both were taken in.
+        let error = session.run().expect_err("main defined twice").to_string();
+        assert!(error.contains("multiply defined"), "{kind:?}: {error}");
+    }
 }

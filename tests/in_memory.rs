@@ -16,7 +16,7 @@ fn build_modules(context: &Context) -> (inkwell::module::Module<'_>, inkwell::mo
     let triple = TargetMachine::get_default_triple();
 
     let callee = context.create_module("cgu.0");
-    callee.set_triple(&triple);
+    target_host(&callee);
     let helper = callee.add_function("helper", fn_type, None);
     let builder = context.create_builder();
     builder.position_at_end(context.append_basic_block(helper, "entry"));
@@ -27,7 +27,7 @@ fn build_modules(context: &Context) -> (inkwell::module::Module<'_>, inkwell::mo
     builder.build_return(Some(&product)).unwrap();
 
     let caller = context.create_module("cgu.1");
-    caller.set_triple(&triple);
+    target_host(&caller);
     let decl = caller.add_function("helper", fn_type, Some(Linkage::External));
     let entry = caller.add_function("entry", fn_type, None);
     builder.position_at_end(context.append_basic_block(entry, "entry"));

@@ -25,7 +25,7 @@ const UNITS: usize = 8;
 /// `stage_{k-1}(x) * 3 + k`, calling into the previous unit.
 fn build_unit(context: &Context, k: usize) -> Module<'_> {
     let module = context.create_module(&format!("cgu.{k}"));
-    module.set_triple(&TargetMachine::get_default_triple());
+    target_host(&module);
     let i32t = context.i32_type();
     let fn_type = i32t.fn_type(&[i32t.into()], false);
     let function = module.add_function(&format!("stage_{k}"), fn_type, None);
@@ -62,7 +62,7 @@ fn build_unit(context: &Context, k: usize) -> Module<'_> {
 /// `cgu.main`: `int main(void) { printf("%d\n", stage_<last>(2)); }`.
 fn build_main(context: &Context, last: usize) -> Module<'_> {
     let module = context.create_module("cgu.main");
-    module.set_triple(&TargetMachine::get_default_triple());
+    target_host(&module);
     let i32t = context.i32_type();
     let ptr = context.ptr_type(Default::default());
     let printf = module.add_function(
@@ -1112,6 +1112,7 @@ fn in_memory_modules_are_verified_when_added() {
     let foreign = build_unit(&other, 0);
     let i32t = context.i32_type();
     let caller = context.create_module("cgu.caller");
+    target_host(&caller);
     let function = caller.add_function("caller", i32t.fn_type(&[], false), None);
     let builder = context.create_builder();
     builder.position_at_end(context.append_basic_block(function, "entry"));
@@ -1129,6 +1130,7 @@ fn in_memory_modules_are_verified_when_added() {
 
     // Invalid IR: `%late` used before it is defined.
     let broken = context.create_module("cgu.broken");
+    target_host(&broken);
     let function = broken.add_function("broken", i32t.fn_type(&[i32t.into()], false), None);
     let entry = context.append_basic_block(function, "entry");
     let next = context.append_basic_block(function, "next");

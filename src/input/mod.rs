@@ -502,6 +502,19 @@ pub(crate) fn check_one_target<'a>(
     Ok(())
 }
 
+/// A module without a data layout, which LLVM's LTO refuses as lld does
+/// (`input module has no datalayout`): its symbol table cannot be built,
+/// and code generation would lay out with the target's rules IR that was
+/// built without knowing them.
+pub(crate) fn no_data_layout(name: &str) -> Error {
+    Error::invalid(
+        name,
+        Phase::Parse,
+        "input module has no datalayout (lld refuses it too): set the target \
+         machine's data layout on the module before handing it over",
+    )
+}
+
 pub(crate) fn parse_error(name: &str, data: &[u8], reason: String) -> Error {
     let reason = match crate::llvm::bitcode_producer(data) {
         Some(producer)

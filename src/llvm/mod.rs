@@ -304,6 +304,31 @@ pub fn bitcode_is_no_builtins(data: &[u8]) -> Result<bool, String> {
     status(code, err).map(|()| flag != 0)
 }
 
+/// Whether module `which` of a bitcode buffer has a data layout (LLVM's
+/// LTO refuses a module without one: its symbol table cannot be built).
+/// Cheap when the bitcode has a symbol table; else reads the module's
+/// header records, not its bodies.
+pub fn bitcode_has_data_layout(data: &[u8], which: usize) -> Result<bool, String> {
+    let mut flag: c_int = 0;
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `data` is valid for `len` bytes during the call.
+    let code = unsafe {
+        ffi::ltoe_bitcode_has_datalayout(
+            data.as_ptr().cast(),
+            data.len(),
+            which,
+            &mut flag,
+            &mut err,
+        )
+    };
+    status(code, err).map(|()| flag != 0)
+}
+
+/// Whether an in-memory module has a data layout.
+pub fn has_data_layout(module: &Module<'_>) -> bool {
+    !module.get_data_layout().as_str().to_bytes().is_empty()
+}
+
 /// Parses module `index` of a bitcode buffer into `context`, naming it
 /// `name`. The context must record diagnostics ([`install_diagnostics`]).
 pub fn parse_bitcode<'ctx>(

@@ -353,6 +353,11 @@ pub(crate) fn prepare(input: &BitcodeInput, config: &Config) -> Result<ThinModul
     }
     let info =
         llvm::bitcode_lto_info(data, 0).map_err(|reason| parse_error(&input.name, data, reason))?;
+    let has_data_layout = llvm::bitcode_has_data_layout(data, 0)
+        .map_err(|reason| parse_error(&input.name, data, reason))?;
+    if !has_data_layout {
+        return Err(crate::input::no_data_layout(&input.name));
+    }
     // A full-LTO summary (clang -flto=full writes one) is not one ThinLTO
     // imports from: such modules get a ThinLTO summary too. So does a module
     // marked for LTO unit splitting (-fwhole-program-vtables), rewritten
@@ -405,6 +410,9 @@ fn split_unit(input: &BitcodeInput, config: &Config) -> Result<ThinModule> {
     };
     let module = parse(0)?;
     let regular = parse(1)?;
+    if !llvm::has_data_layout(&module) || !llvm::has_data_layout(&regular) {
+        return Err(crate::input::no_data_layout(&input.name));
+    }
     crate::stages::check_input(config, &input.name, &module, None)?;
     crate::stages::check_input(config, &input.name, &regular, None)?;
     if llvm::uses_cfi(&module) || llvm::uses_cfi(&regular) {

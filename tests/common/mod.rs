@@ -261,3 +261,25 @@ pub fn thin_report(report: &lto_engine::Report) -> &lto_engine::report::ThinRunR
     );
     &report.thin
 }
+
+/// Gives an in-memory module the host's triple and data layout, as a
+/// compiler does before handing a module to LTO (a module without a data
+/// layout is refused, as lld refuses it).
+pub fn target_host(module: &inkwell::module::Module<'_>) {
+    use inkwell::targets::{InitializationConfig, Target, TargetMachine};
+    Target::initialize_native(&InitializationConfig::default()).unwrap();
+    let triple = TargetMachine::get_default_triple();
+    let machine = Target::from_triple(&triple)
+        .unwrap()
+        .create_target_machine(
+            &triple,
+            "generic",
+            "",
+            inkwell::OptimizationLevel::Default,
+            inkwell::targets::RelocMode::PIC,
+            inkwell::targets::CodeModel::Default,
+        )
+        .unwrap();
+    module.set_triple(&triple);
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
+}
