@@ -13,7 +13,6 @@ use lto_engine::{ModuleBuffer, ThinBuffer};
 fn build_modules(context: &Context) -> (inkwell::module::Module<'_>, inkwell::module::Module<'_>) {
     let i32t = context.i32_type();
     let fn_type = i32t.fn_type(&[i32t.into()], false);
-    let triple = TargetMachine::get_default_triple();
 
     let callee = context.create_module("cgu.0");
     target_host(&callee);

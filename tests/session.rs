@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use inkwell::context::Context;
 use inkwell::module::{FlagBehavior, Linkage, Module};
-use inkwell::targets::TargetMachine;
 use lto_engine::report::Step;
 use lto_engine::{
     Backends, Config, Error, Input, Jobs, Jobserver, LtoKind, ModuleLto, ModuleOrder, ModuleRole,
