@@ -596,7 +596,7 @@ impl Report {
         let phases: Vec<String> = self
             .phases
             .iter()
-            .map(|(step, d)| format!("{step} {:.3}s", d.as_secs_f64()))
+            .map(|(step, d)| format!("{step} {}", short_duration(*d)))
             .collect();
         out.push_str(&format!("  phases: {}\n", phases.join(", ")));
         if let Some(base) = &self.base_module {
@@ -610,7 +610,7 @@ impl Report {
                 .fat
                 .partitions
                 .iter()
-                .map(|p| format!("{:.3}s", p.codegen.as_secs_f64()))
+                .map(|p| short_duration(p.codegen))
                 .collect();
             out.push_str(&format!(
                 "  codegen: {} partitions on {} threads ({})\n",
@@ -623,7 +623,7 @@ impl Report {
                     .fat
                     .partitions
                     .iter()
-                    .map(|p| format!("{:.3}s", p.optimize.as_secs_f64()))
+                    .map(|p| short_duration(p.optimize))
                     .collect();
                 out.push_str(&format!(
                     "  late passes on the partitions ({})\n",
@@ -634,6 +634,17 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// A duration for a terminal: seconds to the millisecond, and below ten
+/// milliseconds in milliseconds, so that a short phase that ran does not
+/// read as `0.000s`.
+fn short_duration(duration: Duration) -> String {
+    if duration >= Duration::from_millis(10) {
+        format!("{:.3}s", duration.as_secs_f64())
+    } else {
+        format!("{:.2}ms", duration.as_secs_f64() * 1000.0)
     }
 }
 
@@ -905,6 +916,17 @@ mod tests {
             }
             assert!(summary.contains(", 0 internalized"), "{summary}");
         }
+    }
+
+    /// A phase of under a millisecond that ran reads as such, not as
+    /// `0.000s`; long ones stay in seconds.
+    #[test]
+    fn short_phases_print_in_milliseconds() {
+        assert_eq!(short_duration(Duration::from_micros(380)), "0.38ms");
+        assert_eq!(short_duration(Duration::ZERO), "0.00ms");
+        assert_eq!(short_duration(Duration::from_millis(9)), "9.00ms");
+        assert_eq!(short_duration(Duration::from_millis(10)), "0.010s");
+        assert_eq!(short_duration(Duration::from_secs(1)), "1.000s");
     }
 
     #[test]
