@@ -1171,7 +1171,7 @@ fn in_memory_modules_are_verified_when_added() {
 
 /// Each module's instruction count is in the report of a thin run as of a
 /// fat one (thin counts from the summaries, fat after parsing): the same,
-/// non-zero numbers, by module.
+/// non-zero numbers, by module; and fat's optimize step is timed.
 #[test]
 fn thin_and_fat_reports_count_each_modules_instructions() {
     let counts = |kind: LtoKind| -> BTreeMap<String, u64> {
@@ -1183,6 +1183,19 @@ fn thin_and_fat_reports_count_each_modules_instructions() {
         session.add_module(&build_main(&context, 2)).unwrap();
         session.preserve(["main"]).unwrap();
         let output = session.run().unwrap();
+        if kind == LtoKind::Fat {
+            // The run optimized: its optimize step took time.
+            let optimize = output
+                .report
+                .phases
+                .iter()
+                .find(|(s, _)| *s == Step::Optimize);
+            assert!(
+                optimize.is_some_and(|(_, d)| !d.is_zero()),
+                "{:?}",
+                output.report.phases
+            );
+        }
         output
             .report
             .modules
