@@ -60,7 +60,7 @@ fn warning(module: &str, message: &str) -> Diagnostic {
 
 /// The modules that defined `name` globally and in which LTO internalized
 /// or dropped it.
-fn modules_that_lost<'a>(report: &'a crate::Report, name: &str) -> Vec<&'a str> {
+fn modules_that_lost<'a>(report: &'a crate::report::Report, name: &str) -> Vec<&'a str> {
     if report.is_thin() {
         return report
             .thin
