@@ -19,6 +19,7 @@ use crate::codegen;
 use crate::config::{Config, EmitKind, FatLatePasses, FatPartitions};
 use crate::error::{Error, Phase, Result};
 use crate::input::{parse_error, BitcodeInput};
+use crate::jobs::JobSlots;
 use crate::llvm::{self, Diagnostic, PipelinePart};
 use crate::report::{ModuleReport, PartitionReport, Report, RunKind, Step};
 use crate::stages::{StageName, Stages};
@@ -36,6 +37,7 @@ pub(crate) fn run(
     config: &Config,
     modules: &[BitcodeInput],
     preserved: &BTreeSet<String>,
+    slots: &JobSlots,
 ) -> Result<FatRun> {
     let mut report = Report {
         kind: RunKind::Fat,
@@ -56,8 +58,15 @@ pub(crate) fn run(
                 late_cut,
             } => {
                 llvm::release_free_memory();
-                let (objects, partition_diagnostics) =
-                    compile_partitions(config, &triple, &split, &base_name, late_cut, &mut report)?;
+                let (objects, partition_diagnostics) = compile_partitions(
+                    config,
+                    &triple,
+                    &split,
+                    &base_name,
+                    late_cut,
+                    &mut report,
+                    slots,
+                )?;
                 diagnostics.extend(partition_diagnostics);
                 objects
             }
@@ -389,6 +398,7 @@ fn compile_partitions(
     base_name: &str,
     late_cut: Option<usize>,
     report: &mut Report,
+    slots: &JobSlots,
 ) -> Result<(Vec<Vec<u8>>, Vec<Diagnostic>)> {
     let count = split.parts.len();
     let mut digest = Vec::with_capacity(20 * count);
@@ -440,24 +450,22 @@ fn compile_partitions(
     // Largest first, so that the last one to finish is a small one.
     let mut order: Vec<usize> = (0..count).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(split.parts[i].as_bytes().len()));
-    let parallelism = config.jobs.resolve();
     let start = Instant::now();
-    let (results, run) =
-        crate::jobs::run_each(&order, count, &parallelism, "lto-engine-codegen", |i| {
-            let started = Instant::now();
-            let name = format!("{base_name}#{i}");
-            let (object, diagnostics, optimize) = codegen_partition(
-                config,
-                triple,
-                i,
-                split.parts[i].as_bytes(),
-                &name,
-                &repairs[i],
-                &suffix,
-                late_cut,
-            )?;
-            Ok((object, diagnostics, optimize, started.elapsed() - optimize))
-        })?;
+    let (results, run) = slots.run_each(&order, count, "lto-engine-codegen", |i| {
+        let started = Instant::now();
+        let name = format!("{base_name}#{i}");
+        let (object, diagnostics, optimize) = codegen_partition(
+            config,
+            triple,
+            i,
+            split.parts[i].as_bytes(),
+            &name,
+            &repairs[i],
+            &suffix,
+            late_cut,
+        )?;
+        Ok((object, diagnostics, optimize, started.elapsed() - optimize))
+    })?;
     report.phases.push((Step::Codegen, start.elapsed()));
     let mut objects = Vec::with_capacity(count);
     let mut diagnostics = Vec::new();

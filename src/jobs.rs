@@ -4,8 +4,115 @@
 use crate::config::Parallelism;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The parallel work of one session, under its [`Parallelism`]: every path
+/// that runs work in parallel (loading thin modules, cache keys, thin
+/// backends, index files, fat partitions, modules compiled alone) goes
+/// through it, so a jobserver's tokens bound them all; it counts the most
+/// items that ran at once, across paths.
+#[derive(Debug, Clone)]
+pub(crate) struct JobSlots {
+    parallelism: Parallelism,
+    meter: Arc<Meter>,
+}
+
+#[derive(Debug, Default)]
+struct Meter {
+    active: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Meter {
+    fn enter(&self) -> Busy<'_> {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Busy(self)
+    }
+}
+
+/// One item at work, counted until dropped.
+pub(crate) struct Busy<'a>(&'a Meter);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Leave to run one item beside the caller's own work (see
+/// [`JobSlots::try_background`]): the token it holds, if any, goes back
+/// to the jobserver when it is dropped.
+pub(crate) struct BackgroundSlot<'a> {
+    _token: Option<jobserver::Acquired>,
+    _busy: Busy<'a>,
+}
+
+impl JobSlots {
+    /// The slots of `parallelism`, nothing run yet.
+    pub fn new(parallelism: Parallelism) -> Self {
+        JobSlots {
+            parallelism,
+            meter: Arc::default(),
+        }
+    }
+
+    /// The most items that ran at once so far, across every path.
+    pub fn peak(&self) -> usize {
+        self.meter.peak.load(Ordering::SeqCst)
+    }
+
+    /// [`run_each`] under these slots, each item counted.
+    pub fn run_each<T: Send>(
+        &self,
+        order: &[usize],
+        slots: usize,
+        thread_name: &str,
+        work: impl Fn(usize) -> Result<T> + Sync,
+    ) -> Result<(Vec<Option<T>>, ParallelRun)> {
+        run_each(order, slots, &self.parallelism, thread_name, |i| {
+            let _busy = self.meter.enter();
+            work(i)
+        })
+    }
+
+    /// `work(i)` for every `i` below `count`, in parallel under these
+    /// slots; the results in index order, or the first error (in index
+    /// order).
+    pub fn map<T: Send>(
+        &self,
+        count: usize,
+        thread_name: &str,
+        work: impl Fn(usize) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let order: Vec<usize> = (0..count).collect();
+        let (results, _) = self.run_each(&order, count, thread_name, work)?;
+        results
+            .into_iter()
+            .map(|result| {
+                result.ok_or_else(|| Error::Config("a parallel item produced nothing".to_string()))
+            })
+            .collect()
+    }
+
+    /// Leave to run one item now in the background, while the caller's
+    /// thread goes on with its own work (which holds the process's implicit
+    /// token): with threads, always (the caller's pool bounds them); with a
+    /// jobserver, only when a token is free at once. `None`: leave the item
+    /// to a later [`JobSlots::run_each`].
+    pub fn try_background(&self) -> Option<BackgroundSlot<'_>> {
+        let token = match &self.parallelism {
+            Parallelism::Threads(_) => None,
+            // Unsupported (an anonymous pipe) or an error: no token.
+            Parallelism::Tokens(client) => Some(client.client().try_acquire().ok()??),
+        };
+        Some(BackgroundSlot {
+            _token: token,
+            _busy: self.meter.enter(),
+        })
+    }
+}
 
 /// With a jobserver, at most this many workers wait for tokens: more would
 /// only be threads blocked on the pipe.

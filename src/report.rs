@@ -495,6 +495,11 @@ pub struct Report {
     pub internalized: Vec<String>,
     /// Size of the emitted output.
     pub output_bytes: usize,
+    /// The most pieces of work the session had running at once, across
+    /// every parallel path (loading thin modules, cache keys, backends,
+    /// index files, fat partitions, modules compiled alone): at most the
+    /// thread count, or the jobserver's tokens plus the implicit one.
+    pub max_concurrent_jobs: usize,
     /// Wall time of each phase, in order.
     pub phases: Vec<(Step, Duration)>,
     /// ThinLTO details: filled in thin and thin-local runs, empty
@@ -550,6 +555,7 @@ impl Report {
             })).collect::<Vec<_>>(),
             "preserved": self.preserved,
             "internalized": self.internalized,
+            "max_concurrent_jobs": self.max_concurrent_jobs,
             "output_bytes": self.output_bytes,
             "phases": self.phases.iter().map(|(step, d)| json!({
                 "phase": step.as_str(),

@@ -7,6 +7,7 @@ pub use crate::config::{LtoKind, ModuleLto, ModuleRole};
 use crate::error::{Error, Phase, Result};
 use crate::fat;
 use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem};
+use crate::jobs::JobSlots;
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::{Output, OutputObject};
 use crate::report::{Report, RunKind, Step};
@@ -265,8 +266,11 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when a background task ends.
     idle: Condvar,
-    /// Runs the per-module work that needs no other module.
+    /// Runs the per-module work that needs no other module, as modules
+    /// arrive, each item in one of `slots`.
     workers: rayon::ThreadPool,
+    /// All the session's parallel work, under `Config::jobs`.
+    slots: JobSlots,
     /// The ThinLTO cache, opened up front so that entries of unchanged
     /// modules are read early.
     cache: Option<Cache>,
@@ -318,6 +322,7 @@ impl Session {
             }
             _ => None,
         };
+        let slots = JobSlots::new(config.jobs.resolve());
         let threads = config.jobs.count();
         let workers = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -331,6 +336,7 @@ impl Session {
                 state: Mutex::new(State::default()),
                 idle: Condvar::new(),
                 workers,
+                slots,
                 cache,
                 pool,
                 validated,
@@ -505,6 +511,7 @@ impl Session {
             self.shared.kind,
             &backends,
         )?;
+        output.report.max_concurrent_jobs = self.shared.slots.peak();
         if !state.linker_preserves {
             let warnings =
                 crate::warnings::about_preserved(&state.exports, &output, &self.shared.config);
@@ -598,11 +605,20 @@ impl Session {
     fn spawn_load(&self, input: BitcodeInput) {
         let shared = Arc::clone(&self.shared);
         self.shared.workers.spawn(move || {
+            // Under a jobserver, only with a token free now: the caller's
+            // own thread holds the implicit one. Otherwise the run loads it.
+            let Some(slot) = shared.slots.try_background() else {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.pending -= 1;
+                shared.idle.notify_all();
+                return;
+            };
             let result = shared.load(&input);
             let early = result
                 .as_ref()
                 .ok()
                 .and_then(|module| shared.read_unchanged(module));
+            drop(slot);
             let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             match result {
                 Ok(module) => {
@@ -761,18 +777,13 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
         .collect();
     let order: Vec<usize> = (0..alone.len()).collect();
     let pool = run.shared.pool.as_deref();
-    let (compiled, _) = crate::jobs::run_each(
-        &order,
-        alone.len(),
-        &config.jobs.resolve(),
-        "lto-engine-no-lto",
-        |i| {
-            if let Some(pool) = pool {
-                worker::check(pool, alone[i])?;
-            }
-            crate::nolto::compile(config, alone[i], &stems[i])
-        },
-    )?;
+    let slots = &run.shared.slots;
+    let (compiled, _) = slots.run_each(&order, alone.len(), "lto-engine-no-lto", |i| {
+        if let Some(pool) = pool {
+            worker::check(pool, alone[i])?;
+        }
+        crate::nolto::compile(config, alone[i], &stems[i])
+    })?;
 
     let mut preserved = run.exports.clone();
     preserved.extend(run.inputs.native_references.iter().cloned());
@@ -826,16 +837,12 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                 // Each input parsed and verified in a worker before this
                 // process parses it to link.
                 let order: Vec<usize> = (0..groups.lto.len()).collect();
-                crate::jobs::run_each(
-                    &order,
-                    groups.lto.len(),
-                    &config.jobs.resolve(),
-                    "lto-engine-check",
-                    |i| worker::check(pool, groups.lto[i]),
-                )?;
+                slots.run_each(&order, groups.lto.len(), "lto-engine-check", |i| {
+                    worker::check(pool, groups.lto[i])
+                })?;
             }
             let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
-            let (partitions, report, diagnostics) = fat::run(config, &modules, &preserved)?;
+            let (partitions, report, diagnostics) = fat::run(config, &modules, &preserved, slots)?;
             let name = report.base_module.clone().unwrap_or_default();
             let stem = crate::thin::file_stem(&name, &mut used_stems);
             let extension = config.emit.extension();
@@ -864,15 +871,19 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             let shared = run.shared;
             let prefetched = std::mem::take(&mut run.prefetched);
             let before_run = shared.created.elapsed();
+            let setup = |executor| thin::ThinRunSetup {
+                preserved: &preserved,
+                kind: thin_kind,
+                progress,
+                prefetched,
+                executor,
+                slots,
+            };
             let (objects, mut report, diagnostics) = match pool {
                 None => thin::run(
                     config,
                     || load_thin(&thin_modules, prepared, shared),
-                    &preserved,
-                    thin_kind,
-                    progress,
-                    prefetched,
-                    None,
+                    setup(None),
                 )?,
                 Some(pool) => {
                     let copies = ModuleCopies::default();
@@ -883,15 +894,7 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                     };
                     let execute =
                         |data: &ThinData, i: usize| contained_backend(pool, data, i, &copies);
-                    thin::run(
-                        config,
-                        load,
-                        &preserved,
-                        thin_kind,
-                        progress,
-                        prefetched,
-                        Some(&execute),
-                    )?
+                    thin::run(config, load, setup(Some(&execute)))?
                 }
             };
             report.thin.serial_before_backends += before_run;
@@ -905,13 +908,13 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             };
             let modules = load_thin(&thin_modules, &mut run.prepared, run.shared)?;
             let start = Instant::now();
-            let data = ThinData::build_for_index(modules, &preserved, config, options)?;
+            let data = ThinData::build_for_index(modules, &preserved, config, options, slots)?;
             report.preserved = data.preserved().iter().cloned().collect();
             report.internalized = data.internalized();
             let thin_link = start.elapsed();
             report.phases.push((Step::ThinLink, thin_link));
             report.thin.thin_link = thin_link;
-            jobs = report.time(Step::IndexFiles, || data.write_index_files(options))?;
+            jobs = report.time(Step::IndexFiles, || data.write_index_files(options, slots))?;
             (Vec::new(), report, Vec::new())
         }
     };
@@ -1020,13 +1023,30 @@ fn load_thin(
     prepared: &mut HashMap<String, ThinModule>,
     shared: &Shared,
 ) -> Result<Vec<ThinModule>> {
-    let mut loaded = modules
+    // What the background did not load, loaded now in parallel.
+    let mut ready: Vec<Option<ThinModule>> = modules
         .iter()
-        .map(|input| match prepared.remove(&input.name) {
-            Some(module) => Ok(module),
-            None => shared.load(input),
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|input| prepared.remove(&input.name))
+        .collect();
+    let missing: Vec<usize> = (0..modules.len()).filter(|&i| ready[i].is_none()).collect();
+    let (mut fresh, _) =
+        shared
+            .slots
+            .run_each(&missing, modules.len(), "lto-engine-load", |i| {
+                shared.load(modules[i])
+            })?;
+    let mut loaded = Vec::with_capacity(modules.len());
+    for (i, slot) in ready.iter_mut().enumerate() {
+        match slot.take().or_else(|| fresh[i].take()) {
+            Some(module) => loaded.push(module),
+            None => {
+                return Err(Error::Usage(format!(
+                    "{}: the module was not loaded for the thin link",
+                    modules[i].name
+                )))
+            }
+        }
+    }
     thin::assign_file_stems(&mut loaded);
     Ok(loaded)
 }

@@ -1254,3 +1254,104 @@ fn forgetting_main_or_preserving_a_name_nobody_defines_is_a_warning() {
         assert!(right.is_empty(), "{kind:?}: {right:?}");
     }
 }
+
+/// A hook that makes the first stage of every backend, fat run and module
+/// compiled alone last long enough for work on other threads to overlap,
+/// and counts, apart from the engine's own count, how many of those were
+/// in it at once (`peak`).
+fn slow_first_stages(peak: Arc<AtomicUsize>) -> StageHook {
+    let active = Arc::new(AtomicUsize::new(0));
+    StageHook::new(move |stage| {
+        if matches!(
+            stage.stage,
+            StageName::ThinLtoInput | StageName::LtoAfterOpt | StageName::NoOpt
+        ) {
+            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+}
+
+/// Every path that runs work in parallel takes its slots from the
+/// session's jobs: under a jobserver whose only token is the process's own
+/// (make -j1), no two pieces of work ever run at once, on any path (loading
+/// thin modules, cache keys, backends, a module compiled alone, index files
+/// and the copies they need, fat partitions). The control: with three
+/// tokens (make -j3), some path runs work side by side, never more than
+/// three. A stage hook counts the LLVM stages it sees at once as well, a
+/// measure the engine's own count does not feed.
+#[test]
+fn a_jobserver_of_one_token_runs_one_job_at_a_time_on_every_path() {
+    let peaks = |tokens_in_pipe: usize| -> Vec<(&'static str, usize)> {
+        let client = jobserver::Client::new(tokens_in_pipe).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let in_hook = Arc::new(AtomicUsize::new(0));
+        let config = |build: lto_engine::ConfigBuilder| {
+            build
+                .jobs(Jobs::Jobserver(Jobserver::new(client.clone())))
+                .stage_hook(slow_first_stages(Arc::clone(&in_hook)))
+                .build()
+                .unwrap()
+        };
+        let context = Context::create();
+        let add_program = |session: &Session| {
+            for k in 0..UNITS {
+                let unit = build_unit(&context, k);
+                let lto = if k == 3 {
+                    ModuleLto::No
+                } else {
+                    ModuleLto::Session
+                };
+                session.add(Input::module(&unit).lto(lto)).unwrap();
+            }
+            session
+                .add_module(&build_main(&context, UNITS - 1))
+                .unwrap();
+            session.preserve(["main"]).unwrap();
+        };
+        let mut peaks = Vec::new();
+
+        let cached =
+            Config::builder().cache(lto_engine::CacheConfig::new(dir.path().join("cache")));
+        let session = Session::new(config(cached), LtoKind::Thin).unwrap();
+        add_program(&session);
+        let output = session.run().unwrap();
+        assert_eq!(link_and_run(dir.path(), &output), expected(UNITS - 1));
+        peaks.push(("thin", output.report.max_concurrent_jobs));
+
+        let session = Session::new(config(Config::builder()), LtoKind::Thin).unwrap();
+        add_program(&session);
+        let index = lto_engine::distributed::IndexOptions::new(dir.path().join("index"));
+        let output = session.run_with(Backends::IndexFiles(index)).unwrap();
+        assert_eq!(output.jobs.len(), UNITS);
+        peaks.push(("index files", output.report.max_concurrent_jobs));
+
+        let session = Session::new(
+            config(Config::builder().fat_partitions(lto_engine::FatPartitions::Fixed(4))),
+            LtoKind::Fat,
+        )
+        .unwrap();
+        add_program(&session);
+        let output = session.run().unwrap();
+        assert_eq!(output.report.fat.partitions.len(), 4);
+        peaks.push(("fat", output.report.max_concurrent_jobs));
+        assert_eq!(
+            client.available().unwrap(),
+            tokens_in_pipe,
+            "tokens given back"
+        );
+        // Seen from outside the engine's count: LLVM stages on threads.
+        peaks.push(("stages seen by the hook", in_hook.load(Ordering::SeqCst)));
+        peaks
+    };
+    let make_j1 = peaks(0);
+    eprintln!("make -j1: {make_j1:?}");
+    assert!(make_j1.iter().all(|(_, peak)| *peak == 1), "{make_j1:?}");
+    let make_j3 = peaks(2);
+    eprintln!("make -j3: {make_j3:?}");
+    assert!(make_j3.iter().any(|(_, peak)| *peak > 1), "{make_j3:?}");
+    assert!(make_j3.iter().all(|(_, peak)| *peak <= 3), "{make_j3:?}");
+}

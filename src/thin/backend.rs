@@ -1,13 +1,14 @@
 //! The per-module ThinLTO backend: in its own `LLVMContext`, parse, rename
 //! (promote), resolve weak linkages, internalize, import, run `thinlto<On>`,
-//! emit. Backends run in parallel on a rayon pool, largest modules first.
+//! emit. Backends run in parallel in the session's job slots (`jobs.rs`),
+//! largest modules first.
 
 use super::index::ThinData;
 use crate::codegen;
 use crate::config::Config;
-use crate::config::Parallelism;
 use crate::error::{Error, Phase, Result};
 use crate::input::parse_error;
+use crate::jobs::JobSlots;
 use crate::jobs::ParallelRun;
 use crate::llvm;
 use crate::llvm::fail_on_error_diagnostics;
@@ -40,7 +41,7 @@ pub type DoneHook<'a> = &'a (dyn Fn(usize, &BackendOutput) + Sync);
 /// process): given the thin link's result and the module's position.
 pub(crate) type Executor<'a> = &'a (dyn Fn(&ThinData, usize) -> Result<BackendOutput> + Sync);
 
-/// Runs the backends of the modules in `todo` under `parallelism`, in this
+/// Runs the backends of the modules in `todo` in `slots`, in this
 /// process or with `executor`. Returns
 /// one slot per module of `data`, filled for those in `todo`, and how the
 /// run went. On failure, modules not yet started are skipped and the error
@@ -48,7 +49,7 @@ pub(crate) type Executor<'a> = &'a (dyn Fn(&ThinData, usize) -> Result<BackendOu
 pub(crate) fn run_all(
     data: &ThinData,
     config: &Config,
-    parallelism: &Parallelism,
+    slots: &JobSlots,
     todo: &[usize],
     progress: Option<ProgressHook<'_>>,
     on_done: DoneHook<'_>,
@@ -59,7 +60,7 @@ pub(crate) fn run_all(
     let mut order: Vec<usize> = todo.iter().copied().filter(|&i| i < total).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data.modules()[i].bytes.as_slice().len()));
     let done = AtomicUsize::new(0);
-    crate::jobs::run_each(&order, total, parallelism, "lto-engine-thin", |i| {
+    slots.run_each(&order, total, "lto-engine-thin", |i| {
         let result = match executor {
             Some(execute) => execute(data, i),
             None => run_module(data, i, config),

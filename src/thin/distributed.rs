@@ -18,10 +18,10 @@ use crate::config::{Config, EmitKind, OptLevel, RelocModel};
 use crate::error::{Error, Phase, Result};
 use crate::fs::write_if_changed;
 use crate::input::{classify, parse_error, InputBytes, ModuleOrigin};
+use crate::jobs::JobSlots;
 use crate::llvm::{self, ThinIndex};
 pub use crate::output::DistributedModule;
 use crate::report::Step;
-use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -167,6 +167,7 @@ impl ThinData {
         preserved: &BTreeSet<String>,
         config: &Config,
         options: &IndexOptions,
+        slots: &JobSlots,
     ) -> Result<ThinData> {
         create_dir(&options.index_dir)?;
         let paths: Vec<(String, bool)> = modules
@@ -175,14 +176,13 @@ impl ThinData {
             .collect();
         // Copies of the modules without a file of their own, in parallel
         // (as the index files).
-        modules
-            .par_iter()
-            .zip(&paths)
-            .filter(|(_, (_, written))| *written)
-            .map(|(module, (id, _))| {
-                write_if_changed(Path::new(id), module.bytes.as_slice()).map(|_| ())
-            })
-            .collect::<Result<()>>()?;
+        slots.map(modules.len(), "lto-engine-copy", |i| {
+            let (id, written) = &paths[i];
+            if *written {
+                write_if_changed(Path::new(id), modules[i].bytes.as_slice())?;
+            }
+            Ok(())
+        })?;
         for (module, (id, _)) in modules.iter_mut().zip(paths) {
             // Files are named after the module the backend compiles (`X.o`),
             // not the minimized file the thin link read, as lld names them.
@@ -219,6 +219,7 @@ impl ThinData {
     pub(crate) fn write_index_files(
         &self,
         options: &IndexOptions,
+        slots: &JobSlots,
     ) -> Result<Vec<DistributedModule>> {
         let mut planned = Vec::with_capacity(self.modules().len());
         let mut objects = HashSet::new();
@@ -250,10 +251,10 @@ impl ThinData {
         // Writing is mostly waiting for the disk (each file is synced before
         // its rename): in parallel, those waits overlap. Slicing only reads
         // the index.
-        planned
-            .into_par_iter()
-            .map(|(module, paths)| self.write_module_files(module, paths, options))
-            .collect()
+        slots.map(planned.len(), "lto-engine-index", |i| {
+            let (module, paths) = &planned[i];
+            self.write_module_files(module, paths.clone(), options)
+        })
     }
 
     fn write_module_files(
@@ -317,6 +318,7 @@ fn backend_module_path(module: &ThinModule, options: &IndexOptions) -> (String, 
 }
 
 /// A module's index, imports and object paths.
+#[derive(Clone)]
 struct JobPaths {
     index_file: PathBuf,
     imports_file: PathBuf,

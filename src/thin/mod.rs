@@ -20,6 +20,7 @@ pub(crate) use index::{ThinData, ThinModule};
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
+use crate::jobs::JobSlots;
 use crate::llvm::Diagnostic;
 use crate::output::OutputObject;
 use crate::report::{
@@ -27,7 +28,6 @@ use crate::report::{
     ThinRunReport,
 };
 use cache::KeyConfig;
-use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +42,23 @@ pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
 /// while other modules are still being submitted.
 pub(crate) type Prefetched = HashMap<String, (String, Vec<u8>)>;
 
+/// What a thin run works with besides its configuration and its modules.
+pub(crate) struct ThinRunSetup<'a> {
+    /// The names that stay visible.
+    pub preserved: &'a BTreeSet<String>,
+    /// Thin, or rustc's thin-local.
+    pub kind: RunKind,
+    /// Called as each backend finishes.
+    pub progress: Option<ProgressHook<'a>>,
+    /// Cache entries read early, by module name.
+    pub prefetched: Prefetched,
+    /// Where the backends run (worker processes); in this process when
+    /// `None`.
+    pub executor: Option<Executor<'a>>,
+    /// The session's parallel work.
+    pub slots: &'a JobSlots,
+}
+
 /// Runs thin LTO over the modules `load` gives (loaded with summaries, see
 /// [`prepare`]), in the phases LLVM's `LTO::runThinLTO` and lld's
 /// cache name: the thin link, the cache keys, the cache lookup, the
@@ -51,12 +68,16 @@ pub(crate) type Prefetched = HashMap<String, (String, Vec<u8>)>;
 pub(crate) fn run(
     config: &Config,
     load: impl FnOnce() -> Result<Vec<ThinModule>>,
-    preserved: &BTreeSet<String>,
-    kind: RunKind,
-    progress: Option<ProgressHook<'_>>,
-    mut prefetched: Prefetched,
-    executor: Option<Executor<'_>>,
+    run: ThinRunSetup<'_>,
 ) -> Result<ThinRun> {
+    let ThinRunSetup {
+        preserved,
+        kind,
+        progress,
+        mut prefetched,
+        executor,
+        slots,
+    } = run;
     let mut report = Report {
         kind,
         ..Report::default()
@@ -71,7 +92,7 @@ pub(crate) fn run(
     report.preserved = data.preserved().iter().cloned().collect();
     report.internalized = data.internalized();
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
-    let keys = report.time(Step::CacheKeys, || cache_keys(&data, config))?;
+    let keys = report.time(Step::CacheKeys, || cache_keys(&data, config, slots))?;
     let mut lookup = CacheLookup::empty(keys.len());
     if let Some(cache) = &cache {
         lookup = report.time(Step::CacheLookup, || {
@@ -86,6 +107,7 @@ pub(crate) fn run(
         cache.as_ref(),
         progress,
         executor,
+        slots,
     )?;
     report.phases.push((Step::Backends, backends.wall));
     let mut warnings = backends.warnings;
@@ -132,17 +154,10 @@ pub(crate) fn run(
 /// Every module's cache key. Keys only read the index, so they are computed
 /// in parallel (SHA-1 over every module's summaries adds up on large
 /// graphs).
-fn cache_keys(data: &ThinData, config: &Config) -> Result<Vec<ModuleKey>> {
+fn cache_keys(data: &ThinData, config: &Config, slots: &JobSlots) -> Result<Vec<ModuleKey>> {
     let key_config = KeyConfig::new(config);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.jobs.count())
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start threads for cache keys: {e}")))?;
-    pool.install(|| {
-        (0..data.modules().len())
-            .into_par_iter()
-            .map(|i| data.cache_key(i, &key_config))
-            .collect::<Result<Vec<_>>>()
+    slots.map(data.modules().len(), "lto-engine-keys", |i| {
+        data.cache_key(i, &key_config)
     })
 }
 
@@ -231,8 +246,8 @@ fn run_backends(
     cache: Option<&Cache>,
     progress: Option<ProgressHook<'_>>,
     executor: Option<Executor<'_>>,
+    slots: &JobSlots,
 ) -> Result<Backends> {
-    let parallelism = &config.jobs.resolve();
     let todo: Vec<usize> = (0..keys.len())
         .filter(|&i| lookup.cached[i].is_none())
         .collect();
@@ -253,8 +268,7 @@ fn run_backends(
         }
     };
     let start = Instant::now();
-    let (outputs, run) =
-        backend::run_all(data, config, parallelism, &todo, progress, &store, executor)?;
+    let (outputs, run) = backend::run_all(data, config, slots, &todo, progress, &store, executor)?;
     Ok(Backends {
         outputs,
         run,
