@@ -105,9 +105,11 @@ pub(crate) fn run(
         &keys,
         &lookup,
         cache.as_ref(),
-        progress,
-        executor,
-        slots,
+        BackendPlace {
+            progress,
+            executor,
+            slots,
+        },
     )?;
     report.phases.push((Step::Backends, backends.wall));
     let mut warnings = backends.warnings;
@@ -236,6 +238,14 @@ struct Backends {
     warnings: Vec<String>,
 }
 
+/// Where the backends run, and who hears of each as it finishes.
+#[derive(Clone, Copy)]
+struct BackendPlace<'a> {
+    progress: Option<ProgressHook<'a>>,
+    executor: Option<Executor<'a>>,
+    slots: &'a JobSlots,
+}
+
 /// Compiles every module the cache did not have, storing each object in the
 /// cache as its backend finishes.
 fn run_backends(
@@ -244,9 +254,7 @@ fn run_backends(
     keys: &[ModuleKey],
     lookup: &CacheLookup,
     cache: Option<&Cache>,
-    progress: Option<ProgressHook<'_>>,
-    executor: Option<Executor<'_>>,
-    slots: &JobSlots,
+    place: BackendPlace<'_>,
 ) -> Result<Backends> {
     let todo: Vec<usize> = (0..keys.len())
         .filter(|&i| lookup.cached[i].is_none())
@@ -268,7 +276,15 @@ fn run_backends(
         }
     };
     let start = Instant::now();
-    let (outputs, run) = backend::run_all(data, config, slots, &todo, progress, &store, executor)?;
+    let (outputs, run) = backend::run_all(
+        data,
+        config,
+        place.slots,
+        &todo,
+        place.progress,
+        &store,
+        place.executor,
+    )?;
     Ok(Backends {
         outputs,
         run,
