@@ -30,7 +30,14 @@ use std::time::{Duration, Instant};
 
 /// What a fat run produced: the emitted bytes of each code generation
 /// partition, the report, and LLVM's warnings and remarks.
-pub(crate) type FatRun = (Vec<Vec<u8>>, Report, Vec<Diagnostic>);
+pub(crate) struct FatRun {
+    /// One object per code generation partition, in partition order.
+    pub objects: Vec<Vec<u8>>,
+    /// What the run did.
+    pub report: Report,
+    /// LLVM's warnings and remarks.
+    pub diagnostics: Vec<Diagnostic>,
+}
 
 /// Runs fat LTO over `modules`, keeping `preserved` visible.
 pub(crate) fn run(
@@ -72,7 +79,11 @@ pub(crate) fn run(
             }
         };
     report.output_bytes = objects.iter().map(Vec::len).sum();
-    Ok((objects, report, diagnostics))
+    Ok(FatRun {
+        objects,
+        report,
+        diagnostics,
+    })
 }
 
 /// The merged, optimized module: compiled already (one partition), or
@@ -90,7 +101,8 @@ enum Optimized {
 }
 
 /// Parses, links, internalizes and optimizes the modules, then compiles
-/// the result (one partition) or splits it.
+/// the result (one partition) or splits it: the phases of LLVM's
+/// `LTO::runRegularLTO`, each its own step below.
 fn link_and_optimize(
     config: &Config,
     modules: &[BitcodeInput],
@@ -100,13 +112,87 @@ fn link_and_optimize(
 ) -> Result<Optimized> {
     // Declared first so that it is dropped after every module parsed into it.
     let context = codegen::module_context(config, false)?;
+    let parsed = parse_and_check(config, &context, modules, report)?;
+    if parsed.is_empty() {
+        // All inputs are native: `-o` still gets a valid (empty) object so
+        // build rules that expect it hold; link.rsp lists only the natives.
+        return emit_empty(config, &context, report).map(|object| Optimized::Objects(vec![object]));
+    }
+    let (base_name, base, strong_definitions) =
+        link_into_base(&context, parsed, report, diagnostics)?;
+    let stages = Stages::new(config, &base_name, None);
+    stages.reached(&base, StageName::LtoInput, Phase::Link)?;
+    restrict(
+        config,
+        &base,
+        &base_name,
+        preserved,
+        &strong_definitions,
+        report,
+    )?;
+    stages.reached(&base, StageName::LtoAfterRestriction, Phase::Restrict)?;
 
-    // Input order, as a linker: the first weak copy of a symbol prevails,
-    // and constructors of equal priority run in this order.
+    let triple = codegen::triple_for(config, &base);
+    let machine = codegen::target_machine(config, &triple, Some(&base))?;
+    if config.target_triple.is_some() {
+        codegen::retarget(&base, &machine);
+    }
+    llvm::drop_unknown_subtarget_names(&base, &machine);
+    let planned = report.time(Step::Optimize, || {
+        optimize(config, &context, &base, &base_name, &machine, &stages)
+    })?;
+    if planned.late_cut.is_none() {
+        stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
+    }
+    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+
+    if planned.partitions <= 1 {
+        let start = Instant::now();
+        let bytes = report.time(Step::Codegen, || {
+            codegen::emit(&base, &machine, config.emit, &base_name)
+        })?;
+        llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
+        diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+        report.fat.partitions = vec![PartitionReport {
+            bitcode_bytes: 0,
+            object_bytes: bytes.len(),
+            codegen: start.elapsed(),
+            ..PartitionReport::default()
+        }];
+        report.fat.jobs = 1;
+        return Ok(Optimized::Objects(vec![bytes]));
+    }
+    report.fat.late_passes_on_partitions = planned.late_cut.is_some();
+    report.fat.late_passes_serial_because = planned.serial_because;
+    let partitions = planned.partitions;
+    let split = report
+        .time(Step::Split, || llvm::split_module(base, partitions))
+        .map_err(|reason| Error::Llvm {
+            input: base_name.clone(),
+            phase: Phase::Codegen,
+            reason: format!("splitting into {partitions} partitions: {reason}"),
+        })?;
+    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+    Ok(Optimized::Split {
+        split,
+        triple,
+        base_name,
+        late_cut: planned.late_cut,
+    })
+}
+
+/// Parses every module, in input order (as a linker: the first weak copy
+/// of a symbol prevails, and constructors of equal priority run in this
+/// order), and checks each before linking: the verifier (the linker and
+/// every pass after it assume valid IR) and one architecture.
+fn parse_and_check<'ctx, 'i>(
+    config: &Config,
+    context: &'ctx Context,
+    modules: &'i [BitcodeInput],
+    report: &mut Report,
+) -> Result<Parsed<'ctx, 'i>> {
     let ordered: Vec<&BitcodeInput> = modules.iter().collect();
-    let mut parsed = report.time(Step::Parse, || parse_all(&context, &ordered))?;
-    // Each input through the verifier before linking: the linker and every
-    // pass after it assume valid IR.
+    let parsed = report.time(Step::Parse, || parse_all(context, &ordered))?;
     report.time(Step::Verify, || {
         parsed.iter().try_for_each(|module| {
             crate::stages::check_input(config, &module.name, &module.module, None)
@@ -124,12 +210,6 @@ fn link_and_optimize(
             Phase::Link,
         )?;
     }
-    if parsed.is_empty() {
-        // All inputs are native: `-o` still gets a valid (empty) object so
-        // build rules that expect it hold; link.rsp lists only the natives.
-        return emit_empty(config, &context, report).map(|object| Optimized::Objects(vec![object]));
-    }
-
     report.modules = parsed
         .iter()
         .map(|module| ModuleReport {
@@ -139,16 +219,26 @@ fn link_and_optimize(
             instructions: module.cost,
         })
         .collect();
+    Ok(parsed)
+}
+
+/// Links every parsed module into the first (the base), verified after:
+/// the base's name, the linked module, and the module that brought in each
+/// strong definition.
+fn link_into_base<'ctx>(
+    context: &'ctx Context,
+    mut parsed: Parsed<'ctx, '_>,
+    report: &mut Report,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(String, Module<'ctx>, HashMap<String, String>)> {
     let base = parsed.remove(0);
     let (base_name, base) = (base.name, base.module);
     report.base_module = Some(base_name.clone());
-
-    let stages = Stages::new(config, &base_name, None);
     // Diagnostics of the parse are the base's; of each link, the linked
     // module's (a conflicting module flag names the module brought in).
-    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
+    diagnostics.extend(llvm::take_diagnostics(context, &base_name));
     let (link_diagnostics, strong_definitions) =
-        report.time(Step::Link, || link_all(&context, &base, parsed))?;
+        report.time(Step::Link, || link_all(context, &base, parsed))?;
     diagnostics.extend(link_diagnostics);
     base.verify().map_err(|e| Error::Llvm {
         input: base_name.clone(),
@@ -158,119 +248,103 @@ fn link_and_optimize(
             e.to_string_lossy().trim()
         ),
     })?;
-    stages.reached(&base, StageName::LtoInput, Phase::Link)?;
+    Ok((base_name, base, strong_definitions))
+}
 
-    let preserved = &with_runtime_functions(config, &base, preserved)?;
+/// The restriction pass: what is not preserved (nor a runtime library
+/// function the module defines) becomes internal, after the vcall
+/// visibility update that depends on what stays visible.
+fn restrict(
+    config: &Config,
+    base: &Module<'_>,
+    base_name: &str,
+    preserved: &BTreeSet<String>,
+    strong_definitions: &HashMap<String, String>,
+    report: &mut Report,
+) -> Result<()> {
+    let restrict_error = |reason| Error::Llvm {
+        input: base_name.to_string(),
+        phase: Phase::Restrict,
+        reason,
+    };
+    let preserved = &with_runtime_functions(config, base, preserved)?;
     report.preserved = preserved.iter().cloned().collect();
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
     // Before the restriction pass, as LLVM's LTO: what is preserved is what
     // code outside the unit can see.
-    llvm::update_vcall_visibility(&base, config.whole_program_visibility, &names).map_err(
-        |reason| Error::Llvm {
-            input: base_name.clone(),
-            phase: Phase::Restrict,
-            reason,
-        },
-    )?;
+    llvm::update_vcall_visibility(base, config.whole_program_visibility, &names)
+        .map_err(restrict_error)?;
     report.internalized = report
         .time(Step::Restrict, || {
             // As LLVM's LTO does for every prevailing definition (the merged
             // module holds only those): a preserved inline function is
             // emitted even when the pipeline inlines all its calls, since
             // code outside the unit may call it.
-            llvm::weaken_linkonce(&base, &names)?;
-            llvm::internalize(&base, &names)
+            llvm::weaken_linkonce(base, &names)?;
+            llvm::internalize(base, &names)
         })
-        .map_err(|reason| Error::Llvm {
-            input: base_name.clone(),
-            phase: Phase::Restrict,
-            reason,
-        })?;
+        .map_err(restrict_error)?;
     report.internalized.sort();
     report.fat.internalized_from = report
         .internalized
         .iter()
         .filter_map(|name| Some((name.clone(), strong_definitions.get(name)?.clone())))
         .collect();
-    stages.reached(&base, StageName::LtoAfterRestriction, Phase::Restrict)?;
+    Ok(())
+}
 
-    let triple = codegen::triple_for(config, &base);
-    let machine = codegen::target_machine(config, &triple, Some(&base))?;
-    if config.target_triple.is_some() {
-        codegen::retarget(&base, &machine);
-    }
-    llvm::drop_unknown_subtarget_names(&base, &machine);
+/// How the optimized module is compiled: the partition count, and where
+/// the late passes start when they run on each partition (with why not,
+/// when they could not).
+struct CodegenPlan {
+    partitions: usize,
+    late_cut: Option<usize>,
+    serial_because: Option<String>,
+}
 
-    // With partitions, the late passes may run on each partition (see
-    // `late_passes_cut`): the pipeline runs up to the cut here and the rest
-    // runs after the split, unless the module or the run needs all of it
-    // in one piece.
+/// Runs `lto<On>` on the linked module. With partitions, the late passes
+/// may run on each partition (see `late_passes_cut`): the pipeline runs up
+/// to the cut here and the rest runs after the split, unless the module or
+/// the run needs all of it in one piece.
+fn optimize(
+    config: &Config,
+    context: &Context,
+    base: &Module<'_>,
+    base_name: &str,
+    machine: &inkwell::targets::TargetMachine,
+    stages: &Stages<'_>,
+) -> Result<CodegenPlan> {
     let cut = if config.fat_late_passes == FatLatePasses::OnPartitions
         && config.emit != EmitKind::Bitcode
         && config.fat_partitions != FatPartitions::Fixed(1)
     {
-        late_passes_cut(&codegen::lto_pipeline(&machine, config, &base_name)?)
+        late_passes_cut(&codegen::lto_pipeline(machine, config, base_name)?)
     } else {
         None
     };
-    let (partitions, late_cut, serial_because) = report.time(Step::Optimize, || {
-        let part = cut.map_or(PipelinePart::Whole, PipelinePart::BeforeCut);
-        codegen::optimize_lto(&base, &machine, config, &base_name, part)?;
-        llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-        let partitions = if config.emit == EmitKind::Bitcode {
-            1
-        } else {
-            config.fat_partitions.count(llvm::instruction_count(&base))
-        };
-        let (late_cut, serial_because) = match cut {
-            Some(cut) if partitions > 1 => late_passes_placement(cut, &stages, &base),
-            _ => (None, None),
-        };
-        if let (Some(cut), None) = (cut, late_cut) {
-            // The late passes on the whole module after all: the two parts
-            // in sequence are the whole pipeline.
-            let part = PipelinePart::FromCut(cut);
-            codegen::optimize_lto(&base, &machine, config, &base_name, part)?;
-            llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Optimize)?;
-        }
-        Ok::<_, Error>((partitions, late_cut, serial_because))
-    })?;
-    if late_cut.is_none() {
-        stages.reached(&base, StageName::LtoAfterOpt, Phase::Optimize)?;
+    let part = cut.map_or(PipelinePart::Whole, PipelinePart::BeforeCut);
+    codegen::optimize_lto(base, machine, config, base_name, part)?;
+    llvm::fail_on_error_diagnostics(context, base_name, Phase::Optimize)?;
+    let partitions = if config.emit == EmitKind::Bitcode {
+        1
+    } else {
+        config.fat_partitions.count(llvm::instruction_count(base))
+    };
+    let (late_cut, serial_because) = match cut {
+        Some(cut) if partitions > 1 => late_passes_placement(cut, stages, base),
+        _ => (None, None),
+    };
+    if let (Some(cut), None) = (cut, late_cut) {
+        // The late passes on the whole module after all: the two parts in
+        // sequence are the whole pipeline.
+        let part = PipelinePart::FromCut(cut);
+        codegen::optimize_lto(base, machine, config, base_name, part)?;
+        llvm::fail_on_error_diagnostics(context, base_name, Phase::Optimize)?;
     }
-
-    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-    if partitions <= 1 {
-        let start = Instant::now();
-        let bytes = report.time(Step::Codegen, || {
-            codegen::emit(&base, &machine, config.emit, &base_name)
-        })?;
-        llvm::fail_on_error_diagnostics(&context, &base_name, Phase::Codegen)?;
-        diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-        report.fat.partitions = vec![PartitionReport {
-            bitcode_bytes: 0,
-            object_bytes: bytes.len(),
-            codegen: start.elapsed(),
-            ..PartitionReport::default()
-        }];
-        report.fat.jobs = 1;
-        return Ok(Optimized::Objects(vec![bytes]));
-    }
-    report.fat.late_passes_on_partitions = late_cut.is_some();
-    report.fat.late_passes_serial_because = serial_because;
-    let split = report
-        .time(Step::Split, || llvm::split_module(base, partitions))
-        .map_err(|reason| Error::Llvm {
-            input: base_name.clone(),
-            phase: Phase::Codegen,
-            reason: format!("splitting into {partitions} partitions: {reason}"),
-        })?;
-    diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
-    Ok(Optimized::Split {
-        split,
-        triple,
-        base_name,
+    Ok(CodegenPlan {
+        partitions,
         late_cut,
+        serial_because,
     })
 }
 

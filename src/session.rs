@@ -754,12 +754,13 @@ struct RunInputs<'a> {
     shared: &'a Shared,
 }
 
-/// Runs a session: modules that opted out of LTO are compiled alone first
-/// (what they use stays visible), then the LTO of the others' kind, its
-/// backends in process or as index files.
+/// Runs a session, in its phases: modules that opted out of LTO are
+/// compiled alone first (what they use stays visible); for thin-local LTO,
+/// upstream archives stay native; then the LTO of the others' kind (fat,
+/// thin with backends in process, or thin index files); last, the output
+/// is assembled from both.
 fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Result<Output> {
     let (lto_kind, groups) = group_by_lto(&run, kind)?;
-    let config = run.config;
     if let (Backends::IndexFiles(_), Some(ModuleLto::Fat)) = (backends, lto_kind) {
         return Err(Error::Usage(
             "distributed backends are thin LTO's: a fat LTO run has one module to compile; \
@@ -767,167 +768,282 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
                 .to_string(),
         ));
     }
-
-    // Modules without LTO, in parallel under the session's jobs.
-    let alone = &groups.no;
-    let mut used_stems = std::collections::HashSet::new();
-    let stems: Vec<String> = alone
-        .iter()
-        .map(|m| crate::thin::file_stem(&m.name, &mut used_stems))
-        .collect();
-    let order: Vec<usize> = (0..alone.len()).collect();
-    let pool = run.shared.pool.as_deref();
-    let slots = &run.shared.slots;
-    let (compiled, _) = slots.run_each(&order, alone.len(), "lto-engine-no-lto", |i| {
-        if let Some(pool) = pool {
-            worker::check(pool, alone[i])?;
-        }
-        crate::nolto::compile(config, alone[i], &stems[i])
-    })?;
+    let mut used_stems = HashSet::new();
+    let alone = compile_alone(&run, &groups.no, &mut used_stems)?;
 
     let mut preserved = run.exports.clone();
     preserved.extend(run.inputs.native_references.iter().cloned());
-    for module in compiled.iter().flatten() {
+    for module in alone.iter().filter_map(|m| m.compiled.as_ref()) {
         preserved.extend(module.undefined.iter().cloned());
     }
-
-    let progress = run.progress.map(|p| p.as_ref() as ProgressHook<'_>);
     let mut native_inputs = run.inputs.link_items.clone();
-    let mut jobs = Vec::new();
-    let mut thin_modules = groups.lto.clone();
-    if lto_kind == Some(ModuleLto::ThinLocal) {
-        // Archives are upstream code: left native, with what their native
-        // code references kept visible.
-        let mut upstream = BTreeSet::new();
-        thin_modules.clear();
-        for module in &groups.lto {
-            let Some(source) = &module.archive else {
-                thin_modules.push(*module);
-                continue;
-            };
-            let Some(references) = &source.native_references else {
-                return Err(Error::invalid(
-                    &module.name,
-                    Phase::Classify,
-                    "thin-local LTO leaves archives native, but this member holds only \
-                     bitcode; use thin LTO",
-                ));
-            };
-            preserved.extend(references.iter().cloned());
-            upstream.insert(source.path.clone());
-        }
-        native_inputs = native_inputs
-            .into_iter()
-            .map(|item| match item {
-                LinkItem::NativeMembers { archive, .. } if upstream.contains(&archive) => {
-                    LinkItem::Native(archive)
-                }
-                other => other,
-            })
-            .collect();
-    }
+    let thin_modules = if lto_kind == Some(ModuleLto::ThinLocal) {
+        leave_upstream_native(&groups.lto, &mut preserved, &mut native_inputs)?
+    } else {
+        groups.lto.clone()
+    };
     let thin_kind = match lto_kind {
         Some(ModuleLto::ThinLocal) => RunKind::ThinLocal,
         _ => RunKind::Thin,
     };
-    let (mut objects, mut report, mut diagnostics) = match (lto_kind, backends) {
-        (None, _) => (Vec::new(), Report::default(), Vec::new()),
-        (Some(ModuleLto::Fat), _) => {
-            if let Some(pool) = pool {
-                // Each input parsed and verified in a worker before this
-                // process parses it to link.
-                let order: Vec<usize> = (0..groups.lto.len()).collect();
-                slots.run_each(&order, groups.lto.len(), "lto-engine-check", |i| {
-                    worker::check(pool, groups.lto[i])
-                })?;
-            }
-            let modules: Vec<BitcodeInput> = groups.lto.iter().map(|m| (*m).clone()).collect();
-            let (partitions, report, diagnostics) = fat::run(config, &modules, &preserved, slots)?;
-            let name = report.base_module.clone().unwrap_or_default();
-            let stem = crate::thin::file_stem(&name, &mut used_stems);
-            let extension = config.emit.extension();
-            let objects = partitions
-                .into_iter()
-                .enumerate()
-                .map(|(i, bytes)| OutputObject {
-                    name: name.clone(),
-                    // The first partition keeps the name one object had.
-                    file_name: if i == 0 {
-                        format!("{stem}.lto.{extension}")
-                    } else {
-                        format!("{stem}.lto.{i}.{extension}")
-                    },
-                    imports: Vec::new(),
-                    bytes,
-                    cache_key: None,
-                    reused_from_cache: false,
-                    lto: ModuleLto::Fat,
-                })
-                .collect();
-            (objects, report, diagnostics)
-        }
+    let lto = match (lto_kind, backends) {
+        (None, _) => LtoResult::default(),
+        (Some(ModuleLto::Fat), _) => run_fat(&run, &groups.lto, &preserved, &mut used_stems)?,
         (Some(_), Backends::InProcess) => {
-            let prepared = &mut run.prepared;
-            let shared = run.shared;
-            let prefetched = std::mem::take(&mut run.prefetched);
-            let before_run = shared.created.elapsed();
-            let setup = |executor| thin::ThinRunSetup {
-                preserved: &preserved,
-                kind: thin_kind,
-                progress,
-                prefetched,
-                executor,
-                slots,
-            };
-            let (objects, mut report, diagnostics) = match pool {
-                None => thin::run(
-                    config,
-                    || load_thin(&thin_modules, prepared, shared),
-                    setup(None),
-                )?,
-                Some(pool) => {
-                    let copies = ModuleCopies::default();
-                    let load = || {
-                        let mut modules = load_thin(&thin_modules, prepared, shared)?;
-                        assign_worker_paths(pool, &mut modules)?;
-                        Ok(modules)
-                    };
-                    let execute =
-                        |data: &ThinData, i: usize| contained_backend(pool, data, i, &copies);
-                    thin::run(config, load, setup(Some(&execute)))?
-                }
-            };
-            report.thin.serial_before_backends += before_run;
-            (objects, report, diagnostics)
+            run_thin_in_process(&mut run, &thin_modules, &preserved, thin_kind)?
         }
         (Some(_), Backends::IndexFiles(options)) => {
-            let mut report = Report {
-                kind: thin_kind,
-                preserved: preserved.iter().cloned().collect(),
-                ..Report::default()
-            };
-            let modules = load_thin(&thin_modules, &mut run.prepared, run.shared)?;
-            let start = Instant::now();
-            let data = ThinData::build_for_index(modules, &preserved, config, options, slots)?;
-            report.preserved = data.preserved().iter().cloned().collect();
-            report.internalized = data.internalized();
-            let thin_link = start.elapsed();
-            report.phases.push((Step::ThinLink, thin_link));
-            report.thin.thin_link = thin_link;
-            jobs = report.time(Step::IndexFiles, || data.write_index_files(options, slots))?;
-            (Vec::new(), report, Vec::new())
+            write_index_files(&mut run, &thin_modules, &preserved, thin_kind, options)?
         }
     };
-    if let Some(lto) = lto_kind {
-        for object in &mut objects {
-            object.lto = lto;
+    Ok(assemble(
+        run.config,
+        lto,
+        lto_kind,
+        alone,
+        &preserved,
+        native_inputs,
+    ))
+}
+
+/// What the LTO phase of a run produced.
+#[derive(Default)]
+struct LtoResult {
+    objects: Vec<OutputObject>,
+    report: Report,
+    diagnostics: Vec<crate::llvm::Diagnostic>,
+    /// Distributed backend jobs (index files only).
+    jobs: Vec<crate::thin::DistributedModule>,
+}
+
+/// A module compiled without LTO, with the file stem of its object.
+struct Alone<'a> {
+    module: &'a BitcodeInput,
+    stem: String,
+    /// `None` only when another module failed first.
+    compiled: Option<crate::nolto::Compiled>,
+}
+
+/// Compiles the modules without LTO, in parallel under the session's jobs
+/// (each checked in a worker first, with workers).
+fn compile_alone<'a>(
+    run: &RunInputs<'_>,
+    modules: &[&'a BitcodeInput],
+    used_stems: &mut HashSet<String>,
+) -> Result<Vec<Alone<'a>>> {
+    let stems: Vec<String> = modules
+        .iter()
+        .map(|m| crate::thin::file_stem(&m.name, used_stems))
+        .collect();
+    let order: Vec<usize> = (0..modules.len()).collect();
+    let pool = run.shared.pool.as_deref();
+    let (compiled, _) =
+        run.shared
+            .slots
+            .run_each(&order, modules.len(), "lto-engine-no-lto", |i| {
+                if let Some(pool) = pool {
+                    worker::check(pool, modules[i])?;
+                }
+                crate::nolto::compile(run.config, modules[i], &stems[i])
+            })?;
+    Ok(modules
+        .iter()
+        .zip(stems)
+        .zip(compiled)
+        .map(|((module, stem), compiled)| Alone {
+            module,
+            stem,
+            compiled,
+        })
+        .collect())
+}
+
+/// Thin-local LTO: archive members are upstream code, left native (their
+/// archives go to the final link whole), with what their native code
+/// references kept visible. The modules that do take part.
+fn leave_upstream_native<'a>(
+    modules: &[&'a BitcodeInput],
+    preserved: &mut BTreeSet<String>,
+    native_inputs: &mut [LinkItem],
+) -> Result<Vec<&'a BitcodeInput>> {
+    let mut upstream = BTreeSet::new();
+    let mut local = Vec::new();
+    for module in modules {
+        let Some(source) = &module.archive else {
+            local.push(*module);
+            continue;
+        };
+        let Some(references) = &source.native_references else {
+            return Err(Error::invalid(
+                &module.name,
+                Phase::Classify,
+                "thin-local LTO leaves archives native, but this member holds only \
+                 bitcode; use thin LTO",
+            ));
+        };
+        preserved.extend(references.iter().cloned());
+        upstream.insert(source.path.clone());
+    }
+    for item in native_inputs.iter_mut() {
+        if let LinkItem::NativeMembers { archive, .. } = item {
+            if upstream.contains(archive) {
+                *item = LinkItem::Native(archive.clone());
+            }
         }
     }
-    if lto_kind.is_none() {
-        report.kind = RunKind::NoLto;
-        report.preserved = preserved.iter().cloned().collect();
+    Ok(local)
+}
+
+/// Fat LTO over `modules` (each checked in a worker first, with workers):
+/// one object per code generation partition, the first under the name one
+/// object had.
+fn run_fat(
+    run: &RunInputs<'_>,
+    modules: &[&BitcodeInput],
+    preserved: &BTreeSet<String>,
+    used_stems: &mut HashSet<String>,
+) -> Result<LtoResult> {
+    let (config, slots) = (run.config, &run.shared.slots);
+    if let Some(pool) = run.shared.pool.as_deref() {
+        // Each input parsed and verified in a worker before this process
+        // parses it to link.
+        let order: Vec<usize> = (0..modules.len()).collect();
+        slots.run_each(&order, modules.len(), "lto-engine-check", |i| {
+            worker::check(pool, modules[i])
+        })?;
     }
-    for ((module, stem), compiled) in alone.iter().zip(&stems).zip(compiled) {
+    let modules: Vec<BitcodeInput> = modules.iter().map(|m| (*m).clone()).collect();
+    let fat = fat::run(config, &modules, preserved, slots)?;
+    let name = fat.report.base_module.clone().unwrap_or_default();
+    let stem = crate::thin::file_stem(&name, used_stems);
+    let extension = config.emit.extension();
+    let objects = fat
+        .objects
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| OutputObject {
+            name: name.clone(),
+            file_name: if i == 0 {
+                format!("{stem}.lto.{extension}")
+            } else {
+                format!("{stem}.lto.{i}.{extension}")
+            },
+            imports: Vec::new(),
+            bytes,
+            cache_key: None,
+            reused_from_cache: false,
+            lto: ModuleLto::Fat,
+        })
+        .collect();
+    Ok(LtoResult {
+        objects,
+        report: fat.report,
+        diagnostics: fat.diagnostics,
+        jobs: Vec::new(),
+    })
+}
+
+/// Thin LTO with the backends in this process, or in workers.
+fn run_thin_in_process(
+    run: &mut RunInputs<'_>,
+    modules: &[&BitcodeInput],
+    preserved: &BTreeSet<String>,
+    kind: RunKind,
+) -> Result<LtoResult> {
+    let (config, shared) = (run.config, run.shared);
+    let prepared = &mut run.prepared;
+    let prefetched = std::mem::take(&mut run.prefetched);
+    let progress = run.progress.map(|p| p.as_ref() as ProgressHook<'_>);
+    let before_run = shared.created.elapsed();
+    let setup = |executor| thin::ThinRunSetup {
+        preserved,
+        kind,
+        progress,
+        prefetched,
+        executor,
+        slots: &shared.slots,
+    };
+    let mut thin = match shared.pool.as_deref() {
+        None => thin::run(config, || load_thin(modules, prepared, shared), setup(None))?,
+        Some(pool) => {
+            let copies = ModuleCopies::default();
+            let load = || {
+                let mut loaded = load_thin(modules, prepared, shared)?;
+                assign_worker_paths(pool, &mut loaded)?;
+                Ok(loaded)
+            };
+            let execute = |data: &ThinData, i: usize| contained_backend(pool, data, i, &copies);
+            thin::run(config, load, setup(Some(&execute)))?
+        }
+    };
+    thin.report.thin.serial_before_backends += before_run;
+    Ok(LtoResult {
+        objects: thin.objects,
+        report: thin.report,
+        diagnostics: thin.diagnostics,
+        jobs: Vec::new(),
+    })
+}
+
+/// Distributed thin LTO: the thin link, then each module's index file (and
+/// imports file) for a backend elsewhere.
+fn write_index_files(
+    run: &mut RunInputs<'_>,
+    modules: &[&BitcodeInput],
+    preserved: &BTreeSet<String>,
+    kind: RunKind,
+    options: &crate::distributed::IndexOptions,
+) -> Result<LtoResult> {
+    let slots = &run.shared.slots;
+    let mut report = Report {
+        kind,
+        ..Report::default()
+    };
+    let loaded = load_thin(modules, &mut run.prepared, run.shared)?;
+    let start = Instant::now();
+    let data = ThinData::build_for_index(loaded, preserved, run.config, options, slots)?;
+    report.preserved = data.preserved().iter().cloned().collect();
+    report.internalized = data.internalized();
+    let thin_link = start.elapsed();
+    report.phases.push((Step::ThinLink, thin_link));
+    report.thin.thin_link = thin_link;
+    let jobs = report.time(Step::IndexFiles, || data.write_index_files(options, slots))?;
+    Ok(LtoResult {
+        report,
+        jobs,
+        ..LtoResult::default()
+    })
+}
+
+/// The run's output: the LTO objects (or jobs), then the objects of the
+/// modules compiled alone, and the final link's items.
+fn assemble(
+    config: &Config,
+    lto: LtoResult,
+    lto_kind: Option<ModuleLto>,
+    alone: Vec<Alone<'_>>,
+    preserved: &BTreeSet<String>,
+    native_inputs: Vec<LinkItem>,
+) -> Output {
+    let LtoResult {
+        mut objects,
+        mut report,
+        mut diagnostics,
+        jobs,
+    } = lto;
+    match lto_kind {
+        Some(lto) => objects.iter_mut().for_each(|object| object.lto = lto),
+        None => {
+            report.kind = RunKind::NoLto;
+            report.preserved = preserved.iter().cloned().collect();
+        }
+    }
+    for Alone {
+        module,
+        stem,
+        compiled,
+    } in alone
+    {
         let Some(compiled) = compiled else { continue };
         report.no_lto.push(crate::report::NoLtoModuleReport {
             name: module.name.clone(),
@@ -946,13 +1062,13 @@ fn run_modules(mut run: RunInputs<'_>, kind: LtoKind, backends: &Backends) -> Re
             lto: ModuleLto::No,
         });
     }
-    Ok(Output {
+    Output {
         objects,
         jobs,
         native_inputs,
         report,
         diagnostics,
-    })
+    }
 }
 
 /// The modules of a run, by the LTO they take part in.

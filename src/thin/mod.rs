@@ -34,7 +34,14 @@ use std::time::{Duration, Instant};
 
 /// What a thin run produced: one object per module, in module order, the
 /// report, and LLVM's warnings and remarks.
-pub(crate) type ThinRun = (Vec<OutputObject>, Report, Vec<Diagnostic>);
+pub(crate) struct ThinRun {
+    /// One object per module, in module order.
+    pub objects: Vec<OutputObject>,
+    /// What the run did.
+    pub report: Report,
+    /// LLVM's warnings and remarks.
+    pub diagnostics: Vec<Diagnostic>,
+}
 
 /// Cache entries read before the thin link, by module name: the key they
 /// were stored under (the module's key in its last run) and the object. A
@@ -150,7 +157,11 @@ pub(crate) fn run(
             c
         }),
     };
-    Ok((results.objects, report, results.diagnostics))
+    Ok(ThinRun {
+        objects: results.objects,
+        report,
+        diagnostics: results.diagnostics,
+    })
 }
 
 /// Every module's cache key. Keys only read the index, so they are computed
