@@ -201,30 +201,19 @@ pub(crate) fn run_each<T: Send>(
                 if failed.load(Ordering::Relaxed) {
                     break;
                 }
-                // The first worker runs on the process's implicit token; the
-                // others hold a jobserver token for each item they run.
-                let token = match jobserver {
-                    Some(client) if worker > 0 => {
-                        let work_left = || {
-                            !failed.load(Ordering::Relaxed)
-                                && next.load(Ordering::Relaxed) < order.len()
-                        };
-                        match client.take(work_left) {
-                            Ok(Some(token)) => Some(token),
-                            // Nothing left to run: no token needed.
-                            Ok(None) => break,
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                let mut slot =
-                                    token_error.lock().unwrap_or_else(|e| e.into_inner());
-                                slot.get_or_insert(Error::Config(format!(
-                                    "cannot take a token from the jobserver: {e}"
-                                )));
-                                break;
-                            }
-                        }
+                let work_left = || {
+                    !failed.load(Ordering::Relaxed) && next.load(Ordering::Relaxed) < order.len()
+                };
+                let token = match token_for_next_item(jobserver, worker, work_left) {
+                    Ok(Some(token)) => token,
+                    // Nothing left to run: no token needed.
+                    Ok(None) => break,
+                    Err(error) => {
+                        failed.store(true, Ordering::Relaxed);
+                        let mut slot = token_error.lock().unwrap_or_else(|e| e.into_inner());
+                        slot.get_or_insert(error);
+                        break;
                     }
-                    _ => None,
                 };
                 let position = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(position) else { break };
@@ -253,7 +242,37 @@ pub(crate) fn run_each<T: Send>(
         busy: busy.into_inner().unwrap_or_else(|e| e.into_inner()),
     };
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut outputs = Vec::with_capacity(slots);
+    let token_error = token_error.into_inner().unwrap_or_else(|e| e.into_inner());
+    outputs_or_first_error(results, token_error).map(|outputs| (outputs, run))
+}
+
+/// What a worker holds for its next item: the first worker runs on the
+/// process's implicit token (`Some(None)`); the others take a jobserver
+/// token for each item. `None` when no work is left to take one for.
+fn token_for_next_item(
+    jobserver: Option<&TokenSource>,
+    worker: usize,
+    work_left: impl Fn() -> bool,
+) -> Result<Option<Option<jobserver::Acquired>>> {
+    match jobserver {
+        Some(client) if worker > 0 => match client.take(work_left) {
+            Ok(Some(token)) => Ok(Some(Some(token))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::Config(format!(
+                "cannot take a token from the jobserver: {e}"
+            ))),
+        },
+        _ => Ok(Some(None)),
+    }
+}
+
+/// Each item's output, or the error of the first failing item in index
+/// order (else the jobserver's).
+fn outputs_or_first_error<T>(
+    results: Vec<Option<Result<T>>>,
+    token_error: Option<Error>,
+) -> Result<Vec<Option<T>>> {
+    let mut outputs = Vec::with_capacity(results.len());
     let mut first_error = None;
     for result in results {
         match result {
@@ -265,10 +284,9 @@ pub(crate) fn run_each<T: Send>(
             None => outputs.push(None),
         }
     }
-    let token_error = token_error.into_inner().unwrap_or_else(|e| e.into_inner());
     match first_error.or(token_error) {
         Some(error) => Err(error),
-        None => Ok((outputs, run)),
+        None => Ok(outputs),
     }
 }
 

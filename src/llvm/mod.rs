@@ -29,8 +29,8 @@ pub use partition::{
 };
 pub use pipeline::{lto_pipeline_passes, run_lto_pipeline, whole_module_late_passes, PipelinePart};
 pub use thin::{
-    bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, LinkageClass,
-    ModuleStats, ThinIndex,
+    bitcode_lto_info, bitcode_module_hash, guid_for_symbol, Definition, Import, IndexedModule,
+    LinkageClass, ModuleStats, ThinIndex,
 };
 
 /// The LLVM major version this crate reads and writes bitcode for.

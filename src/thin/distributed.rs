@@ -19,7 +19,7 @@ use crate::error::{Error, Phase, Result};
 use crate::fs::write_if_changed;
 use crate::input::{classify, parse_error, InputBytes, ModuleOrigin};
 use crate::jobs::JobSlots;
-use crate::llvm::{self, ThinIndex};
+use crate::llvm::{self, IndexedModule, ThinIndex};
 pub use crate::output::DistributedModule;
 use crate::report::Step;
 use serde_json::{json, Value};
@@ -593,21 +593,7 @@ pub(crate) fn backend_for(
     let bytes = read_bitcode(module, Phase::Read)?;
     let context = backend_context(config)?;
     if index_bytes.as_slice().is_empty() {
-        let parsed = llvm::parse_bitcode(&context, bytes.as_slice(), &module_name, 0)
-            .map_err(|reason| parse_error(&module_name, bytes.as_slice(), reason))?;
-        let machine = machine_for(&parsed, config)?;
-        let empty = context.create_module("empty");
-        crate::codegen::retarget(&empty, &machine);
-        let bytes = crate::codegen::emit(&empty, &machine, config.emit, &module_name)?;
-        let module_id = module_name;
-        return Ok(IndexedBackendOutput {
-            bytes,
-            module_id: module_id.clone(),
-            imported_from: Vec::new(),
-            skipped: true,
-            steps: steps.0,
-            diagnostics: llvm::take_diagnostics(&context, &module_id),
-        });
+        return skipped_backend(config, &context, &bytes, module_name, steps);
     }
     let index_name = index_file.display().to_string();
     let mut index = ThinIndex::from_index_file(index_bytes.as_slice()).map_err(|reason| {
@@ -620,32 +606,8 @@ pub(crate) fn backend_for(
     let indexed = index
         .module_paths()
         .map_err(|reason| Error::invalid(&index_name, Phase::Parse, reason))?;
-    let hash_of = |name: &str, bytes: &InputBytes| {
-        llvm::bitcode_module_hash(bytes.as_slice())
-            .map_err(|reason| parse_error(name, bytes.as_slice(), reason))
-    };
     let own_hash = hash_of(&module_name, &bytes)?;
-    let entry = indexed
-        .iter()
-        .find(|m| m.path == module_name)
-        .or_else(|| {
-            let mut same_hash = indexed.iter().filter(|m| m.hash == own_hash);
-            match (same_hash.next(), same_hash.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            }
-        })
-        .ok_or_else(|| {
-            let names: Vec<&str> = indexed.iter().map(|m| m.path.as_str()).collect();
-            Error::invalid(
-                &module_name,
-                Phase::Distribute,
-                format!(
-                    "{index_name} is not this module's index (it names {})",
-                    names.join(", ")
-                ),
-            )
-        })?;
+    let entry = own_entry(&indexed, &module_name, own_hash, &index_name)?;
     let module_id = entry.path.clone();
     check_hash(&module_name, entry.hash, own_hash, &index_name)?;
 
@@ -715,6 +677,68 @@ pub(crate) fn backend_for(
         steps: steps.0,
         diagnostics: llvm::take_diagnostics(&context, &module_name),
     })
+}
+
+/// A backend whose index file is empty (the thin link found nothing live in
+/// the module): an empty object for the module's target, as lld writes.
+fn skipped_backend(
+    config: &Config,
+    context: &inkwell::context::Context,
+    bytes: &InputBytes,
+    module_name: String,
+    steps: Steps,
+) -> Result<IndexedBackendOutput> {
+    let parsed = llvm::parse_bitcode(context, bytes.as_slice(), &module_name, 0)
+        .map_err(|reason| parse_error(&module_name, bytes.as_slice(), reason))?;
+    let machine = machine_for(&parsed, config)?;
+    let empty = context.create_module("empty");
+    crate::codegen::retarget(&empty, &machine);
+    let bytes = crate::codegen::emit(&empty, &machine, config.emit, &module_name)?;
+    Ok(IndexedBackendOutput {
+        bytes,
+        diagnostics: llvm::take_diagnostics(context, &module_name),
+        module_id: module_name,
+        imported_from: Vec::new(),
+        skipped: true,
+        steps: steps.0,
+    })
+}
+
+/// The module hash recorded in bitcode `bytes`, errors naming `name`.
+fn hash_of(name: &str, bytes: &InputBytes) -> Result<[u8; 20]> {
+    llvm::bitcode_module_hash(bytes.as_slice())
+        .map_err(|reason| parse_error(name, bytes.as_slice(), reason))
+}
+
+/// This module's entry in its index file: by path, else the one module
+/// whose hash is this module's (the file was moved or copied).
+fn own_entry<'a>(
+    indexed: &'a [IndexedModule],
+    module_name: &str,
+    own_hash: [u8; 20],
+    index_name: &str,
+) -> Result<&'a IndexedModule> {
+    indexed
+        .iter()
+        .find(|m| m.path == module_name)
+        .or_else(|| {
+            let mut same_hash = indexed.iter().filter(|m| m.hash == own_hash);
+            match (same_hash.next(), same_hash.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+        .ok_or_else(|| {
+            let names: Vec<&str> = indexed.iter().map(|m| m.path.as_str()).collect();
+            Error::invalid(
+                module_name,
+                Phase::Distribute,
+                format!(
+                    "{index_name} is not this module's index (it names {})",
+                    names.join(", ")
+                ),
+            )
+        })
 }
 
 fn read_file(path: &Path, phase: Phase) -> Result<InputBytes> {
