@@ -2,7 +2,7 @@
 //! input policy, save-temps.
 
 use crate::input::InputOptions;
-pub use crate::report::StageName;
+use crate::report::StageName;
 use inkwell::module::Module;
 use std::path::PathBuf;
 use std::str::FromStr;

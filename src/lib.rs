@@ -196,14 +196,15 @@ pub use config::{
     CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, FatLatePasses, FatPartitions,
     Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, RelocModel, Workers,
 };
+pub use config::{Stage, StageHook};
 pub use error::{Error, Phase, Result};
 pub use input::{InputOptions, LinkItem};
 pub use linker::{run_linker, LinkerOptions};
 pub use llvm::{Diagnostic, ModuleBuffer, Severity, ThinBuffer};
 pub use output::{write_atomically, Output, OutputObject, WriteTo, Written};
+pub use report::StageName;
 pub use report::{Report, RunKind};
 pub use session::{Added, Backends, Input, LtoKind, ModuleLto, ModuleRole, Session};
-pub use stages::{Stage, StageHook, StageName};
 pub use worker::serve_worker;
 
 /// The README's Rust blocks, compiled as doctests so that they follow the

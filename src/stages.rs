@@ -1,5 +1,5 @@
 //! What happens between pipeline stages: `--save-temps` dumps, the IR
-//! verifier ([`Config::verify`]) and the caller's [`StageHook`].
+//! verifier ([`Config::verify`]) and the caller's [`StageHook`](crate::StageHook).
 //!
 //! Stage names ([`StageName`]) are rustc's: ThinLTO `thin-lto-input`,
 //! `thin-lto-after-rename`, `-after-resolve`, `-after-internalize`,
@@ -8,8 +8,9 @@
 //! `no-opt` and `opt`.
 
 use crate::config::Config;
-pub use crate::config::{Stage, StageHook, StageName};
+use crate::config::Stage;
 use crate::error::{Error, Phase, Result};
+pub(crate) use crate::report::StageName;
 use inkwell::module::Module;
 
 /// The checks of an input module right after parsing, before any pass:
