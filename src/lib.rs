@@ -187,9 +187,35 @@ pub mod distributed {
     //! [`run_distributor`]), each compiling one module with its index
     //! ([`backend_from_index`], or `clang -fthinlto-index=`).
     pub use crate::thin::{
-        backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
-        IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
+        distributor_json, run_distributor, DistributedModule, IndexOptions, IndexedBackendOutput,
+        JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
     };
+    use crate::{Config, Result};
+    use std::path::Path;
+
+    /// The single-module backend of distributed ThinLTO: compiles the
+    /// bitcode `module` with its slice of the index `index_file` (written
+    /// by a run with [`Backends::IndexFiles`](crate::Backends::IndexFiles),
+    /// `ld.lld --thinlto-index-only` or the distributor flow), importing
+    /// from the paths the index names. Produces the object the in-process
+    /// thin run produces for the same module. With
+    /// [`Isolation::Workers`](crate::Isolation::Workers) it runs in a
+    /// worker process, as every other path does.
+    ///
+    /// The module is found in the index by its path as given, or else by
+    /// its module hash. A module or import source whose hash differs from
+    /// the one the index recorded is an error: it changed since the thin
+    /// link.
+    pub fn backend_from_index(
+        config: &Config,
+        module: &Path,
+        index_file: &Path,
+    ) -> Result<IndexedBackendOutput> {
+        match crate::worker::Pool::for_config(config)? {
+            Some(pool) => crate::worker::indexed_backend(&pool, module, index_file),
+            None => crate::thin::backend_for(config, module, index_file, None),
+        }
+    }
 }
 
 pub use config::{
@@ -206,6 +232,17 @@ pub use report::StageName;
 pub use report::{Report, RunKind};
 pub use session::{Added, Backends, Input, LtoKind, ModuleLto, ModuleRole, Session};
 pub use worker::serve_worker;
+
+/// Makes LLVM's fatal errors end the process with one line on stderr in
+/// the engine's format (`lto-engine: LLVM fatal error: <reason>`) instead
+/// of LLVM's own. LLVM keeps one such handler per process, this replaces
+/// any other, and LLVM cannot tell whether the host installed its own: a
+/// program that has one must not call this. The library never calls it;
+/// the `lto-engine` executable does, and so does [`serve_worker`] (a worker
+/// process is the engine's). Installed once however often it is called.
+pub fn install_fatal_error_handler() {
+    llvm::install_fatal_error_handler();
+}
 
 /// The README's Rust blocks, compiled as doctests so that they follow the
 /// API.

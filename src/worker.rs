@@ -447,16 +447,15 @@ pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
     Ok(())
 }
 
-/// A ThinLTO backend in a worker: module `module_path` with the index slice
-/// `index`, importing from the files the slice names. Errors and
-/// diagnostics name the module `name`.
-pub(crate) fn backend(
+/// Runs one backend request in a worker: the output, and the worker's
+/// whole answer.
+fn backend_call(
     pool: &Pool,
     name: &str,
     stem: &str,
     module_path: &Path,
     index: &Path,
-) -> Result<BackendOutput> {
+) -> Result<(BackendOutput, Value)> {
     let out = pool.file(".lto.o");
     let files = [module_path, index];
     let job = Job {
@@ -494,10 +493,57 @@ pub(crate) fn backend(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(BackendOutput {
-        bytes,
-        steps,
-        diagnostics,
+    Ok((
+        BackendOutput {
+            bytes,
+            steps,
+            diagnostics,
+        },
+        answer,
+    ))
+}
+
+/// A ThinLTO backend in a worker: module `module_path` with the index slice
+/// `index`, importing from the files the slice names. Errors and
+/// diagnostics name the module `name`.
+pub(crate) fn backend(
+    pool: &Pool,
+    name: &str,
+    stem: &str,
+    module_path: &Path,
+    index: &Path,
+) -> Result<BackendOutput> {
+    backend_call(pool, name, stem, module_path, index).map(|(output, _)| output)
+}
+
+/// [`crate::distributed::backend_from_index`] in a worker: the module is
+/// named by its path, as in process.
+pub(crate) fn indexed_backend(
+    pool: &Pool,
+    module_path: &Path,
+    index: &Path,
+) -> Result<crate::distributed::IndexedBackendOutput> {
+    let name = module_path.display().to_string();
+    let stem = module_path.file_name().map_or_else(
+        || "module".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let (output, answer) = backend_call(pool, &name, &stem, module_path, index)?;
+    let imported_from = answer["imported_from"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|source| source.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(crate::distributed::IndexedBackendOutput {
+        bytes: output.bytes,
+        module_id: answer["module_id"].as_str().unwrap_or(&name).to_string(),
+        imported_from,
+        skipped: answer["skipped"].as_bool().unwrap_or(false),
+        steps: output.steps,
+        diagnostics: output.diagnostics,
     })
 }
 
@@ -541,9 +587,13 @@ fn read_output(path: &Path, name: &str) -> Result<InputBytes> {
 /// names its own program as the worker calls it from that program's worker
 /// mode. Its first input line is the host's configuration; each further
 /// line is a request, answered by one line. It is not meant to be run by
-/// hand.
+/// hand. It installs the engine's fatal-error handler
+/// ([`install_fatal_error_handler`](crate::install_fatal_error_handler)):
+/// the worker process is the engine's.
 pub fn serve_worker() -> Result<()> {
     crate::llvm::init_targets();
+    // The process is the engine's: its parent reads the one line.
+    crate::llvm::install_fatal_error_handler();
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let Some(Ok(hello)) = lines.next() else {
@@ -625,7 +675,10 @@ fn serve(config: &Config, request: &Value) -> Result<Value> {
                 .collect();
             let diagnostics: Vec<Value> =
                 output.diagnostics.iter().map(diagnostic_to_json).collect();
-            Ok(json!({ "steps": steps, "diagnostics": diagnostics }))
+            Ok(json!({
+                "steps": steps, "diagnostics": diagnostics, "module_id": output.module_id,
+                "imported_from": output.imported_from, "skipped": output.skipped,
+            }))
         }
         other => Err(Error::Config(format!("worker: unknown request {other:?}"))),
     }

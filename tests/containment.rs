@@ -198,3 +198,45 @@ fn a_warm_cached_run_needs_no_worker() {
     .expect_err("the new input goes to the crashing worker");
     assert!(matches!(error, Error::Crashed { .. }), "{error:?}");
 }
+
+/// The single-module backend of distributed ThinLTO honours the isolation
+/// as every other path does: in a worker it gives the in-process object
+/// (and the same imports), and a worker that dies is an error naming the
+/// module, not the host's crash.
+#[test]
+fn the_distributed_backend_runs_in_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = program(dir.path(), "-flto=thin");
+    let indexing = session(LtoKind::Thin, Isolation::InProcess, None);
+    for input in &inputs {
+        indexing.add_path(input).unwrap();
+    }
+    indexing.preserve(["main"]).unwrap();
+    let options = lto_engine::distributed::IndexOptions::new(dir.path().join("index"));
+    let output = indexing
+        .run_with(lto_engine::Backends::IndexFiles(options))
+        .unwrap();
+    let job = output
+        .jobs
+        .iter()
+        .find(|job| job.module_path.ends_with("main.o"))
+        .expect("main.o's job");
+    let module = std::path::Path::new(&job.module_path);
+    let backend = |isolation: Isolation| {
+        let mut config = Config::default();
+        config.isolation = isolation;
+        lto_engine::distributed::backend_from_index(&config, module, &job.index_file)
+    };
+    let in_process = backend(Isolation::InProcess).unwrap();
+    let engine = Workers::lto_engine(env!("CARGO_BIN_EXE_lto-engine"));
+    let contained = backend(Isolation::Workers(engine)).unwrap();
+    assert!(contained.bytes == in_process.bytes, "same object");
+    assert_eq!(contained.imported_from, in_process.imported_from);
+    assert!(!contained.imported_from.is_empty(), "main imports");
+    assert_eq!(contained.module_id, in_process.module_id);
+
+    match backend(Isolation::Workers(script_worker("kill -SEGV $$"))) {
+        Err(Error::Crashed { input, .. }) => assert!(input.ends_with("main.o"), "{input}"),
+        other => panic!("{other:?}"),
+    }
+}

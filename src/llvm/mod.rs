@@ -37,12 +37,21 @@ pub use thin::{
 pub const LLVM_MAJOR: u32 = 22;
 
 /// Registers the targets this crate was built with (x86, AArch64), once.
+/// Registering is additive: targets the host registered stay.
 pub fn init_targets() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let config = InitializationConfig::default();
         Target::initialize_x86(&config);
         Target::initialize_aarch64(&config);
+    });
+}
+
+/// Installs the engine's handler of LLVM's fatal errors for the whole
+/// process, once: see [`crate::install_fatal_error_handler`].
+pub fn install_fatal_error_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
         // SAFETY: installs a plain function as LLVM's process-wide handler;
         // it only formats the reason and writes it to stderr. Once is
         // enough (the Once above), and LLVM asserts if installed twice.

@@ -551,23 +551,6 @@ pub struct IndexedBackendOutput {
     pub diagnostics: Vec<llvm::Diagnostic>,
 }
 
-/// The single-module backend of distributed ThinLTO: compiles the bitcode
-/// `module` with its slice of the index `index_file` (written by
-/// a run with [`Backends::IndexFiles`](crate::Backends::IndexFiles), `ld.lld --thinlto-index-only` or the
-/// distributor flow), importing from the paths the index names. Produces the
-/// object the in-process thin run produces for the same module.
-///
-/// The module is found in the index by its path as given, or else by its
-/// module hash. A module or import source whose hash differs from the one
-/// the index recorded is an error: it changed since the thin link.
-pub fn backend_from_index(
-    config: &Config,
-    module: &Path,
-    index_file: &Path,
-) -> Result<IndexedBackendOutput> {
-    backend_for(config, module, index_file, None)
-}
-
 /// How a worker names the module it compiles from a copy: its name in the
 /// host (errors, diagnostics) and its file stem (save-temps files).
 pub(crate) struct HostNames<'a> {

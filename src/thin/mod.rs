@@ -12,8 +12,8 @@ pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
 pub(crate) use cache::{module_hash_hex, Cache, Lookup, ModuleKey};
 pub(crate) use distributed::{backend_for, HostNames};
 pub use distributed::{
-    backend_from_index, distributor_json, run_distributor, DistributedModule, IndexOptions,
-    IndexedBackendOutput, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
+    distributor_json, run_distributor, DistributedModule, IndexOptions, IndexedBackendOutput,
+    JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 pub(crate) use index::{assign_file_stems, file_stem, prepare};
 pub(crate) use index::{ThinData, ThinModule};

@@ -328,6 +328,8 @@ struct BackendArgs {
 }
 
 fn main() -> ExitCode {
+    // The process is the engine's: LLVM's fatal errors end it with one line.
+    lto_engine::install_fatal_error_handler();
     // The linker mode: `lto-engine ld ARGS...`, or this executable under a
     // name ending in `ld.lld` (what `clang --ld-path=` and `-fuse-ld=lld`
     // run). Its arguments are ld.lld's, not this command line's.
