@@ -3,7 +3,7 @@
 //! imports list, placed by lld's rules (`--thinlto-prefix-replace`); the
 //! backends run anywhere, as `clang -fthinlto-index=` or `lto-engine
 //! backend` jobs, described in the JSON lld 22 hands to a
-//! `--thinlto-distributor`. [`backend_from_index`] is the single-module
+//! `--thinlto-distributor`. [`backend_from_index`](crate::distributed::backend_from_index)(crate::distributed::backend_from_index) is the single-module
 //! backend.
 //!
 //! Module paths recorded in the index are the files a backend opens: a
@@ -533,7 +533,7 @@ pub fn run_distributor(
     Ok(())
 }
 
-/// What [`backend_from_index`] produced.
+/// What [`backend_from_index`](crate::distributed::backend_from_index) produced.
 #[derive(Debug, Clone)]
 pub struct IndexedBackendOutput {
     /// The object (or assembly / bitcode).
@@ -560,7 +560,7 @@ pub(crate) struct HostNames<'a> {
     pub stem: &'a str,
 }
 
-/// [`backend_from_index`], naming the module as `names` says when given
+/// [`backend_from_index`](crate::distributed::backend_from_index)(crate::distributed::backend_from_index), naming the module as `names` says when given
 /// (else by its path).
 pub(crate) fn backend_for(
     config: &Config,
