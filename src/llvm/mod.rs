@@ -179,16 +179,22 @@ fn pop_diagnostics(context: &Context, errors_only: bool, module: &str) -> Vec<Di
         if got == 0 {
             return out;
         }
+        let mut message = take_string(message);
         let severity = match severity {
             0 => Severity::Error,
             1 => Severity::Warning,
             2 => Severity::Remark,
-            _ => Severity::Note,
+            3 => Severity::Note,
+            // A shim that does not match this crate: never taken lightly.
+            code => {
+                message = format!("(unknown diagnostic severity {code} from the shim) {message}");
+                Severity::Error
+            }
         };
         let optional = |ptr: *mut c_char| (!ptr.is_null()).then(|| take_string(ptr));
         out.push(Diagnostic {
             severity,
-            message: take_string(message),
+            message,
             module: module.to_string(),
             pass: optional(pass),
             function: optional(function),
