@@ -146,11 +146,7 @@ pub fn lto_pipeline(machine: &TargetMachine, config: &Config, name: &str) -> Res
         opt_level_code(config.opt_level),
         config.opt_level.vectorizes(),
     )
-    .map_err(|reason| Error::Llvm {
-        input: name.to_string(),
-        phase: Phase::Optimize,
-        reason,
-    })
+    .map_err(|reason| Error::llvm(name.to_string(), Phase::Optimize, reason))
 }
 
 /// Runs `lto<On>` at the configured level on `module`, all of it or the
@@ -169,11 +165,7 @@ pub fn optimize_lto(
         config.opt_level.vectorizes(),
         part,
     )
-    .map_err(|reason| Error::Llvm {
-        input: name.to_string(),
-        phase: Phase::Optimize,
-        reason,
-    })
+    .map_err(|reason| Error::llvm(name.to_string(), Phase::Optimize, reason))
 }
 
 /// Runs the named pipeline (`lto`, `default`) at the configured level.
@@ -189,13 +181,13 @@ pub fn optimize(
     let vectorize = config.opt_level.vectorizes();
     options.set_loop_vectorization(vectorize);
     options.set_loop_slp_vectorization(vectorize);
-    module
-        .run_passes(&passes, machine, options)
-        .map_err(|e| Error::Llvm {
-            input: name.to_string(),
-            phase: Phase::Optimize,
-            reason: e.to_string_lossy().into_owned(),
-        })
+    module.run_passes(&passes, machine, options).map_err(|e| {
+        Error::llvm(
+            name.to_string(),
+            Phase::Optimize,
+            e.to_string_lossy().into_owned(),
+        )
+    })
 }
 
 /// Emits `module` as the configured kind.
@@ -209,20 +201,19 @@ pub fn emit(
         EmitKind::Object => FileType::Object,
         EmitKind::Assembly => FileType::Assembly,
         EmitKind::Bitcode => {
-            let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
-                input: name.to_string(),
-                phase: Phase::Codegen,
-                reason,
-            })?;
+            let buffer = llvm::ModuleBuffer::new(module)
+                .map_err(|reason| Error::llvm(name.to_string(), Phase::Codegen, reason))?;
             return Ok(buffer.as_bytes().to_vec());
         }
     };
     machine
         .write_to_memory_buffer(module, file_type)
         .map(|buffer| buffer.as_slice().to_vec())
-        .map_err(|e| Error::Llvm {
-            input: name.to_string(),
-            phase: Phase::Codegen,
-            reason: e.to_string_lossy().into_owned(),
+        .map_err(|e| {
+            Error::llvm(
+                name.to_string(),
+                Phase::Codegen,
+                e.to_string_lossy().into_owned(),
+            )
         })
 }

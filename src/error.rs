@@ -208,6 +208,15 @@ impl Error {
         }
     }
 
+    /// LLVM refused a step on `input` in `phase`, saying `reason`.
+    pub(crate) fn llvm(input: impl fmt::Display, phase: Phase, reason: impl Into<String>) -> Self {
+        Error::Llvm {
+            input: input.to_string(),
+            phase,
+            reason: reason.into(),
+        }
+    }
+
     /// An input whose content is invalid.
     pub fn invalid(input: impl fmt::Display, phase: Phase, reason: impl Into<String>) -> Self {
         Error::InvalidInput {

@@ -167,10 +167,12 @@ fn link_and_optimize(
     let partitions = planned.partitions;
     let split = report
         .time(Step::Split, || llvm::split_module(base, partitions))
-        .map_err(|reason| Error::Llvm {
-            input: base_name.clone(),
-            phase: Phase::Codegen,
-            reason: format!("splitting into {partitions} partitions: {reason}"),
+        .map_err(|reason| {
+            Error::llvm(
+                base_name.clone(),
+                Phase::Codegen,
+                format!("splitting into {partitions} partitions: {reason}"),
+            )
         })?;
     diagnostics.extend(llvm::take_diagnostics(&context, &base_name));
     Ok(Optimized::Split {
@@ -240,13 +242,15 @@ fn link_into_base<'ctx>(
     let (link_diagnostics, strong_definitions) =
         report.time(Step::Link, || link_all(context, &base, parsed))?;
     diagnostics.extend(link_diagnostics);
-    base.verify().map_err(|e| Error::Llvm {
-        input: base_name.clone(),
-        phase: Phase::Link,
-        reason: format!(
-            "linked module fails verification: {}",
-            e.to_string_lossy().trim()
-        ),
+    base.verify().map_err(|e| {
+        Error::llvm(
+            base_name.clone(),
+            Phase::Link,
+            format!(
+                "linked module fails verification: {}",
+                e.to_string_lossy().trim()
+            ),
+        )
     })?;
     Ok((base_name, base, strong_definitions))
 }
@@ -262,11 +266,7 @@ fn restrict(
     strong_definitions: &HashMap<String, String>,
     report: &mut Report,
 ) -> Result<()> {
-    let restrict_error = |reason| Error::Llvm {
-        input: base_name.to_string(),
-        phase: Phase::Restrict,
-        reason,
-    };
+    let restrict_error = |reason| Error::llvm(base_name.to_string(), Phase::Restrict, reason);
     let preserved = &with_runtime_functions(config, base, preserved)?;
     report.preserved = preserved.iter().cloned().collect();
     let names: Vec<&str> = preserved.iter().map(String::as_str).collect();
@@ -545,12 +545,13 @@ fn compile_partitions(
     let mut diagnostics = Vec::new();
     let mut partitions = Vec::with_capacity(count);
     for (i, result) in results.into_iter().enumerate() {
-        let (object, partition_diagnostics, optimize, codegen) =
-            result.ok_or_else(|| Error::Llvm {
-                input: base_name.to_string(),
-                phase: Phase::Codegen,
-                reason: format!("partition {i} was not compiled"),
-            })?;
+        let (object, partition_diagnostics, optimize, codegen) = result.ok_or_else(|| {
+            Error::llvm(
+                base_name.to_string(),
+                Phase::Codegen,
+                format!("partition {i} was not compiled"),
+            )
+        })?;
         partitions.push(PartitionReport {
             bitcode_bytes: split.parts[i].as_bytes().len(),
             object_bytes: object.len(),
@@ -582,11 +583,7 @@ fn codegen_partition(
     suffix: &str,
     late_cut: Option<usize>,
 ) -> Result<(Vec<u8>, Vec<Diagnostic>, Duration)> {
-    let llvm_error = |reason: String| Error::Llvm {
-        input: name.to_string(),
-        phase: Phase::Codegen,
-        reason,
-    };
+    let llvm_error = |reason: String| Error::llvm(name.to_string(), Phase::Codegen, reason);
     let context = codegen::module_context(config, true)?;
     let module = llvm::parse_bitcode(&context, bitcode, name, 0)
         .map_err(|reason| llvm_error(llvm::with_error_text(&context, reason)))?;

@@ -13,11 +13,8 @@ pub(crate) fn write_module(path: &Path, module: &inkwell::module::Module<'_>) ->
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), Phase::Write, e))?;
     }
-    let buffer = llvm::ModuleBuffer::new(module).map_err(|reason| Error::Llvm {
-        input: path.display().to_string(),
-        phase: Phase::Write,
-        reason,
-    })?;
+    let buffer = llvm::ModuleBuffer::new(module)
+        .map_err(|reason| Error::llvm(path.display().to_string(), Phase::Write, reason))?;
     write_atomically(path, buffer.as_bytes())
 }
 

@@ -306,10 +306,8 @@ pub(crate) fn write_link_rsp(
                     .iter()
                     .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
                     .collect();
-                let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| Error::Llvm {
-                    input: copy.display().to_string(),
-                    phase: Phase::Write,
-                    reason,
+                let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| {
+                    Error::llvm(copy.display().to_string(), Phase::Write, reason)
                 })?;
                 write_if_changed(&copy, &bytes)?;
                 lines.push(quote(&copy));

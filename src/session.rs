@@ -1206,11 +1206,7 @@ fn contained_backend(
     let slice = data
         .index()
         .module_index_file(&module.id)
-        .map_err(|reason| Error::Llvm {
-            input: module.name.clone(),
-            phase: Phase::ThinLink,
-            reason,
-        })?;
+        .map_err(|reason| Error::llvm(module.name.clone(), Phase::ThinLink, reason))?;
     copies.ensure(data, &module.id)?;
     for source in &slice.sources {
         copies.ensure(data, source)?;

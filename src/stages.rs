@@ -101,13 +101,15 @@ impl<'a> Stages<'a> {
             })?;
         }
         if self.config.verify {
-            module.verify().map_err(|e| Error::Llvm {
-                input: self.module_name.to_string(),
-                phase,
-                reason: format!(
-                    "module fails verification after {stage}: {}",
-                    e.to_string_lossy().trim()
-                ),
+            module.verify().map_err(|e| {
+                Error::llvm(
+                    self.module_name.to_string(),
+                    phase,
+                    format!(
+                        "module fails verification after {stage}: {}",
+                        e.to_string_lossy().trim()
+                    ),
+                )
             })?;
         }
         Ok(())

@@ -364,11 +364,7 @@ fn error_from_json(value: &Value, job: &Job<'_>) -> Error {
             input: job.input.to_string(),
             reason,
         },
-        _ => Error::Llvm {
-            input: job.input.to_string(),
-            phase,
-            reason,
-        },
+        _ => Error::llvm(job.input.to_string(), phase, reason),
     }
 }
 

@@ -1194,12 +1194,9 @@ fn rewrite(
                         path.file_stem()
                             .map_or("lib".into(), |s| s.to_string_lossy())
                     ));
-                    let bytes =
-                        crate::llvm::archive_bytes(&native).map_err(|reason| Error::Llvm {
-                            input: copy.display().to_string(),
-                            phase: Phase::Write,
-                            reason,
-                        })?;
+                    let bytes = crate::llvm::archive_bytes(&native).map_err(|reason| {
+                        Error::llvm(copy.display().to_string(), Phase::Write, reason)
+                    })?;
                     crate::fs::write_atomically(&copy, &bytes)?;
                     command.push(outside_chroot(line, &copy));
                 }

@@ -238,11 +238,7 @@ pub(crate) fn fail_on_error_diagnostics(
     if text.is_empty() {
         Ok(())
     } else {
-        Err(crate::error::Error::Llvm {
-            input: name.to_string(),
-            phase,
-            reason: text,
-        })
+        Err(crate::error::Error::llvm(name.to_string(), phase, text))
     }
 }
 

@@ -155,13 +155,8 @@ pub(super) fn run_steps(
     let name = names.module;
     let stages = Stages::new(config, name, Some(names.stem));
     stages.reached(module, StageName::ThinLtoInput, Phase::Parse)?;
-    let step_error = |phase: Phase| {
-        move |reason: String| Error::Llvm {
-            input: name.to_string(),
-            phase,
-            reason,
-        }
-    };
+    let step_error =
+        |phase: Phase| move |reason: String| Error::llvm(name.to_string(), phase, reason);
     steps
         .time(Step::Rename, || index.rename(module, machine))
         .map_err(step_error(Phase::Rename))?;

@@ -266,11 +266,7 @@ impl ThinData {
         let file = self
             .index()
             .module_index_file(&module.id)
-            .map_err(|reason| Error::Llvm {
-                input: module.name.clone(),
-                phase: Phase::Distribute,
-                reason,
-            })?;
+            .map_err(|reason| Error::llvm(module.name.clone(), Phase::Distribute, reason))?;
         write_creating_dirs(&paths.index_file, &file.index)?;
         let imports_file = if options.emit_imports {
             let mut text = String::new();
@@ -609,11 +605,7 @@ pub(crate) fn backend_for(
     })?;
     let sources = index
         .init_backend_imports(&parsed)
-        .map_err(|reason| Error::Llvm {
-            input: module_name.clone(),
-            phase: Phase::Import,
-            reason,
-        })?;
+        .map_err(|reason| Error::llvm(module_name.clone(), Phase::Import, reason))?;
     steps.time(Step::ReadImports, || {
         for source in &sources {
             let source_bytes = read_bitcode(Path::new(source), Phase::Import)?;

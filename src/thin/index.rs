@@ -166,11 +166,8 @@ impl ThinData {
                 .add(&module.bytes, 0, &module.id)
                 .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
         }
-        let thin_link_error = |reason: String| Error::Llvm {
-            input: "combined index".to_string(),
-            phase: Phase::ThinLink,
-            reason,
-        };
+        let thin_link_error =
+            |reason: String| Error::llvm("combined index".to_string(), Phase::ThinLink, reason);
         if config.target_triple.is_none() {
             let triples = modules
                 .iter()
@@ -299,11 +296,7 @@ impl ThinData {
         let parts = self
             .index
             .cache_key(&module.id, &settings.settings, &settings.extra)
-            .map_err(|reason| Error::Llvm {
-                input: module.name.clone(),
-                phase: Phase::Cache,
-                reason,
-            })?;
+            .map_err(|reason| Error::llvm(module.name.clone(), Phase::Cache, reason))?;
         Ok(ModuleKey::new(parts, &settings.digest, |ordinal| {
             Some(self.modules.get(ordinal as usize)?.name.clone())
         }))

@@ -342,11 +342,11 @@ fn collect_results(
                 (output.bytes, output.steps, false)
             }
             (None, None) => {
-                return Err(Error::Llvm {
-                    input: module.name.clone(),
-                    phase: Phase::Codegen,
-                    reason: "its backend produced no output".to_string(),
-                })
+                return Err(Error::llvm(
+                    module.name.clone(),
+                    Phase::Codegen,
+                    "its backend produced no output".to_string(),
+                ))
             }
         };
         // `i` indexes data.modules(), so both are there.
