@@ -13,12 +13,6 @@ use std::process::Command;
 
 const LLVM_OBJCOPY: &str = "/usr/lib/llvm-22/bin/llvm-objcopy";
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// The ELF relocation types of every section of an object.
 fn relocation_types(object: &Path) -> Vec<u32> {
     let data = std::fs::read(object).unwrap();
@@ -64,12 +58,12 @@ fn icf_report(dir: &Path, objects: &[PathBuf], name: &str) -> String {
 fn address_significance_tables_let_safe_icf_fold() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let a = write(
+    let a = write_file(
         root,
         "twin_a.c",
         "__attribute__((noinline)) int twin_a(int x) { return x * 3 + 1; }\n",
     );
-    let b = write(
+    let b = write_file(
         root,
         "twin_b.c",
         "__attribute__((noinline)) int twin_b(int x) { return x * 3 + 1; }\n\
@@ -119,12 +113,12 @@ fn address_significance_tables_let_safe_icf_fold() {
 fn the_modules_code_model_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let big = write(
+    let big = write_file(
         root,
         "big.c",
         "extern int table[];\nint lookup(int i) { return table[i]; }\n",
     );
-    let main = write(
+    let main = write_file(
         root,
         "tab.c",
         "int table[16] = {1, 2, 3};\nint lookup(int i);\n\
@@ -150,7 +144,7 @@ fn the_modules_code_model_is_honoured() {
 fn got_loads_are_relaxable_and_sections_are_per_function() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let lib = write(
+    let lib = write_file(
         root,
         "lib.c",
         "extern int counter;\n\
@@ -158,7 +152,7 @@ fn got_loads_are_relaxable_and_sections_are_per_function() {
          int unused_export(int x) { return x * 7; }\n\
          int unused_datum[64] = {1};\n",
     );
-    let main = write(
+    let main = write_file(
         root,
         "main.c",
         "int counter = 5;\nint read_counter(void);\n\
@@ -218,7 +212,7 @@ fn got_loads_are_relaxable_and_sections_are_per_function() {
 fn thread_locals_use_native_tls() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let src = write(
+    let src = write_file(
         root,
         "tls.c",
         "#include <stdio.h>\n\

@@ -10,15 +10,6 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `dir/ld.lld`, a link to the engine: clang and rustc run it as ld.lld.
-fn linker(dir: &Path) -> PathBuf {
-    let path = dir.join("ld.lld");
-    if !path.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lto-engine"), &path).unwrap();
-    }
-    path
-}
-
 /// The engine's modes: (name, ld options).
 const MODES: &[(&str, &[&str])] = &[
     ("fat-1", &["--lto-engine-kind=fat", "--lto-partitions=1"]),
@@ -60,7 +51,7 @@ fn static_link(
     run_ok(
         Command::new("clang-22")
             .args(["-static", "-fuse-ld=lld"])
-            .arg(format!("--ld-path={}", linker(dir).display()))
+            .arg(format!("--ld-path={}", engine_as_lld(dir).display()))
             .args(inputs)
             .args(options.iter().map(|o| format!("-Wl,{o}")))
             .arg(format!("-Wl,--lto-engine-report={}", report.display()))
@@ -249,7 +240,7 @@ fn a_rust_program_whose_libcall_loads_compiler_builtins_links_at_every_partition
     rustc(dir, &src, &["-o", native.to_str().unwrap()]);
     let expected = run_program(&native);
     assert_eq!(expected, "14.500 10 42\n");
-    let ld = format!("-Clink-arg=--ld-path={}", linker(dir).display());
+    let ld = format!("-Clink-arg=--ld-path={}", engine_as_lld(dir).display());
     for (mode, options) in MODES {
         let report = dir.join(format!("{mode}.json"));
         // Fat: rustc's own full LTO first, as `lto = true` does; thin: the

@@ -7,38 +7,17 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `dir/ld.lld`, a link to the engine: clang runs it as its linker.
-fn linker(dir: &Path) -> PathBuf {
-    let path = dir.join("ld.lld");
-    if !path.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lto-engine"), &path).unwrap();
-    }
-    path
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 const MAIN: &str = "#include <stdio.h>\nint helper(int);\nint twice(int);\n\
                     int main(void) { printf(\"%d %d\\n\", helper(20), twice(4)); return 0; }\n";
 const HELPER: &str =
     "int helper(int x) { return x * 2 + 1; }\nint twice(int x) { return x + x; }\n";
-
-fn clang(dir: &Path) -> Command {
-    let mut command = Command::new("clang-22");
-    command.current_dir(dir);
-    command
-}
 
 /// Links `dir/name` with `clang-22 args... -o name` (the engine named in
 /// `args` as the linker) and returns the engine's JSON report of it.
 fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value {
     let report = dir.join(format!("{name}.json"));
     run_ok(
-        clang(dir)
+        clang_in(dir)
             .args(args)
             .arg(format!("-Wl,--lto-engine-report={}", report.display()))
             .args(["-o", name]),
@@ -50,22 +29,22 @@ fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value 
 fn clang_links_thin_and_full_lto_through_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let main = write(dir, "main.c", MAIN);
-    let helper = write(dir, "helper.c", HELPER);
+    let main = write_file(dir, "main.c", MAIN);
+    let helper = write_file(dir, "helper.c", HELPER);
     // The same program without LTO: what every build must print.
     run_ok(
-        clang(dir)
+        clang_in(dir)
             .arg(&main)
             .arg(&helper)
             .args(["-O2", "-o", "native"]),
     );
     let expected = run_program(&dir.join("native"));
     assert_eq!(expected, "41 8\n");
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let ld = ld_path_arg(dir);
     for (flag, name) in [("-flto=thin", "thin"), ("-flto", "full")] {
         let cache = dir.join(format!("cache-{name}"));
         run_ok(
-            clang(dir)
+            clang_in(dir)
                 .args([flag, "-O2", "-fuse-ld=lld", &ld])
                 .arg(&main)
                 .arg(&helper)
@@ -95,9 +74,9 @@ fn clang_links_thin_and_full_lto_through_the_engine() {
 fn lto_partitions_reach_fat_lto() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let main = write(dir, "main.c", MAIN);
-    let helper = write(dir, "helper.c", HELPER);
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let main = write_file(dir, "main.c", MAIN);
+    let helper = write_file(dir, "helper.c", HELPER);
+    let ld = ld_path_arg(dir);
     // lld's spelling and clang's -plugin-opt alias; the control (no flag)
     // is the engine's auto, one partition for a program this small.
     for (flag, partitions) in [
@@ -127,7 +106,7 @@ fn lto_partitions_reach_fat_lto() {
     }
     // lld's rule, as one line: the count is at least one.
     run_ok(
-        clang(dir)
+        clang_in(dir)
             .args(["-flto", "-O2", "-c"])
             .arg(&main)
             .arg(&helper),
@@ -153,21 +132,21 @@ fn archive_members_are_lazy_as_in_lld() {
     // strong definitions of helper would otherwise be an error).
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "b.c", HELPER);
-    write(
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "b.c", HELPER);
+    write_file(
         dir,
         "c.c",
         "int helper(int x) { return x * 3; }\nint only_c(void) { return 9; }\n",
     );
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
     run_ok(
         Command::new("llvm-ar-22")
             .current_dir(dir)
             .args(["rcs", "libh.a", "b.o", "c.o"]),
     );
-    let ld = format!("--ld-path={}", linker(dir).display());
-    run_ok(clang(dir).args([
+    let ld = ld_path_arg(dir);
+    run_ok(clang_in(dir).args([
         "-flto=thin",
         "-fuse-ld=lld",
         &ld,
@@ -178,7 +157,7 @@ fn archive_members_are_lazy_as_in_lld() {
         "-o",
         "engine",
     ]));
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-flto=thin",
         "-fuse-ld=lld",
         "main.o",
@@ -207,7 +186,7 @@ fn archive_members_are_lazy_as_in_lld() {
     );
     // Positive control: with --whole-archive every member is taken, and the
     // two definitions of helper clash.
-    let out = clang(dir)
+    let out = clang_in(dir)
         .args([
             "-flto=thin",
             "-fuse-ld=lld",
@@ -230,11 +209,11 @@ fn archive_members_are_lazy_as_in_lld() {
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    let ld = format!("--ld-path={}", linker(dir).display());
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    let ld = ld_path_arg(dir);
     // No bitcode: the real linker does the link as given.
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-O2",
         "-fuse-ld=lld",
         &ld,
@@ -245,7 +224,7 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
     ]));
     assert_eq!(run_program(&dir.join("plain")), "41 8\n");
     // An lld LTO option the engine cannot honour: one clear error line.
-    let out = clang(dir)
+    let out = clang_in(dir)
         .args([
             "-flto=thin",
             "-fuse-ld=lld",
@@ -267,7 +246,7 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
     assert!(line.contains("--lto-emit-asm"), "{line}");
     assert!(!dir.join("never").exists());
     // A library nobody can find: the real linker's own diagnostic and exit.
-    let out = clang(dir)
+    let out = clang_in(dir)
         .args([
             "-flto=thin",
             "-fuse-ld=lld",
@@ -298,23 +277,23 @@ fn links_without_bitcode_and_options_it_cannot_honour() {
 fn a_shared_object_exports_what_its_version_script_says() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(
+    write_file(
         dir,
         "lib.c",
         "int helper_internal(int x) { return x * 7; }\n\
          int api_scale(int x) { return helper_internal(x) + 1; }\n",
     );
-    write(
+    write_file(
         dir,
         "exports.map",
         "LIB_1 {\n  global: api_*;\n  local: *;\n};\n",
     );
-    write(
+    write_file(
         dir,
         "use.c",
         "#include <stdio.h>\nint api_scale(int);\nint main(void) { printf(\"%d\\n\", api_scale(6)); return 0; }\n",
     );
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let ld = ld_path_arg(dir);
     let dynamic = |lib: &str| -> String {
         let out = Command::new("llvm-nm-22")
             .args(["-D", "--defined-only"])
@@ -324,7 +303,7 @@ fn a_shared_object_exports_what_its_version_script_says() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for (lib, script) in [("libscripted.so", true), ("libopen.so", false)] {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args([
             "-flto=thin",
             "-O2",
@@ -366,7 +345,7 @@ fn a_shared_object_exports_what_its_version_script_says() {
         );
     }
     // A program uses the library's export.
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "use.c",
         "-L.",
         "-lscripted",
@@ -384,9 +363,9 @@ fn lld_distributes_thin_backends_to_the_engine() {
     // engine (`lto-engine -c --target=... M.o -fthinlto-index=... -o ...`).
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    let distributor = write(
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    let distributor = write_file(
         dir,
         "distribute.py",
         "#!/usr/bin/env python3\n\
@@ -403,7 +382,7 @@ fn lld_distributes_thin_backends_to_the_engine() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-flto=thin",
         "-O2",
         "-fuse-ld=lld",
@@ -495,7 +474,7 @@ fn a_cargo_workspace_builds_and_tests_through_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ws");
     cargo_workspace(&root);
-    let ld = linker(dir.path());
+    let ld = engine_as_lld(dir.path());
     let report = dir.path().join("report.json");
     let cache = dir.path().join("cache");
     let cargo = |args: &[&str]| {
@@ -582,15 +561,15 @@ fn thinlto_index_only_writes_what_lld_writes() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
-    write(dir, "src/main.c", MAIN);
-    write(dir, "src/helper.c", HELPER);
-    write(
+    write_file(dir, "src/main.c", MAIN);
+    write_file(dir, "src/helper.c", HELPER);
+    write_file(
         dir,
         "src/extra.c",
         "int unused_extra(int x) { return x - 1; }\n",
     );
     for name in ["main", "helper", "extra"] {
-        run_ok(clang(dir).args([
+        run_ok(clang_in(dir).args([
             "-flto=thin",
             "-O2",
             "-c",
@@ -599,14 +578,14 @@ fn thinlto_index_only_writes_what_lld_writes() {
             &format!("src/{name}.o"),
         ]));
     }
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let ld = ld_path_arg(dir);
     let objects = ["src/main.o", "src/helper.o", "src/extra.o"];
     // With a prefix replacement (and a native-object prefix), imports
     // files and a list file: lld's files under lld/, the engine's under
     // eng/, then compared byte for byte (paths inside are the modules').
     for who in ["lld", "eng"] {
         std::fs::create_dir_all(dir.join(who)).unwrap();
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld"]);
         if who == "eng" {
             command.arg(&ld);
@@ -655,7 +634,7 @@ fn thinlto_index_only_writes_what_lld_writes() {
     // beside each module. lld first; its files are moved away, then the
     // engine's compared with them.
     let beside = |who: &str| {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld"]);
         if who == "eng" {
             command.arg(&ld);
@@ -689,12 +668,12 @@ fn thinlto_index_only_writes_what_lld_writes() {
     // A full-LTO module in the link: lld leaves it empty index and imports
     // files (placeholders), and lists no object for it.
     std::fs::create_dir_all(dir.join("mixed")).unwrap();
-    write(
+    write_file(
         dir,
         "mixed/full.c",
         "int unused_full(int x) { return x + 2; }\n",
     );
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-flto=full",
         "-O2",
         "-c",
@@ -703,7 +682,7 @@ fn thinlto_index_only_writes_what_lld_writes() {
         "mixed/full.o",
     ]));
     for who in ["lld", "eng"] {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld"]);
         if who == "eng" {
             command.arg(&ld);
@@ -799,12 +778,12 @@ fn text_section(binary: &Path) -> Vec<u8> {
 fn lto_cgo_sets_the_code_generation_level_as_lld_does() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "work.c", WORK);
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "work.c"]));
-    let ld = format!("--ld-path={}", linker(dir).display());
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "work.c", WORK);
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "work.c"]));
+    let ld = ld_path_arg(dir);
     let link = |engine: bool, cgo: Option<&str>, name: &str| -> Vec<u8> {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld", "main.o", "work.o"]);
         if engine {
             command.arg(&ld);
@@ -869,10 +848,10 @@ fn lto_cgo_sets_the_code_generation_level_as_lld_does() {
 fn mllvm_options_reach_llvm() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
-    let ld = format!("--ld-path={}", linker(dir).display());
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+    let ld = ld_path_arg(dir);
     let imported = |options: &[&str], name: &str| -> u64 {
         let mut args = vec!["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "helper.o"];
         args.extend(options);
@@ -917,10 +896,10 @@ fn mllvm_options_reach_llvm() {
     // A code generation option reaches the worker processes that compile:
     // the code is lld's with the same option, byte for byte, and differs
     // from the code without it.
-    write(dir, "work.c", WORK);
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "work.c"]));
+    write_file(dir, "work.c", WORK);
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "work.c"]));
     let aligned = |engine: bool, options: &[&str], name: &str| -> Vec<u8> {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld", "main.o", "work.o"]);
         if engine {
             command.arg(&ld);
@@ -958,7 +937,7 @@ fn mllvm_options_reach_llvm() {
 fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(
+    write_file(
         dir,
         "a.c",
         "#include <stdio.h>\nint from_b(int); int from_c(int);\n\
@@ -966,23 +945,23 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
          int shared_a(int x) { return local_a(x) * 2; }\n\
          int main(void) { printf(\"%d %d\\n\", from_b(3), from_c(4)); return 0; }\n",
     );
-    write(
+    write_file(
         dir,
         "b.c",
         "int shared_a(int); int from_c(int); int c_internal(int);\n\
          int from_b(int x) { return shared_a(x) + from_c(1) + c_internal(0); }\n",
     );
-    write(
+    write_file(
         dir,
         "c.c",
         "int from_c(int x) { return x * 10; }\nint c_internal(int x) { return x + 1; }\n",
     );
-    run_ok(clang(dir).args(["-flto=full", "-O2", "-c", "a.c"]));
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "b.c", "c.c"]));
-    run_ok(clang(dir).args(["-flto", "-fuse-ld=lld", "a.o", "b.o", "c.o", "-o", "lld"]));
+    run_ok(clang_in(dir).args(["-flto=full", "-O2", "-c", "a.c"]));
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "b.c", "c.c"]));
+    run_ok(clang_in(dir).args(["-flto", "-fuse-ld=lld", "a.o", "b.o", "c.o", "-o", "lld"]));
     let expected = run_program(&dir.join("lld"));
     assert_eq!(expected, "217 40\n");
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let ld = ld_path_arg(dir);
     let link = |extra: &[&str], name: &str| -> serde_json::Value {
         let mut args = vec!["-flto", "-fuse-ld=lld", &ld, "a.o", "b.o", "c.o"];
         args.extend(extra);
@@ -1025,11 +1004,11 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
     assert_eq!(modules[0]["name"], "a.o");
     assert_eq!(modules[0]["summary_added"], true);
     // --lto-engine-kind=fat over ThinLTO bitcode: one merged module.
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
     let report = dir.join("fat.json");
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-flto=thin",
         "-fuse-ld=lld",
         &ld,
@@ -1056,15 +1035,15 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
 fn defsym_keeps_the_bitcode_it_names_and_refuses_to_replace_it() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(
+    write_file(
         dir,
         "d.c",
         "#include <stdio.h>\nint real_impl(int x) { return x * 3; }\nint alias_fn(int);\n\
          int main(void) { printf(\"%d\\n\", alias_fn(5)); return 0; }\n",
     );
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "d.c"]));
-    let ld = format!("--ld-path={}", linker(dir).display());
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "d.c"]));
+    let ld = ld_path_arg(dir);
+    run_ok(clang_in(dir).args([
         "-flto=thin",
         "-fuse-ld=lld",
         "d.o",
@@ -1075,7 +1054,7 @@ fn defsym_keeps_the_bitcode_it_names_and_refuses_to_replace_it() {
     assert_eq!(run_program(&dir.join("lld")), "15\n");
     let preserved = |extra: &[&str], name: &str| -> (bool, bool) {
         let report = dir.join(format!("{name}.json"));
-        let out = clang(dir)
+        let out = clang_in(dir)
             .args(["-flto=thin", "-fuse-ld=lld", &ld, "d.o"])
             .args(extra)
             .arg(format!("-Wl,--lto-engine-report={}", report.display()))
@@ -1123,19 +1102,19 @@ fn chroot_reads_absolute_inputs_under_the_root() {
     std::fs::create_dir_all(root.join("abs")).unwrap();
     // A program without the C runtime (whose files would be read under
     // the root too): _start exits with helper(20).
-    write(
+    write_file(
         dir,
         "start.c",
         "int helper(int);\nvoid _start(void) { int r = helper(20);\n\
          __asm__ volatile(\"mov $60, %%eax; syscall\" :: \"D\"(r)); __builtin_unreachable(); }\n",
     );
-    write(dir, "helper.c", HELPER);
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "start.c", "helper.c"]));
+    write_file(dir, "helper.c", HELPER);
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "start.c", "helper.c"]));
     std::fs::rename(dir.join("start.o"), root.join("abs/start.o")).unwrap();
     std::fs::rename(dir.join("helper.o"), root.join("abs/helper.o")).unwrap();
-    let ld = format!("--ld-path={}", linker(dir).display());
+    let ld = ld_path_arg(dir);
     let link = |engine: bool, chroot: bool, name: &str| {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld", "-nostdlib", "-static"]);
         if engine {
             command.arg(&ld);
@@ -1207,18 +1186,18 @@ fn start_lib_objects_are_lazy_as_in_lld() {
     // --end-lib lld leaves it out, so must the engine.
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "b.c", HELPER);
-    write(
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "b.c", HELPER);
+    write_file(
         dir,
         "c.c",
         "int helper(int x) { return x * 3; }\nint only_c(void) { return 9; }\n",
     );
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
-    let ld = format!("--ld-path={}", linker(dir).display());
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "b.c", "c.c"]));
+    let ld = ld_path_arg(dir);
     let lazy = ["-Wl,--start-lib", "b.o", "c.o", "-Wl,--end-lib"];
     run_ok(
-        clang(dir)
+        clang_in(dir)
             .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o"])
             .args(lazy)
             .args(["-Wl,--lto-engine-report=r.json", "-o", "engine"]),
@@ -1234,7 +1213,7 @@ fn start_lib_objects_are_lazy_as_in_lld() {
         .collect();
     assert_eq!(modules, ["main.o", "b.o"]);
     // Control: as plain objects both are taken, and helper is defined twice.
-    let out = clang(dir)
+    let out = clang_in(dir)
         .args(["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "b.o", "c.o"])
         .args(["-o", "eager"])
         .output()
@@ -1244,7 +1223,7 @@ fn start_lib_objects_are_lazy_as_in_lld() {
     // With --thinlto-index-only, the file left out gets lld's skip index:
     // every file byte-identical to lld's.
     let index_files = |who: &str| {
-        let mut command = clang(dir);
+        let mut command = clang_in(dir);
         command.args(["-flto=thin", "-fuse-ld=lld"]);
         if who == "eng" {
             command.arg(&ld);
@@ -1291,9 +1270,9 @@ fn start_lib_objects_are_lazy_as_in_lld() {
 fn save_temps_keeps_stages_partitions_and_objects() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    let ld = format!("--ld-path={}", linker(dir).display());
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    let ld = ld_path_arg(dir);
     let listing = |temps: &Path| -> Vec<String> {
         let mut names = Vec::new();
         for entry in walk(temps) {
@@ -1304,7 +1283,7 @@ fn save_temps_keeps_stages_partitions_and_objects() {
     };
     for (kind, flag) in [("fat", "--save-temps"), ("thin", "-save-temps")] {
         let prog = format!("{kind}-prog");
-        run_ok(clang(dir).args([
+        run_ok(clang_in(dir).args([
             "-flto=thin",
             "-O2",
             "-fuse-ld=lld",
@@ -1348,7 +1327,7 @@ fn save_temps_keeps_stages_partitions_and_objects() {
         }
     }
     // The control: without the option, nothing is kept.
-    run_ok(clang(dir).args([
+    run_ok(clang_in(dir).args([
         "-flto",
         "-O2",
         "-fuse-ld=lld",
@@ -1389,15 +1368,15 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 fn the_linker_mode_leaves_preserved_names_to_lld() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    write(
+    write_file(
         dir,
         "lib.c",
         "int main(void) { return 0; }\nint api(void) { return 1; }\n",
     );
-    write(dir, "exports.map", "{\n  global: api;\n  local: *;\n};\n");
-    write(dir, "main.c", MAIN);
-    write(dir, "helper.c", HELPER);
-    let ld = format!("--ld-path={}", linker(dir).display());
+    write_file(dir, "exports.map", "{\n  global: api;\n  local: *;\n};\n");
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    let ld = ld_path_arg(dir);
     for args in [
         vec![
             "-fPIC",
@@ -1409,7 +1388,7 @@ fn the_linker_mode_leaves_preserved_names_to_lld() {
         ],
         vec!["main.c", "helper.c", "-o", "prog"],
     ] {
-        let out = clang(dir)
+        let out = clang_in(dir)
             .args(["-flto=thin", "-O2", "-fuse-ld=lld", &ld])
             .args(&args)
             .output()
@@ -1420,7 +1399,7 @@ fn the_linker_mode_leaves_preserved_names_to_lld() {
     }
     assert_eq!(run_program(&dir.join("prog")), "41 8\n");
 
-    run_ok(clang(dir).args(["-flto=thin", "-O2", "-c", "lib.c", "-o", "lib.o"]));
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "lib.c", "-o", "lib.o"]));
     let out = Command::new(env!("CARGO_BIN_EXE_lto-engine"))
         .current_dir(dir)
         .args(["thin", "lib.o", "--export", "api", "-o", "out"])

@@ -283,3 +283,32 @@ pub fn target_host(module: &inkwell::module::Module<'_>) {
     module.set_triple(&triple);
     module.set_data_layout(&machine.get_target_data().get_data_layout());
 }
+
+/// `dir/ld.lld`, a link to the engine: clang and rustc run it as their
+/// ld.lld (`--ld-path=`, `-fuse-ld=lld`).
+pub fn engine_as_lld(dir: &Path) -> PathBuf {
+    let path = dir.join("ld.lld");
+    if !path.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lto-engine"), &path).unwrap();
+    }
+    path
+}
+
+/// clang's `--ld-path=` naming the engine as ld.lld in `dir`.
+pub fn ld_path_arg(dir: &Path) -> String {
+    format!("--ld-path={}", engine_as_lld(dir).display())
+}
+
+/// Writes `text` to `dir/name`.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `clang-22`, run in `dir`.
+pub fn clang_in(dir: &Path) -> Command {
+    let mut command = Command::new(CLANG);
+    command.current_dir(dir);
+    command
+}
