@@ -246,6 +246,68 @@ impl Inputs {
         bytes: &InputBytes,
         options: InputOptions,
     ) -> Result<()> {
+        let (members, no_builtins_crates) = self.read_members(display, bytes, options)?;
+        // Second pass: decide. rustc keeps a `no_builtins` crate out of LTO
+        // as a whole, including codegen units that carry no such function.
+        let mut native = Vec::new();
+        let mut any_lto = false;
+        for (member_name, module_name, member_bytes, content) in members {
+            match content {
+                MemberContent::Bitcode => {
+                    let source = ArchiveSource {
+                        path: path.to_path_buf(),
+                        native_references: None,
+                    };
+                    self.push_module(
+                        module_name,
+                        member_bytes,
+                        ModuleOrigin::ArchiveMember,
+                        Some(source),
+                    )?;
+                    any_lto = true;
+                }
+                MemberContent::Object {
+                    embedded: Some((section, origin)),
+                    undefined,
+                    ..
+                } if !no_builtins_crates.contains(rust_crate_of(&member_name)) => {
+                    let source = ArchiveSource {
+                        path: path.to_path_buf(),
+                        native_references: Some(undefined),
+                    };
+                    self.push_module(module_name, section, origin, Some(source))?;
+                    any_lto = true;
+                }
+                // Not worth a copy: rustc's lib.rmeta, say, in every rlib.
+                MemberContent::Object {
+                    links_nothing: true,
+                    ..
+                } => {}
+                MemberContent::Object { undefined, .. } => {
+                    self.native_references.extend(undefined);
+                    native.push((member_name, member_bytes));
+                }
+            }
+        }
+        if any_lto {
+            self.link_items.push(LinkItem::NativeMembers {
+                archive: path.to_path_buf(),
+                members: native,
+            });
+        } else {
+            self.link_items.push(LinkItem::Native(path.to_path_buf()));
+        }
+        Ok(())
+    }
+
+    /// First pass over an archive: every member with what it offers, and
+    /// the Rust crates that hold a `no_builtins` codegen unit.
+    fn read_members(
+        &self,
+        display: &str,
+        bytes: &InputBytes,
+        options: InputOptions,
+    ) -> Result<(Vec<ArchiveMember>, HashSet<String>)> {
         let data = bytes.as_slice();
         let archive = object::read::archive::ArchiveFile::parse(data)
             .map_err(|e| Error::invalid(display, Phase::Classify, format!("bad archive: {e}")))?;
@@ -311,58 +373,7 @@ impl Inputs {
             };
             members.push((member_name, module_name, member_bytes, content));
         }
-
-        // Second pass: decide. rustc keeps a `no_builtins` crate out of LTO
-        // as a whole, including codegen units that carry no such function.
-        let mut native = Vec::new();
-        let mut any_lto = false;
-        for (member_name, module_name, member_bytes, content) in members {
-            match content {
-                MemberContent::Bitcode => {
-                    let source = ArchiveSource {
-                        path: path.to_path_buf(),
-                        native_references: None,
-                    };
-                    self.push_module(
-                        module_name,
-                        member_bytes,
-                        ModuleOrigin::ArchiveMember,
-                        Some(source),
-                    )?;
-                    any_lto = true;
-                }
-                MemberContent::Object {
-                    embedded: Some((section, origin)),
-                    undefined,
-                    ..
-                } if !no_builtins_crates.contains(rust_crate_of(&member_name)) => {
-                    let source = ArchiveSource {
-                        path: path.to_path_buf(),
-                        native_references: Some(undefined),
-                    };
-                    self.push_module(module_name, section, origin, Some(source))?;
-                    any_lto = true;
-                }
-                // Not worth a copy: rustc's lib.rmeta, say, in every rlib.
-                MemberContent::Object {
-                    links_nothing: true,
-                    ..
-                } => {}
-                MemberContent::Object { undefined, .. } => {
-                    self.native_references.extend(undefined);
-                    native.push((member_name, member_bytes));
-                }
-            }
-        }
-        if any_lto {
-            self.link_items.push(LinkItem::NativeMembers {
-                archive: path.to_path_buf(),
-                members: native,
-            });
-        } else {
-            self.link_items.push(LinkItem::Native(path.to_path_buf()));
-        }
-        Ok(())
+        Ok((members, no_builtins_crates))
     }
 
     /// Appends `other` (inputs read apart, say on another thread): its
@@ -418,6 +429,10 @@ impl Inputs {
         }
     }
 }
+
+/// An archive member: its name in the archive, its module name, its bytes
+/// and what it offers.
+type ArchiveMember = (String, String, InputBytes, MemberContent);
 
 /// What an archive member offers, read in the first pass over an archive.
 enum MemberContent {
