@@ -3,6 +3,7 @@
 // of a cut in it. The Rust side picks the cut (fat.rs); this file only
 // knows how to stop before a top-level pass and how to start at one.
 #include "common.h"
+#include "pipeline_setup.h"
 
 #include "llvm/ADT/Any.h"
 #include "llvm/IR/Module.h"
@@ -16,12 +17,6 @@
 using namespace llvm;
 
 namespace {
-PipelineTuningOptions tuningFor(int vectorize) {
-  PipelineTuningOptions tuning;
-  tuning.LoopVectorization = vectorize != 0;
-  tuning.SLPVectorization = vectorize != 0;
-  return tuning;
-}
 
 // Skips the optional passes on one side of a cut between top-level passes
 // (an index into the pipeline's top-level list), as LLVM's own opt-bisect
@@ -92,7 +87,7 @@ extern "C" int ltoe_lto_pipeline_text(LLVMTargetMachineRef tmRef, int level, int
     return ltoe::fail("unknown optimization level code " + std::to_string(level), err);
   TargetMachine *tm = reinterpret_cast<TargetMachine *>(tmRef);
   PassInstrumentationCallbacks callbacks;
-  PassBuilder builder(tm, tuningFor(vectorize), std::nullopt, &callbacks);
+  PassBuilder builder(tm, ltoe::tuningFor(vectorize), std::nullopt, &callbacks);
   ModulePassManager passes = builder.buildLTODefaultPipeline(optLevel, nullptr);
   std::string text;
   raw_string_ostream os(text);
@@ -115,25 +110,12 @@ extern "C" int ltoe_lto_optimize(LLVMModuleRef moduleRef, LLVMTargetMachineRef t
     return ltoe::fail("unknown pipeline part code " + std::to_string(part), err);
   Module &module = *unwrap(moduleRef);
   TargetMachine *tm = reinterpret_cast<TargetMachine *>(tmRef);
-  PassInstrumentationCallbacks callbacks;
-  PassBuilder builder(tm, tuningFor(vectorize), std::nullopt, &callbacks);
-  LoopAnalysisManager loops;
-  FunctionAnalysisManager functions;
-  CGSCCAnalysisManager sccs;
-  ModuleAnalysisManager modules;
-  StandardInstrumentations instrumentations(module.getContext(), /*DebugLogging=*/false,
-                                            /*VerifyEach=*/false);
-  instrumentations.registerCallbacks(callbacks, &modules);
+  ltoe::PipelineSetup setup(module, tm, vectorize);
   std::optional<CutSkipper> skipper;
   if (part != LTOE_PIPELINE_WHOLE)
-    skipper.emplace(callbacks, part, cut);
-  builder.registerModuleAnalyses(modules);
-  builder.registerCGSCCAnalyses(sccs);
-  builder.registerFunctionAnalyses(functions);
-  builder.registerLoopAnalyses(loops);
-  builder.crossRegisterProxies(loops, functions, sccs, modules);
-  ModulePassManager passes = builder.buildLTODefaultPipeline(optLevel, nullptr);
-  passes.run(module, modules);
+    skipper.emplace(setup.callbacks, part, cut);
+  ModulePassManager passes = setup.builder.buildLTODefaultPipeline(optLevel, nullptr);
+  passes.run(module, setup.modules);
   return 0;
 }
 

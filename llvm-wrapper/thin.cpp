@@ -1,6 +1,7 @@
 // ThinLTO steps: the combined summary index (thin link) and the per-module
 // backend steps. Each function is one LLVM step; the Rust side decides which
 // copy prevails, what is preserved, and the order of the steps.
+#include "pipeline_setup.h"
 #include "thin_index.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -463,24 +464,8 @@ extern "C" int ltoe_thin_backend_optimize(const LtoeThinIndex *thin, LLVMModuleR
   // thinlto<O> as LTO's backend builds it: the combined index is the import
   // summary, so whole-program devirtualization and type-test lowering apply
   // the thin link's decisions (the C API's textual pipeline passes none).
-  PipelineTuningOptions tuning;
-  tuning.LoopVectorization = vectorize != 0;
-  tuning.SLPVectorization = vectorize != 0;
-  PassInstrumentationCallbacks callbacks;
-  PassBuilder builder(tm, tuning, std::nullopt, &callbacks);
-  LoopAnalysisManager loops;
-  FunctionAnalysisManager functions;
-  CGSCCAnalysisManager sccs;
-  ModuleAnalysisManager modules;
-  StandardInstrumentations instrumentations(module.getContext(), /*DebugLogging=*/false,
-                                            /*VerifyEach=*/false);
-  instrumentations.registerCallbacks(callbacks, &modules);
-  builder.registerModuleAnalyses(modules);
-  builder.registerCGSCCAnalyses(sccs);
-  builder.registerFunctionAnalyses(functions);
-  builder.registerLoopAnalyses(loops);
-  builder.crossRegisterProxies(loops, functions, sccs, modules);
-  ModulePassManager passes = builder.buildThinLTODefaultPipeline(optLevel, &thin->index);
-  passes.run(module, modules);
+  ltoe::PipelineSetup setup(module, tm, vectorize);
+  ModulePassManager passes = setup.builder.buildThinLTODefaultPipeline(optLevel, &thin->index);
+  passes.run(module, setup.modules);
   return 0;
 }
