@@ -3,7 +3,6 @@
 
 use crate::config::{CodeModel, Config, EmitKind, OptLevel, RelocModel};
 use crate::error::{Error, Phase, Result};
-use crate::ffi;
 use crate::llvm;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
@@ -60,8 +59,8 @@ pub fn target_machine(
         .target_cpu
         .clone()
         .unwrap_or_else(|| default_cpu(triple).to_string());
-    let reloc_model = reloc_model_code(config.reloc_model);
-    let code_model = code_model_code(config.code_model);
+    let reloc_model = reloc_model(config.reloc_model);
+    let code_model = code_model(config.code_model);
     let settings = llvm::MachineSettings {
         triple,
         cpu: &cpu,
@@ -97,44 +96,44 @@ pub fn retarget(module: &Module<'_>, machine: &TargetMachine) {
     module.set_data_layout(&machine.get_target_data().get_data_layout());
 }
 
-/// The shim's code (`LTOE_RELOC_*`) for a relocation model.
-pub fn reloc_model_code(model: RelocModel) -> std::os::raw::c_int {
+/// The target machine's relocation model for `model`.
+pub fn reloc_model(model: RelocModel) -> llvm::Reloc {
     match model {
-        RelocModel::Pic => ffi::LTOE_RELOC_PIC,
-        RelocModel::Static => ffi::LTOE_RELOC_STATIC,
-        RelocModel::DynamicNoPic => ffi::LTOE_RELOC_DYNAMIC_NO_PIC,
+        RelocModel::Pic => llvm::Reloc::Pic,
+        RelocModel::Static => llvm::Reloc::Static,
+        RelocModel::DynamicNoPic => llvm::Reloc::DynamicNoPic,
     }
 }
 
-/// The shim's code (`LTOE_CODE_MODEL_*`) for a code model.
-pub fn code_model_code(model: CodeModel) -> std::os::raw::c_int {
+/// The target machine's code model for `model`.
+pub fn code_model(model: CodeModel) -> llvm::CodeModelKind {
     match model {
-        CodeModel::Default => ffi::LTOE_CODE_MODEL_DEFAULT,
-        CodeModel::Small => ffi::LTOE_CODE_MODEL_SMALL,
-        CodeModel::Kernel => ffi::LTOE_CODE_MODEL_KERNEL,
-        CodeModel::Medium => ffi::LTOE_CODE_MODEL_MEDIUM,
-        CodeModel::Large => ffi::LTOE_CODE_MODEL_LARGE,
+        CodeModel::Default => llvm::CodeModelKind::Default,
+        CodeModel::Small => llvm::CodeModelKind::Small,
+        CodeModel::Kernel => llvm::CodeModelKind::Kernel,
+        CodeModel::Medium => llvm::CodeModelKind::Medium,
+        CodeModel::Large => llvm::CodeModelKind::Large,
     }
 }
 
-/// The shim's code (`LTOE_FILE_*`) for what code generation writes.
-pub fn file_type_code(emit: EmitKind) -> std::os::raw::c_int {
+/// What code generation writes for `emit` (nothing for bitcode).
+pub fn file_kind(emit: EmitKind) -> llvm::FileKind {
     match emit {
-        EmitKind::Object => ffi::LTOE_FILE_OBJECT,
-        EmitKind::Assembly => ffi::LTOE_FILE_ASSEMBLY,
-        EmitKind::Bitcode => ffi::LTOE_FILE_NONE,
+        EmitKind::Object => llvm::FileKind::Object,
+        EmitKind::Assembly => llvm::FileKind::Assembly,
+        EmitKind::Bitcode => llvm::FileKind::None,
     }
 }
 
-/// The shim's code (`LTOE_OPT_*`) for an optimization level.
-pub fn opt_level_code(level: OptLevel) -> std::os::raw::c_int {
+/// The pipeline level for `level`.
+pub fn pipeline_level(level: OptLevel) -> llvm::PipelineLevel {
     match level {
-        OptLevel::O0 => ffi::LTOE_OPT_O0,
-        OptLevel::O1 => ffi::LTOE_OPT_O1,
-        OptLevel::O2 => ffi::LTOE_OPT_O2,
-        OptLevel::O3 => ffi::LTOE_OPT_O3,
-        OptLevel::Os => ffi::LTOE_OPT_OS,
-        OptLevel::Oz => ffi::LTOE_OPT_OZ,
+        OptLevel::O0 => llvm::PipelineLevel::O0,
+        OptLevel::O1 => llvm::PipelineLevel::O1,
+        OptLevel::O2 => llvm::PipelineLevel::O2,
+        OptLevel::O3 => llvm::PipelineLevel::O3,
+        OptLevel::Os => llvm::PipelineLevel::Os,
+        OptLevel::Oz => llvm::PipelineLevel::Oz,
     }
 }
 
@@ -143,7 +142,7 @@ pub fn opt_level_code(level: OptLevel) -> std::os::raw::c_int {
 pub fn lto_pipeline(machine: &TargetMachine, config: &Config, name: &str) -> Result<Vec<String>> {
     llvm::lto_pipeline_passes(
         machine,
-        opt_level_code(config.opt_level),
+        pipeline_level(config.opt_level),
         config.opt_level.vectorizes(),
     )
     .map_err(|reason| Error::llvm(name.to_string(), Phase::Optimize, reason))
@@ -161,7 +160,7 @@ pub fn optimize_lto(
     llvm::run_lto_pipeline(
         module,
         machine,
-        opt_level_code(config.opt_level),
+        pipeline_level(config.opt_level),
         config.opt_level.vectorizes(),
         part,
     )

@@ -3,7 +3,7 @@
 //! the checksum that guards cache entries.
 
 use super::thin::{Records, ThinIndex};
-use super::{c_string, status, ShimBytes};
+use super::{c_string, status, CodeModelKind, FileKind, Reloc, ShimBytes};
 use crate::ffi;
 use std::os::raw::c_int;
 use std::path::Path;
@@ -25,12 +25,12 @@ pub struct KeySettings {
     pub opt_level: u8,
     /// Code generation optimization level 0..=3.
     pub codegen_opt_level: u8,
-    /// `LTOE_RELOC_*` (from [`crate::codegen::reloc_model_code`]).
-    pub reloc_model: c_int,
-    /// `LTOE_CODE_MODEL_*` (from [`crate::codegen::code_model_code`]).
-    pub code_model: c_int,
-    /// `LTOE_FILE_*` (from [`crate::codegen::file_type_code`]).
-    pub file_type: c_int,
+    /// The relocation model.
+    pub reloc_model: Reloc,
+    /// The code model.
+    pub code_model: CodeModelKind,
+    /// What code generation writes.
+    pub file_type: FileKind,
     /// One section per function.
     pub function_sections: bool,
     /// One section per data object.
@@ -74,9 +74,9 @@ impl ThinIndex {
             pipeline: pipeline.as_ptr(),
             opt_level: c_int::from(settings.opt_level),
             codegen_opt_level: c_int::from(settings.codegen_opt_level),
-            reloc_model: settings.reloc_model,
-            code_model: settings.code_model,
-            file_type: settings.file_type,
+            reloc_model: settings.reloc_model.code(),
+            code_model: settings.code_model.code(),
+            file_type: settings.file_type.code(),
             function_sections: c_int::from(settings.function_sections),
             data_sections: c_int::from(settings.data_sections),
         };

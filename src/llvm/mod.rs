@@ -16,6 +16,7 @@ use std::sync::Once;
 mod buffers;
 mod bytes;
 mod cache;
+mod codes;
 mod partition;
 mod pipeline;
 mod thin;
@@ -23,6 +24,7 @@ pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
+pub use codes::{CodeModelKind, FileKind, PipelineLevel, Reloc};
 pub use partition::{
     keep_definitions, localize_definition, release_free_memory, rename_global, split_module,
     LocalLinkage, SplitModule,
@@ -697,10 +699,10 @@ pub struct MachineSettings<'a> {
     pub cpu: &'a str,
     /// Subtarget features (`+avx2,-sse4.1`).
     pub features: &'a str,
-    /// `ffi::LTOE_RELOC_*`.
-    pub reloc_model: c_int,
-    /// `ffi::LTOE_CODE_MODEL_*`; the default takes the module's own.
-    pub code_model: c_int,
+    /// The relocation model.
+    pub reloc_model: Reloc,
+    /// The code model; the default takes the module's own.
+    pub code_model: CodeModelKind,
     /// Code generation level, 0..=3.
     pub codegen_level: u8,
     /// A section per function.
@@ -725,8 +727,8 @@ pub fn create_target_machine(
     let cpu = c_string(settings.cpu)?;
     let features = c_string(settings.features)?;
     let raw_settings = ffi::LtoeTargetSettings {
-        reloc_model: settings.reloc_model,
-        code_model: settings.code_model,
+        reloc_model: settings.reloc_model.code(),
+        code_model: settings.code_model.code(),
         codegen_level: c_int::from(settings.codegen_level),
         function_sections: c_int::from(settings.function_sections),
         data_sections: c_int::from(settings.data_sections),

@@ -2,7 +2,7 @@
 //! it: its top-level passes by name, and a run of all of them or of one side
 //! of a cut between two of them.
 
-use super::{status, ShimBytes};
+use super::{status, PipelineLevel, ShimBytes};
 use crate::ffi;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
@@ -28,7 +28,7 @@ pub enum PipelinePart {
 /// cuts [`run_lto_pipeline`] takes.
 pub fn lto_pipeline_passes(
     machine: &TargetMachine,
-    level: c_int,
+    level: PipelineLevel,
     vectorize: bool,
 ) -> Result<Vec<String>, String> {
     let mut out = std::ptr::null_mut();
@@ -38,7 +38,7 @@ pub fn lto_pipeline_passes(
     let code = unsafe {
         ffi::ltoe_lto_pipeline_text(
             machine.as_mut_ptr(),
-            level,
+            level.code(),
             c_int::from(vectorize),
             &mut out,
             &mut err,
@@ -80,7 +80,7 @@ fn split_top_level(text: &str) -> Vec<String> {
 pub fn run_lto_pipeline(
     module: &Module<'_>,
     machine: &TargetMachine,
-    level: c_int,
+    level: PipelineLevel,
     vectorize: bool,
     part: PipelinePart,
 ) -> Result<(), String> {
@@ -97,7 +97,7 @@ pub fn run_lto_pipeline(
         ffi::ltoe_lto_optimize(
             module.as_mut_ptr(),
             machine.as_mut_ptr(),
-            level,
+            level.code(),
             c_int::from(vectorize),
             part_code,
             cut,

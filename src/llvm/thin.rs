@@ -366,7 +366,7 @@ impl ThinIndex {
         &self,
         module: &Module<'_>,
         machine: &TargetMachine,
-        level: c_int,
+        level: super::PipelineLevel,
         vectorize: bool,
     ) -> Result<(), String> {
         let mut err = std::ptr::null_mut();
@@ -377,7 +377,7 @@ impl ThinIndex {
                 self.raw,
                 module.as_mut_ptr(),
                 machine.as_mut_ptr(),
-                level,
+                level.code(),
                 c_int::from(vectorize),
                 &mut err,
             )

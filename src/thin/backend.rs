@@ -188,7 +188,7 @@ pub(super) fn run_steps(
             index.optimize(
                 module,
                 machine,
-                codegen::opt_level_code(config.opt_level),
+                codegen::pipeline_level(config.opt_level),
                 config.opt_level.vectorizes(),
             )
         })

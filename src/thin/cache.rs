@@ -191,9 +191,9 @@ impl KeyConfig {
             pipeline: config.opt_level.pipeline("thinlto"),
             opt_level: level,
             codegen_opt_level: config.codegen_level(),
-            reloc_model: codegen::reloc_model_code(config.reloc_model),
-            code_model: codegen::code_model_code(config.code_model),
-            file_type: codegen::file_type_code(config.emit),
+            reloc_model: codegen::reloc_model(config.reloc_model),
+            code_model: codegen::code_model(config.code_model),
+            file_type: codegen::file_kind(config.emit),
             function_sections: config.function_sections,
             data_sections: config.data_sections,
         };
