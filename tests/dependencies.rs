@@ -45,3 +45,46 @@ fn the_bare_library_has_no_cli_dependencies() {
         );
     }
 }
+
+/// Every Rust source under `dir`, recursively.
+fn rust_sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The shim is reached through `src/llvm/` only: no other source names
+/// `ffi::` (its codes are typed in `llvm/codes.rs`) or holds `unsafe` code,
+/// but for the one documented exception (the CLI opening the jobserver
+/// `MAKEFLAGS` names). The control: `src/llvm/` does both.
+#[test]
+fn the_shim_and_unsafe_code_stay_in_the_llvm_layer() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    for path in rust_sources(&src) {
+        let relative = path.strip_prefix(&src).unwrap().to_path_buf();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if relative.starts_with("llvm") || relative == std::path::Path::new("ffi.rs") {
+            inside.push(text);
+            continue;
+        }
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let jobserver_exception =
+                relative.ends_with("main.rs") && code.contains("Client::from_env_ext");
+            if code.contains("ffi::") || (code.contains("unsafe") && !jobserver_exception) {
+                outside.push(format!("{}:{}: {line}", relative.display(), number + 1));
+            }
+        }
+    }
+    assert!(outside.is_empty(), "{outside:#?}");
+    assert!(inside.iter().any(|t| t.contains("ffi::")));
+    assert!(inside.iter().any(|t| t.contains("unsafe {")));
+}
