@@ -709,25 +709,7 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
         (None, None) => None,
     };
     if let Some(json_path) = &json_path {
-        let compiler = match &args.remote_compiler {
-            Some(path) => RemoteCompiler::guess(path),
-            None => RemoteCompiler {
-                path: std::env::current_exe()
-                    .map_err(|e| Error::io("lto-engine", Phase::Read, e))?,
-                style: JobStyle::Engine,
-            },
-        };
-        let compiler = match args.remote_compiler_style {
-            Some(JobStyleArg::Clang) => RemoteCompiler {
-                style: JobStyle::Clang,
-                ..compiler
-            },
-            Some(JobStyleArg::Engine) => RemoteCompiler {
-                style: JobStyle::Engine,
-                ..compiler
-            },
-            None => compiler,
-        };
+        let compiler = remote_compiler(&args)?;
         let json = lto_engine::distributed::distributor_json(
             jobs,
             &compiler,
@@ -754,31 +736,65 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
         );
     }
     if let Some(path) = &args.common.report {
-        let modules: Vec<serde_json::Value> = jobs
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "name": m.name,
-                    "module": m.module_path,
-                    "module_written": m.module_written,
-                    "index": m.index_file.display().to_string(),
-                    "imports_file": m.imports_file.as_ref().map(|p| p.display().to_string()),
-                    "object": m.native_object.display().to_string(),
-                    "imports": m.imports,
-                })
-            })
-            .collect();
-        let report = serde_json::json!({
-            "kind": "index",
-            "thin_link_seconds": thin_link.as_secs_f64(),
-            "link_rsp": files.link_rsp.display().to_string(),
-            "modules": modules,
-        });
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
-        lto_engine::write_atomically(path, text.as_bytes())?;
+        write_index_report(path, jobs, thin_link, &files.link_rsp)?;
     }
     Ok(())
+}
+
+/// The compiler the distributor's jobs run: `--remote-compiler` (its
+/// style guessed from its name unless `--remote-compiler-style` says),
+/// else this executable.
+fn remote_compiler(args: &IndexArgs) -> Result<RemoteCompiler, Error> {
+    let compiler = match &args.remote_compiler {
+        Some(path) => RemoteCompiler::guess(path),
+        None => RemoteCompiler {
+            path: std::env::current_exe().map_err(|e| Error::io("lto-engine", Phase::Read, e))?,
+            style: JobStyle::Engine,
+        },
+    };
+    Ok(match args.remote_compiler_style {
+        Some(JobStyleArg::Clang) => RemoteCompiler {
+            style: JobStyle::Clang,
+            ..compiler
+        },
+        Some(JobStyleArg::Engine) => RemoteCompiler {
+            style: JobStyle::Engine,
+            ..compiler
+        },
+        None => compiler,
+    })
+}
+
+/// `--report` of an index run: the thin link's time and each module's job.
+fn write_index_report(
+    path: &Path,
+    jobs: &[lto_engine::distributed::DistributedModule],
+    thin_link: std::time::Duration,
+    link_rsp: &Path,
+) -> Result<(), Error> {
+    let modules: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "module": m.module_path,
+                "module_written": m.module_written,
+                "index": m.index_file.display().to_string(),
+                "imports_file": m.imports_file.as_ref().map(|p| p.display().to_string()),
+                "object": m.native_object.display().to_string(),
+                "imports": m.imports,
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "kind": "index",
+        "thin_link_seconds": thin_link.as_secs_f64(),
+        "link_rsp": link_rsp.display().to_string(),
+        "modules": modules,
+    });
+    let text = serde_json::to_string_pretty(&report)
+        .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+    lto_engine::write_atomically(path, text.as_bytes())
 }
 
 fn run_backend(args: BackendArgs) -> Result<(), Error> {
