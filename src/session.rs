@@ -1140,29 +1140,25 @@ fn load_thin(
     shared: &Shared,
 ) -> Result<Vec<ThinModule>> {
     // What the background did not load, loaded now in parallel.
-    let mut ready: Vec<Option<ThinModule>> = modules
+    let missing: Vec<&BitcodeInput> = modules
         .iter()
-        .map(|input| prepared.remove(&input.name))
+        .filter(|input| !prepared.contains_key(&input.name))
+        .copied()
         .collect();
-    let missing: Vec<usize> = (0..modules.len()).filter(|&i| ready[i].is_none()).collect();
-    let (mut fresh, _) =
-        shared
-            .slots
-            .run_each(&missing, modules.len(), "lto-engine-load", |i| {
-                shared.load(modules[i])
-            })?;
-    let mut loaded = Vec::with_capacity(modules.len());
-    for (i, slot) in ready.iter_mut().enumerate() {
-        match slot.take().or_else(|| fresh[i].take()) {
-            Some(module) => loaded.push(module),
-            None => {
-                return Err(Error::Usage(format!(
-                    "{}: the module was not loaded for the thin link",
-                    modules[i].name
-                )))
-            }
-        }
+    let fresh = shared.slots.map(missing.len(), "lto-engine-load", |k| {
+        shared.load(missing[k])
+    })?;
+    for (input, module) in missing.iter().zip(fresh) {
+        prepared.insert(input.name.clone(), module);
     }
+    let mut loaded = modules
+        .iter()
+        .map(|input| {
+            prepared.remove(&input.name).ok_or_else(|| {
+                Error::invalid(&input.name, Phase::ThinLink, "not loaded for the thin link")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     thin::assign_file_stems(&mut loaded);
     Ok(loaded)
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 /// The `module` of a warning about a preserved name no input defines: the
 /// list of preserved names, not one module.
-pub(crate) const PRESERVED_SYMBOLS: &str = "preserved symbols";
+const PRESERVED_SYMBOLS: &str = "preserved symbols";
 
 /// Warnings about `exports` (the names the caller preserved) after a run
 /// whose result is `output`.
