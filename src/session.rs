@@ -61,7 +61,7 @@ pub struct Input<'a> {
 
 enum Source<'a> {
     Module(&'a (dyn InMemory + 'a)),
-    Bitcode(Vec<u8>),
+    Bitcode(InputBytes),
     Path(PathBuf),
 }
 
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Source<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Module(module) => write!(f, "Module({:?})", module.own_name()),
-            Source::Bitcode(bytes) => write!(f, "Bitcode({} bytes)", bytes.len()),
+            Source::Bitcode(bytes) => write!(f, "Bitcode({} bytes)", bytes.as_slice().len()),
             Source::Path(path) => write!(f, "Path({})", path.display()),
         }
     }
@@ -143,7 +143,13 @@ impl<'a> Input<'a> {
 
     /// Bitcode held in memory, under a unique `name`.
     pub fn bitcode(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        let mut input = Input::new(Source::Bitcode(bytes.into()));
+        Input::shared_bitcode(name, InputBytes::owned(bytes.into()))
+    }
+
+    /// Bitcode that is a view of bytes the crate already holds (an archive
+    /// member in a memory map): nothing is copied.
+    pub(crate) fn shared_bitcode(name: impl Into<String>, bytes: InputBytes) -> Self {
+        let mut input = Input::new(Source::Bitcode(bytes));
         input.name = Some(name.into());
         input
     }
@@ -386,7 +392,7 @@ impl Session {
             Source::Bitcode(bytes) => {
                 let name = input.name.unwrap_or_default();
                 self.check_open(&name)?;
-                self.add_bytes(name, InputBytes::owned(bytes), lto)
+                self.add_bytes(name, bytes, lto)
             }
             Source::Path(path) => {
                 let display = path.display().to_string();

@@ -205,6 +205,68 @@ fn archive_members_are_lazy_as_in_lld() {
     assert!(stderr.contains("helper"), "{stderr}");
 }
 
+/// Two bitcode members of one archive under one name (`llvm-ar q` keeps
+/// both): lld takes each for the symbol it defines, and so does the
+/// engine, naming the second by its offset as lld does.
+#[test]
+fn archive_members_of_one_name_are_told_apart_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_file(dir, "main.c", MAIN);
+    for (sub, source) in [
+        ("one", "int helper(int x) { return x * 2 + 1; }\n"),
+        ("two", "int twice(int x) { return x + x; }\n"),
+    ] {
+        std::fs::create_dir(dir.join(sub)).unwrap();
+        write_file(&dir.join(sub), "x.c", source);
+        run_ok(clang_in(&dir.join(sub)).args(["-flto=thin", "-O2", "-c", "x.c"]));
+    }
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c"]));
+    run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["qcs", "libd.a", "one/x.o", "two/x.o"]),
+    );
+    let listed = run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["t", "libd.a"]),
+    );
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "x.o\nx.o\n");
+    let ld = ld_path_arg(dir);
+    let report = link_with_report(
+        dir,
+        &["-flto=thin", "-fuse-ld=lld", &ld, "main.o", "-L.", "-ld"],
+        "engine",
+    );
+    run_ok(clang_in(dir).args([
+        "-flto=thin",
+        "-fuse-ld=lld",
+        "main.o",
+        "-L.",
+        "-ld",
+        "-o",
+        "lld",
+    ]));
+    assert_eq!(run_program(&dir.join("lld")), "41 8\n");
+    assert_eq!(run_program(&dir.join("engine")), "41 8\n");
+    let inputs: Vec<&str> = report["link"]["bitcode_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(inputs.len(), 3, "{inputs:?}");
+    assert!(
+        inputs.iter().any(|m| m.ends_with("libd.a(x.o)")),
+        "{inputs:?}"
+    );
+    assert!(
+        inputs.iter().any(|m| m.contains("libd.a(x.o at ")),
+        "{inputs:?}"
+    );
+}
+
 #[test]
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();

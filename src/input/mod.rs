@@ -7,6 +7,7 @@
 //! `embedded_bitcode`, `.llvm.lto` with `fat_lto_objects`); then its native
 //! code is dropped. Every symbol a native input references is preserved.
 
+pub(crate) mod archive;
 pub mod classify;
 
 pub use crate::llvm::InputBytes;
@@ -14,7 +15,6 @@ use classify::{EmbeddedKind, Kind};
 
 use crate::error::{Error, Phase, Result};
 use std::collections::{BTreeSet, HashSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// How to treat the objects of one input that carry embedded bitcode.
@@ -165,21 +165,14 @@ impl Inputs {
     /// Adds a file: bitcode, object or archive, classified by content.
     pub fn add_path(&mut self, path: &Path, options: InputOptions) -> Result<()> {
         let display = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::io(&display, Phase::Read, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(&display, Phase::Read, e))?
-            .len();
-        if len == 0 {
+        let bytes = read_file(path, Phase::Read)?;
+        if bytes.as_slice().is_empty() {
             return Err(Error::invalid(
                 &display,
                 Phase::Classify,
                 unknown_reason(&[]),
             ));
         }
-        let map = crate::llvm::map_file_readonly(&file)
-            .map_err(|e| Error::io(&display, Phase::Read, e))?;
-        let bytes = InputBytes::mapped(map);
         match classify::sniff(bytes.as_slice()) {
             Kind::Bitcode => {
                 self.push_module(display, bytes, ModuleOrigin::File, None)?;
@@ -308,46 +301,19 @@ impl Inputs {
         bytes: &InputBytes,
         options: InputOptions,
     ) -> Result<(Vec<ArchiveMember>, HashSet<String>)> {
-        let data = bytes.as_slice();
-        let archive = object::read::archive::ArchiveFile::parse(data)
-            .map_err(|e| Error::invalid(display, Phase::Classify, format!("bad archive: {e}")))?;
-        // First pass: read every member and what it offers.
         let mut members = Vec::new();
-        let mut seen = HashSet::new();
         let mut no_builtins_crates = HashSet::new();
-        for member in archive.members() {
-            let member = member.map_err(|e| {
-                Error::invalid(display, Phase::Classify, format!("bad archive member: {e}"))
-            })?;
-            let member_name = String::from_utf8_lossy(member.name()).into_owned();
-            let (offset, size) = member.file_range();
-            let range = usize::try_from(offset)
-                .ok()
-                .zip(usize::try_from(size).ok())
-                .and_then(|(start, len)| Some(start..start.checked_add(len)?))
-                .filter(|r| r.end <= data.len())
-                .ok_or_else(|| {
-                    Error::invalid(
-                        format!("{display}({member_name})"),
-                        Phase::Classify,
-                        "member lies outside the archive",
-                    )
-                })?;
-            // Archives may repeat a member name; lld tells them apart by offset.
-            let mut module_name = format!("{display}({member_name})");
-            if !seen.insert(module_name.clone()) {
-                module_name = format!("{display}({member_name} at {offset})");
-            }
-            let member_bytes = bytes.slice(range);
-            let content = match classify::sniff(member_bytes.as_slice()) {
+        for member in archive::members(display, bytes)? {
+            let module_name = member.display;
+            let content = match classify::sniff(member.bytes.as_slice()) {
                 Kind::Bitcode => MemberContent::Bitcode,
                 Kind::Object => {
-                    let info = classify::inspect_object(member_bytes.as_slice())
+                    let info = classify::inspect_object(member.bytes.as_slice())
                         .map_err(|reason| Error::invalid(&module_name, Phase::Classify, reason))?;
-                    let embedded = wanted_section(&info, &member_bytes, options);
+                    let embedded = wanted_section(&info, &member.bytes, options);
                     if let Some((section, _)) = &embedded {
                         if self.is_no_builtins(&module_name, section)? {
-                            no_builtins_crates.insert(rust_crate_of(&member_name).to_string());
+                            no_builtins_crates.insert(rust_crate_of(&member.name).to_string());
                         }
                     }
                     MemberContent::Object {
@@ -367,11 +333,11 @@ impl Inputs {
                     return Err(Error::invalid(
                         module_name,
                         Phase::Classify,
-                        unknown_reason(member_bytes.as_slice()),
+                        unknown_reason(member.bytes.as_slice()),
                     ))
                 }
             };
-            members.push((member_name, module_name, member_bytes, content));
+            members.push((member.name, module_name, member.bytes, content));
         }
         Ok((members, no_builtins_crates))
     }
@@ -472,6 +438,22 @@ fn rust_crate_of(member: &str) -> &str {
     } else {
         member
     }
+}
+
+/// The file at `path`, memory-mapped (an empty file is an empty buffer,
+/// which no map can hold); a failure is an error of `phase`.
+pub(crate) fn read_file(path: &Path, phase: Phase) -> Result<InputBytes> {
+    let display = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(&display, phase, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(&display, phase, e))?
+        .len();
+    if len == 0 {
+        return Ok(InputBytes::owned(Vec::new()));
+    }
+    let map = crate::llvm::map_file_readonly(&file).map_err(|e| Error::io(&display, phase, e))?;
+    Ok(InputBytes::mapped(map))
 }
 
 fn unknown_reason(data: &[u8]) -> String {

@@ -11,9 +11,9 @@ use crate::config::{
     CacheConfig, Config, FatPartitions, Jobs, LtoKind, ModuleOrder, OptLevel, Workers,
 };
 use crate::error::{Error, Phase, Result};
+use crate::input::{archive, classify, InputBytes};
 use crate::session::{Input, Session};
 use args::{Item, LinkLine, State};
-use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -153,11 +153,11 @@ struct File {
 
 enum Kind {
     /// A bitcode object.
-    Bitcode(Vec<u8>),
+    Bitcode(InputBytes),
     /// An ELF relocatable object, a linker script, anything else native.
-    Native,
+    Native(InputBytes),
     /// A shared library.
-    Shared,
+    Shared(InputBytes),
     /// An archive.
     Archive(Archive),
 }
@@ -175,8 +175,13 @@ struct Archive {
 }
 
 struct Member {
+    /// Its name in the archive.
     name: String,
-    bytes: Vec<u8>,
+    /// Its name in the link: `lib.a(member.o)`, or the path of a
+    /// `--start-lib` object.
+    display: String,
+    /// A view of the archive's (or the object's) memory map.
+    bytes: InputBytes,
     bitcode: bool,
 }
 
@@ -201,7 +206,7 @@ struct Inputs {
 /// A bitcode module the link takes.
 struct BitcodeModule {
     name: String,
-    bytes: Vec<u8>,
+    bytes: InputBytes,
     /// The symbols it references (not defining them).
     references: Vec<String>,
     /// A member of an archive.
@@ -283,18 +288,14 @@ impl Inputs {
             let name = file.path.display().to_string();
             match &file.kind {
                 Kind::Bitcode(bytes) => state.take(name, bytes, true, false)?,
-                Kind::Native => {
+                Kind::Native(bytes) => {
                     // Linker scripts and the like have no symbols to read.
-                    if let Ok(bytes) = std::fs::read(&file.path) {
-                        if object::File::parse(&*bytes).is_ok() {
-                            state.take(name, &bytes, false, false)?;
-                        }
+                    if object::File::parse(bytes.as_slice()).is_ok() {
+                        state.take(name, bytes, false, false)?;
                     }
                 }
-                Kind::Shared => {
-                    let bytes =
-                        std::fs::read(&file.path).map_err(|e| Error::io(&name, Phase::Read, e))?;
-                    let symbols = native_symbols(&name, &bytes, true)?;
+                Kind::Shared(bytes) => {
+                    let symbols = native_symbols(&name, bytes.as_slice(), true)?;
                     state.resolved.native_inputs.push(name);
                     for (symbol, _) in symbols.defined {
                         state.define(symbol);
@@ -305,7 +306,7 @@ impl Inputs {
                 }
                 Kind::Archive(archive) if file.state.whole_archive && !archive.lazy_object => {
                     for m in 0..archive.members.len() {
-                        state.take_member(position, &file.path, archive, m)?;
+                        state.take_member(position, archive, m)?;
                     }
                 }
                 Kind::Archive(_) => {}
@@ -317,7 +318,7 @@ impl Inputs {
             // (`memcpy`, `fmod`, `__udivti3`, ...) that no bitcode symbol
             // table shows, for the target of the first bitcode module as
             // in lld.
-            let libcalls = crate::llvm::bitcode_triple(&first.bytes)
+            let libcalls = crate::llvm::bitcode_triple(first.bytes.as_slice())
                 .and_then(|triple| crate::llvm::runtime_libcall_symbols(&triple))
                 .map_err(|reason| Error::invalid(&first.name, Phase::Classify, reason))?;
             // lld's rule (`handleLibcall`): a lazy bitcode member defining
@@ -328,13 +329,12 @@ impl Inputs {
                 }
                 if let Some((position, m)) = self.lazy_member(libcall, &state) {
                     if let Some(File {
-                        path,
                         kind: Kind::Archive(archive),
                         ..
                     }) = &self.files[position]
                     {
                         if archive.members[m].bitcode {
-                            state.take_member(position, path, archive, m)?;
+                            state.take_member(position, archive, m)?;
                             self.take_lazy_members(&mut state)?;
                         }
                     }
@@ -349,12 +349,11 @@ impl Inputs {
     fn take_lazy_members(&self, state: &mut Resolution) -> Result<()> {
         while let Some((position, m)) = self.next_lazy_member(state) {
             if let Some(File {
-                path,
                 kind: Kind::Archive(archive),
                 ..
             }) = &self.files[position]
             {
-                state.take_member(position, path, archive, m)?;
+                state.take_member(position, archive, m)?;
             }
         }
         Ok(())
@@ -378,7 +377,6 @@ impl Inputs {
         let mut seen: HashSet<(usize, usize)> = pending.iter().copied().collect();
         while let Some((position, m)) = pending.pop() {
             let Some(File {
-                path,
                 kind: Kind::Archive(archive),
                 ..
             }) = &self.files[position]
@@ -389,16 +387,12 @@ impl Inputs {
             if member.bitcode {
                 continue;
             }
-            let name = if archive.lazy_object {
-                path.display().to_string()
-            } else {
-                format!("{}({})", path.display(), member.name)
-            };
             // A member the engine cannot read is the real linker's to report.
-            let Ok(symbols) = native_symbols(&name, &member.bytes, false) else {
+            let Ok(symbols) = native_symbols(&member.display, member.bytes.as_slice(), false)
+            else {
                 continue;
             };
-            state.resolved.libcall_members.push(name);
+            state.resolved.libcall_members.push(member.display.clone());
             for (symbol, _) in symbols.undefined {
                 if !state.defined.contains(&symbol) {
                     if let Some(next) = self.lazy_member(&symbol, state) {
@@ -462,11 +456,17 @@ impl Resolution {
 
     /// Takes an object (bitcode or native) into the link: its definitions
     /// resolve references, its references may pull archive members.
-    fn take(&mut self, name: String, bytes: &[u8], bitcode: bool, member: bool) -> Result<()> {
+    fn take(
+        &mut self,
+        name: String,
+        bytes: &InputBytes,
+        bitcode: bool,
+        member: bool,
+    ) -> Result<()> {
         let symbols = if bitcode {
-            bitcode_symbols(&name, bytes)?
+            bitcode_symbols(&name, bytes.as_slice())?
         } else {
-            native_symbols(&name, bytes, false)?
+            native_symbols(&name, bytes.as_slice(), false)?
         };
         for (symbol, visibility) in symbols.defined {
             if bitcode {
@@ -492,7 +492,7 @@ impl Resolution {
         if bitcode {
             self.resolved.modules.push(BitcodeModule {
                 name,
-                bytes: bytes.to_vec(),
+                bytes: bytes.clone(),
                 references,
                 member,
             });
@@ -503,21 +503,15 @@ impl Resolution {
     }
 
     /// Takes member `m` of the archive at `position`.
-    fn take_member(
-        &mut self,
-        position: usize,
-        path: &Path,
-        archive: &Archive,
-        m: usize,
-    ) -> Result<()> {
+    fn take_member(&mut self, position: usize, archive: &Archive, m: usize) -> Result<()> {
         let member = &archive.members[m];
         self.resolved.taken.insert((position, m));
-        let name = if archive.lazy_object {
-            path.display().to_string()
-        } else {
-            format!("{}({})", path.display(), member.name)
-        };
-        self.take(name, &member.bytes, member.bitcode, !archive.lazy_object)
+        self.take(
+            member.display.clone(),
+            &member.bytes,
+            member.bitcode,
+            !archive.lazy_object,
+        )
     }
 }
 
@@ -548,46 +542,49 @@ fn find_library(line: &LinkLine, name: &str, state: &State) -> Option<PathBuf> {
     None
 }
 
-fn is_bitcode(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"BC\xC0\xDE") || bytes.starts_with(&[0xDE, 0xC0, 0x17, 0x0B])
-}
-
-/// The file at `path`; `None` when it cannot be read (the real linker
-/// says why). An archive the engine cannot read is left to the real linker
-/// as it is (ld.lld does LTO on bitcode it finds there itself).
+/// The file at `path`, classified as `input/` classifies inputs; `None`
+/// when it cannot be read (the real linker says why). An archive the
+/// engine cannot read is left to the real linker as it is (ld.lld does LTO
+/// on bitcode it finds there itself), and so is a GNU thin archive.
 fn read_file(path: PathBuf, state: State) -> Option<File> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(&path).ok()?;
-    let relocatable =
-        || object::File::parse(&*bytes).is_ok_and(|f| f.kind() == object::ObjectKind::Relocatable);
-    let kind = if state.lazy && (is_bitcode(&bytes) || relocatable()) {
-        match lazy_object(&name, bytes) {
+    let bytes = crate::input::read_file(&path, Phase::Read).ok()?;
+    let sniffed = classify::sniff(bytes.as_slice());
+    let relocatable = || {
+        object::File::parse(bytes.as_slice())
+            .is_ok_and(|f| f.kind() == object::ObjectKind::Relocatable)
+    };
+    let kind = if state.lazy && (sniffed == classify::Kind::Bitcode || relocatable()) {
+        match lazy_object(&name, bytes.clone()) {
             Ok(archive) => Kind::Archive(archive),
-            Err(_) => Kind::Native,
-        }
-    } else if is_bitcode(&bytes) {
-        Kind::Bitcode(bytes)
-    } else if bytes.starts_with(b"!<arch>\n") {
-        match read_archive(&name, &bytes) {
-            Ok(archive) => Kind::Archive(archive),
-            Err(_) => Kind::Native,
+            Err(_) => Kind::Native(bytes),
         }
     } else {
-        match object::File::parse(&*bytes) {
-            Ok(file) if file.kind() == object::ObjectKind::Dynamic => Kind::Shared,
-            _ => Kind::Native,
+        match sniffed {
+            classify::Kind::Bitcode => Kind::Bitcode(bytes),
+            classify::Kind::Archive => match read_archive(&name, &bytes) {
+                Ok(archive) => Kind::Archive(archive),
+                Err(_) => Kind::Native(bytes),
+            },
+            classify::Kind::Object
+                if object::File::parse(bytes.as_slice())
+                    .is_ok_and(|f| f.kind() == object::ObjectKind::Dynamic) =>
+            {
+                Kind::Shared(bytes)
+            }
+            _ => Kind::Native(bytes),
         }
     };
     Some(File { path, kind, state })
 }
 
 /// A `--start-lib` object as a one-member lazy archive.
-fn lazy_object(name: &str, bytes: Vec<u8>) -> Result<Archive> {
-    let bitcode = is_bitcode(&bytes);
+fn lazy_object(name: &str, bytes: InputBytes) -> Result<Archive> {
+    let bitcode = classify::sniff(bytes.as_slice()) == classify::Kind::Bitcode;
     let symbols = if bitcode {
-        bitcode_symbols(name, &bytes)?
+        bitcode_symbols(name, bytes.as_slice())?
     } else {
-        native_symbols(name, &bytes, false)?
+        native_symbols(name, bytes.as_slice(), false)?
     };
     let index = symbols
         .defined
@@ -597,6 +594,7 @@ fn lazy_object(name: &str, bytes: Vec<u8>) -> Result<Archive> {
     Ok(Archive {
         members: vec![Member {
             name: name.to_string(),
+            display: name.to_string(),
             bytes,
             bitcode,
         }],
@@ -606,57 +604,43 @@ fn lazy_object(name: &str, bytes: Vec<u8>) -> Result<Archive> {
     })
 }
 
-fn read_archive(name: &str, bytes: &[u8]) -> Result<Archive> {
-    let invalid = |e: object::Error| Error::invalid(name, Phase::Classify, e.to_string());
-    let archive = ArchiveFile::parse(bytes).map_err(invalid)?;
-    let mut members = Vec::new();
-    let mut by_offset = HashMap::new();
-    for member in archive.members() {
-        let member = member.map_err(invalid)?;
-        let data = member.data(bytes).map_err(invalid)?;
-        by_offset.insert(member.file_range().0, members.len());
-        let member_name = String::from_utf8_lossy(member.name()).into_owned();
-        members.push(Member {
-            name: member_name,
-            bytes: data.to_vec(),
-            bitcode: is_bitcode(data),
-        });
-    }
-    let has_bitcode = members.iter().any(|m| m.bitcode);
-    let mut index = HashMap::new();
-    // The archive's symbol table when it has one (llvm-ar and rustc list
-    // bitcode members' symbols too); else each member's own symbols.
-    let table = archive.symbols().map_err(invalid)?;
-    match table {
-        Some(symbols) => {
-            for symbol in symbols {
-                let symbol = symbol.map_err(invalid)?;
-                let member = archive.member(symbol.offset()).map_err(invalid)?;
-                if let Some(&m) = by_offset.get(&member.file_range().0) {
-                    index
-                        .entry(String::from_utf8_lossy(symbol.name()).into_owned())
-                        .or_insert(m);
-                }
-            }
-        }
+/// An archive's members (views of its map, as `input/` reads them) and
+/// its lazy symbols: the archive's symbol table, or each member's own
+/// symbols when it has none.
+fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
+    let read = archive::members(name, bytes)?;
+    let table = archive::symbol_table(name, bytes, &read)?;
+    let members: Vec<Member> = read
+        .into_iter()
+        .map(|member| Member {
+            bitcode: classify::sniff(member.bytes.as_slice()) == classify::Kind::Bitcode,
+            name: member.name,
+            display: member.display,
+            bytes: member.bytes,
+        })
+        .collect();
+    let index = match table {
+        Some(table) => table,
         None => {
+            let mut index = HashMap::new();
             for (m, member) in members.iter().enumerate() {
-                let member_name = format!("{name}({})", member.name);
                 let symbols = if member.bitcode {
-                    bitcode_symbols(&member_name, &member.bytes)?
+                    bitcode_symbols(&member.display, member.bytes.as_slice())?
                 } else {
-                    native_symbols(&member_name, &member.bytes, false).unwrap_or_default()
+                    native_symbols(&member.display, member.bytes.as_slice(), false)
+                        .unwrap_or_default()
                 };
                 for (symbol, _) in symbols.defined {
                     index.entry(symbol).or_insert(m);
                 }
             }
+            index
         }
-    }
+    };
     Ok(Archive {
+        has_bitcode: members.iter().any(|m| m.bitcode),
         members,
         index,
-        has_bitcode,
         lazy_object: false,
     })
 }
@@ -745,7 +729,7 @@ fn split_by_kind(resolved: &Resolved, choice: KindChoice) -> Result<(Vec<usize>,
     let mut fat = Vec::new();
     let mut thin = Vec::new();
     for (i, module) in resolved.modules.iter().enumerate() {
-        let info = crate::llvm::bitcode_lto_info(&module.bytes, 0)
+        let info = crate::llvm::bitcode_lto_info(module.bytes.as_slice(), 0)
             .map_err(|reason| Error::invalid(&module.name, Phase::Classify, reason))?;
         let is_thin = match choice {
             KindChoice::Auto => info.is_thin,
@@ -845,7 +829,10 @@ fn run_group(
     let session = Session::new(config.clone(), kind)?;
     for &i in group {
         let module = &resolved.modules[i];
-        session.add(Input::bitcode(module.name.clone(), module.bytes.clone()))?;
+        session.add(Input::shared_bitcode(
+            module.name.clone(),
+            module.bytes.clone(),
+        ))?;
     }
     session.preserve(preserve)?;
     session.preserved_by_linker();

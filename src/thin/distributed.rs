@@ -568,7 +568,9 @@ pub(crate) fn backend_for(
         .as_ref()
         .map_or_else(|| module.display().to_string(), |n| n.name.to_string());
     let mut steps = Steps::default();
-    let index_bytes = steps.time(Step::ReadIndex, || read_file(index_file, Phase::Read))?;
+    let index_bytes = steps.time(Step::ReadIndex, || {
+        crate::input::read_file(index_file, Phase::Read)
+    })?;
     let bytes = read_bitcode(module, Phase::Read)?;
     let context = backend_context(config)?;
     if index_bytes.as_slice().is_empty() {
@@ -716,22 +718,8 @@ fn own_entry<'a>(
         })
 }
 
-fn read_file(path: &Path, phase: Phase) -> Result<InputBytes> {
-    let display = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(&display, phase, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(&display, phase, e))?
-        .len();
-    if len == 0 {
-        return Ok(InputBytes::owned(Vec::new()));
-    }
-    let map = llvm::map_file_readonly(&file).map_err(|e| Error::io(&display, phase, e))?;
-    Ok(InputBytes::mapped(map))
-}
-
 fn read_bitcode(path: &Path, phase: Phase) -> Result<InputBytes> {
-    let bytes = read_file(path, phase)?;
+    let bytes = crate::input::read_file(path, phase)?;
     if classify::sniff(bytes.as_slice()) != classify::Kind::Bitcode {
         return Err(Error::invalid(
             path.display(),
