@@ -924,6 +924,132 @@ mod tests {
         }
     }
 
+    /// A report with every field set, of `kind`.
+    fn full_report(kind: RunKind) -> Report {
+        let ms = Duration::from_millis;
+        let mut report = Report {
+            kind,
+            modules: vec![ModuleReport {
+                name: "a.bc".to_string(),
+                origin: "file".to_string(),
+                bitcode_bytes: 1200,
+                instructions: 34,
+            }],
+            base_module: Some("a.bc".to_string()),
+            preserved: vec!["main".to_string()],
+            internalized: vec!["helper".to_string()],
+            output_bytes: 4096,
+            max_concurrent_jobs: 2,
+            phases: vec![(Step::ThinLink, ms(250)), (Step::Backends, ms(1500))],
+            no_lto: vec![NoLtoModuleReport {
+                name: "meta".to_string(),
+                steps: vec![(Step::Parse, ms(5))],
+            }],
+            ..Report::default()
+        };
+        report.thin = ThinRunReport {
+            jobs: 2,
+            jobserver: true,
+            max_concurrent_backends: 2,
+            thin_link: ms(250),
+            backend_wall: ms(1500),
+            cpu: Some(ms(2750)),
+            peak_rss_bytes: Some(1 << 20),
+            serial_before_backends: ms(300),
+            idle_core_time: ms(125),
+            modules: [CacheStatus::Hit, CacheStatus::Disabled]
+                .into_iter()
+                .chain(
+                    [
+                        MissReason::NewModule,
+                        MissReason::ImportsChanged(vec!["b.bc".to_string()]),
+                        MissReason::EntryCorrupt("bad length".to_string()),
+                    ]
+                    .map(CacheStatus::Miss),
+                )
+                .map(|cache| ThinModuleReport {
+                    name: "a.bc".to_string(),
+                    object: "a.bc.lto.o".to_string(),
+                    object_bytes: 800,
+                    summary_added: true,
+                    definitions: 5,
+                    live_definitions: 4,
+                    exports: 1,
+                    internalized: vec!["helper".to_string()],
+                    promoted: vec![PromotedSymbol {
+                        name: "local".to_string(),
+                        promoted_name: "local.llvm.1234".to_string(),
+                    }],
+                    dropped: vec!["dead".to_string()],
+                    imports: vec![ImportSource {
+                        module: "b.bc".to_string(),
+                        definitions: vec!["f".to_string(), "g".to_string()],
+                        declarations: 3,
+                    }],
+                    steps: vec![(Step::Optimize, ms(750)), (Step::Codegen, ms(500))],
+                    cache_key: "0123abcd".to_string(),
+                    cache,
+                })
+                .collect(),
+            cache: Some(CacheRunReport {
+                dir: "cache".to_string(),
+                hits: 1,
+                misses: 3,
+                pruned: true,
+                warnings: vec!["full".to_string()],
+            }),
+        };
+        report.fat = FatRunReport {
+            partitions: vec![PartitionReport {
+                bitcode_bytes: 600,
+                object_bytes: 700,
+                optimize: ms(125),
+                codegen: ms(250),
+            }],
+            jobs: 2,
+            promoted_locals: 1,
+            shared_internalized: 2,
+            relocalized: 3,
+            late_passes_on_partitions: kind == RunKind::Fat,
+            late_passes_serial_because: Some("because".to_string()),
+            internalized_from: [("helper".to_string(), "b.bc".to_string())].into(),
+        };
+        report
+    }
+
+    /// The JSON report's shape is what users' scripts read: it stays the
+    /// one in `tests/data/report/` (written by the hand-made JSON this
+    /// replaced), for every kind of run.
+    #[test]
+    fn the_json_report_keeps_its_shape() {
+        for kind in [
+            RunKind::Fat,
+            RunKind::Thin,
+            RunKind::ThinLocal,
+            RunKind::NoLto,
+        ] {
+            let path = format!(
+                "{}/tests/data/report/{}.json",
+                env!("CARGO_MANIFEST_DIR"),
+                kind.as_str()
+            );
+            let json = full_report(kind).to_json();
+            if std::env::var_os("LTO_ENGINE_BLESS").is_some() {
+                std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+            }
+            let expected: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(json, expected, "{path}");
+        }
+        // Control: a field changed is seen.
+        let mut other = full_report(RunKind::Fat);
+        other.fat.late_passes_on_partitions = false;
+        let path = format!("{}/tests/data/report/fat.json", env!("CARGO_MANIFEST_DIR"));
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_ne!(other.to_json(), expected);
+    }
+
     /// A phase of under a millisecond that ran reads as such, not as
     /// `0.000s`; long ones stay in seconds.
     #[test]
