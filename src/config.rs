@@ -27,17 +27,22 @@ pub enum OptLevel {
     Oz,
 }
 
+crate::names::named_enum!(
+    /// The level as `-O` takes it: `0`..`3`, `s`, `z`.
+    pub(crate) OptLevel {
+        O0 => "0",
+        O1 => "1",
+        O2 => "2",
+        O3 => "3",
+        Os => "s",
+        Oz => "z",
+    }
+);
+
 impl OptLevel {
-    /// The level as the new pass manager spells it (`O2`, `Os`, ...).
-    pub(crate) fn pipeline_suffix(self) -> &'static str {
-        match self {
-            OptLevel::O0 => "O0",
-            OptLevel::O1 => "O1",
-            OptLevel::O2 => "O2",
-            OptLevel::O3 => "O3",
-            OptLevel::Os => "Os",
-            OptLevel::Oz => "Oz",
-        }
+    /// The level as the new pass manager and clang spell it (`O2`, `Os`, ...).
+    pub(crate) fn pipeline_suffix(self) -> String {
+        format!("O{}", self.as_str())
     }
 
     /// The named pipeline at this level: `lto<O2>`, `thinlto<Os>`.
@@ -67,15 +72,8 @@ impl OptLevel {
 impl FromStr for OptLevel {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim_start_matches('O') {
-            "0" => Ok(OptLevel::O0),
-            "1" => Ok(OptLevel::O1),
-            "2" => Ok(OptLevel::O2),
-            "3" => Ok(OptLevel::O3),
-            "s" => Ok(OptLevel::Os),
-            "z" => Ok(OptLevel::Oz),
-            _ => Err(format!("unknown optimization level {text:?} (0-3, s, z)")),
-        }
+        OptLevel::from_name(text.strip_prefix('O').unwrap_or(text))
+            .ok_or_else(|| format!("unknown optimization level {text:?} (0-3, s, z)"))
     }
 }
 
@@ -91,6 +89,15 @@ pub enum RelocModel {
     DynamicNoPic,
 }
 
+crate::names::named_enum!(
+    /// The model's name: `pic`, `static`, `dynamic-no-pic`.
+    pub(crate) RelocModel {
+        Pic => "pic",
+        Static => "static",
+        DynamicNoPic => "dynamic-no-pic",
+    }
+);
+
 /// Code model of the emitted code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CodeModel {
@@ -105,6 +112,31 @@ pub enum CodeModel {
     Medium,
     /// Large.
     Large,
+}
+
+crate::names::named_enum!(
+    /// The model's name, as `-mcmodel=` takes it: `small`, `kernel`,
+    /// `medium`, `large` (and `default`, the target's).
+    pub(crate) CodeModel {
+        Default => "default",
+        Small => "small",
+        Kernel => "kernel",
+        Medium => "medium",
+        Large => "large",
+    }
+);
+
+impl FromStr for CodeModel {
+    type Err = String;
+    /// A name as `-mcmodel=` takes it (or `default`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        CodeModel::from_name(text).ok_or_else(|| {
+            format!(
+                "unknown code model {text:?} ({})",
+                CodeModel::NAMES.join(", ")
+            )
+        })
+    }
 }
 
 /// What the LTO output is.
@@ -131,15 +163,32 @@ impl EmitKind {
     }
 }
 
+crate::names::named_enum!(
+    /// The kind's name, as `--emit` takes it: `obj`, `asm`, `bc`.
+    pub(crate) EmitKind {
+        Object => "obj",
+        Assembly => "asm",
+        Bitcode => "bc",
+    }
+);
+
 impl FromStr for EmitKind {
     type Err = String;
+    /// A name, or one of the longer spellings rustc and clang users type
+    /// (`object`, `assembly`, `bitcode`, `llvm-bc`).
     fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "obj" | "object" => Ok(EmitKind::Object),
-            "asm" | "assembly" => Ok(EmitKind::Assembly),
-            "bc" | "bitcode" | "llvm-bc" => Ok(EmitKind::Bitcode),
-            _ => Err(format!("unknown emit kind {text:?} (obj, asm, bc)")),
-        }
+        let name = match text {
+            "object" => "obj",
+            "assembly" => "asm",
+            "bitcode" | "llvm-bc" => "bc",
+            other => other,
+        };
+        EmitKind::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown emit kind {text:?} ({})",
+                EmitKind::NAMES.join(", ")
+            )
+        })
     }
 }
 

@@ -53,29 +53,27 @@ pub enum Phase {
     Distribute,
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Phase::Read => "read",
-            Phase::Classify => "classify",
-            Phase::Parse => "parse",
-            Phase::Verify => "verify",
-            Phase::Link => "link",
-            Phase::Restrict => "restrict",
-            Phase::ThinLink => "thin link",
-            Phase::Rename => "rename",
-            Phase::Resolve => "resolve",
-            Phase::Internalize => "internalize",
-            Phase::Import => "import",
-            Phase::Optimize => "optimize",
-            Phase::Codegen => "codegen",
-            Phase::Cache => "cache",
-            Phase::Write => "write",
-            Phase::Distribute => "distribute",
-        };
-        f.write_str(name)
+crate::names::named_enum!(
+    /// The phase's name in messages: `parse`, `thin link`, ...
+    pub(crate) Phase {
+        Read => "read",
+        Classify => "classify",
+        Parse => "parse",
+        Verify => "verify",
+        Link => "link",
+        Restrict => "restrict",
+        ThinLink => "thin link",
+        Rename => "rename",
+        Resolve => "resolve",
+        Internalize => "internalize",
+        Import => "import",
+        Optimize => "optimize",
+        Codegen => "codegen",
+        Cache => "cache",
+        Write => "write",
+        Distribute => "distribute",
     }
-}
+);
 
 /// Everything that can go wrong, with the input and the phase it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -170,6 +170,7 @@ mod input;
 mod jobs;
 mod linker;
 mod llvm;
+mod names;
 mod nolto;
 mod output;
 pub mod report;

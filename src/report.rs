@@ -1,7 +1,8 @@
 //! What an LTO run did: modules, the preserved and internalized symbols, time
 //! per phase. Rendered as JSON (`--report`) and as a short human summary.
 
-use serde_json::json;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -62,76 +63,39 @@ pub enum Step {
     ReadImports,
 }
 
-impl Step {
-    /// The step named `name` ([`Step::as_str`]'s inverse).
-    pub(crate) fn from_name(name: &str) -> Option<Step> {
-        use Step::*;
-        [
-            Parse,
-            Link,
-            Restrict,
-            Optimize,
-            Codegen,
-            ThinLink,
-            CacheKeys,
-            CacheLookup,
-            Backends,
-            Verify,
-            IndexFiles,
-            CacheUpdate,
-            Split,
-            Rename,
-            Resolve,
-            Internalize,
-            Import,
-            CacheRead,
-            CacheReadEarly,
-            ReadIndex,
-            ReadImports,
-        ]
-        .into_iter()
-        .find(|step| step.as_str() == name)
-    }
-
+crate::names::named_enum!(
     /// The name in reports: `parse`, `thin link`, `cache read (early)`,
     /// `read index`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Parse => "parse",
-            Step::Link => "link",
-            Step::Restrict => "restrict",
-            Step::Optimize => "optimize",
-            Step::Codegen => "codegen",
-            Step::ThinLink => "thin link",
-            Step::CacheKeys => "cache keys",
-            Step::CacheLookup => "cache lookup",
-            Step::Backends => "backends",
-            Step::Verify => "verify",
-            Step::IndexFiles => "index files",
-            Step::CacheUpdate => "cache update",
-            Step::Split => "split",
-            Step::Rename => "rename",
-            Step::Resolve => "resolve",
-            Step::Internalize => "internalize",
-            Step::Import => "import",
-            Step::CacheRead => "cache read",
-            Step::CacheReadEarly => "cache read (early)",
-            Step::ReadIndex => "read index",
-            Step::ReadImports => "read imports",
-        }
+    pub Step {
+        Parse => "parse",
+        Link => "link",
+        Restrict => "restrict",
+        Optimize => "optimize",
+        Codegen => "codegen",
+        ThinLink => "thin link",
+        CacheKeys => "cache keys",
+        CacheLookup => "cache lookup",
+        Backends => "backends",
+        Verify => "verify",
+        IndexFiles => "index files",
+        CacheUpdate => "cache update",
+        Split => "split",
+        Rename => "rename",
+        Resolve => "resolve",
+        Internalize => "internalize",
+        Import => "import",
+        CacheRead => "cache read",
+        CacheReadEarly => "cache read (early)",
+        ReadIndex => "read index",
+        ReadImports => "read imports",
     }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 /// Functions one module imports from another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportSource {
     /// The module imported from.
+    #[serde(rename = "from")]
     pub module: String,
     /// Names of the function (and variable) definitions imported, sorted.
     pub definitions: Vec<String>,
@@ -192,6 +156,29 @@ pub enum CacheStatus {
     Miss(MissReason),
 }
 
+/// `{"status": "hit"}`, `{"status": "miss", "reason": "module changed"}`.
+impl Serialize for CacheStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let reason = match self {
+            CacheStatus::Miss(reason) => Some(reason.to_string()),
+            _ => None,
+        };
+        let mut map = serializer.serialize_map(Some(1 + usize::from(reason.is_some())))?;
+        map.serialize_entry(
+            "status",
+            match self {
+                CacheStatus::Disabled => "disabled",
+                CacheStatus::Hit => "hit",
+                CacheStatus::Miss(_) => "miss",
+            },
+        )?;
+        if let Some(reason) = reason {
+            map.serialize_entry("reason", &reason)?;
+        }
+        map.end()
+    }
+}
+
 impl fmt::Display for CacheStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -203,7 +190,7 @@ impl fmt::Display for CacheStatus {
 }
 
 /// One module that went through LTO.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ModuleReport {
     /// Its unique name.
     pub name: String,
@@ -219,7 +206,7 @@ pub struct ModuleReport {
 /// A local definition the thin link made visible to other modules (one
 /// imports something that refers to it), and the name it has in the
 /// module's object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PromotedSymbol {
     /// Its name in the input.
     pub name: String,
@@ -228,7 +215,7 @@ pub struct PromotedSymbol {
 }
 
 /// One module's ThinLTO backend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ThinModuleReport {
     /// The module's name.
@@ -261,6 +248,7 @@ pub struct ThinModuleReport {
     /// Wall time of each backend step (parse, rename, resolve, internalize,
     /// import, optimize, codegen); a cache hit has only
     /// [`Step::CacheRead`] (or [`Step::CacheReadEarly`]).
+    #[serde(serialize_with = "step_times")]
     pub steps: Vec<(Step, Duration)>,
     /// The module's cache key.
     pub cache_key: String,
@@ -276,17 +264,18 @@ impl ThinModuleReport {
 }
 
 /// A module compiled without LTO.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NoLtoModuleReport {
     /// Its name.
     pub name: String,
     /// Wall time of each step (parse, optimize, codegen).
+    #[serde(serialize_with = "step_times")]
     pub steps: Vec<(Step, Duration)>,
 }
 
 /// What a ThinLTO run did as a whole; empty (the default) in the report of
 /// a fat or no-LTO run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ThinRunReport {
     /// Backend threads started.
     pub jobs: usize,
@@ -295,22 +284,28 @@ pub struct ThinRunReport {
     /// The most backends that ran at the same moment.
     pub max_concurrent_backends: usize,
     /// Time of the thin link.
+    #[serde(rename = "thin_link_seconds", serialize_with = "seconds")]
     pub thin_link: Duration,
     /// Wall time of all backends.
+    #[serde(rename = "backend_wall_seconds", serialize_with = "seconds")]
     pub backend_wall: Duration,
     /// CPU time (user + system) of the process during the run, where the
     /// platform tells it.
+    #[serde(rename = "cpu_seconds", serialize_with = "optional_seconds")]
     pub cpu: Option<Duration>,
     /// Peak resident memory of the process, where the platform tells it.
     pub peak_rss_bytes: Option<u64>,
     /// Wall time from the session's creation to the first backend's start
     /// (the whole run when no backend ran): input reading and loading not
     /// overlapped with other work, the thin link, cache keys and lookup.
+    #[serde(rename = "serial_before_backends_seconds", serialize_with = "seconds")]
     pub serial_before_backends: Duration,
     /// Backend thread time spent on no module during the backends' wall
     /// time: the cores left idle at the tail, while the last modules finish.
+    #[serde(rename = "idle_core_seconds", serialize_with = "seconds")]
     pub idle_core_time: Duration,
     /// Every module, in input order.
+    #[serde(serialize_with = "thin_modules")]
     pub modules: Vec<ThinModuleReport>,
     /// The cache, when one is configured.
     pub cache: Option<CacheRunReport>,
@@ -318,7 +313,7 @@ pub struct ThinRunReport {
 
 /// What fat LTO's code generation did; empty (the default) in the report
 /// of a thin or no-LTO run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct FatRunReport {
     /// Code generation partitions, in partition order (one when the module
@@ -341,6 +336,8 @@ pub struct FatRunReport {
     pub relocalized: usize,
     /// The late passes of `lto<On>` ran on each partition
     /// ([`FatLatePasses::OnPartitions`](crate::FatLatePasses::OnPartitions)).
+    /// JSON: `"late_passes": "partitions"` or `"serial"`.
+    #[serde(rename = "late_passes", serialize_with = "late_passes")]
     pub late_passes_on_partitions: bool,
     /// Why the late passes ran on the whole module although the module was
     /// split and they were asked to run on partitions.
@@ -351,7 +348,7 @@ pub struct FatRunReport {
 }
 
 /// One fat LTO code generation partition.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct PartitionReport {
     /// Its size as bitcode after the split (0 when the module was not split).
@@ -360,13 +357,15 @@ pub struct PartitionReport {
     pub object_bytes: usize,
     /// Wall time of the late passes of `lto<On>` on it (zero when they ran
     /// on the whole module).
+    #[serde(rename = "optimize_seconds", serialize_with = "seconds")]
     pub optimize: Duration,
     /// Wall time of its code generation (with parsing its bitcode).
+    #[serde(rename = "codegen_seconds", serialize_with = "seconds")]
     pub codegen: Duration,
 }
 
 /// What the ThinLTO cache did in a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CacheRunReport {
     /// The cache directory.
     pub dir: String,
@@ -418,31 +417,23 @@ pub enum StageName {
     Opt,
 }
 
-impl StageName {
+crate::names::named_enum!(
     /// rustc's name of the stage: `thin-lto-after-import`, `lto.input`,
     /// `no-opt`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StageName::ThinLtoInput => "thin-lto-input",
-            StageName::ThinLtoAfterRename => "thin-lto-after-rename",
-            StageName::ThinLtoAfterResolve => "thin-lto-after-resolve",
-            StageName::ThinLtoAfterInternalize => "thin-lto-after-internalize",
-            StageName::ThinLtoAfterImport => "thin-lto-after-import",
-            StageName::ThinLtoAfterPm => "thin-lto-after-pm",
-            StageName::LtoInput => "lto.input",
-            StageName::LtoAfterRestriction => "lto.after-restriction",
-            StageName::LtoAfterOpt => "lto.after-opt",
-            StageName::NoOpt => "no-opt",
-            StageName::Opt => "opt",
-        }
+    pub StageName {
+        ThinLtoInput => "thin-lto-input",
+        ThinLtoAfterRename => "thin-lto-after-rename",
+        ThinLtoAfterResolve => "thin-lto-after-resolve",
+        ThinLtoAfterInternalize => "thin-lto-after-internalize",
+        ThinLtoAfterImport => "thin-lto-after-import",
+        ThinLtoAfterPm => "thin-lto-after-pm",
+        LtoInput => "lto.input",
+        LtoAfterRestriction => "lto.after-restriction",
+        LtoAfterOpt => "lto.after-opt",
+        NoOpt => "no-opt",
+        Opt => "opt",
     }
-}
-
-impl std::fmt::Display for StageName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 /// What kind of LTO a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -459,26 +450,20 @@ pub enum RunKind {
     NoLto,
 }
 
-impl RunKind {
+crate::names::named_enum!(
     /// The name in reports: `fat`, `thin`, `thin-local`, `no-lto`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Fat => "fat",
-            RunKind::Thin => "thin",
-            RunKind::ThinLocal => "thin-local",
-            RunKind::NoLto => "no-lto",
-        }
+    pub RunKind {
+        Fat => "fat",
+        Thin => "thin",
+        ThinLocal => "thin-local",
+        NoLto => "no-lto",
     }
-}
+);
 
-impl fmt::Display for RunKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The report of one run.
-#[derive(Debug, Clone, Default)]
+/// The report of one run. Its JSON form ([`Report::to_json`]) has the
+/// run's details under `"thin"` or `"fat"` (the other is `null`), times in
+/// seconds, and `"total_seconds"`.
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Report {
     /// What kind of run it was.
@@ -501,15 +486,18 @@ pub struct Report {
     /// thread count, or the jobserver's tokens plus the implicit one.
     pub max_concurrent_jobs: usize,
     /// Wall time of each phase, in order.
+    #[serde(serialize_with = "phase_times")]
     pub phases: Vec<(Step, Duration)>,
     /// ThinLTO details: filled in thin and thin-local runs, empty
     /// ([`ThinRunReport::default`]) in fat and no-LTO runs; [`Report::kind`]
     /// tells which.
+    #[serde(skip)]
     pub thin: ThinRunReport,
     /// Modules that took no part in LTO, compiled alone.
     pub no_lto: Vec<NoLtoModuleReport>,
     /// Fat LTO details: the code generation partitions; empty
     /// ([`FatRunReport::default`]) in thin and no-LTO runs.
+    #[serde(skip)]
     pub fat: FatRunReport,
 }
 
@@ -542,50 +530,27 @@ impl Report {
         self.phases.iter().map(|(_, d)| *d).sum()
     }
 
-    /// The report as JSON.
+    /// The report as JSON: its serde form, with the details of its kind of
+    /// run and the total time.
     pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "kind": self.kind.as_str(),
-            "base_module": self.base_module,
-            "modules": self.modules.iter().map(|m| json!({
-                "name": m.name,
-                "origin": m.origin,
-                "bitcode_bytes": m.bitcode_bytes,
-                "instructions": m.instructions,
-            })).collect::<Vec<_>>(),
-            "preserved": self.preserved,
-            "internalized": self.internalized,
-            "max_concurrent_jobs": self.max_concurrent_jobs,
-            "output_bytes": self.output_bytes,
-            "phases": self.phases.iter().map(|(step, d)| json!({
-                "phase": step.as_str(),
-                "seconds": d.as_secs_f64(),
-            })).collect::<Vec<_>>(),
-            "total_seconds": self.total_time().as_secs_f64(),
-            "thin": self.is_thin().then(|| thin_json(&self.thin)),
-            "fat": (self.kind == RunKind::Fat).then(|| json!({
-                "jobs": self.fat.jobs,
-                "promoted_locals": self.fat.promoted_locals,
-                "shared_internalized": self.fat.shared_internalized,
-                "internalized_from": self.fat.internalized_from,
-                "relocalized": self.fat.relocalized,
-                "late_passes": if self.fat.late_passes_on_partitions { "partitions" } else { "serial" },
-                "late_passes_serial_because": self.fat.late_passes_serial_because,
-                "partitions": self.fat.partitions.iter().map(|p| json!({
-                    "bitcode_bytes": p.bitcode_bytes,
-                    "object_bytes": p.object_bytes,
-                    "optimize_seconds": p.optimize.as_secs_f64(),
-                    "codegen_seconds": p.codegen.as_secs_f64(),
-                })).collect::<Vec<_>>(),
-            })),
-            "no_lto": self.no_lto.iter().map(|m| json!({
-                "name": m.name,
-                "steps": m.steps.iter().map(|(step, d)| json!({
-                    "step": step.as_str(),
-                    "seconds": d.as_secs_f64(),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        })
+        fn value(data: &impl Serialize) -> serde_json::Value {
+            // Plain data with string keys: nothing here can fail to write.
+            serde_json::to_value(data)
+                .unwrap_or_else(|e| serde_json::Value::String(format!("unwritable: {e}")))
+        }
+        let mut json = value(self);
+        json["total_seconds"] = self.total_time().as_secs_f64().into();
+        json["thin"] = if self.is_thin() {
+            value(&self.thin)
+        } else {
+            serde_json::Value::Null
+        };
+        json["fat"] = if self.kind == RunKind::Fat {
+            value(&self.fat)
+        } else {
+            serde_json::Value::Null
+        };
+        json
     }
 
     /// A few lines for a terminal.
@@ -654,56 +619,69 @@ fn short_duration(duration: Duration) -> String {
     }
 }
 
-fn thin_json(thin: &ThinRunReport) -> serde_json::Value {
-    json!({
-        "jobs": thin.jobs,
-        "jobserver": thin.jobserver,
-        "max_concurrent_backends": thin.max_concurrent_backends,
-        "thin_link_seconds": thin.thin_link.as_secs_f64(),
-        "backend_wall_seconds": thin.backend_wall.as_secs_f64(),
-        "serial_before_backends_seconds": thin.serial_before_backends.as_secs_f64(),
-        "idle_core_seconds": thin.idle_core_time.as_secs_f64(),
-        "cpu_seconds": thin.cpu.map(|d| d.as_secs_f64()),
-        "peak_rss_bytes": thin.peak_rss_bytes,
-        "modules": thin.modules.iter().map(|m| json!({
-            "name": m.name,
-            "object": m.object,
-            "object_bytes": m.object_bytes,
-            "summary_added": m.summary_added,
-            "definitions": m.definitions,
-            "live_definitions": m.live_definitions,
-            "exports": m.exports,
-            "internalized": m.internalized,
-            "promoted": m.promoted.iter().map(|p| json!({
-                "name": p.name,
-                "promoted_name": p.promoted_name,
-            })).collect::<Vec<_>>(),
-            "dropped": m.dropped,
-            "imported_definitions": m.imported_definitions(),
-            "imports": m.imports.iter().map(|i| json!({
-                "from": i.module,
-                "definitions": i.definitions,
-                "declarations": i.declarations,
-            })).collect::<Vec<_>>(),
-            "steps": m.steps.iter().map(|(step, d)| json!({
-                "step": step.as_str(),
-                "seconds": d.as_secs_f64(),
-            })).collect::<Vec<_>>(),
-            "cache_key": m.cache_key,
-            "cache": match &m.cache {
-                CacheStatus::Disabled => json!({"status": "disabled"}),
-                CacheStatus::Hit => json!({"status": "hit"}),
-                CacheStatus::Miss(reason) => json!({"status": "miss", "reason": reason.to_string()}),
-            },
-        })).collect::<Vec<_>>(),
-        "cache": thin.cache.as_ref().map(|c| json!({
-            "dir": c.dir,
-            "hits": c.hits,
-            "misses": c.misses,
-            "pruned": c.pruned,
-            "warnings": c.warnings,
-        })),
+// The JSON forms of report fields.
+
+fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+fn optional_seconds<S: Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => seconds(duration, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A list of `{"<key>": step, "seconds": s}`.
+fn timed_steps<S: Serializer>(
+    key: &'static str,
+    steps: &[(Step, Duration)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut list = serializer.serialize_seq(Some(steps.len()))?;
+    for (step, time) in steps {
+        let mut entry = serde_json::Map::new();
+        entry.insert(key.to_string(), step.as_str().into());
+        entry.insert("seconds".to_string(), time.as_secs_f64().into());
+        list.serialize_element(&entry)?;
+    }
+    list.end()
+}
+
+fn step_times<S: Serializer>(steps: &[(Step, Duration)], serializer: S) -> Result<S::Ok, S::Error> {
+    timed_steps("step", steps, serializer)
+}
+
+fn phase_times<S: Serializer>(
+    phases: &[(Step, Duration)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    timed_steps("phase", phases, serializer)
+}
+
+fn late_passes<S: Serializer>(on_partitions: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if *on_partitions {
+        "partitions"
+    } else {
+        "serial"
     })
+}
+
+/// Each module with its `imported_definitions` total.
+fn thin_modules<S: Serializer>(
+    modules: &[ThinModuleReport],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut list = serializer.serialize_seq(Some(modules.len()))?;
+    for module in modules {
+        let mut value = serde_json::to_value(module).map_err(serde::ser::Error::custom)?;
+        value["imported_definitions"] = module.imported_definitions().into();
+        list.serialize_element(&value)?;
+    }
+    list.end()
 }
 
 fn thin_summary(thin: &ThinRunReport) -> String {

@@ -75,13 +75,24 @@ pub enum Severity {
     Note,
 }
 
+crate::names::named_enum!(
+    /// The severity as diagnostics print it: `error`, `warning`, `remark`,
+    /// `note`.
+    pub(crate) Severity {
+        Error => "error",
+        Warning => "warning",
+        Remark => "remark",
+        Note => "note",
+    }
+);
+
 /// One diagnostic LLVM reported while working on a module: a warning (a
 /// conflicting module flag, an inline-asm `.warning`), a remark asked for
 /// with [`Config::remarks`](crate::Config::remarks), or a note; or one of
 /// the session's warnings about the preserved names (`main` defined but not
 /// preserved, a preserved name no input defines: `module` is then
 /// `preserved symbols`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Diagnostic {
     /// Its severity.
@@ -99,13 +110,7 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let severity = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Remark => "remark",
-            Severity::Note => "note",
-        };
-        write!(f, "{severity}: {}: ", self.module)?;
+        write!(f, "{}: {}: ", self.severity, self.module)?;
         if let Some(pass) = &self.pass {
             write!(f, "[{pass}] ")?;
         }

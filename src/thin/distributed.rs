@@ -419,7 +419,7 @@ pub fn distributor_json(
         }
         JobStyle::Engine => {
             common.push("backend".to_string());
-            common.push(format!("-O{}", opt_letter(config.opt_level)));
+            common.push(format!("-O{}", OptLevel::as_str(config.opt_level)));
             if let Some(triple) = &config.target_triple {
                 common.push(format!("--target={triple}"));
             }
@@ -462,10 +462,6 @@ pub fn distributor_json(
         },
         "jobs": jobs,
     })
-}
-
-fn opt_letter(level: OptLevel) -> &'static str {
-    &level.pipeline_suffix()[1..]
 }
 
 /// Runs `distributor` (program, then its arguments) on the job file

@@ -8,9 +8,9 @@ use lto_engine::distributed::{
     IndexOptions, JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 use lto_engine::{
-    Backends, CacheConfig, CodeModel, Config, EmitKind, Error, FatLatePasses, FatPartitions,
-    InputOptions, Isolation, Jobs, Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel,
-    Session, Workers, WriteTo,
+    Backends, CacheConfig, Config, EmitKind, Error, FatLatePasses, FatPartitions, InputOptions,
+    Isolation, Jobs, Jobserver, LtoKind, ModuleOrder, OptLevel, Phase, RelocModel, Session,
+    Workers, WriteTo,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -489,13 +489,9 @@ fn clang_style_backend(args: &[String]) -> Result<(), Error> {
         } else if let Some(level) = arg.strip_prefix("-O") {
             config.opt_level = level.parse().map_err(Error::Usage)?;
         } else if let Some(model) = arg.strip_prefix("-mcmodel=") {
-            config.code_model = match model {
-                "small" => CodeModel::Small,
-                "kernel" => CodeModel::Kernel,
-                "medium" => CodeModel::Medium,
-                "large" => CodeModel::Large,
-                other => return Err(Error::Usage(format!("backend: -mcmodel={other}"))),
-            };
+            config.code_model = model
+                .parse()
+                .map_err(|e| Error::Usage(format!("backend: -mcmodel={model}: {e}")))?;
         } else {
             match arg {
                 "-o" => output = Some(PathBuf::from(next()?)),
