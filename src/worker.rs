@@ -19,10 +19,10 @@
 use crate::config::{CodeModel, Config, EmitKind, Isolation, OptLevel, RelocModel, Workers};
 use crate::error::{Error, Phase, Result};
 use crate::input::{BitcodeInput, InputBytes, ModuleOrigin};
-use crate::llvm::{self, Diagnostic, Severity};
+use crate::llvm::{self, Diagnostic};
 use crate::report::Step;
 use crate::thin::{self, BackendOutput, ThinModule};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -32,8 +32,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The protocol's version: a worker of another version is refused.
-const PROTOCOL: u64 = 1;
+/// The protocol's version: a worker of another version refuses the host
+/// with one line (version 2: requests and answers tagged by serde).
+const PROTOCOL: u64 = 2;
 
 /// How many stderr lines of a worker are kept for a crash report.
 const STDERR_LINES: usize = 20;
@@ -103,7 +104,10 @@ impl Pool {
         create_private(&dir)?;
         Ok(Some(Arc::new(Pool {
             workers: workers.clone(),
-            hello: json!({ "protocol": PROTOCOL, "config": config_to_json(config) }).to_string(),
+            hello: to_line(&Hello {
+                protocol: PROTOCOL,
+                config: WorkerConfig::from(config),
+            })?,
             idle: Mutex::new(Vec::new()),
             dir: PrivateDir(dir),
             counter: AtomicUsize::new(0),
@@ -125,12 +129,12 @@ impl Pool {
     /// its answer. A worker that dies or runs past the time limit is an
     /// error naming `job`, with the job's files saved as a reproducer; an
     /// error the worker reports is returned as it was made there.
-    pub(crate) fn call(&self, request: Value, job: &Job<'_>) -> Result<Value> {
+    pub(crate) fn call(&self, request: &Request, job: &Job<'_>) -> Result<Answer> {
+        let line = to_line(request)?;
         let mut process = match self.take_idle() {
             Some(process) => process,
             None => self.start()?,
         };
-        let line = request.to_string();
         let sent = writeln!(process.stdin, "{line}").and_then(|()| process.stdin.flush());
         let answer = match sent {
             Ok(()) => match self.workers.module_timeout {
@@ -148,13 +152,12 @@ impl Pool {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(process);
-                let value: Value = serde_json::from_str(&text).map_err(|e| {
+                let answer: Answer = serde_json::from_str(&text).map_err(|e| {
                     Error::invalid(job.input, job.phase, format!("worker answer: {e}"))
                 })?;
-                if value["ok"].as_bool() == Some(true) {
-                    Ok(value)
-                } else {
-                    Err(error_from_json(&value, job))
+                match answer {
+                    Answer::Failed(failure) => Err(failure.into_error(job)),
+                    answer => Ok(answer),
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -164,7 +167,7 @@ impl Pool {
                     input: job.input.to_string(),
                     phase: job.phase,
                     limit: self.workers.module_timeout.unwrap_or_default(),
-                    reproducer: self.save_reproducer(&request, job, "timed out"),
+                    reproducer: self.save_reproducer(&line, job, "timed out"),
                 })
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -193,7 +196,7 @@ impl Pool {
                     phase: job.phase,
                     status,
                     message,
-                    reproducer: self.save_reproducer(&request, job, "crashed"),
+                    reproducer: self.save_reproducer(&line, job, "crashed"),
                 })
             }
         }
@@ -264,7 +267,7 @@ impl Pool {
     /// Copies the files of a failed step, the request and the configuration
     /// into a new directory, with a note on how to rerun it. Best effort:
     /// `None` when nothing could be saved.
-    fn save_reproducer(&self, request: &Value, job: &Job<'_>, what: &str) -> Option<PathBuf> {
+    fn save_reproducer(&self, request: &str, job: &Job<'_>, what: &str) -> Option<PathBuf> {
         let base = self
             .workers
             .reproducer_dir
@@ -294,7 +297,7 @@ impl Pool {
         );
         std::fs::write(dir.join("README.txt"), note).ok()?;
         std::fs::write(dir.join("hello.json"), &self.hello).ok()?;
-        std::fs::write(dir.join("request.json"), request.to_string()).ok()?;
+        std::fs::write(dir.join("request.json"), request).ok()?;
         Some(dir)
     }
 }
@@ -347,25 +350,205 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The error a worker reported, as an [`Error`] of the host's (named by the
-/// host's name for the module).
-fn error_from_json(value: &Value, job: &Job<'_>) -> Error {
-    let reason = value["error"]
-        .as_str()
-        .unwrap_or("unknown failure")
-        .to_string();
-    let phase = value["phase"]
-        .as_str()
-        .and_then(phase_from_name)
-        .unwrap_or(job.phase);
-    match value["kind"].as_str() {
-        Some("invalid") => Error::invalid(job.input, phase, reason),
-        Some("link") => Error::Link {
-            input: job.input.to_string(),
-            reason,
-        },
-        _ => Error::llvm(job.input.to_string(), phase, reason),
+// ---- the protocol ----
+
+/// A value as one JSON line.
+fn to_line(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::Config(format!("worker protocol: cannot write a line: {e}")))
+}
+
+/// The first line a worker reads.
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    protocol: u64,
+    config: WorkerConfig,
+}
+
+/// What a worker needs of the configuration (the host keeps the rest:
+/// jobs, cache, hooks, isolation).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerConfig {
+    opt_level: OptLevel,
+    target_triple: Option<String>,
+    target_cpu: Option<String>,
+    target_features: String,
+    reloc_model: RelocModel,
+    code_model: CodeModel,
+    function_sections: bool,
+    data_sections: bool,
+    emit: EmitKind,
+    verify: bool,
+    verify_inputs: bool,
+    whole_program_visibility: bool,
+    save_temps: Option<PathBuf>,
+    remarks: Option<String>,
+    codegen_opt_level: Option<OptLevel>,
+    llvm_options: Vec<String>,
+}
+
+impl From<&Config> for WorkerConfig {
+    fn from(config: &Config) -> Self {
+        WorkerConfig {
+            opt_level: config.opt_level,
+            target_triple: config.target_triple.clone(),
+            target_cpu: config.target_cpu.clone(),
+            target_features: config.target_features.clone(),
+            reloc_model: config.reloc_model,
+            code_model: config.code_model,
+            function_sections: config.function_sections,
+            data_sections: config.data_sections,
+            emit: config.emit,
+            verify: config.verify,
+            verify_inputs: config.verify_inputs,
+            whole_program_visibility: config.whole_program_visibility,
+            save_temps: config.save_temps.clone(),
+            remarks: config.remarks.clone(),
+            codegen_opt_level: config.codegen_opt_level,
+            llvm_options: config.llvm_options.clone(),
+        }
     }
+}
+
+impl From<WorkerConfig> for Config {
+    fn from(worker: WorkerConfig) -> Self {
+        Config {
+            opt_level: worker.opt_level,
+            target_triple: worker.target_triple,
+            target_cpu: worker.target_cpu,
+            target_features: worker.target_features,
+            reloc_model: worker.reloc_model,
+            code_model: worker.code_model,
+            function_sections: worker.function_sections,
+            data_sections: worker.data_sections,
+            emit: worker.emit,
+            verify: worker.verify,
+            verify_inputs: worker.verify_inputs,
+            whole_program_visibility: worker.whole_program_visibility,
+            save_temps: worker.save_temps,
+            remarks: worker.remarks,
+            codegen_opt_level: worker.codegen_opt_level,
+            llvm_options: worker.llvm_options,
+            ..Config::default()
+        }
+    }
+}
+
+/// One step asked of a worker; files travel by path.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Request {
+    /// Take a module into the thin link's form (`out`: its bitcode with a
+    /// summary, when one had to be computed).
+    Prepare {
+        name: String,
+        path: PathBuf,
+        out: PathBuf,
+    },
+    /// Whether embedded bitcode is from a `no_builtins` crate.
+    NoBuiltins { name: String, path: PathBuf },
+    /// Parse and verify every module of a file.
+    Check { name: String, path: PathBuf },
+    /// A ThinLTO backend from an index slice; the object goes to `out`.
+    Backend {
+        name: String,
+        stem: String,
+        module: PathBuf,
+        index: PathBuf,
+        out: PathBuf,
+    },
+}
+
+/// A worker's answer to one request.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub(crate) enum Answer {
+    /// To `prepare`.
+    Prepared { summary_added: bool },
+    /// To `no_builtins`.
+    NoBuiltins { no_builtins: bool },
+    /// To `check`.
+    Checked,
+    /// To `backend`.
+    Compiled(Compiled),
+    /// To any request that failed.
+    Failed(Failure),
+}
+
+/// What a backend in a worker did besides writing the object.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Compiled {
+    steps: Vec<StepTime>,
+    diagnostics: Vec<Diagnostic>,
+    module_id: String,
+    imported_from: Vec<String>,
+    skipped: bool,
+}
+
+/// A step's wall time.
+#[derive(Serialize, Deserialize)]
+struct StepTime {
+    step: Step,
+    seconds: f64,
+}
+
+/// An error a worker reported.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Failure {
+    kind: FailureKind,
+    phase: Option<Phase>,
+    error: String,
+}
+
+/// Which [`Error`] a [`Failure`] becomes on the host.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FailureKind {
+    Invalid,
+    Link,
+    Llvm,
+    Other,
+}
+
+impl Failure {
+    fn of(error: &Error) -> Failure {
+        let (kind, phase, error) = match error {
+            Error::InvalidInput { phase, reason, .. } => {
+                (FailureKind::Invalid, Some(*phase), reason.clone())
+            }
+            Error::Link { reason, .. } => (FailureKind::Link, Some(Phase::Link), reason.clone()),
+            Error::Llvm { phase, reason, .. } => (FailureKind::Llvm, Some(*phase), reason.clone()),
+            other => (FailureKind::Other, None, other.to_string()),
+        };
+        Failure { kind, phase, error }
+    }
+
+    /// The error as an [`Error`] of the host's (named by the host's name
+    /// for the module).
+    fn into_error(self, job: &Job<'_>) -> Error {
+        let phase = self.phase.unwrap_or(job.phase);
+        match self.kind {
+            FailureKind::Invalid => Error::invalid(job.input, phase, self.error),
+            FailureKind::Link => Error::Link {
+                input: job.input.to_string(),
+                reason: self.error,
+            },
+            FailureKind::Llvm | FailureKind::Other => {
+                Error::llvm(job.input.to_string(), phase, self.error)
+            }
+        }
+    }
+}
+
+/// An answer of a kind the request does not take: a worker out of step
+/// with the host.
+fn unexpected(job: &Job<'_>) -> Error {
+    Error::invalid(
+        job.input,
+        job.phase,
+        "worker answered with an answer to another request",
+    )
 }
 
 // ---- the host's steps ----
@@ -384,11 +567,14 @@ pub(crate) fn prepare(pool: &Pool, input: &BitcodeInput) -> Result<ThinModule> {
         phase: Phase::ThinLink,
         files: &files,
     };
-    let answer = pool.call(
-        json!({ "op": "prepare", "name": input.name, "path": path, "out": out }),
-        &job,
-    )?;
-    let summary_added = answer["summary_added"].as_bool().unwrap_or(false);
+    let request = Request::Prepare {
+        name: input.name.clone(),
+        path: path.clone(),
+        out: out.clone(),
+    };
+    let Answer::Prepared { summary_added } = pool.call(&request, &job)? else {
+        return Err(unexpected(&job));
+    };
     let (bytes, file) = if summary_added {
         (read_output(&out, &input.name)?, out)
     } else {
@@ -418,12 +604,16 @@ pub(crate) fn no_builtins(pool: &Pool, name: &str, bytes: &[u8]) -> Result<bool>
         phase: Phase::Classify,
         files: &files,
     };
-    let answer = pool.call(
-        json!({ "op": "no_builtins", "name": name, "path": path }),
-        &job,
-    )?;
+    let request = Request::NoBuiltins {
+        name: name.to_string(),
+        path: path.clone(),
+    };
+    let answer = pool.call(&request, &job)?;
     drop(copy);
-    Ok(answer["no_builtins"].as_bool().unwrap_or(false))
+    match answer {
+        Answer::NoBuiltins { no_builtins } => Ok(no_builtins),
+        _ => Err(unexpected(&job)),
+    }
 }
 
 /// Parses and verifies every module of `input` in a worker.
@@ -436,11 +626,14 @@ pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
         phase: Phase::Verify,
         files: &files,
     };
-    pool.call(
-        json!({ "op": "check", "name": input.name, "path": path }),
-        &job,
-    )?;
-    Ok(())
+    let request = Request::Check {
+        name: input.name.clone(),
+        path: path.clone(),
+    };
+    match pool.call(&request, &job)? {
+        Answer::Checked => Ok(()),
+        _ => Err(unexpected(&job)),
+    }
 }
 
 /// Runs one backend request in a worker: the output, and the worker's
@@ -451,7 +644,7 @@ fn backend_call(
     stem: &str,
     module_path: &Path,
     index: &Path,
-) -> Result<(BackendOutput, Value)> {
+) -> Result<(BackendOutput, Compiled)> {
     let out = pool.file(".lto.o");
     let files = [module_path, index];
     let job = Job {
@@ -459,43 +652,40 @@ fn backend_call(
         phase: Phase::Codegen,
         files: &files,
     };
-    let answer = pool.call(
-        json!({
-            "op": "backend", "name": name, "stem": stem,
-            "module": module_path, "index": index, "out": out,
-        }),
-        &job,
-    )?;
+    let request = Request::Backend {
+        name: name.to_string(),
+        stem: stem.to_string(),
+        module: module_path.to_path_buf(),
+        index: index.to_path_buf(),
+        out: out.clone(),
+    };
+    let Answer::Compiled(compiled) = pool.call(&request, &job)? else {
+        return Err(unexpected(&job));
+    };
     let bytes = std::fs::read(&out).map_err(|e| Error::io(out.display(), Phase::Read, e))?;
     let _ = std::fs::remove_file(&out);
-    let steps = answer["steps"]
-        .as_array()
-        .map(|steps| {
-            steps
-                .iter()
-                .filter_map(|step| {
-                    let name = step["step"].as_str()?;
-                    let seconds = step["seconds"].as_f64()?;
-                    Some((Step::from_name(name)?, Duration::from_secs_f64(seconds)))
-                })
-                .collect()
+    let steps = compiled
+        .steps
+        .iter()
+        .map(|step| (step.step, Duration::from_secs_f64(step.seconds)))
+        .collect();
+    let diagnostics = compiled
+        .diagnostics
+        .iter()
+        .cloned()
+        .map(|mut diagnostic| {
+            // The host's name for the module.
+            diagnostic.module = name.to_string();
+            diagnostic
         })
-        .unwrap_or_default();
-    let diagnostics = answer["diagnostics"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|d| diagnostic_from_json(d, name))
-                .collect()
-        })
-        .unwrap_or_default();
+        .collect();
     Ok((
         BackendOutput {
             bytes,
             steps,
             diagnostics,
         },
-        answer,
+        compiled,
     ))
 }
 
@@ -524,20 +714,12 @@ pub(crate) fn indexed_backend(
         || "module".to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let (output, answer) = backend_call(pool, &name, &stem, module_path, index)?;
-    let imported_from = answer["imported_from"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|source| source.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (output, compiled) = backend_call(pool, &name, &stem, module_path, index)?;
     Ok(crate::distributed::IndexedBackendOutput {
         bytes: output.bytes,
-        module_id: answer["module_id"].as_str().unwrap_or(&name).to_string(),
-        imported_from,
-        skipped: answer["skipped"].as_bool().unwrap_or(false),
+        module_id: compiled.module_id,
+        imported_from: compiled.imported_from,
+        skipped: compiled.skipped,
         steps: output.steps,
         diagnostics: output.diagnostics,
     })
@@ -595,30 +777,30 @@ pub fn serve_worker() -> Result<()> {
     let Some(Ok(hello)) = lines.next() else {
         return Ok(());
     };
-    let hello: Value = serde_json::from_str(&hello)
+    // The version first, on its own: a host of another version may send a
+    // configuration of another shape.
+    let version: serde_json::Value = serde_json::from_str(&hello)
         .map_err(|e| Error::Config(format!("worker: bad configuration line: {e}")))?;
-    if hello["protocol"].as_u64() != Some(PROTOCOL) {
+    if version["protocol"].as_u64() != Some(PROTOCOL) {
         return Err(Error::Config(format!(
-            "worker: protocol {} expected, the host speaks {}",
-            PROTOCOL, hello["protocol"]
+            "worker: this worker speaks protocol {PROTOCOL}, the host {}: run the host's own \
+             lto-engine as its worker",
+            version["protocol"]
         )));
     }
-    let config = config_from_json(&hello["config"])?;
+    let hello: Hello = serde_json::from_str(&hello)
+        .map_err(|e| Error::Config(format!("worker: bad configuration line: {e}")))?;
+    let config = Config::from(hello.config);
     // LLVM's options are process-wide: set before any request's LLVM work.
     crate::llvm::parse_llvm_options(&config.llvm_options).map_err(Error::Config)?;
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         let line = line.map_err(|e| Error::io("stdin", Phase::Read, e))?;
-        let request: Value = serde_json::from_str(&line)
+        let request: Request = serde_json::from_str(&line)
             .map_err(|e| Error::Config(format!("worker: bad request: {e}")))?;
-        let answer = match serve(&config, &request) {
-            Ok(mut answer) => {
-                answer["ok"] = json!(true);
-                answer
-            }
-            Err(error) => error_to_json(&error),
-        };
-        writeln!(stdout, "{answer}")
+        let answer =
+            serve(&config, request).unwrap_or_else(|error| Answer::Failed(Failure::of(&error)));
+        writeln!(stdout, "{}", to_line(&answer)?)
             .and_then(|()| stdout.flush())
             .map_err(|e| Error::io("stdout", Phase::Write, e))?;
     }
@@ -626,57 +808,63 @@ pub fn serve_worker() -> Result<()> {
 }
 
 /// One request.
-fn serve(config: &Config, request: &Value) -> Result<Value> {
-    let text = |key: &str| request[key].as_str().unwrap_or_default().to_string();
-    match request["op"].as_str() {
-        Some("prepare") => {
-            let name = text("name");
-            let input = read_input(&name, Path::new(&text("path")))?;
+fn serve(config: &Config, request: Request) -> Result<Answer> {
+    match request {
+        Request::Prepare { name, path, out } => {
+            let input = read_input(&name, &path)?;
             let module = thin::prepare(&input, config)?;
             trial_thin_link(&module.bytes, &name)?;
             if module.summary_added {
-                crate::fs::write_atomically(Path::new(&text("out")), module.bytes.as_slice())?;
+                crate::fs::write_atomically(&out, module.bytes.as_slice())?;
             }
-            Ok(json!({ "summary_added": module.summary_added }))
+            Ok(Answer::Prepared {
+                summary_added: module.summary_added,
+            })
         }
-        Some("no_builtins") => {
-            let path = text("path");
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, Phase::Read, e))?;
+        Request::NoBuiltins { name, path } => {
+            let bytes =
+                std::fs::read(&path).map_err(|e| Error::io(path.display(), Phase::Read, e))?;
             let no_builtins = llvm::bitcode_is_no_builtins(&bytes)
-                .map_err(|reason| Error::invalid(text("name"), Phase::Parse, reason))?;
-            Ok(json!({ "no_builtins": no_builtins }))
+                .map_err(|reason| Error::invalid(name, Phase::Parse, reason))?;
+            Ok(Answer::NoBuiltins { no_builtins })
         }
-        Some("check") => {
-            let name = text("name");
-            let input = read_input(&name, Path::new(&text("path")))?;
+        Request::Check { name, path } => {
+            let input = read_input(&name, &path)?;
             check_all(config, &input)?;
-            Ok(json!({}))
+            Ok(Answer::Checked)
         }
-        Some("backend") => {
-            let (name, stem) = (text("name"), text("stem"));
+        Request::Backend {
+            name,
+            stem,
+            module,
+            index,
+            out,
+        } => {
             let output = thin::backend_for(
                 config,
-                Path::new(&text("module")),
-                Path::new(&text("index")),
+                &module,
+                &index,
                 Some(thin::HostNames {
                     name: &name,
                     stem: &stem,
                 }),
             )?;
-            crate::fs::write_atomically(Path::new(&text("out")), &output.bytes)?;
-            let steps: Vec<Value> = output
-                .steps
-                .iter()
-                .map(|(step, time)| json!({ "step": step.as_str(), "seconds": time.as_secs_f64() }))
-                .collect();
-            let diagnostics: Vec<Value> =
-                output.diagnostics.iter().map(diagnostic_to_json).collect();
-            Ok(json!({
-                "steps": steps, "diagnostics": diagnostics, "module_id": output.module_id,
-                "imported_from": output.imported_from, "skipped": output.skipped,
+            crate::fs::write_atomically(&out, &output.bytes)?;
+            Ok(Answer::Compiled(Compiled {
+                steps: output
+                    .steps
+                    .iter()
+                    .map(|&(step, time)| StepTime {
+                        step,
+                        seconds: time.as_secs_f64(),
+                    })
+                    .collect(),
+                diagnostics: output.diagnostics,
+                module_id: output.module_id,
+                imported_from: output.imported_from,
+                skipped: output.skipped,
             }))
         }
-        other => Err(Error::Config(format!("worker: unknown request {other:?}"))),
     }
 }
 
@@ -735,177 +923,6 @@ fn check_all(config: &Config, input: &BitcodeInput) -> Result<()> {
     Ok(())
 }
 
-fn error_to_json(error: &Error) -> Value {
-    let (kind, phase, reason) = match error {
-        Error::InvalidInput { phase, reason, .. } => ("invalid", Some(*phase), reason.clone()),
-        Error::Link { reason, .. } => ("link", Some(Phase::Link), reason.clone()),
-        Error::Llvm { phase, reason, .. } => ("llvm", Some(*phase), reason.clone()),
-        other => ("other", None, other.to_string()),
-    };
-    json!({
-        "ok": false,
-        "kind": kind,
-        "phase": phase.map(|p| p.to_string()),
-        "error": reason,
-    })
-}
-
-fn phase_from_name(name: &str) -> Option<Phase> {
-    [
-        Phase::Read,
-        Phase::Classify,
-        Phase::Parse,
-        Phase::Verify,
-        Phase::Link,
-        Phase::Restrict,
-        Phase::ThinLink,
-        Phase::Rename,
-        Phase::Resolve,
-        Phase::Internalize,
-        Phase::Import,
-        Phase::Optimize,
-        Phase::Codegen,
-        Phase::Cache,
-        Phase::Write,
-        Phase::Distribute,
-    ]
-    .into_iter()
-    .find(|phase| phase.to_string() == name)
-}
-
-fn diagnostic_to_json(diagnostic: &Diagnostic) -> Value {
-    let severity = match diagnostic.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Remark => "remark",
-        Severity::Note => "note",
-    };
-    json!({
-        "severity": severity,
-        "message": diagnostic.message,
-        "pass": diagnostic.pass,
-        "function": diagnostic.function,
-    })
-}
-
-fn diagnostic_from_json(value: &Value, module: &str) -> Option<Diagnostic> {
-    let severity = match value["severity"].as_str()? {
-        "error" => Severity::Error,
-        "warning" => Severity::Warning,
-        "remark" => Severity::Remark,
-        _ => Severity::Note,
-    };
-    Some(Diagnostic {
-        severity,
-        message: value["message"].as_str()?.to_string(),
-        module: module.to_string(),
-        pass: value["pass"].as_str().map(str::to_string),
-        function: value["function"].as_str().map(str::to_string),
-    })
-}
-
-/// What a worker needs of the configuration (the host keeps the rest:
-/// jobs, cache, hooks, isolation).
-fn config_to_json(config: &Config) -> Value {
-    json!({
-        "opt_level": match config.opt_level {
-            OptLevel::O0 => "0",
-            OptLevel::O1 => "1",
-            OptLevel::O2 => "2",
-            OptLevel::O3 => "3",
-            OptLevel::Os => "s",
-            OptLevel::Oz => "z",
-        },
-        "target_triple": config.target_triple,
-        "target_cpu": config.target_cpu,
-        "target_features": config.target_features,
-        "reloc_model": match config.reloc_model {
-            RelocModel::Pic => "pic",
-            RelocModel::Static => "static",
-            RelocModel::DynamicNoPic => "dynamic-no-pic",
-        },
-        "code_model": match config.code_model {
-            CodeModel::Default => "default",
-            CodeModel::Small => "small",
-            CodeModel::Kernel => "kernel",
-            CodeModel::Medium => "medium",
-            CodeModel::Large => "large",
-        },
-        "function_sections": config.function_sections,
-        "data_sections": config.data_sections,
-        "emit": match config.emit {
-            EmitKind::Object => "obj",
-            EmitKind::Assembly => "asm",
-            EmitKind::Bitcode => "bc",
-        },
-        "verify": config.verify,
-        "verify_inputs": config.verify_inputs,
-        "whole_program_visibility": config.whole_program_visibility,
-        "save_temps": config.save_temps,
-        "remarks": config.remarks,
-        "codegen_opt_level": config.codegen_opt_level.map(OptLevel::pipeline_suffix),
-        "llvm_options": config.llvm_options,
-    })
-}
-
-fn config_from_json(value: &Value) -> Result<Config> {
-    let bad = |what: &str| Error::Config(format!("worker: bad {what} in the configuration"));
-    let text = |key: &str| value[key].as_str().map(str::to_string);
-    let flag = |key: &str| value[key].as_bool().ok_or_else(|| bad(key));
-    Ok(Config {
-        opt_level: text("opt_level")
-            .and_then(|t| t.parse::<OptLevel>().ok())
-            .ok_or_else(|| bad("opt_level"))?,
-        target_triple: text("target_triple"),
-        target_cpu: text("target_cpu"),
-        target_features: text("target_features").unwrap_or_default(),
-        reloc_model: match text("reloc_model").as_deref() {
-            Some("pic") => RelocModel::Pic,
-            Some("static") => RelocModel::Static,
-            Some("dynamic-no-pic") => RelocModel::DynamicNoPic,
-            _ => return Err(bad("reloc_model")),
-        },
-        code_model: match text("code_model").as_deref() {
-            Some("default") => CodeModel::Default,
-            Some("small") => CodeModel::Small,
-            Some("kernel") => CodeModel::Kernel,
-            Some("medium") => CodeModel::Medium,
-            Some("large") => CodeModel::Large,
-            _ => return Err(bad("code_model")),
-        },
-        function_sections: flag("function_sections")?,
-        data_sections: flag("data_sections")?,
-        emit: text("emit")
-            .and_then(|t| t.parse::<EmitKind>().ok())
-            .ok_or_else(|| bad("emit"))?,
-        verify: flag("verify")?,
-        verify_inputs: flag("verify_inputs")?,
-        whole_program_visibility: flag("whole_program_visibility")?,
-        save_temps: text("save_temps").map(PathBuf::from),
-        remarks: text("remarks"),
-        codegen_opt_level: match text("codegen_opt_level") {
-            Some(level) => Some(
-                level
-                    .parse::<OptLevel>()
-                    .map_err(|_| bad("codegen_opt_level"))?,
-            ),
-            None => None,
-        },
-        llvm_options: match value.get("llvm_options") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(list) => list
-                .as_array()
-                .and_then(|list| {
-                    list.iter()
-                        .map(|o| o.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .ok_or_else(|| bad("llvm_options"))?,
-        },
-        ..Config::default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -931,7 +948,8 @@ mod tests {
             llvm_options: vec!["-import-instr-limit=5".to_string()],
             ..Config::default()
         };
-        let back = config_from_json(&config_to_json(&config)).unwrap();
+        let line = to_line(&WorkerConfig::from(&config)).unwrap();
+        let back = Config::from(serde_json::from_str::<WorkerConfig>(&line).unwrap());
         // Every field a backend reads, compared through Debug (Config has
         // no PartialEq: it holds hooks).
         let fields = |c: &Config| {

@@ -240,3 +240,60 @@ fn the_distributed_backend_runs_in_a_worker() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A worker of another protocol version refuses the host with one line
+/// (the host's error carries a crashed worker's last line): the real
+/// worker, handed the hello a host sends, with its version rewritten.
+#[test]
+fn a_worker_of_another_protocol_version_is_refused_with_one_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = program(dir.path(), "-flto=thin");
+    // The hello a host sends, kept by a worker that then gives up.
+    let saved = dir.path().join("hello.json");
+    let keeper = Workers::new("sh").arg("-c").arg(format!(
+        "read hello; printf '%s\\n' \"$hello\" > '{}'; exit 3",
+        saved.display()
+    ));
+    run(
+        &session(LtoKind::Thin, Isolation::Workers(keeper), None),
+        &inputs,
+    )
+    .expect_err("the keeper gives up");
+    let hello = std::fs::read_to_string(&saved).unwrap();
+    let serve = |hello: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lto-engine"))
+            .arg("worker")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(hello.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let version = r#""protocol":"#;
+    assert!(hello.contains(version), "{hello}");
+    let older = hello.replacen(version, r#""protocol":1,"was":"#, 1);
+    let refused = serve(&older);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("this worker speaks protocol") && stderr.contains("the host 1"),
+        "{stderr}"
+    );
+    // Control: the hello as the host sent it is taken (and the worker ends
+    // when its input does).
+    let taken = serve(&hello);
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+}
