@@ -22,7 +22,7 @@ fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value 
             .arg(format!("-Wl,--lto-engine-report={}", report.display()))
             .args(["-o", name]),
     );
-    serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+    read_json(report)
 }
 
 #[test]
@@ -168,14 +168,8 @@ fn archive_members_are_lazy_as_in_lld() {
     ]));
     assert_eq!(run_program(&dir.join("engine")), "41 8\n");
     assert_eq!(run_program(&dir.join("lld")), "41 8\n");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
-    let modules: Vec<String> = report["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap().to_string())
-        .collect();
+    let report: serde_json::Value = read_json(dir.join("r.json"));
+    let modules: Vec<String> = names(&report["modules"]);
     assert!(
         modules.iter().any(|m| m.ends_with("libh.a(b.o)")),
         "{modules:?}"
@@ -250,12 +244,7 @@ fn archive_members_of_one_name_are_told_apart_by_offset() {
     ]));
     assert_eq!(run_program(&dir.join("lld")), "41 8\n");
     assert_eq!(run_program(&dir.join("engine")), "41 8\n");
-    let inputs: Vec<&str> = report["link"]["bitcode_inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap())
-        .collect();
+    let inputs: Vec<String> = strings(&report["link"]["bitcode_inputs"]);
     assert_eq!(inputs.len(), 3, "{inputs:?}");
     assert!(
         inputs.iter().any(|m| m.ends_with("libd.a(x.o)")),
@@ -383,17 +372,11 @@ fn a_shared_object_exports_what_its_version_script_says() {
         run_ok(command.args(["-o", lib]));
         // The engine decided as the real linker does: what the script hides
         // was not preserved through LTO.
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        let preserved: Vec<&str> = report["preserved"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|s| s.as_str())
-            .collect();
-        assert!(preserved.contains(&"api_scale"), "{preserved:?}");
+        let report: serde_json::Value = read_json(&report);
+        let preserved: Vec<String> = strings(&report["preserved"]);
+        assert!(preserved.iter().any(|p| p == "api_scale"), "{preserved:?}");
         assert_eq!(
-            preserved.contains(&"helper_internal"),
+            preserved.iter().any(|p| p == "helper_internal"),
             !script,
             "{preserved:?}"
         );
@@ -569,9 +552,7 @@ fn a_cargo_workspace_builds_and_tests_through_the_engine() {
         .collect();
     assert!(passed.len() >= 3, "{text}");
     assert!(text.contains("test sums_dyn ... ok"), "{text}");
-    let read = || -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap()
-    };
+    let read = || -> serde_json::Value { read_json(&report) };
     assert_eq!(read()["kind"], "thin", "the links went through the engine");
 
     // A release build, then a one-line edit of the binary: the library's
@@ -1050,12 +1031,7 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
     assert!(preserved(&runs[1], "from_c"), "{}", runs[1]);
     // Control: what only the thin side uses is not kept for the other.
     assert!(!preserved(&runs[1], "c_internal"), "{}", runs[1]);
-    let thin_modules: Vec<&str> = runs[1]["thin"]["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let thin_modules: Vec<String> = names(&runs[1]["thin"]["modules"]);
     assert_eq!(thin_modules, ["b.o", "c.o"]);
 
     // --lto-engine-kind=thin: every module thin, a.o's summary computed.
@@ -1082,8 +1058,7 @@ fn full_lto_and_thin_bitcode_link_together_as_in_lld() {
         "fat",
     ]));
     assert_eq!(run_program(&dir.join("fat")), "41 8\n");
-    let fat: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let fat: serde_json::Value = read_json(report);
     assert_eq!(fat["kind"], "fat", "{fat}");
     cli_error(
         engine()
@@ -1123,8 +1098,7 @@ fn defsym_keeps_the_bitcode_it_names_and_refuses_to_replace_it() {
             .args(["-o", name])
             .output()
             .unwrap();
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        let report: serde_json::Value = read_json(report);
         let kept = report["preserved"]
             .as_array()
             .unwrap()
@@ -1265,14 +1239,8 @@ fn start_lib_objects_are_lazy_as_in_lld() {
             .args(["-Wl,--lto-engine-report=r.json", "-o", "engine"]),
     );
     assert_eq!(run_program(&dir.join("engine")), "41 8\n");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
-    let modules: Vec<&str> = report["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let report: serde_json::Value = read_json(dir.join("r.json"));
+    let modules: Vec<String> = names(&report["modules"]);
     assert_eq!(modules, ["main.o", "b.o"]);
     // Control: as plain objects both are taken, and helper is defined twice.
     let out = clang_in(dir)

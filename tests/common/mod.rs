@@ -312,3 +312,39 @@ pub fn clang_in(dir: &Path) -> Command {
     command.current_dir(dir);
     command
 }
+
+/// A JSON file (an engine report), read.
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The strings of a JSON array (`report["preserved"]`).
+pub fn strings(list: &serde_json::Value) -> Vec<String> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"));
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .unwrap_or_else(|| panic!("not a string: {item}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// The `"name"` of each object of a JSON array (`report["modules"]`).
+pub fn names(list: &serde_json::Value) -> Vec<String> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"));
+    items
+        .iter()
+        .map(|item| match item["name"].as_str() {
+            Some(name) => name.to_string(),
+            None => panic!("no name: {item}"),
+        })
+        .collect()
+}
