@@ -40,6 +40,14 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     Ok(true)
 }
 
+/// Writes `bytes` to `path` plainly: for a file in a directory of the
+/// engine's own that only it reads and removes when done (`lto-engine
+/// ld`'s work directory), where a temporary name and a flush to the disk
+/// buy nothing and cost a sync per file.
+pub(crate) fn write_scratch(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::io(path.display(), Phase::Write, e))
+}
+
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: readers never see a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

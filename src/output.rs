@@ -93,6 +93,7 @@ pub struct WriteTo {
     dir: PathBuf,
     object: Option<PathBuf>,
     imports_files: bool,
+    scratch: bool,
 }
 
 impl WriteTo {
@@ -104,6 +105,18 @@ impl WriteTo {
             dir: dir.into(),
             object: None,
             imports_files: false,
+            scratch: false,
+        }
+    }
+
+    /// Into `dir`, a new directory of the engine's own that only it reads
+    /// and that goes when the link is done (`lto-engine ld`'s work
+    /// directory): plain writes, with no temporary name, no flush to the
+    /// disk and no comparison with what was there (nothing was).
+    pub(crate) fn scratch_dir(dir: impl Into<PathBuf>) -> Self {
+        WriteTo {
+            scratch: true,
+            ..WriteTo::dir(dir)
         }
     }
 
@@ -125,6 +138,7 @@ impl WriteTo {
             dir,
             object: Some(path),
             imports_files: false,
+            scratch: false,
         }
     }
 
@@ -225,7 +239,7 @@ impl Output {
                 }
                 _ => to.dir.join(&object.file_name),
             };
-            if !write_if_changed(&path, &object.bytes)? {
+            if !put(to.scratch, &path, &object.bytes)? {
                 unchanged += 1;
             }
             if to.imports_files && object.lto != ModuleLto::No {
@@ -239,7 +253,7 @@ impl Output {
                     text.push_str(source);
                     text.push('\n');
                 }
-                write_if_changed(&imports, text.as_bytes())?;
+                put(to.scratch, &imports, text.as_bytes())?;
                 imports_files.push(imports);
             }
             object_paths.push(path);
@@ -257,7 +271,8 @@ impl Output {
             .chain(self.jobs.iter().map(|job| job.native_object.clone()))
             .chain(object_paths[first_alone..].iter().cloned())
             .collect();
-        let (link_rsp, archives) = write_link_rsp(&to.dir, &self.native_inputs, &linked)?;
+        let (link_rsp, archives) =
+            write_link_rsp(&to.dir, &self.native_inputs, &linked, to.scratch)?;
         Ok(Written {
             objects: object_paths,
             unchanged,
@@ -285,10 +300,11 @@ fn partition_path(path: &Path, index: usize) -> PathBuf {
 /// Writes `dir/link.rsp`: `items` in order, `lto_objects` where the LTO
 /// output goes, and beside it copies of mixed archives holding only their
 /// native members. Returns the response file and the copies.
-pub(crate) fn write_link_rsp(
+fn write_link_rsp(
     dir: &Path,
     items: &[LinkItem],
     lto_objects: &[PathBuf],
+    scratch: bool,
 ) -> Result<(PathBuf, Vec<PathBuf>)> {
     let mut lines = Vec::new();
     let mut archives = Vec::new();
@@ -309,7 +325,7 @@ pub(crate) fn write_link_rsp(
                 let bytes = llvm::archive_bytes(&borrowed).map_err(|reason| {
                     Error::llvm(copy.display().to_string(), Phase::Write, reason)
                 })?;
-                write_if_changed(&copy, &bytes)?;
+                put(scratch, &copy, &bytes)?;
                 lines.push(quote(&copy));
                 archives.push(copy);
             }
@@ -318,8 +334,18 @@ pub(crate) fn write_link_rsp(
     let link_rsp = dir.join("link.rsp");
     let mut text = lines.join("\n");
     text.push('\n');
-    write_if_changed(&link_rsp, text.as_bytes())?;
+    put(scratch, &link_rsp, text.as_bytes())?;
     Ok((link_rsp, archives))
+}
+
+/// Writes a file of the output: in a scratch directory plainly, elsewhere
+/// with [`write_if_changed`]. Whether it wrote.
+fn put(scratch: bool, path: &Path, bytes: &[u8]) -> Result<bool> {
+    if scratch {
+        crate::fs::write_scratch(path, bytes)?;
+        return Ok(true);
+    }
+    write_if_changed(path, bytes)
 }
 
 /// `libfoo.rlib` -> `libfoo.native.a`, made unique within one output dir.

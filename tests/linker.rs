@@ -256,6 +256,68 @@ fn archive_members_of_one_name_are_told_apart_by_offset() {
     );
 }
 
+/// An rlib built for linker-plugin LTO holds bitcode and its `lib.rmeta`,
+/// which links nothing: the real link gets no copy of it (megabytes per
+/// crate in a cargo build, written on every relink). An archive with a
+/// native member that links something is still copied.
+#[test]
+fn an_rlib_whose_native_part_links_nothing_is_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_file(dir, "main.c", MAIN);
+    write_file(
+        dir,
+        "helpers.rs",
+        "#![no_std]\n\
+         #[no_mangle]\npub extern \"C\" fn helper(x: i32) -> i32 { x.wrapping_mul(2).wrapping_add(1) }\n\
+         #[no_mangle]\npub extern \"C\" fn twice(x: i32) -> i32 { x.wrapping_add(x) }\n",
+    );
+    rustc(
+        dir,
+        &dir.join("helpers.rs"),
+        &[
+            "--crate-type=rlib",
+            "-Clinker-plugin-lto",
+            "-Cpanic=abort",
+            "-Ccodegen-units=1",
+        ],
+    );
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c"]));
+    let listed = run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["t", "libhelpers.rlib"]),
+    );
+    let members = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(members.lines().any(|m| m == "lib.rmeta"), "{members}");
+    let ld = ld_path_arg(dir);
+    let link = |name: &str| {
+        let report = link_with_report(
+            dir,
+            &[
+                "-flto=thin",
+                "-fuse-ld=lld",
+                &ld,
+                "main.o",
+                "libhelpers.rlib",
+            ],
+            name,
+        );
+        assert_eq!(run_program(&dir.join(name)), "41 8\n");
+        strings(&report["link"]["native_copies"])
+    };
+    assert_eq!(link("rlib"), Vec::<String>::new());
+    // Control: a native member that defines something is kept, in a copy.
+    write_file(dir, "extra.c", "int extra_native(void) { return 7; }\n");
+    run_ok(clang_in(dir).args(["-O2", "-c", "extra.c"]));
+    run_ok(
+        Command::new("llvm-ar-22")
+            .current_dir(dir)
+            .args(["q", "libhelpers.rlib", "extra.o"]),
+    );
+    assert_eq!(link("with-native"), ["libhelpers.rlib"]);
+}
+
 #[test]
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();

@@ -100,8 +100,16 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
             index_only(&line, &inputs, &resolved, options, &work, list.as_deref())?;
             return Ok(0);
         }
-        let objects = lto(&line, &resolved, options, &work)?;
-        let command = rewrite(&line, &inputs, &objects, &work)?;
+        let (objects, report) = lto(&line, &resolved, options, &work)?;
+        let (command, copied) = rewrite(&line, &inputs, &objects, &work)?;
+        if let (Some(path), Some(mut json)) = (&line.report, report) {
+            // Archives given to the real link as a copy of their native
+            // members (an rlib whose native part links nothing is dropped).
+            json["link"]["native_copies"] = copied.into();
+            let text = serde_json::to_string_pretty(&json)
+                .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
+            crate::fs::write_atomically(path, text.as_bytes())?;
+        }
         real_link(&options.real_linker, &command)
     })();
     let _ = std::fs::remove_dir_all(&work);
@@ -183,6 +191,9 @@ struct Member {
     /// A view of the archive's (or the object's) memory map.
     bytes: InputBytes,
     bitcode: bool,
+    /// An ELF object with no allocated section and no global definition
+    /// (rustc's `lib.rmeta`, in every rlib): lazily, nothing ever loads it.
+    links_nothing: bool,
 }
 
 /// The symbols a file defines and needs.
@@ -597,6 +608,7 @@ fn lazy_object(name: &str, bytes: InputBytes) -> Result<Archive> {
             display: name.to_string(),
             bytes,
             bitcode,
+            links_nothing: false,
         }],
         index,
         has_bitcode: bitcode,
@@ -612,11 +624,17 @@ fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
     let table = archive::symbol_table(name, bytes, &read)?;
     let members: Vec<Member> = read
         .into_iter()
-        .map(|member| Member {
-            bitcode: classify::sniff(member.bytes.as_slice()) == classify::Kind::Bitcode,
-            name: member.name,
-            display: member.display,
-            bytes: member.bytes,
+        .map(|member| {
+            let kind = classify::sniff(member.bytes.as_slice());
+            Member {
+                bitcode: kind == classify::Kind::Bitcode,
+                links_nothing: kind == classify::Kind::Object
+                    && classify::inspect_object(member.bytes.as_slice())
+                        .is_ok_and(|info| info.links_nothing),
+                name: member.name,
+                display: member.display,
+                bytes: member.bytes,
+            }
         })
         .collect();
     let index = match table {
@@ -852,7 +870,7 @@ fn lto(
     resolved: &Resolved,
     options: &LinkerOptions,
     work: &Path,
-) -> Result<Vec<PathBuf>> {
+) -> Result<(Vec<PathBuf>, Option<serde_json::Value>)> {
     let (fat, thin) = split_by_kind(resolved, KindChoice::of(line)?)?;
     let config = config_for(line, options, work)?;
     let mut reports = Vec::new();
@@ -873,7 +891,7 @@ fn lto(
             preserved(line, resolved, others)?,
         )?;
         reports.push(output.report.to_json());
-        let written = output.write(&crate::output::WriteTo::dir(work.join(dir)))?;
+        let written = output.write(&crate::output::WriteTo::scratch_dir(work.join(dir)))?;
         if let Some(temps) = &config.save_temps {
             let temps = temps.join(dir);
             std::fs::create_dir_all(&temps)
@@ -892,7 +910,8 @@ fn lto(
         }
         objects.extend(written.objects);
     }
-    if let Some(path) = &line.report {
+    let mut report = None;
+    if line.report.is_some() {
         // One run: its report; a mixed link: both, under "runs".
         let mut json = if reports.len() == 1 {
             reports.remove(0)
@@ -906,11 +925,9 @@ fn lto(
             "bitcode_inputs": resolved.modules.iter().map(|m| &m.name).collect::<Vec<_>>(),
             "libcall_members": resolved.libcall_members,
         });
-        let text = serde_json::to_string_pretty(&json)
-            .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
-        crate::fs::write_atomically(path, text.as_bytes())?;
+        report = Some(json);
     }
-    Ok(objects)
+    Ok((objects, report))
 }
 
 /// `--thinlto-index-only[=LIST]`: lld's distributed thin link. Each ThinLTO
@@ -1133,14 +1150,16 @@ fn exported(line: &LinkLine, resolved: &Resolved) -> Result<Vec<String>> {
 /// The real linker's command line: every item as given, except that
 /// bitcode files give way to the LTO objects (where the first bitcode
 /// was), and archives holding bitcode to a copy of their native members
-/// (which the real linker still takes lazily).
+/// (which the real linker still takes lazily; none when no native member
+/// links anything). Also the archives copied.
 fn rewrite(
     line: &LinkLine,
     inputs: &Inputs,
     objects: &[PathBuf],
     work: &Path,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let mut command = Vec::new();
+    let mut copied = Vec::new();
     let mut placed = false;
     for (position, ((item, _), file)) in line.items.iter().zip(&inputs.files).enumerate() {
         match (item, file) {
@@ -1162,17 +1181,21 @@ fn rewrite(
                 Some(File {
                     path,
                     kind: Kind::Archive(archive),
-                    ..
+                    state,
                 }),
             ) if archive.has_bitcode => {
                 if !placed {
                     command.extend(objects.iter().map(|p| outside_chroot(line, p)));
                     placed = true;
                 }
+                // A lazy member that links nothing is never loaded: an rlib
+                // whose only native member is its `lib.rmeta` (megabytes,
+                // in every rlib of a cargo build) needs no copy at all.
+                // Under --whole-archive every member stays, as given.
                 let native: Vec<(String, &[u8])> = archive
                     .members
                     .iter()
-                    .filter(|m| !m.bitcode)
+                    .filter(|m| !m.bitcode && (state.whole_archive || !m.links_nothing))
                     .map(|m| (m.name.clone(), m.bytes.as_slice()))
                     .collect();
                 if !native.is_empty() {
@@ -1184,13 +1207,14 @@ fn rewrite(
                     let bytes = crate::llvm::archive_bytes(&native).map_err(|reason| {
                         Error::llvm(copy.display().to_string(), Phase::Write, reason)
                     })?;
-                    crate::fs::write_atomically(&copy, &bytes)?;
+                    crate::fs::write_scratch(&copy, &bytes)?;
                     command.push(outside_chroot(line, &copy));
+                    copied.push(path.display().to_string());
                 }
             }
             (Item::File(path), _) => command.push(path.clone()),
             (Item::Library { tokens, .. }, _) => command.extend(tokens.iter().cloned()),
         }
     }
-    Ok(command)
+    Ok((command, copied))
 }
