@@ -998,7 +998,7 @@ fn write_index_files(
     modules: &[&BitcodeInput],
     preserved: &BTreeSet<String>,
     kind: RunKind,
-    options: &crate::distributed::IndexOptions,
+    options: &crate::thin::IndexOptions,
 ) -> Result<LtoResult> {
     let slots = &run.shared.slots;
     let mut report = Report {

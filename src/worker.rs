@@ -708,14 +708,14 @@ pub(crate) fn indexed_backend(
     pool: &Pool,
     module_path: &Path,
     index: &Path,
-) -> Result<crate::distributed::IndexedBackendOutput> {
+) -> Result<crate::thin::IndexedBackendOutput> {
     let name = module_path.display().to_string();
     let stem = module_path.file_name().map_or_else(
         || "module".to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let (output, compiled) = backend_call(pool, &name, &stem, module_path, index)?;
-    Ok(crate::distributed::IndexedBackendOutput {
+    Ok(crate::thin::IndexedBackendOutput {
         bytes: output.bytes,
         module_id: compiled.module_id,
         imported_from: compiled.imported_from,

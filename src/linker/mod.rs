@@ -843,7 +843,7 @@ fn run_group(
     resolved: &Resolved,
     group: &[usize],
     preserve: Vec<String>,
-) -> Result<crate::Output> {
+) -> Result<crate::output::Output> {
     let session = Session::new(config.clone(), kind)?;
     for &i in group {
         let module = &resolved.modules[i];
@@ -976,11 +976,11 @@ fn index_only(
         }
         session.preserve(preserved(line, resolved, &fat)?)?;
         session.preserved_by_linker();
-        let mut index = crate::distributed::IndexOptions::new(work.join("index"));
+        let mut index = crate::thin::IndexOptions::new(work.join("index"));
         index.prefix_replace = Some(replace.clone());
         index.object_suffix_replace = suffix.clone();
         index.emit_imports = line.lto.emit_imports;
-        let output = session.run_with(crate::Backends::IndexFiles(index))?;
+        let output = session.run_with(crate::session::Backends::IndexFiles(index))?;
         for diagnostic in &output.diagnostics {
             eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
         }
@@ -1062,10 +1062,10 @@ fn index_only(
 fn replacements(
     line: &LinkLine,
 ) -> Result<(
-    crate::distributed::PrefixReplace,
-    Option<crate::distributed::SuffixReplace>,
+    crate::thin::PrefixReplace,
+    Option<crate::thin::SuffixReplace>,
 )> {
-    let replace: crate::distributed::PrefixReplace = match &line.lto.prefix_replace {
+    let replace: crate::thin::PrefixReplace = match &line.lto.prefix_replace {
         Some(text) => text.parse().map_err(|_| {
             Error::Usage(format!(
                 "ld: --thinlto-prefix-replace= expects 'old;new' format, but got {text}"

@@ -387,7 +387,7 @@ fn collect_results(
             cache_key: Some(keys[i].key.clone()),
             reused_from_cache: reused,
             // The session sets ThinLocal for thin-local runs.
-            lto: crate::ModuleLto::Thin,
+            lto: crate::config::ModuleLto::Thin,
         });
     }
     Ok(results)
