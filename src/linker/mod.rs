@@ -191,9 +191,16 @@ struct Member {
     /// A view of the archive's (or the object's) memory map.
     bytes: InputBytes,
     bitcode: bool,
+}
+
+impl Member {
     /// An ELF object with no allocated section and no global definition
     /// (rustc's `lib.rmeta`, in every rlib): lazily, nothing ever loads it.
-    links_nothing: bool,
+    /// Read only for the archives the link copies (not std's, say).
+    fn links_nothing(&self) -> bool {
+        classify::sniff(self.bytes.as_slice()) == classify::Kind::Object
+            && classify::inspect_object(self.bytes.as_slice()).is_ok_and(|info| info.links_nothing)
+    }
 }
 
 /// The symbols a file defines and needs.
@@ -608,7 +615,6 @@ fn lazy_object(name: &str, bytes: InputBytes) -> Result<Archive> {
             display: name.to_string(),
             bytes,
             bitcode,
-            links_nothing: false,
         }],
         index,
         has_bitcode: bitcode,
@@ -624,17 +630,11 @@ fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
     let table = archive::symbol_table(name, bytes, &read)?;
     let members: Vec<Member> = read
         .into_iter()
-        .map(|member| {
-            let kind = classify::sniff(member.bytes.as_slice());
-            Member {
-                bitcode: kind == classify::Kind::Bitcode,
-                links_nothing: kind == classify::Kind::Object
-                    && classify::inspect_object(member.bytes.as_slice())
-                        .is_ok_and(|info| info.links_nothing),
-                name: member.name,
-                display: member.display,
-                bytes: member.bytes,
-            }
+        .map(|member| Member {
+            bitcode: classify::sniff(member.bytes.as_slice()) == classify::Kind::Bitcode,
+            name: member.name,
+            display: member.display,
+            bytes: member.bytes,
         })
         .collect();
     let index = match table {
@@ -1195,7 +1195,7 @@ fn rewrite(
                 let native: Vec<(String, &[u8])> = archive
                     .members
                     .iter()
-                    .filter(|m| !m.bitcode && (state.whole_archive || !m.links_nothing))
+                    .filter(|m| !m.bitcode && (state.whole_archive || !m.links_nothing()))
                     .map(|m| (m.name.clone(), m.bytes.as_slice()))
                     .collect();
                 if !native.is_empty() {
