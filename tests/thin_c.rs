@@ -274,10 +274,13 @@ fn report_shows_serial_time_and_idle_backend_threads() {
     // run's phases before the backends are all in it.
     assert!(thin.serial_before_backends >= thin.thin_link, "{thin:?}");
     assert!(thin.serial_before_backends > std::time::Duration::ZERO);
-    // One thread is never idle while modules wait (what remains is
-    // starting and stopping the thread).
+    // One thread is never idle while modules wait: what remains is
+    // starting and stopping the thread, a few milliseconds on a loaded
+    // machine. A measure that counted waiting as idle would give about the
+    // whole backend wall time; half of it tells the two apart without
+    // depending on how busy the machine is.
     assert!(
-        thin.idle_core_time * 10 < thin.backend_wall,
+        thin.idle_core_time * 2 < thin.backend_wall,
         "{:?} of {:?}",
         thin.idle_core_time,
         thin.backend_wall
