@@ -9,6 +9,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/BLAKE3.h"
 #include "llvm/Support/SHA1.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -134,6 +135,13 @@ extern "C" void ltoe_sha1(const char *data, size_t len, uint8_t out[20]) {
   auto digest = SHA1::hash(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
   static_assert(sizeof(digest) == 20, "SHA-1 is 20 bytes");
   std::memcpy(out, digest.data(), 20);
+}
+
+// BLAKE3 (256 bits) of bytes: the identity of an input whose symbol table
+// the linker mode keeps; fast enough to hash every input of a relink.
+extern "C" void ltoe_blake3(const char *data, size_t len, uint8_t out[32]) {
+  auto digest = BLAKE3::hash<32>(ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(data), len));
+  std::memcpy(out, digest.data(), 32);
 }
 
 // LLVM's own command-line options (lld's -mllvm), parsed as

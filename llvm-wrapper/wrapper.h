@@ -133,6 +133,8 @@ void ltoe_triple_arch(const char *triple, LtoeBuffer **out);
 int ltoe_bitcode_triple(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* SHA-1 of `len` bytes at `data` into `out`. */
 void ltoe_sha1(const char *data, size_t len, uint8_t out[20]);
+/* BLAKE3 (32 bytes) of `len` bytes at `data` into `out`. */
+void ltoe_blake3(const char *data, size_t len, uint8_t out[32]);
 /* LLVM's command-line options (`-mllvm`): 0, or 1 with *err set. */
 int ltoe_parse_llvm_options(const char *const *options, size_t count, char **err);
 

@@ -194,6 +194,7 @@ extern "C" {
     pub fn ltoe_drop_unknown_subtarget_names(module: LLVMModuleRef, machine: LLVMTargetMachineRef);
     pub fn ltoe_install_fatal_error_handler();
     pub fn ltoe_sha1(data: *const c_char, len: usize, out: *mut u8);
+    pub fn ltoe_blake3(data: *const c_char, len: usize, out: *mut u8);
     pub fn ltoe_parse_llvm_options(
         options: *const *const c_char,
         count: usize,

@@ -691,11 +691,15 @@ impl Shared {
     }
 
     /// Where the marker of bytes read safely by a worker goes: in the
-    /// cache's `validated` directory, named by their SHA-1 and this
-    /// engine's version (another LLVM may read them differently).
+    /// cache's `validated` directory, named by their BLAKE3 (several times
+    /// faster than SHA-1 over every input of a relink) and this engine's
+    /// version (another LLVM may read them differently).
     fn validated_marker(&self, bytes: &[u8]) -> Option<PathBuf> {
         let dir = self.validated.as_ref()?;
-        let hash = module_hash_hex(crate::llvm::sha1(bytes));
+        let hash: String = crate::llvm::blake3(bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         Some(dir.join(format!("{hash}-{}", env!("CARGO_PKG_VERSION"))))
     }
 

@@ -318,6 +318,67 @@ fn an_rlib_whose_native_part_links_nothing_is_not_copied() {
     assert_eq!(link("with-native"), ["libhelpers.rlib"]);
 }
 
+/// With a cache directory, each bitcode input's symbol table is kept by
+/// its content: a relink reads the unchanged ones from the cache, builds
+/// the edited one's again, and trusts no damaged entry.
+#[test]
+fn symbol_tables_are_kept_by_content_between_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_file(dir, "main.c", MAIN);
+    write_file(dir, "helper.c", HELPER);
+    let ld = ld_path_arg(dir);
+    let link = |name: &str| {
+        run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+        let report = link_with_report(
+            dir,
+            &[
+                "-flto=thin",
+                "-fuse-ld=lld",
+                &ld,
+                "-Wl,--thinlto-cache-dir=cache",
+                "main.o",
+                "helper.o",
+            ],
+            name,
+        );
+        let tables = &report["link"]["symbol_tables"];
+        let output = run_program(&dir.join(name));
+        (
+            tables["cached"].as_u64().unwrap(),
+            tables["built"].as_u64().unwrap(),
+            output,
+        )
+    };
+    assert_eq!(link("first"), (0, 2, "41 8\n".to_string()));
+    assert_eq!(link("again"), (2, 0, "41 8\n".to_string()));
+    // An edit: only the edited module's table is built again.
+    write_file(
+        dir,
+        "helper.c",
+        "int helper(int x) { return x * 3 + 1; }\nint twice(int x) { return x + x; }\n",
+    );
+    assert_eq!(link("edited"), (1, 1, "61 8\n".to_string()));
+    // Control: damaged entries are not trusted; both are built again.
+    let entries: Vec<_> = std::fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("llvmcache-symtab-")
+        })
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    for entry in &entries {
+        let mut bytes = std::fs::read(entry).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(entry, bytes).unwrap();
+    }
+    assert_eq!(link("damaged"), (0, 2, "61 8\n".to_string()));
+}
+
 #[test]
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();

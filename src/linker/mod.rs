@@ -6,6 +6,7 @@
 
 mod args;
 mod exports;
+mod symtabs;
 
 use crate::config::{
     CacheConfig, Config, FatPartitions, Jobs, LtoKind, ModuleOrder, OptLevel, Workers,
@@ -18,6 +19,7 @@ use object::{Object, ObjectSymbol};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use symtabs::SymbolTables;
 
 /// How `lto-engine ld` runs.
 #[derive(Debug, Clone)]
@@ -46,12 +48,16 @@ impl Default for LinkerOptions {
 /// process's stderr. A link without bitcode goes to the real linker as it
 /// is.
 pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
-    let line = args::parse(args)?;
-    // LLVM's own options (`-mllvm`) are process-wide: set once, before any
-    // LLVM work (reading bitcode symbols included), as lld does.
-    crate::llvm::parse_llvm_options(&line.lto.mllvm)
-        .map_err(|e| Error::Usage(format!("ld: -mllvm: {e}")))?;
-    let inputs = Inputs::read(&line)?;
+    let mut times = LinkTimes::default();
+    let line = times.time("parse arguments", || -> Result<LinkLine> {
+        let line = args::parse(args)?;
+        // LLVM's own options (`-mllvm`) are process-wide: set once, before
+        // any LLVM work (reading bitcode symbols included), as lld does.
+        crate::llvm::parse_llvm_options(&line.lto.mllvm)
+            .map_err(|e| Error::Usage(format!("ld: -mllvm: {e}")))?;
+        Ok(line)
+    })?;
+    let inputs = times.time("read inputs", || Inputs::read(&line))?;
     if !inputs.any_bitcode() {
         return real_link(&options.real_linker, args);
     }
@@ -66,7 +72,7 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
         ));
     }
     replacements(&line)?;
-    let resolved = inputs.resolve(&line)?;
+    let resolved = times.time("resolve symbols", || inputs.resolve(&line))?;
     if let Some(symbol) = line.wrap.iter().find(|s| resolved.bitcode_defines(s)) {
         return Err(Error::Usage(format!(
             "ld: --wrap={symbol}: the symbol is defined in bitcode, which the engine cannot \
@@ -100,20 +106,47 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
             index_only(&line, &inputs, &resolved, options, &work, list.as_deref())?;
             return Ok(0);
         }
-        let (objects, report) = lto(&line, &resolved, options, &work)?;
-        let (command, copied) = rewrite(&line, &inputs, &objects, &work)?;
+        let (objects, report) = times.time("lto", || lto(&line, &resolved, options, &work))?;
+        let (command, copied) =
+            times.time("rewrite", || rewrite(&line, &inputs, &objects, &work))?;
+        let code = times.time("final link", || real_link(&options.real_linker, &command))?;
         if let (Some(path), Some(mut json)) = (&line.report, report) {
             // Archives given to the real link as a copy of their native
             // members (an rlib whose native part links nothing is dropped).
             json["link"]["native_copies"] = copied.into();
+            // Where the link's own time went, the LTO run's phases aside.
+            json["link"]["phases"] = times.to_json();
+            let (cached, built) = inputs.tables.counts();
+            json["link"]["symbol_tables"] = serde_json::json!({ "cached": cached, "built": built });
             let text = serde_json::to_string_pretty(&json)
                 .map_err(|e| Error::io(path.display(), Phase::Write, e.into()))?;
             crate::fs::write_atomically(path, text.as_bytes())?;
         }
-        real_link(&options.real_linker, &command)
+        Ok(code)
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// The wall time of each step of `lto-engine ld`, in order.
+#[derive(Default)]
+struct LinkTimes(Vec<(&'static str, std::time::Duration)>);
+
+impl LinkTimes {
+    fn time<T>(&mut self, step: &'static str, work: impl FnOnce() -> T) -> T {
+        let start = std::time::Instant::now();
+        let value = work();
+        self.0.push((step, start.elapsed()));
+        value
+    }
+
+    /// `[{"phase": "read inputs", "seconds": 0.012}, ...]`.
+    fn to_json(&self) -> serde_json::Value {
+        self.0
+            .iter()
+            .map(|(phase, time)| serde_json::json!({ "phase": phase, "seconds": time.as_secs_f64() }))
+            .collect()
+    }
 }
 
 /// A file the engine wrote, as the real linker must be given it: under
@@ -219,6 +252,9 @@ enum Visibility {
 /// Every input file of the command line, by item position.
 struct Inputs {
     files: Vec<Option<File>>,
+    /// Where bitcode symbol tables come from (kept in the cache directory
+    /// when the link has one).
+    tables: SymbolTables,
 }
 
 /// A bitcode module the link takes.
@@ -261,6 +297,7 @@ impl Resolved {
 
 impl Inputs {
     fn read(line: &LinkLine) -> Result<Inputs> {
+        let tables = SymbolTables::new(line.lto.cache_dir.as_deref());
         let mut files = Vec::with_capacity(line.items.len());
         for (item, state) in &line.items {
             // What the engine cannot find or read (a library only a linker
@@ -270,9 +307,9 @@ impl Inputs {
                 Item::Library { name, .. } => find_library(line, name, state),
                 Item::Pass(_) => None,
             };
-            files.push(path.and_then(|path| read_file(line.rooted(&path), *state)));
+            files.push(path.and_then(|path| read_file(line.rooted(&path), *state, &tables)));
         }
-        Ok(Inputs { files })
+        Ok(Inputs { files, tables })
     }
 
     fn any_bitcode(&self) -> bool {
@@ -288,7 +325,7 @@ impl Inputs {
     /// first archive on the line that defines it), or under
     /// `--whole-archive`; repeated until nothing changes.
     fn resolve(&self, line: &LinkLine) -> Result<Resolved> {
-        let mut state = Resolution::default();
+        let mut state = Resolution::new(&self.tables);
         for symbol in line
             .undefined
             .iter()
@@ -457,8 +494,8 @@ impl Inputs {
 }
 
 /// Symbol resolution in progress.
-#[derive(Default)]
-struct Resolution {
+struct Resolution<'t> {
+    tables: &'t SymbolTables,
     resolved: Resolved,
     defined: HashSet<String>,
     /// Non-weak references not yet defined, ordered so that the run is
@@ -466,7 +503,16 @@ struct Resolution {
     undefined: BTreeSet<String>,
 }
 
-impl Resolution {
+impl<'t> Resolution<'t> {
+    fn new(tables: &'t SymbolTables) -> Self {
+        Resolution {
+            tables,
+            resolved: Resolved::default(),
+            defined: HashSet::new(),
+            undefined: BTreeSet::new(),
+        }
+    }
+
     fn define(&mut self, symbol: String) {
         self.undefined.remove(&symbol);
         self.defined.insert(symbol);
@@ -482,7 +528,7 @@ impl Resolution {
         member: bool,
     ) -> Result<()> {
         let symbols = if bitcode {
-            bitcode_symbols(&name, bytes.as_slice())?
+            bitcode_symbols(self.tables, &name, bytes.as_slice())?
         } else {
             native_symbols(&name, bytes.as_slice(), false)?
         };
@@ -564,7 +610,7 @@ fn find_library(line: &LinkLine, name: &str, state: &State) -> Option<PathBuf> {
 /// when it cannot be read (the real linker says why). An archive the
 /// engine cannot read is left to the real linker as it is (ld.lld does LTO
 /// on bitcode it finds there itself), and so is a GNU thin archive.
-fn read_file(path: PathBuf, state: State) -> Option<File> {
+fn read_file(path: PathBuf, state: State, tables: &SymbolTables) -> Option<File> {
     let name = path.display().to_string();
     let bytes = crate::input::read_file(&path, Phase::Read).ok()?;
     let sniffed = classify::sniff(bytes.as_slice());
@@ -573,14 +619,14 @@ fn read_file(path: PathBuf, state: State) -> Option<File> {
             .is_ok_and(|f| f.kind() == object::ObjectKind::Relocatable)
     };
     let kind = if state.lazy && (sniffed == classify::Kind::Bitcode || relocatable()) {
-        match lazy_object(&name, bytes.clone()) {
+        match lazy_object(&name, bytes.clone(), tables) {
             Ok(archive) => Kind::Archive(archive),
             Err(_) => Kind::Native(bytes),
         }
     } else {
         match sniffed {
             classify::Kind::Bitcode => Kind::Bitcode(bytes),
-            classify::Kind::Archive => match read_archive(&name, &bytes) {
+            classify::Kind::Archive => match read_archive(&name, &bytes, tables) {
                 Ok(archive) => Kind::Archive(archive),
                 Err(_) => Kind::Native(bytes),
             },
@@ -597,10 +643,10 @@ fn read_file(path: PathBuf, state: State) -> Option<File> {
 }
 
 /// A `--start-lib` object as a one-member lazy archive.
-fn lazy_object(name: &str, bytes: InputBytes) -> Result<Archive> {
+fn lazy_object(name: &str, bytes: InputBytes, tables: &SymbolTables) -> Result<Archive> {
     let bitcode = classify::sniff(bytes.as_slice()) == classify::Kind::Bitcode;
     let symbols = if bitcode {
-        bitcode_symbols(name, bytes.as_slice())?
+        bitcode_symbols(tables, name, bytes.as_slice())?
     } else {
         native_symbols(name, bytes.as_slice(), false)?
     };
@@ -625,7 +671,7 @@ fn lazy_object(name: &str, bytes: InputBytes) -> Result<Archive> {
 /// An archive's members (views of its map, as `input/` reads them) and
 /// its lazy symbols: the archive's symbol table, or each member's own
 /// symbols when it has none.
-fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
+fn read_archive(name: &str, bytes: &InputBytes, tables: &SymbolTables) -> Result<Archive> {
     let read = archive::members(name, bytes)?;
     let table = archive::symbol_table(name, bytes, &read)?;
     let members: Vec<Member> = read
@@ -643,7 +689,7 @@ fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
             let mut index = HashMap::new();
             for (m, member) in members.iter().enumerate() {
                 let symbols = if member.bitcode {
-                    bitcode_symbols(&member.display, member.bytes.as_slice())?
+                    bitcode_symbols(tables, &member.display, member.bytes.as_slice())?
                 } else {
                     native_symbols(&member.display, member.bytes.as_slice(), false)
                         .unwrap_or_default()
@@ -663,8 +709,9 @@ fn read_archive(name: &str, bytes: &InputBytes) -> Result<Archive> {
     })
 }
 
-fn bitcode_symbols(name: &str, bytes: &[u8]) -> Result<Symbols> {
-    let list = crate::llvm::bitcode_symbols(bytes)
+fn bitcode_symbols(tables: &SymbolTables, name: &str, bytes: &[u8]) -> Result<Symbols> {
+    let list = tables
+        .symbols(bytes)
         .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
     let mut symbols = Symbols::default();
     for symbol in list {

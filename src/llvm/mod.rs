@@ -491,6 +491,16 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// BLAKE3 (256 bits) of `data`, LLVM's: a content identity fast enough for
+/// every input of a link.
+pub fn blake3(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // SAFETY: `data` is valid for reads of its length during the call and
+    // `out` has room for the 32 bytes the shim writes.
+    unsafe { ffi::ltoe_blake3(data.as_ptr().cast(), data.len(), out.as_mut_ptr()) };
+    out
+}
+
 /// One symbol of a bitcode file, as a linker sees it (LLVM's irsymtab).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IrSymbol {
@@ -508,6 +518,12 @@ pub struct IrSymbol {
 
 /// The symbols of every module of a bitcode file.
 pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
+    parse_symbol_records(&bitcode_symbol_records(data)?)
+}
+
+/// The symbols of every module of a bitcode file, as the shim writes them
+/// (what [`parse_symbol_records`] reads): bytes a cache can keep.
+pub fn bitcode_symbol_records(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
     // SAFETY: `data` is valid for reads of its length during the call; the
@@ -515,8 +531,13 @@ pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
     let code =
         unsafe { ffi::ltoe_bitcode_symbols(data.as_ptr().cast(), data.len(), &mut out, &mut err) };
     status(code, err)?;
-    let bytes = ShimBytes::from_raw(out);
-    let mut reader = thin::Records(bytes.as_bytes());
+    Ok(ShimBytes::from_raw(out).as_bytes().to_vec())
+}
+
+/// The symbols in records [`bitcode_symbol_records`] wrote: per symbol a
+/// flags byte (1 undefined, 2 weak, 4 common, 8 hidden), then its name.
+pub fn parse_symbol_records(records: &[u8]) -> Result<Vec<IrSymbol>, String> {
+    let mut reader = thin::Records(records);
     let mut symbols = Vec::new();
     while !reader.is_empty() {
         let flags = reader.u8()?;
@@ -530,6 +551,14 @@ pub fn bitcode_symbols(data: &[u8]) -> Result<Vec<IrSymbol>, String> {
         });
     }
     Ok(symbols)
+}
+
+/// The version of the LLVM library this process runs (`22.1.8`).
+pub fn llvm_version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: the call writes three unsigned integers through valid pointers.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
 }
 
 /// The architecture of `triple` as LLVM parses it (`x86_64` for both
