@@ -28,7 +28,10 @@
 #   edit  a one-line edit of src/main.rs (a string literal the program prints,
 #         different in every round), then `cargo build --release` again;
 #         BENCH_ROUNDS rounds (default 3), the ways interleaved and their order
-#         rotated each round; best and median reported
+#         rotated each round; medians reported
+#   hit   after each edit round, the edit reverted and `cargo build --release`
+#         again: rustc writes the cold build's bitcode again, so every module
+#         is in the ThinLTO caches (the relink after a touch or a revert)
 # Every way's program must print the same, with the edit visible, after every
 # run. Wall time is the shell's clock around cargo; peak RSS is getrusage's
 # children maxrss of cargo (/usr/bin/time %M, or a python3 reader when
@@ -36,7 +39,7 @@
 # the build (rustc, the linker, an engine worker), not the sum of processes
 # running at once.
 #
-#   bench/cargo-linker.sh                     # 2 jobs, 3 edit rounds
+#   bench/cargo-linker.sh                     # 2 jobs, 3 edit (and hit) rounds
 #   BENCH_JOBS=4 BENCH_ROUNDS=5 bench/cargo-linker.sh
 #   BENCH_TARGET=host bench/cargo-linker.sh   # cargo --target <host>
 #   BENCH_DIR=/tmp/b bench/cargo-linker.sh    # work directory (default target/bench-cargo-linker)
@@ -181,6 +184,15 @@ for ((r = 1; r <= rounds; r++)); do
     for way in "${ways[@]}"; do
         check "$way" "edit$r" "\"records (edit $r)\": 20000"
     done
+    # the edit reverted: rustc writes the cold build's bitcode again, so every
+    # module is in the ThinLTO caches (an all-hit relink)
+    cp "$work/main.rs.orig" "$src/src/main.rs"
+    for way in "${order[@]}"; do
+        build "$way" "hit$r"
+    done
+    for way in "${ways[@]}"; do
+        check "$way" "hit$r" '"records": 20000'
+    done
 done
 
 hits=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["thin"]["cache"]; print("%d/%d" % (c["hits"], c["hits"] + c["misses"]))' \
@@ -188,43 +200,50 @@ hits=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["thin"]["cach
 
 echo
 echo "cargo build --release ${target[*]} of bench/thin-rust ($crates packages compiled), cargo -j $jobs, --thinlto-jobs=$jobs, opt-level 2 / LTO -O2"
-echo "cold: empty target dir and cache, one run; edit: one-line edit of main.rs, $rounds rounds interleaved (best, median)"
+echo "cold: empty target dir and cache, one run; edit: one-line edit of main.rs; hit: the edit reverted (every module"
+echo "cached); edit and hit: $rounds rounds each, the ways interleaved, medians"
 echo "wall = the whole cargo build; link = rustc's link of the program (with the LTO, except for rustc-thin, whose LTO is"
-echo "inside rustc); peak = largest RSS of one process of the build; edit link and peak: medians; engine / way below 1:"
-echo "the engine is faster or smaller"
+echo "inside rustc); peak = largest RSS of one process of the build (median); engine / way below 1: the engine is"
+echo "faster or smaller"
 awk -v ways="${ways[*]}" '
   function sort(a, n,    i, j, t) {
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
   }
   function median(a, n) { sort(a, n); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+  # "WAY-RUN wall user sys peak link", RUN = cold, editN or hitN
   { run = $1; sub(/.*-/, "", run); way = substr($1, 1, length($1) - length(run) - 1)
-    if (run == "cold") { cw[way] = $2; cm[way] = $5 / 1024; cl[way] = $6 }
-    else { n[way]++; ew[way, n[way]] = $2; em[way, n[way]] = $5 / 1024; el[way, n[way]] = $6 } }
+    kind = run; sub(/[0-9]+$/, "", kind)
+    k = way SUBSEP kind; n[k]++
+    wall[k, n[k]] = $2; peak[k, n[k]] = $5 / 1024; link[k, n[k]] = $6 }
   END {
     nw = split(ways, w, " ")
-    for (i = 1; i <= nw; i++) {
-      x = w[i]
-      for (j = 1; j <= n[x]; j++) { a[j] = ew[x, j]; b[j] = em[x, j]; c[j] = el[x, j] }
-      med[x] = median(a, n[x]); best[x] = a[1]; mm[x] = median(b, n[x]); ml[x] = median(c, n[x])
+    nk = split("cold edit hit", kinds, " ")
+    for (i = 1; i <= nw; i++) for (j = 1; j <= nk; j++) {
+      k = w[i] SUBSEP kinds[j]
+      for (r = 1; r <= n[k]; r++) { a[r] = wall[k, r]; b[r] = link[k, r]; c[r] = peak[k, r] }
+      mw[k] = median(a, n[k]); ml[k] = median(b, n[k]); mp[k] = median(c, n[k])
     }
-    f = "%-10s | %7s %7s %8s | %7s %7s %7s %8s\n"
-    printf f, "", "cold", "", "", "edit", "", "", ""
-    printf f, "way", "wall s", "link s", "peak MiB", "best s", "median", "link s", "peak MiB"
+    f = "%-10s | %7s %7s %8s | %7s %7s %8s | %7s %7s %8s\n"
+    printf f, "", "cold", "", "", "edit", "", "", "hit", "", ""
+    printf f, "way", "wall s", "link s", "peak MiB", "wall s", "link s", "peak MiB", "wall s", "link s", "peak MiB"
     for (i = 1; i <= nw; i++) {
-      x = w[i]
-      printf "%-10s | %7.1f %7.1f %8.0f | %7.1f %7.1f %7.1f %8.0f\n", x, cw[x], cl[x], cm[x], best[x], med[x], ml[x], mm[x]
+      x = w[i]; line = sprintf("%-10s", x)
+      for (j = 1; j <= nk; j++) { k = x SUBSEP kinds[j]; line = line sprintf(" | %7.2f %7.2f %8.0f", mw[k], ml[k], mp[k]) }
+      print line
     }
-    e = "engine"
     print "engine / way:"
     for (i = 1; i <= nw; i++) {
       x = w[i]
-      if (x == e) continue
-      # rustc-thin links native objects: its link step is no LTO to compare with
-      lc = (x == "rustc-thin") ? "-" : sprintf("%.2f", cl[e] / cl[x])
-      le = (x == "rustc-thin") ? "-" : sprintf("%.2f", ml[e] / ml[x])
-      printf "%-10s | %7.2f %7s %8.2f | %7.2f %7.2f %7s %8.2f\n", x, cw[e] / cw[x], lc, cm[e] / cm[x], \
-        best[e] / best[x], med[e] / med[x], le, mm[e] / mm[x]
+      if (x == "engine") continue
+      line = sprintf("%-10s", x)
+      for (j = 1; j <= nk; j++) {
+        e = "engine" SUBSEP kinds[j]; k = x SUBSEP kinds[j]
+        # rustc-thin links native objects: its link step is no LTO to compare with
+        lr = (x == "rustc-thin") ? "-" : sprintf("%.2f", ml[e] / ml[k])
+        line = line sprintf(" | %7.2f %7s %8.2f", mw[e] / mw[k], lr, mp[e] / mp[k])
+      }
+      print line
     }
   }' "$results"
-echo "(every way's program prints the same, with the edit, after every run; engine cache hits in the last edit: $hits;"
+echo "(every way's program prints the same, with the edit, after every run; engine cache hits in the last run: $hits;"
 echo " per-run figures: $results)"
