@@ -379,6 +379,105 @@ fn symbol_tables_are_kept_by_content_between_links() {
     assert_eq!(link("damaged"), (0, 2, "61 8\n".to_string()));
 }
 
+/// With a cache directory, a relink that hands the thin run exactly what an
+/// earlier link did recalls that run (its objects from the cache) instead
+/// of running it; anything the run depends on that changed runs it again:
+/// an edited module, a native object that now needs a symbol LTO would
+/// otherwise drop, an LTO option. Each recalled program is the one a run
+/// gives.
+#[test]
+fn a_relink_recalls_the_thin_run_only_when_nothing_it_depends_on_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_file(
+        dir,
+        "main.c",
+        "#include <stdio.h>\nint helper(int);\nint twice(int);\nint use_extra(void);\n\
+         int main(void) { printf(\"%d %d %d\\n\", helper(20), twice(4), use_extra()); return 0; }\n",
+    );
+    write_file(
+        dir,
+        "helper.c",
+        "int helper(int x) { return x * 2 + 1; }\nint twice(int x) { return x + x; }\n\
+         int extra(void) { return 5; }\n",
+    );
+    write_file(dir, "native.c", "int use_extra(void) { return 1; }\n");
+    let ld = ld_path_arg(dir);
+    let compile = || {
+        run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c", "helper.c"]));
+        run_ok(clang_in(dir).args(["-O2", "-c", "native.c"]));
+    };
+    let link = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "-Wl,--thinlto-cache-dir=cache",
+            "main.o",
+            "helper.o",
+            "native.o",
+        ];
+        args.extend_from_slice(extra);
+        let report = link_with_report(dir, &args, name);
+        let recalled = report["memo"]["hit"] == true;
+        (recalled, run_program(&dir.join(name)))
+    };
+    compile();
+    assert_eq!(link("first", &[]), (false, "41 8 1\n".to_string()));
+    // Control: nothing changed, the run is recalled, and the program is
+    // the one the run linked, byte for byte.
+    compile();
+    assert_eq!(link("again", &[]), (true, "41 8 1\n".to_string()));
+    assert_eq!(
+        std::fs::read(dir.join("first")).unwrap(),
+        std::fs::read(dir.join("again")).unwrap()
+    );
+    // The native object now calls `extra`, which the first run dropped:
+    // the preserved names differ, so the run happens (a recalled one would
+    // leave `extra` undefined).
+    write_file(
+        dir,
+        "native.c",
+        "int extra(void);\nint use_extra(void) { return extra(); }\n",
+    );
+    compile();
+    assert_eq!(link("native", &[]), (false, "41 8 5\n".to_string()));
+    assert_eq!(link("native-again", &[]), (true, "41 8 5\n".to_string()));
+    // An edited module.
+    write_file(
+        dir,
+        "helper.c",
+        "int helper(int x) { return x * 3 + 1; }\nint twice(int x) { return x + x; }\n\
+         int extra(void) { return 5; }\n",
+    );
+    compile();
+    assert_eq!(link("edited", &[]), (false, "61 8 5\n".to_string()));
+    // Another LTO level.
+    assert_eq!(
+        link("o1", &["-Wl,--lto-O1"]),
+        (false, "61 8 5\n".to_string())
+    );
+    assert_eq!(
+        link("o1-again", &["-Wl,--lto-O1"]),
+        (true, "61 8 5\n".to_string())
+    );
+    // A memo whose objects are gone from the cache is not used.
+    for entry in std::fs::read_dir(dir.join("cache")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("llvmcache-")
+            && !name.starts_with("llvmcache-ldmemo-")
+            && !name.starts_with("llvmcache-symtab-")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert_eq!(
+        link("pruned", &["-Wl,--lto-O1"]),
+        (false, "61 8 5\n".to_string())
+    );
+}
+
 #[test]
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();

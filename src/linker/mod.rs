@@ -6,6 +6,7 @@
 
 mod args;
 mod exports;
+mod memo;
 mod symtabs;
 
 use crate::config::{
@@ -884,6 +885,76 @@ fn preserved(line: &LinkLine, resolved: &Resolved, others: &[usize]) -> Result<V
 }
 
 /// One LTO run over `group` (indices into `resolved.modules`).
+/// [`run_group`], its objects written to `dir`: recalled from a memo of the
+/// same run when one is whole (see `memo.rs`), else run (and remembered
+/// when every object is a cache entry). The objects' paths and the run's
+/// JSON report.
+fn run_group_remembered(
+    config: &Config,
+    kind: LtoKind,
+    resolved: &Resolved,
+    group: &[usize],
+    preserve: Vec<String>,
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, serde_json::Value)> {
+    let start = std::time::Instant::now();
+    let memo = match &config.cache {
+        Some(cache) if memo::applies(config, kind) => {
+            let modules = group.iter().map(|&i| {
+                let module = &resolved.modules[i];
+                (module.name.as_str(), module.bytes.as_slice())
+            });
+            let key = memo::key(config, kind, modules, &preserve);
+            key.map(|key| crate::thin::Cache::open(cache).map(|cache| (cache, key)))
+                .transpose()?
+        }
+        _ => None,
+    };
+    if let Some((cache, key)) = &memo {
+        if let Some((remembered, objects)) = memo::recall(cache, key) {
+            let paths = memo::write_objects(dir, &remembered, &objects)?;
+            for diagnostic in &remembered.diagnostics {
+                eprintln!("lto-engine: {diagnostic}");
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            return Ok((paths, memo::recalled_report(remembered.report, seconds)));
+        }
+    }
+    let output = run_group(config, kind, resolved, group, preserve)?;
+    let report = output.report.to_json();
+    let written = output.write(&crate::output::WriteTo::scratch_dir(dir))?;
+    if let Some((cache, key)) = &memo {
+        // Only a run whose every object is a cache entry now: one whose
+        // store failed (a full disk) runs again next time.
+        let keyed: Option<Vec<(String, String)>> = output
+            .objects
+            .iter()
+            .map(|object| {
+                let key = object.cache_key.clone()?;
+                cache
+                    .dir()
+                    .join(format!("llvmcache-{key}"))
+                    .is_file()
+                    .then(|| (object.file_name.clone(), key))
+            })
+            .collect();
+        if let Some(objects) = keyed {
+            let remembered = memo::Remembered {
+                objects,
+                report: report.clone(),
+                diagnostics: output.diagnostics.iter().map(diagnostic_line).collect(),
+            };
+            memo::remember(cache, key, &remembered);
+        }
+    }
+    Ok((written.objects, report))
+}
+
+/// A diagnostic as the linker mode prints it: one line.
+fn diagnostic_line(diagnostic: &crate::llvm::Diagnostic) -> String {
+    diagnostic.to_string().replace('\n', " ")
+}
+
 fn run_group(
     config: &Config,
     kind: LtoKind,
@@ -903,7 +974,7 @@ fn run_group(
     session.preserved_by_linker();
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
-        eprintln!("lto-engine: {}", diagnostic.to_string().replace('\n', " "));
+        eprintln!("lto-engine: {}", diagnostic_line(diagnostic));
     }
     Ok(output)
 }
@@ -930,15 +1001,10 @@ fn lto(
         if group.is_empty() {
             continue;
         }
-        let output = run_group(
-            &config,
-            kind,
-            resolved,
-            group,
-            preserved(line, resolved, others)?,
-        )?;
-        reports.push(output.report.to_json());
-        let written = output.write(&crate::output::WriteTo::scratch_dir(work.join(dir)))?;
+        let preserve = preserved(line, resolved, others)?;
+        let (written, report) =
+            run_group_remembered(&config, kind, resolved, group, preserve, &work.join(dir))?;
+        reports.push(report);
         if let Some(temps) = &config.save_temps {
             let temps = temps.join(dir);
             std::fs::create_dir_all(&temps)
@@ -946,7 +1012,7 @@ fn lto(
             // The work directory goes when the link is done: the objects the
             // real link got stay beside the save-temps bitcode, as lld keeps
             // its `<output>.lto.o`.
-            for object in &written.objects {
+            for object in &written {
                 let Some(file_name) = object.file_name() else {
                     continue;
                 };
@@ -955,7 +1021,7 @@ fn lto(
                 crate::fs::write_atomically(&temps.join(file_name), &bytes)?;
             }
         }
-        objects.extend(written.objects);
+        objects.extend(written);
     }
     let mut report = None;
     if line.report.is_some() {

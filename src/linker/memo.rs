@@ -1,0 +1,224 @@
+//! The thin run of a link, remembered whole (`llvmcache-ldmemo-*` in the
+//! cache directory): when a relink hands the thin run exactly what an
+//! earlier link handed it, the run's result is already known, so nothing
+//! is loaded, no thin link runs and no cache key is computed; the objects
+//! come from the cache entries that run used.
+//!
+//! The memo's key is everything the run is a function of: this engine (the
+//! executable's bytes and LLVM's version), the configuration (its whole
+//! `Debug` form), the kind of run, every module's name and content (BLAKE3)
+//! in order, and the preserved names in order. The preserved names are
+//! computed again on every link from the native inputs as they are now, so
+//! a native object that comes to reference a new symbol changes the key. A
+//! memo whose trailer fails, that cannot be parsed, or one of whose cache
+//! entries is gone or damaged is not used: the run happens.
+
+use crate::config::{Config, LtoKind};
+use crate::llvm;
+use crate::thin::{Cache, Lookup};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Bumped when what a memo holds, or how its key is made, changes.
+const FORMAT: u32 = 1;
+const TRAILER_MAGIC: &[u8; 8] = b"LTOEMEM1";
+const TRAILER_LEN: usize = 24;
+
+/// What a thin run gave: its objects by cache key, its report, and its
+/// diagnostics as printed.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Remembered {
+    /// `(file name, cache key)` of each object, in output order.
+    pub(super) objects: Vec<(String, String)>,
+    /// The run's JSON report.
+    pub(super) report: serde_json::Value,
+    /// Its diagnostics, one line each.
+    pub(super) diagnostics: Vec<String>,
+}
+
+/// A run's memo key, or `None` when the run cannot be remembered (the
+/// engine's executable cannot be read).
+pub(super) fn key<'m>(
+    config: &Config,
+    kind: LtoKind,
+    modules: impl IntoIterator<Item = (&'m str, &'m [u8])>,
+    preserve: &[String],
+) -> Option<String> {
+    let engine = engine_identity()?;
+    let mut text = format!(
+        "format {FORMAT}\nengine {engine}\nllvm {}\nkind {kind:?}\nconfig {config:?}\n",
+        llvm::llvm_version()
+    );
+    for (name, bytes) in modules {
+        text.push_str(&format!("module {name:?} {}\n", hex(&llvm::blake3(bytes))));
+    }
+    for name in preserve {
+        text.push_str(&format!("preserve {name:?}\n"));
+    }
+    Some(hex(&llvm::blake3(text.as_bytes())))
+}
+
+/// BLAKE3 of the running executable: a rebuilt engine (or host) never
+/// reads another build's memos, whatever its version number says.
+fn engine_identity() -> Option<&'static str> {
+    static IDENTITY: OnceLock<Option<String>> = OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            let exe = std::env::current_exe().ok()?;
+            let bytes = std::fs::read(exe).ok()?;
+            Some(hex(&llvm::blake3(&bytes)))
+        })
+        .as_deref()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn memo_path(cache: &Cache, key: &str) -> PathBuf {
+    cache.dir().join(format!("llvmcache-ldmemo-{key}"))
+}
+
+/// The memo of `key` with the bytes of each of its objects, when the memo
+/// and every entry it names are whole.
+pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<Vec<u8>>)> {
+    let entry = std::fs::read(memo_path(cache, key)).ok()?;
+    let remembered: Remembered = serde_json::from_slice(unseal(&entry)?).ok()?;
+    let mut objects = Vec::with_capacity(remembered.objects.len());
+    for (_, cache_key) in &remembered.objects {
+        match cache.lookup(cache_key) {
+            Lookup::Hit(object) => objects.push(object),
+            Lookup::Missing | Lookup::Corrupt(_) => return None,
+        }
+    }
+    Some((remembered, objects))
+}
+
+/// Remembers a run under `key`. Best effort: a memo that cannot be written
+/// only means the next relink runs.
+pub(super) fn remember(cache: &Cache, key: &str, remembered: &Remembered) {
+    let Ok(json) = serde_json::to_vec(remembered) else {
+        return;
+    };
+    let path = memo_path(cache, key);
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    // Not an `llvmcache-` name: pruning never sees a file being written.
+    let temp = path.with_file_name(format!(".{file_name}.tmp.{}", std::process::id()));
+    if std::fs::write(&temp, seal(&json)).is_err() || std::fs::rename(&temp, &path).is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+}
+
+/// `body`, then magic, length and checksum (little-endian).
+fn seal(body: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(body.len() + TRAILER_LEN);
+    entry.extend_from_slice(body);
+    entry.extend_from_slice(TRAILER_MAGIC);
+    entry.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    entry.extend_from_slice(&llvm::checksum(body).to_le_bytes());
+    entry
+}
+
+/// The body of an entry whose trailer holds.
+fn unseal(entry: &[u8]) -> Option<&[u8]> {
+    let body_len = entry.len().checked_sub(TRAILER_LEN)?;
+    let (body, trailer) = entry.split_at(body_len);
+    let (magic, rest) = trailer.split_at(8);
+    let (len, checksum) = rest.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().ok()?);
+    let checksum = u64::from_le_bytes(checksum.try_into().ok()?);
+    (magic == TRAILER_MAGIC && len == body.len() as u64 && checksum == llvm::checksum(body))
+        .then_some(body)
+}
+
+/// The report of a remembered run, as this link's: its kind, modules and
+/// decisions are the run's; what this link did is say so (`"memo"`), read
+/// every object from the cache (hits) and spend `seconds` on it.
+pub(super) fn recalled_report(mut report: serde_json::Value, seconds: f64) -> serde_json::Value {
+    report["memo"] = serde_json::json!({ "hit": true });
+    report["phases"] = serde_json::json!([{ "phase": "memo", "seconds": seconds }]);
+    report["total_seconds"] = seconds.into();
+    if let Some(modules) = report["thin"]["modules"].as_array_mut() {
+        let count = modules.len();
+        for module in modules.iter_mut() {
+            module["cache"] = serde_json::json!({ "status": "hit" });
+            module["steps"] = serde_json::json!([]);
+        }
+        if report["thin"]["cache"].is_object() {
+            report["thin"]["cache"]["hits"] = count.into();
+            report["thin"]["cache"]["misses"] = 0.into();
+        }
+    }
+    report
+}
+
+/// Whether a run of `config` and `kind` may be remembered: a thin run with
+/// a cache, whose objects all come from cache entries, and without
+/// save-temps (which asks for every stage of every module).
+pub(super) fn applies(config: &Config, kind: LtoKind) -> bool {
+    kind == LtoKind::Thin && config.cache.is_some() && config.save_temps.is_none()
+}
+
+/// Where the objects of a recalled run go.
+pub(super) fn write_objects(
+    dir: &Path,
+    remembered: &Remembered,
+    objects: &[Vec<u8>],
+) -> crate::error::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::error::Error::io(dir.display(), crate::error::Phase::Write, e))?;
+    let mut paths = Vec::with_capacity(objects.len());
+    for ((file_name, _), bytes) in remembered.objects.iter().zip(objects) {
+        let path = dir.join(file_name);
+        crate::fs::write_scratch(&path, bytes)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memo_is_trusted_only_whole() {
+        let body = b"{\"objects\":[]}".to_vec();
+        let entry = seal(&body);
+        assert_eq!(unseal(&entry), Some(&body[..]));
+        let mut flipped = entry.clone();
+        flipped[2] ^= 1;
+        assert_eq!(unseal(&flipped), None);
+        assert_eq!(unseal(&entry[..entry.len() - 1]), None);
+    }
+
+    #[test]
+    fn the_key_changes_with_every_part() {
+        let config = Config::default();
+        let preserve = vec!["main".to_string()];
+        let base = key(&config, LtoKind::Thin, [("a", &b"A"[..])], &preserve).unwrap();
+        assert_eq!(
+            base,
+            key(&config, LtoKind::Thin, [("a", &b"A"[..])], &preserve).unwrap()
+        );
+        let other_config = Config {
+            opt_level: crate::config::OptLevel::O3,
+            ..Config::default()
+        };
+        for other in [
+            key(&config, LtoKind::Thin, [("a", &b"B"[..])], &preserve),
+            key(&config, LtoKind::Thin, [("b", &b"A"[..])], &preserve),
+            key(&config, LtoKind::Fat, [("a", &b"A"[..])], &preserve),
+            key(&other_config, LtoKind::Thin, [("a", &b"A"[..])], &preserve),
+            key(&config, LtoKind::Thin, [("a", &b"A"[..])], &[]),
+            key(
+                &config,
+                LtoKind::Thin,
+                [("a", &b"A"[..]), ("b", &b"B"[..])],
+                &preserve,
+            ),
+        ] {
+            assert_ne!(other.unwrap(), base);
+        }
+    }
+}
