@@ -13,6 +13,7 @@
 //! memo whose trailer fails, that cannot be parsed, or one of whose cache
 //! entries is gone or damaged is not used: the run happens.
 
+use super::sealed;
 use crate::config::{Config, LtoKind};
 use crate::llvm;
 use crate::thin::{Cache, Lookup};
@@ -22,8 +23,7 @@ use std::sync::OnceLock;
 
 /// Bumped when what a memo holds, or how its key is made, changes.
 const FORMAT: u32 = 1;
-const TRAILER_MAGIC: &[u8; 8] = b"LTOEMEM1";
-const TRAILER_LEN: usize = 24;
+const MAGIC: &[u8; 8] = b"LTOEMEM1";
 
 /// What a thin run gave: its objects by cache key, its report, and its
 /// diagnostics as printed.
@@ -84,7 +84,7 @@ fn memo_path(cache: &Cache, key: &str) -> PathBuf {
 /// and every entry it names are whole.
 pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<Vec<u8>>)> {
     let entry = std::fs::read(memo_path(cache, key)).ok()?;
-    let remembered: Remembered = serde_json::from_slice(unseal(&entry)?).ok()?;
+    let remembered: Remembered = serde_json::from_slice(sealed::unseal(MAGIC, &entry)?).ok()?;
     let mut objects = Vec::with_capacity(remembered.objects.len());
     for (_, cache_key) in &remembered.objects {
         match cache.lookup(cache_key) {
@@ -101,35 +101,7 @@ pub(super) fn remember(cache: &Cache, key: &str, remembered: &Remembered) {
     let Ok(json) = serde_json::to_vec(remembered) else {
         return;
     };
-    let path = memo_path(cache, key);
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    // Not an `llvmcache-` name: pruning never sees a file being written.
-    let temp = path.with_file_name(format!(".{file_name}.tmp.{}", std::process::id()));
-    if std::fs::write(&temp, seal(&json)).is_err() || std::fs::rename(&temp, &path).is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-}
-
-/// `body`, then magic, length and checksum (little-endian).
-fn seal(body: &[u8]) -> Vec<u8> {
-    let mut entry = Vec::with_capacity(body.len() + TRAILER_LEN);
-    entry.extend_from_slice(body);
-    entry.extend_from_slice(TRAILER_MAGIC);
-    entry.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    entry.extend_from_slice(&llvm::checksum(body).to_le_bytes());
-    entry
-}
-
-/// The body of an entry whose trailer holds.
-fn unseal(entry: &[u8]) -> Option<&[u8]> {
-    let body_len = entry.len().checked_sub(TRAILER_LEN)?;
-    let (body, trailer) = entry.split_at(body_len);
-    let (magic, rest) = trailer.split_at(8);
-    let (len, checksum) = rest.split_at(8);
-    let len = u64::from_le_bytes(len.try_into().ok()?);
-    let checksum = u64::from_le_bytes(checksum.try_into().ok()?);
-    (magic == TRAILER_MAGIC && len == body.len() as u64 && checksum == llvm::checksum(body))
-        .then_some(body)
+    let _ = sealed::store(&memo_path(cache, key), &sealed::seal(MAGIC, &json));
 }
 
 /// The report of a remembered run, as this link's: its kind, modules and
@@ -180,17 +152,6 @@ pub(super) fn write_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_memo_is_trusted_only_whole() {
-        let body = b"{\"objects\":[]}".to_vec();
-        let entry = seal(&body);
-        assert_eq!(unseal(&entry), Some(&body[..]));
-        let mut flipped = entry.clone();
-        flipped[2] ^= 1;
-        assert_eq!(unseal(&flipped), None);
-        assert_eq!(unseal(&entry[..entry.len() - 1]), None);
-    }
 
     #[test]
     fn the_key_changes_with_every_part() {

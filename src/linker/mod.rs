@@ -7,6 +7,7 @@
 mod args;
 mod exports;
 mod memo;
+mod sealed;
 mod symtabs;
 
 use crate::config::{
