@@ -12,19 +12,6 @@ const MAIN: &str = "#include <stdio.h>\nint helper(int);\nint twice(int);\n\
 const HELPER: &str =
     "int helper(int x) { return x * 2 + 1; }\nint twice(int x) { return x + x; }\n";
 
-/// Links `dir/name` with `clang-22 args... -o name` (the engine named in
-/// `args` as the linker) and returns the engine's JSON report of it.
-fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value {
-    let report = dir.join(format!("{name}.json"));
-    run_ok(
-        clang_in(dir)
-            .args(args)
-            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
-            .args(["-o", name]),
-    );
-    read_json(report)
-}
-
 #[test]
 fn clang_links_thin_and_full_lto_through_the_engine() {
     let dir = tempfile::tempdir().unwrap();

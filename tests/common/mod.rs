@@ -348,3 +348,16 @@ pub fn names(list: &serde_json::Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// Links `dir/name` with `clang-22 args... -o name` (the engine named in
+/// `args` as the linker) and returns the engine's JSON report of it.
+pub fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Value {
+    let report = dir.join(format!("{name}.json"));
+    run_ok(
+        clang_in(dir)
+            .args(args)
+            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+            .args(["-o", name]),
+    );
+    read_json(report)
+}
