@@ -10,10 +10,11 @@
 //! in order, and the preserved names in order. The preserved names are
 //! computed again on every link from the native inputs as they are now, so
 //! a native object that comes to reference a new symbol changes the key. A
-//! memo whose trailer fails, that cannot be parsed, or one of whose cache
-//! entries is gone or damaged is not used: the run happens.
+//! memo is a cache entry of its own (key `ldmemo-<key>`, written, checked
+//! and pruned as the objects are); one that fails its check, cannot be
+//! parsed, or names a cache entry that is gone or damaged is not used: the
+//! run happens.
 
-use super::sealed;
 use crate::config::{Config, LtoKind};
 use crate::llvm;
 use crate::thin::{Cache, Lookup};
@@ -23,7 +24,6 @@ use std::sync::OnceLock;
 
 /// Bumped when what a memo holds, or how its key is made, changes.
 const FORMAT: u32 = 1;
-const MAGIC: &[u8; 8] = b"LTOEMEM1";
 
 /// What a thin run gave: its objects by cache key, its report, and its
 /// diagnostics as printed.
@@ -42,7 +42,7 @@ pub(super) struct Remembered {
 pub(super) fn key<'m>(
     config: &Config,
     kind: LtoKind,
-    modules: impl IntoIterator<Item = (&'m str, &'m [u8])>,
+    modules: impl IntoIterator<Item = (&'m str, [u8; 32])>,
     preserve: &[String],
 ) -> Option<String> {
     let engine = engine_identity()?;
@@ -50,8 +50,8 @@ pub(super) fn key<'m>(
         "format {FORMAT}\nengine {engine}\nllvm {}\nkind {kind:?}\nconfig {config:?}\n",
         llvm::llvm_version()
     );
-    for (name, bytes) in modules {
-        text.push_str(&format!("module {name:?} {}\n", hex(&llvm::blake3(bytes))));
+    for (name, content_hash) in modules {
+        text.push_str(&format!("module {name:?} {}\n", hex(&content_hash)));
     }
     for name in preserve {
         text.push_str(&format!("preserve {name:?}\n"));
@@ -76,15 +76,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-fn memo_path(cache: &Cache, key: &str) -> PathBuf {
-    cache.dir().join(format!("llvmcache-ldmemo-{key}"))
-}
-
 /// The memo of `key` with the bytes of each of its objects, when the memo
 /// and every entry it names are whole.
 pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<Vec<u8>>)> {
-    let entry = std::fs::read(memo_path(cache, key)).ok()?;
-    let remembered: Remembered = serde_json::from_slice(sealed::unseal(MAGIC, &entry)?).ok()?;
+    let Lookup::Hit(entry) = cache.lookup(&format!("ldmemo-{key}")) else {
+        return None;
+    };
+    let remembered: Remembered = serde_json::from_slice(&entry).ok()?;
     let mut objects = Vec::with_capacity(remembered.objects.len());
     for (_, cache_key) in &remembered.objects {
         match cache.lookup(cache_key) {
@@ -101,7 +99,7 @@ pub(super) fn remember(cache: &Cache, key: &str, remembered: &Remembered) {
     let Ok(json) = serde_json::to_vec(remembered) else {
         return;
     };
-    let _ = sealed::store(&memo_path(cache, key), &sealed::seal(MAGIC, &json));
+    let _ = cache.store(&format!("ldmemo-{key}"), &json);
 }
 
 /// The report of a remembered run, as this link's: its kind, modules and
@@ -157,25 +155,25 @@ mod tests {
     fn the_key_changes_with_every_part() {
         let config = Config::default();
         let preserve = vec!["main".to_string()];
-        let base = key(&config, LtoKind::Thin, [("a", &b"A"[..])], &preserve).unwrap();
+        let base = key(&config, LtoKind::Thin, [("a", [1; 32])], &preserve).unwrap();
         assert_eq!(
             base,
-            key(&config, LtoKind::Thin, [("a", &b"A"[..])], &preserve).unwrap()
+            key(&config, LtoKind::Thin, [("a", [1; 32])], &preserve).unwrap()
         );
         let other_config = Config {
             opt_level: crate::config::OptLevel::O3,
             ..Config::default()
         };
         for other in [
-            key(&config, LtoKind::Thin, [("a", &b"B"[..])], &preserve),
-            key(&config, LtoKind::Thin, [("b", &b"A"[..])], &preserve),
-            key(&config, LtoKind::Fat, [("a", &b"A"[..])], &preserve),
-            key(&other_config, LtoKind::Thin, [("a", &b"A"[..])], &preserve),
-            key(&config, LtoKind::Thin, [("a", &b"A"[..])], &[]),
+            key(&config, LtoKind::Thin, [("a", [2; 32])], &preserve),
+            key(&config, LtoKind::Thin, [("b", [1; 32])], &preserve),
+            key(&config, LtoKind::Fat, [("a", [1; 32])], &preserve),
+            key(&other_config, LtoKind::Thin, [("a", [1; 32])], &preserve),
+            key(&config, LtoKind::Thin, [("a", [1; 32])], &[]),
             key(
                 &config,
                 LtoKind::Thin,
-                [("a", &b"A"[..]), ("b", &b"B"[..])],
+                [("a", [1; 32]), ("b", [2; 32])],
                 &preserve,
             ),
         ] {

@@ -7,7 +7,6 @@
 mod args;
 mod exports;
 mod memo;
-mod sealed;
 mod symtabs;
 
 use crate::config::{
@@ -243,6 +242,8 @@ impl Member {
 struct Symbols {
     defined: Vec<(String, Visibility)>,
     undefined: Vec<(String, bool)>,
+    /// For bitcode read with a cache: the BLAKE3 of its bytes.
+    content_hash: Option<[u8; 32]>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -267,6 +268,9 @@ struct BitcodeModule {
     references: Vec<String>,
     /// A member of an archive.
     member: bool,
+    /// The BLAKE3 of `bytes`, when the link has a cache (computed once,
+    /// for its symbol table; the memo's key takes it too).
+    content_hash: Option<[u8; 32]>,
 }
 
 /// What the link uses.
@@ -299,7 +303,7 @@ impl Resolved {
 
 impl Inputs {
     fn read(line: &LinkLine) -> Result<Inputs> {
-        let tables = SymbolTables::new(line.lto.cache_dir.as_deref());
+        let tables = SymbolTables::new(cache_config(line).as_ref());
         let mut files = Vec::with_capacity(line.items.len());
         for (item, state) in &line.items {
             // What the engine cannot find or read (a library only a linker
@@ -561,6 +565,7 @@ impl<'t> Resolution<'t> {
                 bytes: bytes.clone(),
                 references,
                 member,
+                content_hash: symbols.content_hash,
             });
         } else {
             self.resolved.native_inputs.push(name);
@@ -712,10 +717,13 @@ fn read_archive(name: &str, bytes: &InputBytes, tables: &SymbolTables) -> Result
 }
 
 fn bitcode_symbols(tables: &SymbolTables, name: &str, bytes: &[u8]) -> Result<Symbols> {
-    let list = tables
+    let (list, content_hash) = tables
         .symbols(bytes)
         .map_err(|reason| Error::invalid(name, Phase::Classify, reason))?;
-    let mut symbols = Symbols::default();
+    let mut symbols = Symbols {
+        content_hash,
+        ..Symbols::default()
+    };
     for symbol in list {
         if symbol.undefined {
             symbols.undefined.push((symbol.name, symbol.weak));
@@ -813,6 +821,14 @@ fn split_by_kind(resolved: &Resolved, choice: KindChoice) -> Result<(Vec<usize>,
 }
 
 /// The configuration lld's options ask for.
+/// `--thinlto-cache-dir` with its `--thinlto-cache-policy`.
+fn cache_config(line: &LinkLine) -> Option<CacheConfig> {
+    let dir = line.lto.cache_dir.as_ref()?;
+    let mut cache = CacheConfig::new(dir);
+    cache.policy = line.lto.cache_policy.clone().unwrap_or_default();
+    Some(cache)
+}
+
 fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<Config> {
     let mut config = Config {
         module_order: ModuleOrder::Added,
@@ -851,11 +867,7 @@ fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<C
         };
     }
     config.target_cpu = line.lto.cpu.clone();
-    if let Some(dir) = &line.lto.cache_dir {
-        let mut cache = CacheConfig::new(dir);
-        cache.policy = line.lto.cache_policy.clone().unwrap_or_default();
-        config.cache = Some(cache);
-    }
+    config.cache = cache_config(line);
     if line.lto.save_temps {
         config.save_temps = Some(work.with_extension("temps"));
     }
@@ -903,7 +915,10 @@ fn run_group_remembered(
         Some(cache) if memo::applies(config, kind) => {
             let modules = group.iter().map(|&i| {
                 let module = &resolved.modules[i];
-                (module.name.as_str(), module.bytes.as_slice())
+                let hash = module
+                    .content_hash
+                    .unwrap_or_else(|| crate::llvm::blake3(module.bytes.as_slice()));
+                (module.name.as_str(), hash)
             });
             let key = memo::key(config, kind, modules, &preserve);
             key.map(|key| crate::thin::Cache::open(cache).map(|cache| (cache, key)))

@@ -6,65 +6,63 @@
 //! clang's is not, so every link rebuilds every module's table from its IR
 //! (lld too): about two thirds of a millisecond a module, most of the
 //! symbol resolution of a relink. The table depends on nothing but the
-//! bytes and the LLVM that builds it, so it is kept under
-//! `llvmcache-symtab-<BLAKE3 of the bytes>-<format>-<LLVM version>`: named
-//! so that the cache's pruning (LLVM's, the `llvmcache-` files) ages and
-//! sizes them with the objects. An entry ends with its length and
-//! checksum; one that fails them is rebuilt, never trusted.
+//! bytes and the LLVM that builds it, so it is kept as a cache entry under
+//! the key `symtab-<BLAKE3 of the bytes>-<format>-<LLVM version>`: an
+//! `llvmcache-` file, written, checked and pruned as the objects are
+//! ([`Cache`]); one that fails its check is rebuilt, never trusted.
 
-use super::sealed;
+use crate::config::CacheConfig;
 use crate::llvm::{self, IrSymbol};
-use std::path::{Path, PathBuf};
+use crate::thin::{Cache, Lookup};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bumped when the records' layout or what goes into them changes.
 const FORMAT: u32 = 1;
-const MAGIC: &[u8; 8] = b"LTOESYM1";
 
-/// Symbol tables of bitcode inputs, kept in a cache directory when the
-/// link has one.
+/// Symbol tables of bitcode inputs, kept in the link's cache when it has
+/// one.
 pub(super) struct SymbolTables {
-    dir: Option<PathBuf>,
+    cache: Option<Cache>,
     llvm_version: String,
     cached: AtomicUsize,
     built: AtomicUsize,
 }
 
 impl SymbolTables {
-    /// Tables kept in `dir` (made when missing; when it cannot be made,
-    /// nothing is kept, as a link without a cache).
-    pub(super) fn new(dir: Option<&Path>) -> Self {
-        let dir = dir
-            .filter(|dir| std::fs::create_dir_all(dir).is_ok())
-            .map(Path::to_path_buf);
+    /// Tables kept in the cache `config` names; when it cannot be opened,
+    /// nothing is kept (the LTO run reports the cache's problem).
+    pub(super) fn new(config: Option<&CacheConfig>) -> Self {
         SymbolTables {
-            dir,
+            cache: config.and_then(|config| Cache::open(config).ok()),
             llvm_version: llvm::llvm_version(),
             cached: AtomicUsize::new(0),
             built: AtomicUsize::new(0),
         }
     }
 
-    /// The symbols of every module of the bitcode `data`.
-    pub(super) fn symbols(&self, data: &[u8]) -> Result<Vec<IrSymbol>, String> {
-        let Some(path) = self.entry_path(data) else {
+    /// The symbols of every module of the bitcode `data`, and with a cache
+    /// the BLAKE3 of `data` (its identity, which the memo of the thin run
+    /// uses too).
+    pub(super) fn symbols(&self, data: &[u8]) -> Result<(Vec<IrSymbol>, Option<[u8; 32]>), String> {
+        let Some(cache) = &self.cache else {
             self.built.fetch_add(1, Ordering::Relaxed);
-            return llvm::bitcode_symbols(data);
+            return Ok((llvm::bitcode_symbols(data)?, None));
         };
-        if let Some(symbols) = std::fs::read(&path)
-            .ok()
-            .and_then(|entry| sealed::unseal(MAGIC, &entry).map(<[u8]>::to_vec))
-            .and_then(|records| llvm::parse_symbol_records(&records).ok())
-        {
-            self.cached.fetch_add(1, Ordering::Relaxed);
-            return Ok(symbols);
+        let hash = llvm::blake3(data);
+        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
+        let key = format!("symtab-{hex}-{FORMAT}-{}", self.llvm_version);
+        if let Lookup::Hit(records) = cache.lookup(&key) {
+            if let Ok(symbols) = llvm::parse_symbol_records(&records) {
+                self.cached.fetch_add(1, Ordering::Relaxed);
+                return Ok((symbols, Some(hash)));
+            }
         }
         let records = llvm::bitcode_symbol_records(data)?;
         let symbols = llvm::parse_symbol_records(&records)?;
         self.built.fetch_add(1, Ordering::Relaxed);
         // Best effort: a table that cannot be kept is built again next time.
-        let _ = sealed::store(&path, &sealed::seal(MAGIC, &records));
-        Ok(symbols)
+        let _ = cache.store(&key, &records);
+        Ok((symbols, Some(hash)))
     }
 
     /// How many tables came from the cache, and how many were built.
@@ -73,17 +71,5 @@ impl SymbolTables {
             self.cached.load(Ordering::Relaxed),
             self.built.load(Ordering::Relaxed),
         )
-    }
-
-    fn entry_path(&self, data: &[u8]) -> Option<PathBuf> {
-        let dir = self.dir.as_ref()?;
-        let hash: String = llvm::blake3(data)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        Some(dir.join(format!(
-            "llvmcache-symtab-{hash}-{FORMAT}-{}",
-            self.llvm_version
-        )))
     }
 }
