@@ -8,6 +8,12 @@
 #include "llvm/Support/CachePruning.h"
 #include "llvm/Support/CodeGen.h"
 #include "llvm/Support/SHA1.h"
+#include "llvm/Support/BLAKE3.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+#include <set>
 #include "llvm/Support/xxhash.h"
 #include "llvm/TargetParser/Host.h"
 #include <algorithm>
@@ -111,9 +117,113 @@ void putFunctionFlags(std::string &out, const GlobalValueSummary *summary) {
 }
 } // namespace
 
+namespace {
+// The index's view of one summary, as the backend and the importer read it.
+void putSummaryState(std::string &out, const ModuleSummaryIndex &index,
+                     const GlobalValueSummary *summary) {
+  ltoe::put<uint8_t>(out, static_cast<uint8_t>(summary->getSummaryKind()));
+  ltoe::put<uint8_t>(out, static_cast<uint8_t>(summary->linkage()));
+  ltoe::put<uint8_t>(out, summary->isLive() ? 1 : 0);
+  ltoe::put<uint8_t>(out, static_cast<uint8_t>(summary->getVisibility()));
+  ltoe::put<uint8_t>(out, summary->canAutoHide() ? 1 : 0);
+  ltoe::put<uint8_t>(out, summary->isDSOLocal() ? 1 : 0);
+  ltoe::put<uint8_t>(out, summary->notEligibleToImport() ? 1 : 0);
+  ltoe::put<uint8_t>(out, summary->shouldImportAsDecl() ? 1 : 0);
+  if (const auto *alias = dyn_cast<AliasSummary>(summary)) {
+    ltoe::put<uint64_t>(out, alias->hasAliasee() ? alias->getAliaseeGUID() : 0);
+  } else if (const auto *variable = dyn_cast<GlobalVarSummary>(summary)) {
+    ltoe::put<uint8_t>(out, variable->maybeReadOnly() ? 1 : 0);
+    ltoe::put<uint8_t>(out, variable->maybeWriteOnly() ? 1 : 0);
+    ltoe::put<uint8_t>(out, variable->isConstant() ? 1 : 0);
+    ltoe::put<uint8_t>(out, index.isReadOnly(variable) ? 1 : 0);
+    ltoe::put<uint8_t>(out, index.isWriteOnly(variable) ? 1 : 0);
+  } else {
+    putFunctionFlags(out, summary);
+  }
+}
+
+// A type identifier's resolutions, field by field as computeLTOCacheKey
+// hashes them.
+void putTypeIdState(std::string &out, const ModuleSummaryIndex &index, GlobalValue::GUID id) {
+  for (const auto &entry : make_range(index.typeIds().equal_range(id))) {
+    const TypeIdSummary &summary = entry.second.second;
+    ltoe::putString(out, entry.second.first);
+    ltoe::put<uint32_t>(out, summary.TTRes.TheKind);
+    ltoe::put<uint32_t>(out, summary.TTRes.SizeM1BitWidth);
+    ltoe::put<uint64_t>(out, summary.TTRes.AlignLog2);
+    ltoe::put<uint64_t>(out, summary.TTRes.SizeM1);
+    ltoe::put<uint64_t>(out, summary.TTRes.BitMask);
+    ltoe::put<uint64_t>(out, summary.TTRes.InlineBits);
+    ltoe::put<uint64_t>(out, summary.WPDRes.size());
+    for (const auto &[offset, resolution] : summary.WPDRes) {
+      ltoe::put<uint64_t>(out, offset);
+      ltoe::put<uint32_t>(out, resolution.TheKind);
+      ltoe::putString(out, resolution.SingleImplName);
+      ltoe::put<uint64_t>(out, resolution.ResByArg.size());
+      for (const auto &[args, byArg] : resolution.ResByArg) {
+        ltoe::put<uint64_t>(out, args.size());
+        for (uint64_t arg : args)
+          ltoe::put<uint64_t>(out, arg);
+        ltoe::put<uint32_t>(out, byArg.TheKind);
+        ltoe::put<uint64_t>(out, byArg.Info);
+        ltoe::put<uint32_t>(out, byArg.Byte);
+        ltoe::put<uint32_t>(out, byArg.Bit);
+      }
+    }
+  }
+}
+
+// What a summary uses that the thin link decides: what computeLTOCacheKey's
+// AddUsedThings covers, and more (every summary of each value referenced or
+// called, not only its dso_local bit). Type identifiers go to `typeIds`.
+void putUsedState(std::string &out, const ModuleSummaryIndex &index,
+                  const GlobalValueSummary *summary, std::set<GlobalValue::GUID> &typeIds) {
+  auto putValue = [&](const ValueInfo &info) {
+    ltoe::put<uint64_t>(out, info.getGUID());
+    ltoe::put<uint8_t>(out, info.isDSOLocal(index.withDSOLocalPropagation()) ? 1 : 0);
+    ltoe::put<uint8_t>(out, info.canAutoHide() ? 1 : 0);
+    ltoe::put<uint64_t>(out, info.getSummaryList().size());
+    for (const auto &other : info.getSummaryList())
+      putSummaryState(out, index, other.get());
+  };
+  for (const ValueInfo &info : summary->refs())
+    putValue(info);
+  const auto *function = dyn_cast<FunctionSummary>(summary);
+  if (!function)
+    return;
+  for (const auto &[callee, edge] : function->calls())
+    putValue(callee);
+  for (GlobalValue::GUID id : function->type_tests())
+    typeIds.insert(id);
+  for (const auto &call : function->type_test_assume_vcalls())
+    typeIds.insert(call.GUID);
+  for (const auto &call : function->type_checked_load_vcalls())
+    typeIds.insert(call.GUID);
+  for (const auto &call : function->type_test_assume_const_vcalls())
+    typeIds.insert(call.VFunc.GUID);
+  for (const auto &call : function->type_checked_load_const_vcalls())
+    typeIds.insert(call.VFunc.GUID);
+}
+
+void putIndexFlags(std::string &out, const ModuleSummaryIndex &index) {
+  ltoe::put<uint8_t>(out, index.withAttributePropagation() ? 1 : 0);
+  ltoe::put<uint8_t>(out, index.withDSOLocalPropagation() ? 1 : 0);
+  ltoe::put<uint8_t>(out, index.withWholeProgramVisibility() ? 1 : 0);
+  ltoe::put<uint8_t>(out, index.withInternalizeAndPromote() ? 1 : 0);
+  ltoe::put<uint8_t>(out, index.partiallySplitLTOUnits() ? 1 : 0);
+}
+
+void blake3Of(const std::string &bytes, uint8_t out[32]) {
+  auto digest = BLAKE3::hash<32>(arrayRefFromStringRef(bytes));
+  std::memcpy(out, digest.data(), 32);
+}
+} // namespace
+
 extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *moduleId,
                                          const LtoeCacheSettings *settings, const char *extra,
-                                         size_t extraLen, LtoeBuffer **out, char **err) {
+                                         size_t extraLen, const uint32_t *digestSources,
+                                         const uint8_t *digests, size_t digestCount,
+                                         LtoeBuffer **out, char **err) {
   StringRef path = thin->modulePath(moduleId);
   auto defined = thin->definedPerModule.find(path);
   if (path.empty() || defined == thin->definedPerModule.end() || !thin->importsComputed)
@@ -130,11 +240,23 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   auto resolvedIt = thin->resolvedLinkages.find(path);
   const auto &resolved =
       resolvedIt == thin->resolvedLinkages.end() ? noResolutions : resolvedIt->second;
+  lto::Config config = configFrom(*settings);
 
-  // The key: LLVM's own, over a Config holding the real settings, then what
-  // it leaves out (the Rust side's extra settings, propagated function flags).
-  std::string key = computeLTOCacheKey(configFrom(*settings), index, path, imports, exports,
-                                       resolved, defined->second);
+  // LLVM's own key, as lld computes it: only compared with the last run's,
+  // to count what LLVM's rule would have recompiled.
+  std::string llvmKey =
+      computeLTOCacheKey(config, index, path, imports, exports, resolved, defined->second);
+
+  // The finer key starts from LLVM's key of the module as if it imported
+  // nothing (its settings, hash, exports, resolutions, definitions and what
+  // they use), then adds what computeLTOCacheKey leaves out (the Rust side's
+  // extra settings, propagated function flags) and the imports, each source
+  // standing by the digest of what its import brings, or by its whole
+  // module hash when no digest was given.
+  FunctionImporter::ImportIDTable emptyIds;
+  FunctionImporter::ImportMapTy noImports(emptyIds);
+  std::string base =
+      computeLTOCacheKey(config, index, path, noImports, exports, resolved, defined->second);
   std::vector<std::pair<GlobalValue::GUID, const GlobalValueSummary *>> definitions(
       defined->second.begin(), defined->second.end());
   llvm::sort(definitions, [](const auto &a, const auto &b) { return a.first < b.first; });
@@ -143,10 +265,69 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     ltoe::put<uint64_t>(flags, guid);
     putFunctionFlags(flags, summary);
   }
+
+  std::map<uint32_t, std::string> givenDigests;
+  for (size_t i = 0; i < digestCount; ++i)
+    givenDigests[digestSources[i]] = std::string(reinterpret_cast<const char *>(digests + 32 * i), 32);
+  // Per source: what stands for it, then the values imported (sorted).
+  std::map<StringRef, std::vector<std::pair<GlobalValue::GUID, uint8_t>>> bySource;
+  for (const auto &[from, guid, kind] : imports)
+    bySource[from].push_back({guid, static_cast<uint8_t>(kind)});
+  std::string importPart;
+  std::set<GlobalValue::GUID> usedTypeIds;
+  std::vector<std::pair<uint32_t, std::string>> sourceDigests;
+  for (auto &[from, values] : bySource) {
+    auto ordinal = thin->ordinals.find(from);
+    llvm::sort(values);
+    std::string source;
+    auto given = ordinal == thin->ordinals.end() ? givenDigests.end()
+                                                 : givenDigests.find(ordinal->second);
+    if (given != givenDigests.end()) {
+      source += 'd';
+      source += given->second;
+    } else {
+      source += 'h';
+      source += moduleHashHex(thin->contentHash(from));
+    }
+    ltoe::put<uint64_t>(source, values.size());
+    for (const auto &[guid, kind] : values) {
+      ltoe::put<uint64_t>(source, guid);
+      ltoe::put<uint8_t>(source, kind);
+      // The index state of the imported value and of what it uses, as
+      // computeLTOCacheKey adds it for imports (an alias with its aliasee).
+      if (const GlobalValueSummary *summary = index.findSummaryInModule(guid, from)) {
+        putSummaryState(source, index, summary);
+        putUsedState(source, index, summary, usedTypeIds);
+        if (const auto *alias = dyn_cast<AliasSummary>(summary))
+          if (alias->hasAliasee())
+            putUsedState(source, index, alias->getBaseObject(), usedTypeIds);
+      }
+    }
+    ltoe::putString(importPart, source);
+    if (ordinal != thin->ordinals.end())
+      sourceDigests.push_back({ordinal->second, digestHex(source)});
+  }
+  for (GlobalValue::GUID id : usedTypeIds)
+    putTypeIdState(importPart, index, id);
+
+  // The module's own content: computeLTOCacheKey took the index's hash,
+  // which names the module when promotion names are stable.
+  std::string content = moduleHashHex(thin->contentHash(path));
   std::string extraId(extra, extraLen);
   extraId.push_back('\0');
+  extraId += content;
+  extraId.push_back('\0');
   extraId += toHex(SHA1::hash(arrayRefFromStringRef(flags)));
-  key = recomputeLTOCacheKey(key, extraId);
+  extraId.push_back('\0');
+  putIndexFlags(extraId, index);
+  extraId += toHex(SHA1::hash(arrayRefFromStringRef(importPart)));
+  std::string key = recomputeLTOCacheKey(base, extraId);
+  // LLVM's rule by content, whatever the index's hashes name.
+  std::string llvmRuleExtra(extra, extraLen);
+  llvmRuleExtra += content;
+  for (const auto &[from, values] : bySource)
+    llvmRuleExtra += moduleHashHex(thin->contentHash(from));
+  std::string llvmRuleKey = recomputeLTOCacheKey(llvmKey, llvmRuleExtra);
 
   // Component digests, for telling why a key changed.
   std::string resolution;
@@ -169,28 +350,104 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   }
   resolution += flags;
 
-  std::map<StringRef, std::vector<std::pair<GlobalValue::GUID, uint8_t>>> bySource;
-  for (const auto &[from, guid, kind] : imports)
-    bySource[from].push_back({guid, static_cast<uint8_t>(kind)});
-
   auto buffer = std::make_unique<LtoeBuffer>();
   ltoe::putString(buffer->data, key);
-  ltoe::putString(buffer->data, moduleHashHex(index.getModuleHash(path)));
+  ltoe::putString(buffer->data, llvmRuleKey);
+  ltoe::putString(buffer->data, moduleHashHex(thin->contentHash(path)));
   ltoe::putString(buffer->data, digestHex(resolution));
-  for (auto &[from, values] : bySource) {
-    auto ordinal = thin->ordinals.find(from);
-    if (ordinal == thin->ordinals.end())
-      continue;
-    llvm::sort(values);
-    std::string source = moduleHashHex(index.getModuleHash(from));
-    for (const auto &[guid, kind] : values) {
-      ltoe::put<uint64_t>(source, guid);
-      ltoe::put<uint8_t>(source, kind);
-    }
-    ltoe::put<uint32_t>(buffer->data, ordinal->second);
-    ltoe::putString(buffer->data, digestHex(source));
+  for (const auto &[ordinal, digest] : sourceDigests) {
+    ltoe::put<uint32_t>(buffer->data, ordinal);
+    ltoe::putString(buffer->data, digest);
   }
   *out = buffer.release();
+  return 0;
+}
+
+extern "C" int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const char *moduleId,
+                                            uint8_t out[32], char **err) {
+  StringRef path = thin->modulePath(moduleId);
+  auto defined = thin->definedPerModule.find(path);
+  if (path.empty() || defined == thin->definedPerModule.end() || !thin->importsComputed)
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is not in the ThinLTO index",
+                      err);
+  const ModuleSummaryIndex &index = thin->index;
+  std::string state;
+  putIndexFlags(state, index);
+  ltoe::putString(state, moduleHashHex(thin->contentHash(path)));
+  auto exportIt = thin->exportLists.find(path);
+  std::vector<std::pair<GlobalValue::GUID, const GlobalValueSummary *>> definitions(
+      defined->second.begin(), defined->second.end());
+  llvm::sort(definitions, [](const auto &a, const auto &b) { return a.first < b.first; });
+  std::set<GlobalValue::GUID> typeIds;
+  for (const auto &[guid, summary] : definitions) {
+    ltoe::put<uint64_t>(state, guid);
+    bool exported = exportIt != thin->exportLists.end() &&
+                    exportIt->second.contains(index.getValueInfo(guid));
+    ltoe::put<uint8_t>(state, exported ? 1 : 0);
+    putSummaryState(state, index, summary);
+    putUsedState(state, index, summary, typeIds);
+  }
+  for (GlobalValue::GUID id : typeIds)
+    putTypeIdState(state, index, id);
+  blake3Of(state, out);
+  return 0;
+}
+
+extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const char *moduleId,
+                                             const uint64_t *guids, const uint8_t *definitions,
+                                             size_t count, uint8_t out[32], char **err) {
+  StringRef path = thin->modulePath(moduleId);
+  auto source = thin->modules.find(moduleId);
+  if (path.empty() || source == thin->modules.end())
+    return ltoe::fail(std::string("module identifier '") + moduleId +
+                          "' is not in the ThinLTO index",
+                      err);
+  LLVMContext context;
+  context.setDiagnosticHandler(std::make_unique<ltoe::SilentHandler>());
+  BitcodeModule bitcode = source->second;
+  auto first = bitcode.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                     /*IsImporting=*/true);
+  if (!first)
+    return ltoe::fail(first.takeError(), err);
+  // An empty destination with the source's layout and triple: the imported
+  // values are all it holds, so its bitcode depends on nothing else.
+  Module destination("ltoe-import-probe", context);
+  destination.setDataLayout((*first)->getDataLayout());
+  destination.setTargetTriple((*first)->getTargetTriple());
+  std::unique_ptr<Module> pending = std::move(*first);
+  auto loader = [&](StringRef id) -> Expected<std::unique_ptr<Module>> {
+    if (id != path)
+      return createStringError("import source '" + id.str() + "' is not the probed module");
+    std::unique_ptr<Module> module = std::move(pending);
+    if (!module) {
+      auto lazy = bitcode.getLazyModule(context, true, true);
+      if (!lazy)
+        return lazy.takeError();
+      module = std::move(*lazy);
+    }
+    module->setModuleIdentifier(id);
+    return module;
+  };
+  FunctionImporter::ImportIDTable ids;
+  FunctionImporter::ImportMapTy imports(ids);
+  for (size_t i = 0; i < count; ++i)
+    imports.addGUID(path, guids[i],
+                    definitions[i] ? GlobalValueSummary::Definition
+                                   : GlobalValueSummary::Declaration);
+  // Without clearing dso_local on declarations: with it, the result differs
+  // only by clearing that bit on declarations, which this one determines,
+  // and the importing module's PIE level (which decides it) is in its own
+  // hash.
+  FunctionImporter importer(thin->index, loader, /*ClearDSOLocalOnDeclarations=*/false);
+  Expected<bool> imported = importer.importFunctions(destination, imports);
+  if (!imported)
+    return ltoe::fail(imported.takeError(), err);
+  std::string bytes;
+  raw_string_ostream stream(bytes);
+  WriteBitcodeToFile(destination, stream);
+  stream.flush();
+  blake3Of(bytes, out);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Support/BLAKE3.h"
 #include "llvm/IR/GlobalValue.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -125,6 +126,38 @@ extern "C" int ltoe_thin_index_add(LtoeThinIndex *thin, const char *data, size_t
   thin->modules.emplace(id.str(), module);
   thin->moduleIds.push_back(std::move(stored));
   return 0;
+}
+
+extern "C" int ltoe_thin_index_stable_promotion_names(LtoeThinIndex *thin,
+                                                     const char *const *ids,
+                                                     const char *const *seeds, size_t count,
+                                                     char **err) {
+  // The rename step names a promoted local `<name>.llvm.<first 64 bits of
+  // the module hash>`: by content, so any edit of a module renames every
+  // local it exports, and each importer of one must be recompiled. A hash
+  // of a seed that names the module (unique within the link, the same from
+  // one link to the next) keeps the names across edits; the content hashes
+  // stay for cache keys.
+  for (size_t i = 0; i < count; ++i) {
+    auto info = thin->index.modulePaths().find(ids[i]);
+    if (info == thin->index.modulePaths().end())
+      return ltoe::fail(std::string("module identifier '") + ids[i] +
+                            "' is not in the ThinLTO index",
+                        err);
+    if (thin->contentHashes.count(ids[i]))
+      continue;
+    thin->contentHashes[ids[i]] = info->second;
+    std::string seed = std::string("lto-engine promotion names") + '\0' + seeds[i];
+    auto digest = BLAKE3::hash<sizeof(ModuleHash)>(arrayRefFromStringRef(seed));
+    std::memcpy(info->second.data(), digest.data(), sizeof(ModuleHash));
+  }
+  return 0;
+}
+
+extern "C" void ltoe_thin_index_content_hash(const LtoeThinIndex *thin, const char *moduleId,
+                                             uint8_t out[20]) {
+  ModuleHash hash = thin->contentHash(thin->modulePath(moduleId));
+  std::memcpy(out, hash.data(), sizeof(ModuleHash));
 }
 
 extern "C" int ltoe_thin_index_definitions(const LtoeThinIndex *thin, LtoeBuffer **out,

@@ -41,6 +41,17 @@ struct LtoeThinIndex {
   std::set<llvm::GlobalValue::GUID> devirtualizationExports;
   std::map<llvm::ValueInfo, std::vector<llvm::VTableSlotSummary>> localDevirtualizationTargets;
   bool importsComputed = false;
+  // Each module's own hash (from its bitcode) once the index's hashes name
+  // modules instead (ltoe_thin_index_stable_promotion_names): what keys
+  // must take for content.
+  llvm::StringMap<llvm::ModuleHash> contentHashes;
+
+  // The hash of a module's content: its bitcode's, whatever the index's
+  // module table now holds.
+  llvm::ModuleHash contentHash(llvm::StringRef path) const {
+    auto it = contentHashes.find(path);
+    return it == contentHashes.end() ? index.getModuleHash(path) : it->second;
+  }
 
   bool isPrevailing(llvm::GlobalValue::GUID guid, const llvm::GlobalValueSummary *summary) const {
     auto it = prevailing.find(guid);

@@ -330,15 +330,48 @@ typedef struct LtoeCacheSettings {
   int function_sections;
   int data_sections;
 } LtoeCacheSettings;
-/* The cache key of a module after the thin link: computeLTOCacheKey over a
- * Config of `settings`, re-keyed with `extra` and the module's propagated
- * function flags. Writes {u32 len, key hex}{u32 len, module hash hex}
- * {u32 len, resolution digest}, then per
- * source module imported from {u32 ordinal, u32 len, digest of its hash and
- * the values imported}. */
+/* From now on, the promoted locals of module `ids[i]` are named by a hash
+ * of `seeds[i]` (a name of the module that is unique within the link and
+ * stable across links) instead of its content, so an edit does not rename
+ * them; keys keep taking each module's content hash. Call after every
+ * module is added, before the thin link's steps. */
+int ltoe_thin_index_stable_promotion_names(LtoeThinIndex *thin, const char *const *ids,
+                                           const char *const *seeds, size_t count, char **err);
+/* A module's content hash (its bitcode's), whatever its index entry holds;
+ * zero for an unknown identifier. */
+void ltoe_thin_index_content_hash(const LtoeThinIndex *thin, const char *module_id,
+                                  uint8_t out[20]);
+/* The cache key of a module after the thin link. Two keys are written:
+ * LLVM's own (computeLTOCacheKey over a Config of `settings`, which hashes
+ * every import source's whole module hash), and the finer key the cache
+ * uses: the same key without the import sources' module hashes, re-keyed
+ * with `extra`, the module's propagated function flags, the index state of
+ * every imported value, and per source either its entry of
+ * `digest_sources`/`digests` (32 bytes each, from
+ * ltoe_thin_index_import_digest) or, for a source not given there, its whole
+ * module hash. Writes {u32 len, fine key hex}{u32 len, LLVM's key hex}
+ * {u32 len, module hash hex}{u32 len, resolution digest}, then per source
+ * module imported from {u32 ordinal, u32 len, digest of what stands for it
+ * and the values imported}. */
 int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *module_id,
                               const LtoeCacheSettings *settings, const char *extra,
-                              size_t extra_len, LtoeBuffer **out, char **err);
+                              size_t extra_len, const uint32_t *digest_sources,
+                              const uint8_t *digests, size_t digest_count, LtoeBuffer **out,
+                              char **err);
+/* 32 bytes of BLAKE3 over the thin link's state that shapes what any import
+ * from `module_id` brings: its module hash, and the index's flags (linkage,
+ * liveness, visibility, dso_local, read/write-only, function flags, export)
+ * of every value it defines or references, with the type identifier
+ * resolutions it uses. */
+int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const char *module_id,
+                                 uint8_t out[32], char **err);
+/* 32 bytes of BLAKE3 over what importing `count` values (GUIDs, each as a
+ * definition when `definitions[i]` is non-zero) from `module_id` brings:
+ * LLVM's FunctionImporter imports them into an empty module in a private
+ * context, which is written as bitcode and hashed. */
+int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const char *module_id,
+                                  const uint64_t *guids, const uint8_t *definitions, size_t count,
+                                  uint8_t out[32], char **err);
 /* Parses an lld-syntax pruning policy; gives its expiration (prune_after). */
 int ltoe_cache_policy_parse(const char *policy, uint64_t *expiration_seconds, char **err);
 /* Prunes the `llvmcache-*` files of `dir` by the policy; *pruned says

@@ -398,13 +398,43 @@ extern "C" {
         module_id: *const c_char,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_thin_index_stable_promotion_names(
+        thin: *mut LtoeThinIndex,
+        ids: *const *const c_char,
+        seeds: *const *const c_char,
+        count: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_content_hash(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        out: *mut u8,
+    );
     pub fn ltoe_thin_index_cache_key(
         thin: *const LtoeThinIndex,
         module_id: *const c_char,
         settings: *const LtoeCacheSettings,
         extra: *const c_char,
         extra_len: usize,
+        digest_sources: *const u32,
+        digests: *const u8,
+        digest_count: usize,
         out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_source_state(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        out: *mut u8,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_thin_index_import_digest(
+        thin: *const LtoeThinIndex,
+        module_id: *const c_char,
+        guids: *const u64,
+        definitions: *const u8,
+        count: usize,
+        out: *mut u8,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_cache_policy_parse(

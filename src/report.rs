@@ -152,15 +152,28 @@ pub enum CacheStatus {
     Disabled,
     /// The object came from the cache: nothing was parsed or compiled.
     Hit,
+    /// A hit that LLVM's rule (lld's key, which takes every import source
+    /// by its whole hash) would have compiled: these import sources changed,
+    /// but not what the module imports from them.
+    HitByFinerKey(Vec<String>),
     /// The module was compiled (and its object stored), for this reason.
     Miss(MissReason),
 }
 
-/// `{"status": "hit"}`, `{"status": "miss", "reason": "module changed"}`.
+impl CacheStatus {
+    /// The object came from the cache (by either key).
+    pub fn is_hit(&self) -> bool {
+        matches!(self, CacheStatus::Hit | CacheStatus::HitByFinerKey(_))
+    }
+}
+
+/// `{"status": "hit"}`, `{"status": "miss", "reason": "module changed"}`,
+/// `{"status": "hit", "reason": "finer key: ..."}`.
 impl Serialize for CacheStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let reason = match self {
             CacheStatus::Miss(reason) => Some(reason.to_string()),
+            CacheStatus::HitByFinerKey(sources) => Some(finer_key_reason(sources)),
             _ => None,
         };
         let mut map = serializer.serialize_map(Some(1 + usize::from(reason.is_some())))?;
@@ -168,7 +181,7 @@ impl Serialize for CacheStatus {
             "status",
             match self {
                 CacheStatus::Disabled => "disabled",
-                CacheStatus::Hit => "hit",
+                CacheStatus::Hit | CacheStatus::HitByFinerKey(_) => "hit",
                 CacheStatus::Miss(_) => "miss",
             },
         )?;
@@ -184,8 +197,21 @@ impl fmt::Display for CacheStatus {
         match self {
             CacheStatus::Disabled => f.write_str("disabled"),
             CacheStatus::Hit => f.write_str("hit"),
+            CacheStatus::HitByFinerKey(sources) => write!(f, "hit ({})", finer_key_reason(sources)),
             CacheStatus::Miss(reason) => write!(f, "miss: {reason}"),
         }
+    }
+}
+
+/// Why a hit is one only by the finer key.
+fn finer_key_reason(sources: &[String]) -> String {
+    if sources.is_empty() {
+        "finer key: LLVM's rule would recompile it".to_string()
+    } else {
+        format!(
+            "finer key: {} changed, not what it imports from there",
+            sources.join(", ")
+        )
     }
 }
 
@@ -373,6 +399,11 @@ pub struct CacheRunReport {
     pub hits: usize,
     /// Modules compiled.
     pub misses: usize,
+    /// Hits that LLVM's rule would have compiled (counted in `hits`).
+    pub hits_by_finer_key: usize,
+    /// Modules LLVM's rule (lld's cache key) would have compiled: those
+    /// compiled, and those hit only by the finer key.
+    pub llvm_rule_misses: usize,
     /// Whether pruning scanned the directory (its interval had passed, or
     /// this was the cache's first run).
     pub pruned: bool,
@@ -745,8 +776,16 @@ fn thin_summary(thin: &ThinRunReport) -> String {
 
 /// `cache: 36 hits, 2 misses in DIR` and one line per miss reason.
 fn cache_summary(cache: &CacheRunReport, modules: &[ThinModuleReport]) -> String {
+    let finer = if cache.hits_by_finer_key > 0 {
+        format!(
+            " ({} by the finer key; LLVM's rule would compile {})",
+            cache.hits_by_finer_key, cache.llvm_rule_misses
+        )
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "  cache: {} hits, {} misses in {}{}\n",
+        "  cache: {} hits, {} misses in {}{}{finer}\n",
         cache.hits,
         cache.misses,
         cache.dir,
@@ -935,44 +974,50 @@ mod tests {
             peak_rss_bytes: Some(1 << 20),
             serial_before_backends: ms(300),
             idle_core_time: ms(125),
-            modules: [CacheStatus::Hit, CacheStatus::Disabled]
-                .into_iter()
-                .chain(
-                    [
-                        MissReason::NewModule,
-                        MissReason::ImportsChanged(vec!["b.bc".to_string()]),
-                        MissReason::EntryCorrupt("bad length".to_string()),
-                    ]
-                    .map(CacheStatus::Miss),
-                )
-                .map(|cache| ThinModuleReport {
-                    name: "a.bc".to_string(),
-                    object: "a.bc.lto.o".to_string(),
-                    object_bytes: 800,
-                    summary_added: true,
-                    definitions: 5,
-                    live_definitions: 4,
-                    exports: 1,
-                    internalized: vec!["helper".to_string()],
-                    promoted: vec![PromotedSymbol {
-                        name: "local".to_string(),
-                        promoted_name: "local.llvm.1234".to_string(),
-                    }],
-                    dropped: vec!["dead".to_string()],
-                    imports: vec![ImportSource {
-                        module: "b.bc".to_string(),
-                        definitions: vec!["f".to_string(), "g".to_string()],
-                        declarations: 3,
-                    }],
-                    steps: vec![(Step::Optimize, ms(750)), (Step::Codegen, ms(500))],
-                    cache_key: "0123abcd".to_string(),
-                    cache,
-                })
-                .collect(),
+            modules: [
+                CacheStatus::Hit,
+                CacheStatus::Disabled,
+                CacheStatus::HitByFinerKey(vec!["b.bc".to_string()]),
+            ]
+            .into_iter()
+            .chain(
+                [
+                    MissReason::NewModule,
+                    MissReason::ImportsChanged(vec!["b.bc".to_string()]),
+                    MissReason::EntryCorrupt("bad length".to_string()),
+                ]
+                .map(CacheStatus::Miss),
+            )
+            .map(|cache| ThinModuleReport {
+                name: "a.bc".to_string(),
+                object: "a.bc.lto.o".to_string(),
+                object_bytes: 800,
+                summary_added: true,
+                definitions: 5,
+                live_definitions: 4,
+                exports: 1,
+                internalized: vec!["helper".to_string()],
+                promoted: vec![PromotedSymbol {
+                    name: "local".to_string(),
+                    promoted_name: "local.llvm.1234".to_string(),
+                }],
+                dropped: vec!["dead".to_string()],
+                imports: vec![ImportSource {
+                    module: "b.bc".to_string(),
+                    definitions: vec!["f".to_string(), "g".to_string()],
+                    declarations: 3,
+                }],
+                steps: vec![(Step::Optimize, ms(750)), (Step::Codegen, ms(500))],
+                cache_key: "0123abcd".to_string(),
+                cache,
+            })
+            .collect(),
             cache: Some(CacheRunReport {
                 dir: "cache".to_string(),
-                hits: 1,
+                hits: 2,
                 misses: 3,
+                hits_by_finer_key: 1,
+                llvm_rule_misses: 4,
                 pruned: true,
                 warnings: vec!["full".to_string()],
             }),

@@ -6,7 +6,7 @@ use crate::config::{Config, ModuleOrder};
 pub use crate::config::{LtoKind, ModuleLto, ModuleRole};
 use crate::error::{Error, Phase, Result};
 use crate::fat;
-use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem};
+use crate::input::{BitcodeInput, InputBytes, InputOptions, Inputs, LinkItem, ModuleOrigin};
 use crate::jobs::JobSlots;
 use crate::llvm::{ModuleBuffer, ThinBuffer};
 use crate::output::{Output, OutputObject};
@@ -61,7 +61,7 @@ pub struct Input<'a> {
 
 enum Source<'a> {
     Module(&'a (dyn InMemory + 'a)),
-    Bitcode(InputBytes),
+    Bitcode(InputBytes, ModuleOrigin),
     Path(PathBuf),
 }
 
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Source<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Module(module) => write!(f, "Module({:?})", module.own_name()),
-            Source::Bitcode(bytes) => write!(f, "Bitcode({} bytes)", bytes.as_slice().len()),
+            Source::Bitcode(bytes, _) => write!(f, "Bitcode({} bytes)", bytes.as_slice().len()),
             Source::Path(path) => write!(f, "Path({})", path.display()),
         }
     }
@@ -143,13 +143,17 @@ impl<'a> Input<'a> {
 
     /// Bitcode held in memory, under a unique `name`.
     pub fn bitcode(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        Input::shared_bitcode(name, InputBytes::owned(bytes.into()))
+        Input::shared_bitcode(name, InputBytes::owned(bytes.into()), ModuleOrigin::Memory)
     }
 
     /// Bitcode that is a view of bytes the crate already holds (an archive
     /// member in a memory map): nothing is copied.
-    pub(crate) fn shared_bitcode(name: impl Into<String>, bytes: InputBytes) -> Self {
-        let mut input = Input::new(Source::Bitcode(bytes));
+    pub(crate) fn shared_bitcode(
+        name: impl Into<String>,
+        bytes: InputBytes,
+        origin: ModuleOrigin,
+    ) -> Self {
+        let mut input = Input::new(Source::Bitcode(bytes, origin));
         input.name = Some(name.into());
         input
     }
@@ -389,10 +393,12 @@ impl Session {
                     .map_err(|reason| Error::invalid(&name, Phase::Write, reason))?;
                 self.add_bytes(name, bytes, lto)
             }
-            Source::Bitcode(bytes) => {
+            Source::Bitcode(bytes, origin) => {
                 let name = input.name.unwrap_or_default();
                 self.check_open(&name)?;
-                self.add_bytes(name, bytes, lto)
+                let mut found = Inputs::default();
+                found.add_bitcode_from(&name, bytes, origin)?;
+                self.merge(&name, found, lto)
             }
             Source::Path(path) => {
                 let display = path.display().to_string();
@@ -1218,12 +1224,23 @@ fn contained_backend(
         copies.ensure(data, source)?;
     }
     let index = worker::write_file(pool, ".thinlto.bc", &slice.index)?;
+    // The index's hashes may name modules (stable promotion names): the
+    // worker checks the files against their content hashes instead.
+    let mut content_hashes = std::collections::BTreeMap::new();
+    for id in std::iter::once(&module.id).chain(&slice.sources) {
+        let hash = data
+            .index()
+            .content_hash(id)
+            .map_err(|reason| Error::llvm(module.name.clone(), Phase::ThinLink, reason))?;
+        content_hashes.insert(id.clone(), hash);
+    }
     let output = worker::backend(
         pool,
         &module.name,
         &module.file_stem,
         Path::new(&module.id),
         &index,
+        &content_hashes,
     );
     let _ = std::fs::remove_file(&index);
     output

@@ -23,7 +23,7 @@ use crate::llvm::{self, Diagnostic};
 use crate::report::Step;
 use crate::thin::{self, BackendOutput, ThinModule};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -34,7 +34,7 @@ use std::time::Duration;
 
 /// The protocol's version: a worker of another version refuses the host
 /// with one line (version 2: requests and answers tagged by serde).
-const PROTOCOL: u64 = 2;
+const PROTOCOL: u64 = 3;
 
 /// How many stderr lines of a worker are kept for a crash report.
 const STDERR_LINES: usize = 20;
@@ -457,6 +457,9 @@ pub(crate) enum Request {
         module: PathBuf,
         index: PathBuf,
         out: PathBuf,
+        /// Content hashes (hex) by path, checked in place of the index's
+        /// when its hashes name modules.
+        content_hashes: BTreeMap<String, String>,
     },
 }
 
@@ -644,6 +647,7 @@ fn backend_call(
     stem: &str,
     module_path: &Path,
     index: &Path,
+    content_hashes: &BTreeMap<String, [u8; 20]>,
 ) -> Result<(BackendOutput, Compiled)> {
     let out = pool.file(".lto.o");
     let files = [module_path, index];
@@ -658,6 +662,10 @@ fn backend_call(
         module: module_path.to_path_buf(),
         index: index.to_path_buf(),
         out: out.clone(),
+        content_hashes: content_hashes
+            .iter()
+            .map(|(path, hash)| (path.clone(), hash_hex(hash)))
+            .collect(),
     };
     let Answer::Compiled(compiled) = pool.call(&request, &job)? else {
         return Err(unexpected(&job));
@@ -698,8 +706,33 @@ pub(crate) fn backend(
     stem: &str,
     module_path: &Path,
     index: &Path,
+    content_hashes: &BTreeMap<String, [u8; 20]>,
 ) -> Result<BackendOutput> {
-    backend_call(pool, name, stem, module_path, index).map(|(output, _)| output)
+    backend_call(pool, name, stem, module_path, index, content_hashes).map(|(output, _)| output)
+}
+
+fn hash_hex(hash: &[u8; 20]) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A content hash the host sent; a malformed one fails the request.
+fn hash_from_hex(text: &str) -> Result<[u8; 20]> {
+    let bad = || {
+        Error::Config(format!(
+            "malformed content hash {text:?} in a backend request"
+        ))
+    };
+    if text.len() != 40 {
+        return Err(bad());
+    }
+    let mut hash = [0u8; 20];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = text
+            .get(2 * i..2 * i + 2)
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            .ok_or_else(bad)?;
+    }
+    Ok(hash)
 }
 
 /// [`crate::distributed::backend_from_index`] in a worker: the module is
@@ -714,7 +747,8 @@ pub(crate) fn indexed_backend(
         || "module".to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let (output, compiled) = backend_call(pool, &name, &stem, module_path, index)?;
+    let (output, compiled) =
+        backend_call(pool, &name, &stem, module_path, index, &BTreeMap::new())?;
     Ok(crate::thin::IndexedBackendOutput {
         bytes: output.bytes,
         module_id: compiled.module_id,
@@ -839,7 +873,12 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
             module,
             index,
             out,
+            content_hashes,
         } => {
+            let content_hashes = content_hashes
+                .iter()
+                .map(|(path, hex)| Ok((path.clone(), hash_from_hex(hex)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
             let output = thin::backend_for(
                 config,
                 &module,
@@ -847,6 +886,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
                 Some(thin::HostNames {
                     name: &name,
                     stem: &stem,
+                    content_hashes: &content_hashes,
                 }),
             )?;
             crate::fs::write_atomically(&out, &output.bytes)?;

@@ -269,7 +269,7 @@ fn warm_relinks_print_what_native_builds_print_edit_after_edit() {
     let mut rng = Rng(seed | 1);
     let mut program = Program::new(&mut rng, 6, 24);
     let ld = ld_path_arg(dir);
-    let (mut engine_compiled, mut lld_compiled, mut recalled) = (0, 0, 0);
+    let (mut engine_compiled, mut lld_compiled, mut recalled, mut spared) = (0, 0, 0, 0);
     let (mut previous, mut changed_output) = (String::new(), 0);
     for step in 0..=edits {
         let what = if step == 0 {
@@ -311,6 +311,9 @@ fn warm_relinks_print_what_native_builds_print_edit_after_edit() {
             recalled += 1;
         } else {
             engine_compiled += report["thin"]["cache"]["misses"].as_u64().unwrap();
+            spared += report["thin"]["cache"]["hits_by_finer_key"]
+                .as_u64()
+                .unwrap();
         }
         let before = object_entries(&dir.join("lld-cache"));
         run_ok(
@@ -335,8 +338,8 @@ fn warm_relinks_print_what_native_builds_print_edit_after_edit() {
     }
     eprintln!(
         "edit loop: seed {seed:#x}, {edits} edits, every warm link right; modules compiled: \
-         engine {engine_compiled}, ld.lld-22 {lld_compiled} (new cache entries); thin runs \
-         recalled whole: {recalled}"
+         engine {engine_compiled} ({spared} more kept by its finer key), ld.lld-22 \
+         {lld_compiled} (new cache entries); thin runs recalled whole: {recalled}"
     );
     // Controls: the edits change what the program prints (a stale object
     // would show), and the caches worked: relinks recompiled less than a

@@ -152,6 +152,17 @@ impl Inputs {
 
     /// Adds bitcode the caller holds in memory.
     pub fn add_bitcode(&mut self, name: &str, bytes: InputBytes) -> Result<()> {
+        self.add_bitcode_from(name, bytes, ModuleOrigin::Memory)
+    }
+
+    /// Adds bitcode read elsewhere (the linker mode's files and archive
+    /// members), keeping where it came from.
+    pub(crate) fn add_bitcode_from(
+        &mut self,
+        name: &str,
+        bytes: InputBytes,
+        origin: ModuleOrigin,
+    ) -> Result<()> {
         if classify::sniff(bytes.as_slice()) != Kind::Bitcode {
             return Err(Error::invalid(
                 name,
@@ -159,7 +170,7 @@ impl Inputs {
                 "not LLVM bitcode (no bitcode magic)",
             ));
         }
-        self.push_module(name.to_string(), bytes, ModuleOrigin::Memory, None)
+        self.push_module(name.to_string(), bytes, origin, None)
     }
 
     /// Adds a file: bitcode, object or archive, classified by content.

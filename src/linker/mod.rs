@@ -13,7 +13,7 @@ use crate::config::{
     CacheConfig, Config, FatPartitions, Jobs, LtoKind, ModuleOrder, OptLevel, Workers,
 };
 use crate::error::{Error, Phase, Result};
-use crate::input::{archive, classify, InputBytes};
+use crate::input::{archive, classify, InputBytes, ModuleOrigin};
 use crate::session::{Input, Session};
 use args::{Item, LinkLine, State};
 use object::{Object, ObjectSymbol};
@@ -981,9 +981,15 @@ fn run_group(
     let session = Session::new(config.clone(), kind)?;
     for &i in group {
         let module = &resolved.modules[i];
+        let origin = if module.member {
+            ModuleOrigin::ArchiveMember
+        } else {
+            ModuleOrigin::File
+        };
         session.add(Input::shared_bitcode(
             module.name.clone(),
             module.bytes.clone(),
+            origin,
         ))?;
     }
     session.preserve(preserve)?;

@@ -41,26 +41,34 @@ pub struct KeySettings {
 /// changed key can be explained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyParts {
-    /// The key (40 hex digits, SHA-1 like LLVM's).
+    /// The key (40 hex digits, SHA-1 like LLVM's): the finer key, where each
+    /// import source given a digest stands by what its import brings.
     pub key: String,
+    /// LLVM's rule (lld's key): every import source by its whole module
+    /// hash. Only compared with an earlier run's, to count what that rule
+    /// would have recompiled.
+    pub llvm_rule_key: String,
     /// The module's own hash from the index (hex).
     pub module_hash: String,
     /// Digest of its exports, resolved linkages, and the linkage, liveness,
     /// visibility and function flags of its definitions.
     pub resolution: String,
-    /// Per module imported from (by ordinal): digest of that module's hash
-    /// and of the values imported.
+    /// Per module imported from (by ordinal): digest of what stands for it
+    /// (its import digest, or its module hash) and of the values imported.
     pub imports: Vec<(u32, String)>,
 }
 
 impl ThinIndex {
     /// The cache key of `module_id` after the thin link, with `extra` (what
-    /// `lto::Config` does not hold) mixed in.
+    /// `lto::Config` does not hold) mixed in. Each import source in
+    /// `import_digests` (by ordinal, from [`ThinIndex::import_digest`])
+    /// stands in the key by that digest; any other by its module hash.
     pub fn cache_key(
         &self,
         module_id: &str,
         settings: &KeySettings,
         extra: &str,
+        import_digests: &[(u32, [u8; 32])],
     ) -> Result<KeyParts, String> {
         let id = c_string(module_id)?;
         let cpu = c_string(&settings.cpu)?;
@@ -80,10 +88,13 @@ impl ThinIndex {
             function_sections: c_int::from(settings.function_sections),
             data_sections: c_int::from(settings.data_sections),
         };
+        let sources: Vec<u32> = import_digests.iter().map(|(source, _)| *source).collect();
+        let digests: Vec<u8> = import_digests.iter().flat_map(|(_, d)| *d).collect();
         let mut out = std::ptr::null_mut();
         let mut err = std::ptr::null_mut();
-        // SAFETY: every string outlives the call; the index is only read; the
-        // shim returns a buffer we own.
+        // SAFETY: every string outlives the call; `sources` has one entry and
+        // `digests` 32 bytes per given digest, both alive through the call;
+        // the index is only read; the shim returns a buffer we own.
         let code = unsafe {
             ffi::ltoe_thin_index_cache_key(
                 self.raw(),
@@ -91,6 +102,9 @@ impl ThinIndex {
                 &raw_settings,
                 extra.as_ptr().cast(),
                 extra.len(),
+                sources.as_ptr(),
+                digests.as_ptr(),
+                sources.len(),
                 &mut out,
                 &mut err,
             )
@@ -99,6 +113,7 @@ impl ThinIndex {
         let bytes = ShimBytes::from_raw(out);
         let mut reader = Records(bytes.as_bytes());
         let key = reader.string()?;
+        let llvm_rule_key = reader.string()?;
         let module_hash = reader.string()?;
         let resolution = reader.string()?;
         let mut imports = Vec::new();
@@ -108,10 +123,61 @@ impl ThinIndex {
         }
         Ok(KeyParts {
             key,
+            llvm_rule_key,
             module_hash,
             resolution,
             imports,
         })
+    }
+}
+
+impl ThinIndex {
+    /// Digest of the thin link's state that shapes what any import from
+    /// `module_id` brings (its module hash, and the index's flags of every
+    /// value it defines or references): with the list of what is imported,
+    /// what [`ThinIndex::import_digest`] depends on.
+    pub fn source_state(&self, module_id: &str) -> Result<[u8; 32], String> {
+        let id = c_string(module_id)?;
+        let mut out = [0u8; 32];
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the index is only read; `out` has room for the 32 bytes the
+        // shim writes.
+        let code = unsafe {
+            ffi::ltoe_thin_index_source_state(self.raw(), id.as_ptr(), out.as_mut_ptr(), &mut err)
+        };
+        status(code, err)?;
+        Ok(out)
+    }
+
+    /// Digest of what importing `values` (GUID, as a definition) from
+    /// `module_id` brings: LLVM's importer imports them into an empty module,
+    /// whose bitcode is hashed. Parses the source module (lazily).
+    pub fn import_digest(
+        &self,
+        module_id: &str,
+        values: &[(u64, bool)],
+    ) -> Result<[u8; 32], String> {
+        let id = c_string(module_id)?;
+        let guids: Vec<u64> = values.iter().map(|(guid, _)| *guid).collect();
+        let definitions: Vec<u8> = values.iter().map(|(_, d)| u8::from(*d)).collect();
+        let mut out = [0u8; 32];
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the index and the bitcode it was built from are only read;
+        // `guids` and `definitions` have `values.len()` entries each and live
+        // through the call; `out` has room for the 32 bytes the shim writes.
+        let code = unsafe {
+            ffi::ltoe_thin_index_import_digest(
+                self.raw(),
+                id.as_ptr(),
+                guids.as_ptr(),
+                definitions.as_ptr(),
+                values.len(),
+                out.as_mut_ptr(),
+                &mut err,
+            )
+        };
+        status(code, err)?;
+        Ok(out)
     }
 }
 

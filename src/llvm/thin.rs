@@ -6,7 +6,7 @@ use super::{c_string, status, ShimBytes};
 use crate::ffi;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int};
 
 /// How a definition is linked, as far as choosing the prevailing copy goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct Definition {
 pub struct Import {
     /// Ordinal of the module it comes from.
     pub source: u32,
+    /// Its GUID.
+    pub guid: u64,
     /// A definition (a function body) rather than a declaration.
     pub definition: bool,
     /// Its IR name.
@@ -249,6 +251,58 @@ impl ThinIndex {
         unsafe { ffi::ltoe_thin_index_resolve_prevailing(self.raw, c_int::from(elf_visibility)) }
     }
 
+    /// From now on, name the promoted locals of each module `(id, seed)` by
+    /// a hash of `seed` (a name of the module, unique within the link and
+    /// the same from one link to the next) instead of its content
+    /// (`<name>.llvm.<hash>`), so an edit of a module does not rename them;
+    /// cache keys keep each module's content hash. Call after every module
+    /// is added, before the thin link's steps.
+    pub fn stable_promotion_names(&mut self, modules: &[(&str, &str)]) -> Result<(), String> {
+        let ids = modules
+            .iter()
+            .map(|(id, _)| c_string(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let seeds = modules
+            .iter()
+            .map(|(_, seed)| c_string(seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id_ptrs: Vec<*const c_char> = ids.iter().map(|s| s.as_ptr()).collect();
+        let seed_ptrs: Vec<*const c_char> = seeds.iter().map(|s| s.as_ptr()).collect();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: exclusive access to a live index; both pointer arrays have
+        // `modules.len()` entries, each a NUL-terminated string that lives
+        // through the call.
+        let code = unsafe {
+            ffi::ltoe_thin_index_stable_promotion_names(
+                self.raw,
+                id_ptrs.as_ptr(),
+                seed_ptrs.as_ptr(),
+                modules.len(),
+                &mut err,
+            )
+        };
+        status(code, err)
+    }
+
+    /// A module's content hash (its bitcode's module hash, in the form of
+    /// [`bitcode_module_hash`]), whatever the index's module table holds
+    /// for it; zero for an unknown identifier.
+    pub fn content_hash(&self, module_id: &str) -> Result<[u8; 20], String> {
+        let id = c_string(module_id)?;
+        let mut out = [0u8; 20];
+        // SAFETY: the index is only read; `out` has room for the 20 bytes
+        // the shim writes.
+        unsafe { ffi::ltoe_thin_index_content_hash(self.raw, id.as_ptr(), out.as_mut_ptr()) };
+        // Five native-endian words, in the big-endian form of
+        // `bitcode_module_hash` and `module_paths`.
+        let mut hash = [0u8; 20];
+        for (word, chunk) in out.chunks(4).zip(hash.chunks_mut(4)) {
+            let value = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
+            chunk.copy_from_slice(&value.to_be_bytes());
+        }
+        Ok(hash)
+    }
+
     /// Function attribute propagation over the combined call graph.
     pub fn propagate_attributes(&mut self) {
         // SAFETY: exclusive access to a live index.
@@ -270,11 +324,12 @@ impl ThinIndex {
         let mut imports = Vec::new();
         while !reader.is_empty() {
             let source = reader.u32()?;
-            let _guid = reader.u64()?;
+            let guid = reader.u64()?;
             let definition = reader.u8()? != 0;
             let name = reader.string()?;
             imports.push(Import {
                 source,
+                guid,
                 definition,
                 name,
             });

@@ -29,6 +29,9 @@ const TRAILER_LEN: usize = 24;
 /// of its version (it is part of every key).
 const CACHE_FORMAT: u32 = 2;
 const RECORDS_DIR: &str = "lto-engine-records";
+/// Beside the records: one empty file per LLVM key seen, to count what
+/// LLVM's rule (lld's cache) would have compiled.
+const LLVM_RULE_DIR: &str = "llvm-rule";
 
 /// A fingerprint of the sources that decide what a backend produces (the
 /// shim's steps, the pipelines, the backend's order, the key itself), so a
@@ -76,6 +79,22 @@ pub struct ModuleKey {
     pub resolution: String,
     /// Digest per module imported from (by name).
     pub imports: BTreeMap<String, String>,
+    /// LLVM's key for the module (lld's rule: each import source by its
+    /// whole hash), to count what that rule would have recompiled.
+    pub llvm_rule_key: String,
+    /// Per import source (by name): the import digest and what it was
+    /// measured from, so an unchanged source is not probed again.
+    pub probes: BTreeMap<String, ImportProbe>,
+}
+
+/// An import digest (hex) and its memo: the digest of what it depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProbe {
+    /// What the probe's result depends on (hex).
+    pub memo: String,
+    /// What importing brought (hex, 32 bytes), when it was probed; without
+    /// it the source stands by its module hash.
+    pub digest: Option<String>,
 }
 
 impl ModuleKey {
@@ -97,6 +116,8 @@ impl ModuleKey {
             module_hash: parts.module_hash,
             resolution: parts.resolution,
             imports,
+            llvm_rule_key: parts.llvm_rule_key,
+            probes: BTreeMap::new(),
         }
     }
 
@@ -108,6 +129,10 @@ impl ModuleKey {
             "module_hash": self.module_hash,
             "resolution": self.resolution,
             "imports": self.imports,
+            "llvm_rule_key": self.llvm_rule_key,
+            "probes": self.probes.iter().map(|(name, probe)| {
+                (name.clone(), json!([probe.memo, probe.digest]))
+            }).collect::<serde_json::Map<_, _>>(),
         })
     }
 
@@ -119,13 +144,49 @@ impl ModuleKey {
             .iter()
             .map(|(name, digest)| Some((name.clone(), digest.as_str()?.to_string())))
             .collect::<Option<BTreeMap<_, _>>>()?;
+        // Records of earlier versions have neither: no probe is reused and
+        // LLVM's rule counts the module as recompiled.
+        let probes = value
+            .get("probes")
+            .and_then(|p| p.as_object())
+            .map(|probes| {
+                probes
+                    .iter()
+                    .filter_map(|(name, pair)| {
+                        let memo = pair.get(0)?.as_str()?.to_string();
+                        let digest = pair.get(1)?.as_str().map(str::to_string);
+                        Some((name.clone(), ImportProbe { memo, digest }))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Some(ModuleKey {
             key: text("key")?,
             settings: text("settings")?,
             module_hash: text("module_hash")?,
             resolution: text("resolution")?,
             imports,
+            llvm_rule_key: text("llvm_rule_key").unwrap_or_default(),
+            probes,
         })
+    }
+
+    /// Whether `self`, a key of the last run, is the record `key` would
+    /// write (keys, LLVM's rule and probes alike).
+    pub(crate) fn same_record(&self, key: &ModuleKey) -> bool {
+        self.key == key.key && self.llvm_rule_key == key.llvm_rule_key && self.probes == key.probes
+    }
+
+    /// The import sources whose probe inputs changed since `previous` (or
+    /// that are new), by name: those whose change LLVM's rule sees.
+    pub(crate) fn changed_sources(&self, previous: &ModuleKey) -> Vec<String> {
+        self.probes
+            .iter()
+            .filter(|(name, probe)| {
+                previous.probes.get(*name).map(|p| &p.memo) != Some(&probe.memo)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Why a module with this key must be compiled, given what the lookup
@@ -394,6 +455,29 @@ impl Cache {
         ModuleKey::from_json(&value)
     }
 
+    fn llvm_rule_marker(&self, llvm_rule_key: &str) -> PathBuf {
+        self.dir
+            .join(RECORDS_DIR)
+            .join(LLVM_RULE_DIR)
+            .join(llvm_rule_key)
+    }
+
+    /// Whether a run with this cache saw `llvm_rule_key` (LLVM's key of a
+    /// module) before: whether lld's cache, had it been used for the same
+    /// runs, would hold an entry under it.
+    pub(crate) fn llvm_rule_seen(&self, llvm_rule_key: &str) -> bool {
+        !llvm_rule_key.is_empty() && self.llvm_rule_marker(llvm_rule_key).exists()
+    }
+
+    /// Notes that a run saw `llvm_rule_key` (an empty file).
+    pub(crate) fn note_llvm_rule(&self, llvm_rule_key: &str) -> std::io::Result<()> {
+        let marker = self.llvm_rule_marker(llvm_rule_key);
+        if let Some(dir) = marker.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::File::create(marker).map(drop)
+    }
+
     /// Remembers `key` as the module's last key (atomically).
     pub(crate) fn remember(&self, module: &str, key: &ModuleKey) -> Result<()> {
         let text = key.to_json(module).to_string();
@@ -413,7 +497,12 @@ impl Cache {
     }
 
     fn prune_records(&self, expiration: Duration) {
-        let Ok(entries) = std::fs::read_dir(self.dir.join(RECORDS_DIR)) else {
+        Self::prune_files(&self.dir.join(RECORDS_DIR), expiration);
+        Self::prune_files(&self.dir.join(RECORDS_DIR).join(LLVM_RULE_DIR), expiration);
+    }
+
+    fn prune_files(dir: &Path, expiration: Duration) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         let now = SystemTime::now();
@@ -422,7 +511,8 @@ impl Cache {
                 .metadata()
                 .and_then(|m| m.accessed().or_else(|_| m.modified()));
             if let Ok(used) = used {
-                if now.duration_since(used).unwrap_or_default() > expiration {
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && now.duration_since(used).unwrap_or_default() > expiration {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
@@ -569,6 +659,23 @@ mod tests {
             module_hash: "h".into(),
             resolution: "r".into(),
             imports: BTreeMap::from([("a.o".to_string(), "1".to_string())]),
+            llvm_rule_key: "l1".into(),
+            probes: BTreeMap::from([
+                (
+                    "a.o".to_string(),
+                    ImportProbe {
+                        memo: "m".into(),
+                        digest: Some("d".into()),
+                    },
+                ),
+                (
+                    "b.o".to_string(),
+                    ImportProbe {
+                        memo: "n".into(),
+                        digest: None,
+                    },
+                ),
+            ]),
         };
         let changed = |edit: &dyn Fn(&mut ModuleKey)| {
             let mut key = base.clone();
@@ -598,5 +705,18 @@ mod tests {
         assert_eq!(changed(&|_| {}), MissReason::ResolutionChanged);
         let json = base.to_json("m.o");
         assert_eq!(ModuleKey::from_json(&json).unwrap(), base);
+        // A record of an earlier version (no LLVM key, no probes) still
+        // reads, with neither.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("probes");
+        old.as_object_mut().unwrap().remove("llvm_rule_key");
+        let read = ModuleKey::from_json(&old).unwrap();
+        assert!(read.probes.is_empty() && read.llvm_rule_key.is_empty());
+        // What changed for the finer key's report: a probe's memo.
+        let mut edited = base.clone();
+        edited.probes.get_mut("b.o").unwrap().memo = "o".into();
+        assert_eq!(edited.changed_sources(&base), ["b.o"]);
+        assert!(base.same_record(&base.clone()));
+        assert!(!edited.same_record(&base));
     }
 }

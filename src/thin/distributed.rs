@@ -23,7 +23,7 @@ use crate::llvm::{self, IndexedModule, ThinIndex};
 pub use crate::output::DistributedModule;
 use crate::report::Step;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -208,7 +208,7 @@ impl ThinData {
                 ));
             }
         }
-        ThinData::link(modules, preserved, config)
+        ThinData::link(modules, preserved, config, false)
     }
 
     /// Writes every module's `<module>.thinlto.bc` (its slice of the index,
@@ -550,6 +550,10 @@ pub(crate) struct HostNames<'a> {
     pub name: &'a str,
     /// Its file stem.
     pub stem: &'a str,
+    /// The content hashes of the module and its import sources, by path,
+    /// when the index's hashes name modules instead (stable promotion
+    /// names): checked in place of the index's.
+    pub content_hashes: &'a BTreeMap<String, [u8; 20]>,
 }
 
 /// [`backend_from_index`](crate::distributed::backend_from_index)(crate::distributed::backend_from_index), naming the module as `names` says when given
@@ -583,10 +587,29 @@ pub(crate) fn backend_for(
     let indexed = index
         .module_paths()
         .map_err(|reason| Error::invalid(&index_name, Phase::Parse, reason))?;
+    // What each file must hash to: the index's hash, or what the host
+    // says when the index's hashes name modules.
+    let expected = |path: &str, recorded: [u8; 20]| {
+        names
+            .as_ref()
+            .and_then(|n| n.content_hashes.get(path).copied())
+            .unwrap_or(recorded)
+    };
     let own_hash = hash_of(&module_name, &bytes)?;
-    let entry = own_entry(&indexed, &module_name, own_hash, &index_name)?;
+    let entry = own_entry(
+        &indexed,
+        &module_name,
+        &module.display().to_string(),
+        own_hash,
+        &index_name,
+    )?;
     let module_id = entry.path.clone();
-    check_hash(&module_name, entry.hash, own_hash, &index_name)?;
+    check_hash(
+        &module_name,
+        expected(&module_id, entry.hash),
+        own_hash,
+        &index_name,
+    )?;
 
     let parsed = steps.time(Step::Parse, || {
         llvm::parse_bitcode(&context, bytes.as_slice(), &module_id, 0).map_err(|reason| {
@@ -613,7 +636,7 @@ pub(crate) fn backend_for(
                 .map_or([0; 20], |m| m.hash);
             check_hash(
                 source,
-                recorded,
+                expected(source, recorded),
                 hash_of(source, &source_bytes)?,
                 &index_name,
             )?;
@@ -688,12 +711,13 @@ fn hash_of(name: &str, bytes: &InputBytes) -> Result<[u8; 20]> {
 fn own_entry<'a>(
     indexed: &'a [IndexedModule],
     module_name: &str,
+    module_path: &str,
     own_hash: [u8; 20],
     index_name: &str,
 ) -> Result<&'a IndexedModule> {
     indexed
         .iter()
-        .find(|m| m.path == module_name)
+        .find(|m| m.path == module_name || m.path == module_path)
         .or_else(|| {
             let mut same_hash = indexed.iter().filter(|m| m.hash == own_hash);
             match (same_hash.next(), same_hash.next()) {

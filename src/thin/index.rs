@@ -155,16 +155,30 @@ impl std::fmt::Debug for ThinData {
 
 impl ThinData {
     /// The thin link over loaded modules, each indexed under its `id`.
+    /// With `stable_names`, promoted locals are named by their module's
+    /// name, not its content (see [`ThinIndex::stable_promotion_names`]):
+    /// not for index files other programs' backends read, which take the
+    /// index's hashes for content.
     pub(crate) fn link(
         modules: Vec<ThinModule>,
         preserved: &BTreeSet<String>,
         config: &Config,
+        stable_names: bool,
     ) -> Result<ThinData> {
         let mut index = ThinIndex::new();
         for module in &modules {
             index
                 .add(&module.bytes, 0, &module.id)
                 .map_err(|reason| parse_error(&module.name, module.bytes.as_slice(), reason))?;
+        }
+        if stable_names {
+            let seeds: Vec<(&str, &str)> = modules
+                .iter()
+                .map(|m| (m.id.as_str(), m.name.as_str()))
+                .collect();
+            index.stable_promotion_names(&seeds).map_err(|reason| {
+                Error::llvm("combined index".to_string(), Phase::ThinLink, reason)
+            })?;
         }
         let thin_link_error =
             |reason: String| Error::llvm("combined index".to_string(), Phase::ThinLink, reason);
@@ -291,15 +305,37 @@ impl ThinData {
     /// Module `i`'s cache key under `settings`, with the digests of what
     /// went into it. Computed after the thin link, which changes linkages
     /// the key covers.
-    pub(crate) fn cache_key(&self, i: usize, settings: &KeyConfig) -> Result<ModuleKey> {
+    /// Each import source in `import_digests` (by ordinal) stands in the key
+    /// by that digest, any other by its module hash; `probes` are what the
+    /// digests were measured from, kept in the key's record.
+    pub(crate) fn cache_key(
+        &self,
+        i: usize,
+        settings: &KeyConfig,
+        import_digests: &[(u32, [u8; 32])],
+        probes: BTreeMap<String, super::cache::ImportProbe>,
+    ) -> Result<ModuleKey> {
         let module = &self.modules[i];
         let parts = self
             .index
-            .cache_key(&module.id, &settings.settings, &settings.extra)
+            .cache_key(
+                &module.id,
+                &settings.settings,
+                &settings.extra,
+                import_digests,
+            )
             .map_err(|reason| Error::llvm(module.name.clone(), Phase::Cache, reason))?;
-        Ok(ModuleKey::new(parts, &settings.digest, |ordinal| {
+        let mut key = ModuleKey::new(parts, &settings.digest, |ordinal| {
             Some(self.modules.get(ordinal as usize)?.name.clone())
-        }))
+        });
+        key.probes = probes;
+        Ok(key)
+    }
+
+    /// What module `i` imports, one value per entry (empty when there is no
+    /// module `i`).
+    pub(crate) fn import_list(&self, i: usize) -> &[Import] {
+        self.imports.get(i).map_or(&[], Vec::as_slice)
     }
 
     /// The index, for the backend steps.
@@ -593,8 +629,13 @@ mod tests {
             archive: None,
         };
         let preserved: BTreeSet<String> = ["answer".to_string()].into();
-        let data =
-            ThinData::link(vec![prepare(&input, &config).unwrap()], &preserved, &config).unwrap();
+        let data = ThinData::link(
+            vec![prepare(&input, &config).unwrap()],
+            &preserved,
+            &config,
+            false,
+        )
+        .unwrap();
 
         let backend_context = Context::create();
         llvm::install_diagnostics(&backend_context);

@@ -6,6 +6,7 @@
 mod backend;
 mod cache;
 mod distributed;
+mod finer;
 mod index;
 
 pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
@@ -93,19 +94,28 @@ pub(crate) fn run(
     let cpu_before = crate::report::process_cpu_time();
     // A bad policy or an unusable cache directory fails before any work.
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
+    // With a cache, promoted locals keep their names across edits: what an
+    // importer imports then changes only when what it imports does (see
+    // `finer`). Workers' backends are told the content hashes to check.
+    let stable_names = cache.is_some() && config.save_temps.is_none();
     let data = Arc::new(report.time(Step::ThinLink, || {
-        ThinData::link(load()?, preserved, config)
+        ThinData::link(load()?, preserved, config, stable_names)
     })?);
     report.preserved = data.preserved().iter().cloned().collect();
     report.internalized = data.internalized();
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
-    let keys = report.time(Step::CacheKeys, || cache_keys(&data, config, slots))?;
-    let mut lookup = CacheLookup::empty(keys.len());
-    if let Some(cache) = &cache {
-        lookup = report.time(Step::CacheLookup, || {
-            look_up(cache, &data, &keys, config, &mut prefetched)
-        });
-    }
+    // A --save-temps run uses and stores no entry, so it reads no record.
+    let used_cache = cache.as_ref().filter(|_| config.save_temps.is_none());
+    let keys = report.time(Step::CacheKeys, || {
+        cache_keys(&data, config, slots, used_cache)
+    })?;
+    let mut lookup = match &cache {
+        Some(cache) => report.time(Step::CacheLookup, || {
+            look_up(cache, &data, keys, config, &mut prefetched)
+        }),
+        None => CacheLookup::empty(keys),
+    };
+    let keys = std::mem::take(&mut lookup.keys);
     let backends = run_backends(
         &data,
         config,
@@ -122,14 +132,7 @@ pub(crate) fn run(
     let mut warnings = backends.warnings;
     let cache_report = match &cache {
         Some(cache) => Some(report.time(Step::CacheUpdate, || {
-            finish_cache(
-                cache,
-                &data,
-                &keys,
-                &lookup.to_record,
-                &lookup.statuses,
-                &mut warnings,
-            )
+            finish_cache(cache, &data, &keys, &lookup, &mut warnings)
         })?),
         None => None,
     };
@@ -164,18 +167,36 @@ pub(crate) fn run(
     })
 }
 
-/// Every module's cache key. Keys only read the index, so they are computed
-/// in parallel (SHA-1 over every module's summaries adds up on large
-/// graphs).
-fn cache_keys(data: &ThinData, config: &Config, slots: &JobSlots) -> Result<Vec<ModuleKey>> {
+/// Every module's cache key, with its key in the last run (its record) when
+/// a cache is used. Keys only read the index, so they are computed in
+/// parallel (SHA-1 over every module's summaries adds up on large graphs).
+/// With a cache, each key is the finer one: an import source stands by the
+/// digest of what the module imports from it (see `finer`), probed when the
+/// record has no digest for the same inputs.
+fn cache_keys(
+    data: &ThinData,
+    config: &Config,
+    slots: &JobSlots,
+    cache: Option<&Cache>,
+) -> Result<Vec<(ModuleKey, Option<ModuleKey>)>> {
     let key_config = KeyConfig::new(config);
+    let states = finer::SourceStates::new(data.modules().len());
     slots.map(data.modules().len(), "lto-engine-keys", |i| {
-        data.cache_key(i, &key_config)
+        let Some(cache) = cache else {
+            let key = data.cache_key(i, &key_config, &[], Default::default())?;
+            return Ok((key, None));
+        };
+        let previous = cache.previous_key(&data.modules()[i].name);
+        let found = finer::import_digests(data, i, &states, previous.as_ref())?;
+        let key = data.cache_key(i, &key_config, &found.digests, found.probes)?;
+        Ok((key, previous))
     })
 }
 
 /// What the cache lookup found, per module.
 struct CacheLookup {
+    /// Every module's key (taken by the caller after the lookup).
+    keys: Vec<ModuleKey>,
     statuses: Vec<CacheStatus>,
     /// The object and the time its read took, for hits.
     cached: Vec<Option<(Vec<u8>, Duration)>>,
@@ -183,16 +204,21 @@ struct CacheLookup {
     early: Vec<bool>,
     /// Modules whose record (last key, for miss reasons) is not this key.
     to_record: Vec<usize>,
+    /// Modules LLVM's rule (lld's key) would have compiled.
+    llvm_rule_misses: Vec<usize>,
 }
 
 impl CacheLookup {
     /// No cache: every module is compiled.
-    fn empty(total: usize) -> Self {
+    fn empty(keys: Vec<(ModuleKey, Option<ModuleKey>)>) -> Self {
+        let total = keys.len();
         CacheLookup {
+            keys: keys.into_iter().map(|(key, _)| key).collect(),
             statuses: vec![CacheStatus::Disabled; total],
             cached: (0..total).map(|_| None).collect(),
             early: vec![false; total],
             to_record: Vec::new(),
+            llvm_rule_misses: Vec::new(),
         }
     }
 }
@@ -202,41 +228,75 @@ impl CacheLookup {
 fn look_up(
     cache: &Cache,
     data: &ThinData,
-    keys: &[ModuleKey],
+    keys: Vec<(ModuleKey, Option<ModuleKey>)>,
     config: &Config,
     prefetched: &mut Prefetched,
 ) -> CacheLookup {
-    let mut lookup = CacheLookup::empty(keys.len());
-    for (i, key) in keys.iter().enumerate() {
-        if config.save_temps.is_some() {
-            lookup.statuses[i] = CacheStatus::Miss(MissReason::SaveTemps);
-            continue;
-        }
-        let name = &data.modules()[i].name;
-        let previous = cache.previous_key(name);
-        if previous.as_ref().map(|p| &p.key) != Some(&key.key) {
+    let mut lookup = CacheLookup::empty(Vec::new());
+    for (i, (key, previous)) in keys.into_iter().enumerate() {
+        lookup.cached.push(None);
+        lookup.early.push(false);
+        let status = look_up_one(
+            cache,
+            data,
+            i,
+            &key,
+            previous.as_ref(),
+            config,
+            prefetched,
+            &mut lookup,
+        );
+        lookup.statuses.push(status);
+        if config.save_temps.is_none() && previous.as_ref().is_none_or(|p| !p.same_record(&key)) {
             lookup.to_record.push(i);
         }
-        let start = Instant::now();
-        if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
-            // Read ahead without marking it used: it is used now.
-            cache.touch(&key.key);
-            lookup.statuses[i] = CacheStatus::Hit;
-            lookup.cached[i] = Some((bytes, start.elapsed()));
-            lookup.early[i] = true;
-            continue;
-        }
-        match cache.lookup(&key.key) {
-            Lookup::Hit(bytes) => {
-                lookup.statuses[i] = CacheStatus::Hit;
-                lookup.cached[i] = Some((bytes, start.elapsed()));
-            }
-            other => {
-                lookup.statuses[i] = CacheStatus::Miss(key.miss_reason(previous.as_ref(), other));
+        // LLVM's rule hits when a run with this cache saw its key before.
+        if config.save_temps.is_none() && !cache.llvm_rule_seen(&key.llvm_rule_key) {
+            lookup.llvm_rule_misses.push(i);
+            if lookup.statuses[i] == CacheStatus::Hit {
+                let sources = previous
+                    .as_ref()
+                    .map(|p| key.changed_sources(p))
+                    .unwrap_or_default();
+                lookup.statuses[i] = CacheStatus::HitByFinerKey(sources);
             }
         }
+        lookup.keys.push(key);
     }
     lookup
+}
+
+/// One module's lookup: the object when it is a hit (into `lookup`).
+#[allow(clippy::too_many_arguments)]
+fn look_up_one(
+    cache: &Cache,
+    data: &ThinData,
+    i: usize,
+    key: &ModuleKey,
+    previous: Option<&ModuleKey>,
+    config: &Config,
+    prefetched: &mut Prefetched,
+    lookup: &mut CacheLookup,
+) -> CacheStatus {
+    if config.save_temps.is_some() {
+        return CacheStatus::Miss(MissReason::SaveTemps);
+    }
+    let name = &data.modules()[i].name;
+    let start = Instant::now();
+    if let Some((_, bytes)) = prefetched.remove(name).filter(|(k, _)| *k == key.key) {
+        // Read ahead without marking it used: it is used now.
+        cache.touch(&key.key);
+        lookup.cached[i] = Some((bytes, start.elapsed()));
+        lookup.early[i] = true;
+        return CacheStatus::Hit;
+    }
+    match cache.lookup(&key.key) {
+        Lookup::Hit(bytes) => {
+            lookup.cached[i] = Some((bytes, start.elapsed()));
+            CacheStatus::Hit
+        }
+        other => CacheStatus::Miss(key.miss_reason(previous, other)),
+    }
 }
 
 /// What the backends produced.
@@ -399,22 +459,34 @@ fn finish_cache(
     cache: &Cache,
     data: &ThinData,
     keys: &[ModuleKey],
-    to_record: &[usize],
-    statuses: &[CacheStatus],
+    lookup: &CacheLookup,
     warnings: &mut Vec<String>,
 ) -> Result<CacheRunReport> {
-    for &i in to_record {
+    let statuses = &lookup.statuses;
+    for &i in &lookup.llvm_rule_misses {
+        if let Err(e) = cache.note_llvm_rule(&keys[i].llvm_rule_key) {
+            let name = &data.modules()[i].name;
+            warnings.push(format!("{name}: cannot note its LLVM key: {e}"));
+        }
+    }
+    for &i in &lookup.to_record {
         let name = &data.modules()[i].name;
         if let Err(e) = cache.remember(name, &keys[i]) {
             warnings.push(format!("{name}: cannot record its key: {e}"));
         }
     }
     let pruned = cache.prune()?;
-    let hits = statuses.iter().filter(|s| **s == CacheStatus::Hit).count();
+    let hits = statuses.iter().filter(|s| s.is_hit()).count();
+    let hits_by_finer_key = statuses
+        .iter()
+        .filter(|s| matches!(s, CacheStatus::HitByFinerKey(_)))
+        .count();
     Ok(CacheRunReport {
         dir: cache.dir().display().to_string(),
         hits,
         misses: statuses.len() - hits,
+        hits_by_finer_key,
+        llvm_rule_misses: lookup.llvm_rule_misses.len(),
         pruned,
         warnings: Vec::new(),
     })

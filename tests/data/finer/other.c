@@ -1,0 +1,2 @@
+/* The tests add a strong hook() here. */
+int other_marker;
