@@ -25,7 +25,7 @@
 # Runs:
 #   cold  an empty target directory (and an empty cache), once per way; the
 #         crates.io sources are fetched beforehand (offline afterwards)
-#   edit  a one-line edit of src/main.rs (a string literal the program prints,
+#   edit  a one-line edit of the program (a string literal it prints,
 #         different in every round), then `cargo build --release` again;
 #         BENCH_ROUNDS rounds (default 3), the ways interleaved and their order
 #         rotated each round; medians reported
@@ -33,13 +33,21 @@
 #         again: rustc writes the cold build's bitcode again, so every module
 #         is in the ThinLTO caches (the relink after a touch or a revert)
 # Every way's program must print the same, with the edit visible, after every
-# run. Wall time is the shell's clock around cargo; peak RSS is getrusage's
+# run. For each edit relink it also prints how many modules the engine
+# compiled and how many LLVM's rule (lld's cache key) would have compiled on
+# the same runs (from the engine's report: misses, llvm_rule_misses). Wall time is the shell's clock around cargo; peak RSS is getrusage's
 # children maxrss of cargo (/usr/bin/time %M, or a python3 reader when
 # /usr/bin/time is missing): the largest resident set of any one process of
 # the build (rustc, the linker, an engine worker), not the sum of processes
 # running at once.
 #
+# BENCH_PROJECT=ripgrep builds ripgrep 15.1.0 from crates.io instead (its
+# own Cargo.lock; release profile with debug = 1, 16 codegen units): the edit
+# is one help string of crates/core/flags/defs.rs, and the checks run
+# `rg --version`, `rg -h` and a search of ripgrep's own sources.
+#
 #   bench/cargo-linker.sh                     # 2 jobs, 3 edit (and hit) rounds
+#   BENCH_PROJECT=ripgrep bench/cargo-linker.sh
 #   BENCH_JOBS=4 BENCH_ROUNDS=5 bench/cargo-linker.sh
 #   BENCH_TARGET=host bench/cargo-linker.sh   # cargo --target <host>
 #   BENCH_DIR=/tmp/b bench/cargo-linker.sh    # work directory (default target/bench-cargo-linker)
@@ -88,10 +96,37 @@ EOF
 chmod +x "$work/bin/timed/clang-22"
 
 # The program, copied (the edits go to the copy), and its dependencies' sources.
+# Per project: what the edit changes (EDITED, a file of the copy), the
+# program's executable and link name, and the text the edit makes it print.
 src=$work/src
 mkdir -p "$src"
-cp -r "$root/bench/thin-rust/Cargo.toml" "$root/bench/thin-rust/Cargo.lock" "$root/bench/thin-rust/src" "$src/"
-cp "$src/src/main.rs" "$work/main.rs.orig"
+case ${BENCH_PROJECT:-thin-rust} in
+thin-rust)
+    cp -r "$root/bench/thin-rust/Cargo.toml" "$root/bench/thin-rust/Cargo.lock" "$root/bench/thin-rust/src" "$src/"
+    edited=src/main.rs program=thin-bench link_name=thin_bench-
+    edit_from='"records": records.len(),' edit_to='"records (edit N)": records.len(),'
+    shown_cold='"records": 20000' shown_edit='"records (edit N)": 20000'
+    ;;
+ripgrep)
+    # ripgrep's package through a throwaway manifest and cargo fetch, copied
+    # out of cargo's registry (as bench/corpus.sh does)
+    registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
+    mkdir -p "$work/fetch/src"
+    printf '[package]\nname = "bench-fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nripgrep = "=15.1.0"\n[workspace]\n' > "$work/fetch/Cargo.toml"
+    : > "$work/fetch/src/lib.rs"
+    cargo fetch --quiet --manifest-path "$work/fetch/Cargo.toml" || fail "cargo fetch of ripgrep 15.1.0 failed"
+    pkg=$(ls -d "$registry"/*/ripgrep-15.1.0 2> /dev/null | head -n 1)
+    [ -n "$pkg" ] || fail "ripgrep 15.1.0: sources not found under $registry"
+    cp -r "$pkg"/. "$src/"
+    grep -q '^\[workspace\]' "$src/Cargo.toml" || printf '\n[workspace]\n' >> "$src/Cargo.toml"
+    edited=crates/core/flags/defs.rs program=rg link_name=rg-
+    edit_from='"Show column numbers."' edit_to='"Show column numbers (edit N)."'
+    shown_cold='Show column numbers.' shown_edit='Show column numbers (edit N).'
+    ;;
+*) fail "BENCH_PROJECT is thin-rust or ripgrep, not '$BENCH_PROJECT'" ;;
+esac
+[ -f "$src/$edited" ] && grep -qF "$edit_from" "$src/$edited" || fail "$edited has no $edit_from"
+cp "$src/$edited" "$work/edited.orig"
 cargo fetch --quiet --locked --manifest-path "$src/Cargo.toml"
 
 results=$work/results.txt
@@ -138,27 +173,38 @@ build() {
         "${timer[@]}" cargo build --release --offline --locked -j "$jobs" "${target[@]}" --manifest-path "$src/Cargo.toml" \
         > "$log" 2>&1 || { tail -n 50 "$log" >&2; fail "$way $run failed (log: $log)"; }
     end=$EPOCHREALTIME
+    # the engine's report of this run, kept for the module counts
+    if [ "$way" = engine ] && [ -f "$work/engine/report.json" ]; then
+        cp "$work/engine/report.json" "$work/engine/report-$run.json"
+    fi
     # the program's link: rustc's last
-    local link; link=$({ grep '^thin_bench-' "$work/$way-$run.links" || true; } | tail -n 1 | cut -d' ' -f2)
+    local link; link=$({ grep "^$link_name" "$work/$way-$run.links" || true; } | tail -n 1 | cut -d' ' -f2)
     echo "$way-$run $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') $(tail -n 1 "$work/time.txt") ${link:-nan}" >> "$results"
 }
 
-# check WAY RUN [TEXT]: WAY's program prints what rustc-thin's does (for the
-# default run, a smaller seeded one and --help), and TEXT if given.
+# check WAY RUN [TEXT]: WAY's program prints what rustc-thin's does (for
+# thin-rust: the default run, a smaller seeded one and --help; for ripgrep:
+# --version, -h and a search of its own sources), and TEXT in the first
+# output that has it, if given.
 check() {
     local way=$1 run=$2 text=${3-} i
-    local prog=$work/$way/target/${target[1]:+${target[1]}/}release/thin-bench
-    local -a runs=("" "--records 3000 --seed 7" "--help")
+    local prog=$work/$way/target/${target[1]:+${target[1]}/}release/$program
+    local -a runs
+    if [ "$program" = rg ]; then
+        runs=("--version" "-h" "-n --sort path fn\\s+main $src/crates")
+    else
+        runs=("" "--records 3000 --seed 7" "--help")
+    fi
     for i in "${!runs[@]}"; do
         # shellcheck disable=SC2086 # the arguments are words
-        (exec -a thin-bench "$prog" ${runs[i]}) > "$work/$way-$run.out$i" ||
-            fail "$way $run: thin-bench ${runs[i]} failed"
+        (exec -a "$program" "$prog" ${runs[i]}) > "$work/$way-$run.out$i" ||
+            fail "$way $run: $program ${runs[i]} failed"
         cmp -s "$work/rustc-thin-$run.out$i" "$work/$way-$run.out$i" || {
             diff "$work/rustc-thin-$run.out$i" "$work/$way-$run.out$i" | head -n 20 >&2
-            fail "$way $run: thin-bench ${runs[i]} prints differently from rustc-thin's"
+            fail "$way $run: $program ${runs[i]} prints differently from rustc-thin's"
         }
     done
-    [ -z "$text" ] || grep -qF "$text" "$work/$way-$run.out0" || fail "$way $run: the edit ($text) is not in the output"
+    [ -z "$text" ] || cat "$work/$way-$run".out* | grep -qF "$text" || fail "$way $run: the edit ($text) is not in the output"
 }
 
 ways=(rustc-thin lld lld-cache engine)
@@ -166,15 +212,16 @@ for way in "${ways[@]}"; do
     build "$way" cold
 done
 for way in "${ways[@]}"; do
-    check "$way" cold '"records": 20000'
+    check "$way" cold "$shown_cold"
 done
 crates=$(grep -c '^ *Compiling ' "$work/rustc-thin-cold.log" || true)
 
 for ((r = 1; r <= rounds; r++)); do
-    # one line: the "records" key of the printed summary, new in every round
-    sed "s/\"records\": records.len(),/\"records (edit $r)\": records.len(),/" "$work/main.rs.orig" > "$src/src/main.rs"
-    ! cmp -s "$src/src/main.rs" "$work/main.rs.orig" || fail "the edit changed nothing"
-    [ "$(diff "$work/main.rs.orig" "$src/src/main.rs" | grep -c '^[<>]')" = 2 ] || fail "the edit is not one line"
+    # one line: a string the program prints, new in every round
+    python3 -c 'import sys; t = open(sys.argv[1]).read(); open(sys.argv[2], "w").write(t.replace(sys.argv[3], sys.argv[4], 1))' \
+        "$work/edited.orig" "$src/$edited" "$edit_from" "${edit_to/N/$r}"
+    ! cmp -s "$src/$edited" "$work/edited.orig" || fail "the edit changed nothing"
+    [ "$(diff "$work/edited.orig" "$src/$edited" | grep -c '^[<>]')" = 2 ] || fail "the edit is not one line"
     # interleaved, the order rotated each round
     order=()
     for ((i = 0; i < ${#ways[@]}; i++)); do order+=("${ways[(i + r - 1) % ${#ways[@]}]}"); done
@@ -182,16 +229,16 @@ for ((r = 1; r <= rounds; r++)); do
         build "$way" "edit$r"
     done
     for way in "${ways[@]}"; do
-        check "$way" "edit$r" "\"records (edit $r)\": 20000"
+        check "$way" "edit$r" "${shown_edit/N/$r}"
     done
     # the edit reverted: rustc writes the cold build's bitcode again, so every
     # module is in the ThinLTO caches (an all-hit relink)
-    cp "$work/main.rs.orig" "$src/src/main.rs"
+    cp "$work/edited.orig" "$src/$edited"
     for way in "${order[@]}"; do
         build "$way" "hit$r"
     done
     for way in "${ways[@]}"; do
-        check "$way" "hit$r" '"records": 20000'
+        check "$way" "hit$r" "$shown_cold"
     done
 done
 
@@ -199,8 +246,8 @@ hits=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["thin"]["cach
     "$work/engine/report.json" 2> /dev/null || echo "?")
 
 echo
-echo "cargo build --release ${target[*]} of bench/thin-rust ($crates packages compiled), cargo -j $jobs, --thinlto-jobs=$jobs, opt-level 2 / LTO -O2"
-echo "cold: empty target dir and cache, one run; edit: one-line edit of main.rs; hit: the edit reverted (every module"
+echo "cargo build --release ${target[*]} of ${BENCH_PROJECT:-thin-rust} ($crates packages compiled), cargo -j $jobs, --thinlto-jobs=$jobs"
+echo "cold: empty target dir and cache, one run; edit: one-line edit of $edited; hit: the edit reverted (every module"
 echo "cached); edit and hit: $rounds rounds each, the ways interleaved, medians"
 echo "wall = the whole cargo build; link = rustc's link of the program (with the LTO, except for rustc-thin, whose LTO is"
 echo "inside rustc); peak = largest RSS of one process of the build (median); engine / way below 1: the engine is"
@@ -245,5 +292,17 @@ awk -v ways="${ways[*]}" '
       print line
     }
   }' "$results"
+# modules each edit relink compiled: the engine's (its finer key) and what
+# LLVM's rule (lld's cache key) would have compiled on the same runs
+compiled=$(python3 - "$work/engine" "$rounds" <<'PY' 2> /dev/null || echo "?"
+import json, sys
+out = []
+for r in range(1, int(sys.argv[2]) + 1):
+    c = json.load(open("%s/report-edit%d.json" % (sys.argv[1], r)))["thin"]["cache"]
+    out.append("edit%d %d (LLVM's rule %d)" % (r, c["misses"], c["llvm_rule_misses"]))
+print(", ".join(out))
+PY
+)
+echo "engine modules compiled per edit relink: $compiled"
 echo "(every way's program prints the same, with the edit, after every run; engine cache hits in the last run: $hits;"
 echo " per-run figures: $results)"

@@ -16,7 +16,7 @@
 //! run happens.
 
 use crate::config::{Config, LtoKind};
-use crate::llvm;
+use crate::llvm::{self, InputBytes};
 use crate::thin::{Cache, Lookup};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -78,17 +78,15 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The memo of `key` with the bytes of each of its objects, when the memo
 /// and every entry it names are whole.
-pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<Vec<u8>>)> {
+pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<InputBytes>)> {
     let Lookup::Hit(entry) = cache.lookup(&format!("ldmemo-{key}")) else {
         return None;
     };
     let remembered: Remembered = serde_json::from_slice(&entry).ok()?;
     let mut objects = Vec::with_capacity(remembered.objects.len());
     for (_, cache_key) in &remembered.objects {
-        match cache.lookup(cache_key) {
-            Lookup::Hit(object) => objects.push(object),
-            Lookup::Missing | Lookup::Corrupt(_) => return None,
-        }
+        // Checked and mapped, not read: the bytes only go on to files.
+        objects.push(cache.lookup_mapped(cache_key).ok()??);
     }
     Some((remembered, objects))
 }
@@ -134,14 +132,14 @@ pub(super) fn applies(config: &Config, kind: LtoKind) -> bool {
 pub(super) fn write_objects(
     dir: &Path,
     remembered: &Remembered,
-    objects: &[Vec<u8>],
+    objects: &[InputBytes],
 ) -> crate::error::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| crate::error::Error::io(dir.display(), crate::error::Phase::Write, e))?;
     let mut paths = Vec::with_capacity(objects.len());
     for ((file_name, _), bytes) in remembered.objects.iter().zip(objects) {
         let path = dir.join(file_name);
-        crate::fs::write_scratch(&path, bytes)?;
+        crate::fs::write_scratch(&path, bytes.as_slice())?;
         paths.push(path);
     }
     Ok(paths)

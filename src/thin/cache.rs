@@ -13,7 +13,7 @@
 use crate::codegen;
 use crate::config::{CacheConfig, Config};
 use crate::error::{Error, Phase, Result};
-use crate::llvm::{self, KeyParts, KeySettings};
+use crate::llvm::{self, InputBytes, KeyParts, KeySettings};
 use crate::report::MissReason;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ const TRAILER_MAGIC: &[u8; 8] = b"LTOECE02";
 const TRAILER_LEN: usize = 24;
 /// Bumped whenever what this crate does to a module changes without a change
 /// of its version (it is part of every key).
-const CACHE_FORMAT: u32 = 2;
+const CACHE_FORMAT: u32 = 3;
 const RECORDS_DIR: &str = "lto-engine-records";
 /// Beside the records: one empty file per LLVM key seen, to count what
 /// LLVM's rule (lld's cache) would have compiled.
@@ -47,6 +47,7 @@ const ENGINE_FINGERPRINT: u64 = fingerprint(&[
     include_bytes!("../codegen.rs"),
     include_bytes!("backend.rs"),
     include_bytes!("index.rs"),
+    include_bytes!("finer.rs"),
 ]);
 
 /// FNV-1a over the parts, at compile time.
@@ -387,6 +388,34 @@ impl Cache {
     /// Marks the entry of `key` as used now (its access time), as LLVM's
     /// cache does on a hit. Best effort: a read-only cache still serves
     /// hits.
+    /// [`Cache::lookup`], the object a view of the entry's memory map: for
+    /// many large entries only passed on (no copy into memory first). Safe
+    /// to keep: entries are never written in place, only replaced by rename
+    /// or removed, which leave a map its file.
+    pub(crate) fn lookup_mapped(
+        &self,
+        key: &str,
+    ) -> std::result::Result<Option<InputBytes>, String> {
+        let path = self.entry_path(key);
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot open: {e}")),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot read: {e}"))?
+            .len();
+        if len < TRAILER_LEN as u64 {
+            return Err(format!("{len} bytes, shorter than its trailer"));
+        }
+        let map = llvm::map_file_readonly(&file).map_err(|e| format!("cannot map: {e}"))?;
+        let entry = InputBytes::mapped(map);
+        let object_len = verify_entry(key, entry.as_slice())?;
+        self.touch(key);
+        Ok(Some(entry.slice(0..object_len)))
+    }
+
     pub(crate) fn touch(&self, key: &str) {
         if let Ok(file) = std::fs::File::open(self.entry_path(key)) {
             let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
@@ -539,6 +568,13 @@ fn trailer(key: &str, object: &[u8]) -> [u8; TRAILER_LEN] {
 
 /// The object of a whole, undamaged entry of `key`.
 fn check_entry(key: &str, mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let object_len = verify_entry(key, &bytes)?;
+    bytes.truncate(object_len);
+    Ok(bytes)
+}
+
+/// Checks an entry's trailer and checksum; the length of its object.
+fn verify_entry(key: &str, bytes: &[u8]) -> std::result::Result<usize, String> {
     if bytes.len() < TRAILER_LEN {
         return Err(format!("{} bytes, shorter than its trailer", bytes.len()));
     }
@@ -560,8 +596,7 @@ fn check_entry(key: &str, mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, St
     if entry_checksum(key, &bytes[..object_len]) != checksum {
         return Err("checksum mismatch".to_string());
     }
-    bytes.truncate(object_len);
-    Ok(bytes)
+    Ok(object_len)
 }
 
 /// Creates `dir` (and its parents) when missing, without write permission
