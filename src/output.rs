@@ -94,7 +94,14 @@ pub struct WriteTo {
     object: Option<PathBuf>,
     imports_files: bool,
     scratch: bool,
+    /// The linker that joins fat LTO's partitions into the one object
+    /// asked for (`-r`).
+    joiner: PathBuf,
 }
+
+/// The default [`WriteTo::joined_by`]: the ld.lld of the LLVM the engine is
+/// built with.
+const DEFAULT_JOINER: &str = "ld.lld-22";
 
 impl WriteTo {
     /// Every object into `dir` (created when missing) under its
@@ -106,6 +113,7 @@ impl WriteTo {
             object: None,
             imports_files: false,
             scratch: false,
+            joiner: PathBuf::from(DEFAULT_JOINER),
         }
     }
 
@@ -122,11 +130,12 @@ impl WriteTo {
 
     /// The run's LTO object at `path` (fat LTO's `-o`), the other files
     /// beside it. Fat LTO with several code generation partitions
-    /// ([`Config::fat_partitions`](crate::Config::fat_partitions)) writes
-    /// the first at `path` and the others as `out.1.o`, `out.2.o`, ...
-    /// beside it (`link.rsp` lists them all). A thin run with more than one
-    /// LTO object or with distributed jobs is refused with [`Error::Usage`]
-    /// rather than writing part of it.
+    /// ([`Config::fat_partitions`](crate::Config::fat_partitions)) still
+    /// writes one object there: the partitions joined by a relocatable link
+    /// (`ld.lld-22 -r`, see [`WriteTo::joined_by`]), so that `path` is the
+    /// whole result, as `clang -c` would give it. A thin run with more than
+    /// one LTO object or with distributed jobs is refused with
+    /// [`Error::Usage`] rather than writing part of it.
     pub fn object(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         let dir = path
@@ -139,6 +148,7 @@ impl WriteTo {
             object: Some(path),
             imports_files: false,
             scratch: false,
+            joiner: PathBuf::from(DEFAULT_JOINER),
         }
     }
 
@@ -146,6 +156,14 @@ impl WriteTo {
     /// it imports from, as lld's `--thinlto-emit-imports-files`.
     pub fn with_imports_files(mut self) -> Self {
         self.imports_files = true;
+        self
+    }
+
+    /// The linker that joins several fat LTO partitions into the one object
+    /// of [`WriteTo::object`] (`LINKER -r -o OBJECT PARTS...`; default
+    /// `ld.lld-22`, found on `PATH`).
+    pub fn joined_by(mut self, linker: impl Into<PathBuf>) -> Self {
+        self.joiner = linker.into();
         self
     }
 }
@@ -230,16 +248,22 @@ impl Output {
         let mut imports_files = Vec::new();
         let mut unchanged = 0;
         let mut object_paths = Vec::with_capacity(self.objects.len());
-        let mut partition = 0;
+        // Several fat partitions for one object: joined, written once.
+        let joined = match &to.object {
+            Some(path) if lto_objects > 1 => Some(self.join_partitions(to, path)?),
+            _ => None,
+        };
+        let mut lto_written = false;
         for object in &self.objects {
-            let path = match &to.object {
+            let (path, bytes) = match &to.object {
+                Some(_) if object.lto != ModuleLto::No && lto_written => continue,
                 Some(path) if object.lto != ModuleLto::No => {
-                    partition += 1;
-                    partition_path(path, partition - 1)
+                    lto_written = true;
+                    (path.clone(), joined.as_deref().unwrap_or(&object.bytes))
                 }
-                _ => to.dir.join(&object.file_name),
+                _ => (to.dir.join(&object.file_name), object.bytes.as_slice()),
             };
-            if !put(to.scratch, &path, &object.bytes)? {
+            if !put(to.scratch, &path, bytes)? {
                 unchanged += 1;
             }
             if to.imports_files && object.lto != ModuleLto::No {
@@ -264,7 +288,10 @@ impl Output {
             .objects
             .iter()
             .position(|o| o.lto == ModuleLto::No)
-            .unwrap_or(self.objects.len());
+            .unwrap_or(self.objects.len())
+            .min(object_paths.len());
+        // Joined partitions are one path.
+        let first_alone = if joined.is_some() { 1 } else { first_alone };
         let linked: Vec<PathBuf> = object_paths[..first_alone]
             .iter()
             .cloned()
@@ -283,18 +310,79 @@ impl Output {
     }
 }
 
-/// Where fat LTO's partition `index` goes when the output is `path`:
-/// `path` itself for the first, `out.1.o`, `out.2.o`, ... for the others.
-fn partition_path(path: &Path, index: usize) -> PathBuf {
-    if index == 0 {
-        return path.to_path_buf();
+impl Output {
+    /// Fat LTO's partitions joined into one relocatable object for `path`
+    /// (`joiner -r`), in a private directory beside it that goes afterwards.
+    /// Only ELF objects can be joined: other emit kinds need a directory.
+    fn join_partitions(&self, to: &WriteTo, path: &Path) -> Result<Vec<u8>> {
+        let parts: Vec<&OutputObject> = self
+            .objects
+            .iter()
+            .filter(|o| o.lto != ModuleLto::No)
+            .collect();
+        if parts.iter().any(|o| !o.bytes.starts_with(b"\x7fELF")) {
+            return Err(Error::Usage(format!(
+                "{}: {} partitions that are not ELF objects cannot be joined into one file; \
+                 write them to a directory",
+                path.display(),
+                parts.len()
+            )));
+        }
+        let io = |e: std::io::Error| Error::io(path.display(), Phase::Write, e);
+        let work = tempfile_dir(&to.dir).map_err(io)?;
+        let result = (|| {
+            let mut inputs = Vec::with_capacity(parts.len());
+            for (i, part) in parts.iter().enumerate() {
+                let file = work.join(format!("part{i}.o"));
+                crate::fs::write_scratch(&file, &part.bytes)?;
+                inputs.push(file);
+            }
+            let joined = work.join("joined.o");
+            let output = std::process::Command::new(&to.joiner)
+                .arg("-r")
+                .arg("-o")
+                .arg(&joined)
+                .args(&inputs)
+                .output()
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "{}: joining {} partitions needs {} (-r): {e}; write them to a directory \
+                         instead",
+                        path.display(),
+                        parts.len(),
+                        to.joiner.display()
+                    ))
+                })?;
+            if !output.status.success() {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                return Err(Error::Usage(format!(
+                    "{}: {} -r could not join the partitions: {}",
+                    path.display(),
+                    to.joiner.display(),
+                    stderr.lines().next().unwrap_or("no message")
+                )));
+            }
+            std::fs::read(&joined).map_err(io)
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        result
     }
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}.{index}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{index}"),
-    };
-    path.with_file_name(name)
+}
+
+/// A new private directory in `dir` for the join's files.
+fn tempfile_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    for attempt in 0..100u32 {
+        let path = dir.join(format!(".lto-engine-join-{}-{attempt}", std::process::id()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free name for the join's directory",
+    ))
 }
 
 /// Writes `dir/link.rsp`: `items` in order, `lto_objects` where the LTO

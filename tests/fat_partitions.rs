@@ -9,8 +9,9 @@ use common::*;
 use lto_engine::{Config, FatPartitions, LtoKind, Session};
 use std::path::{Path, PathBuf};
 
-/// Runs `lto-engine fat` into `dir/<name>/lto.o`; returns the objects
-/// link.rsp lists (the partitions, then the native inputs) and the report.
+/// Runs `lto-engine fat` into the directory `dir/<name>/` (one file per
+/// partition); returns the objects link.rsp lists (the partitions, then the
+/// native inputs) and the report.
 fn fat(
     dir: &Path,
     name: &str,
@@ -25,7 +26,7 @@ fn fat(
             .arg("fat")
             .args(inputs)
             .arg("-o")
-            .arg(out_dir.join("lto.o"))
+            .arg(format!("{}/", out_dir.display()))
             .args(["--export", "main", "-O2", "--report"])
             .arg(&report)
             .args(flags),
@@ -444,5 +445,148 @@ fn preserved_inline_functions_used_across_partitions_stay_defined() {
         );
         let prog = link_objects(root, &listed, name, true);
         assert_eq!(run_program(&prog), expected, "{name}");
+    }
+}
+
+/// `-o OUT.o` is the whole result at any partition count: the partitions
+/// joined into that one object (a relocatable link), nothing else beside
+/// it, and it links alone (with the native inputs), as `clang -c` output
+/// would.
+#[test]
+fn one_output_object_holds_every_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = |name: &str| data(&format!("partitions/{name}"));
+    std::fs::create_dir_all(root.join("native")).unwrap();
+    let native: Vec<PathBuf> = ["stats.c", "native.c", "main.c"]
+        .iter()
+        .map(|s| compile_c(&root.join("native"), &src(s), &["-O2"]))
+        .collect();
+    let expected = run_program(&link_objects(root, &native, "native", false));
+    std::fs::create_dir_all(root.join("bc")).unwrap();
+    let bitcode: Vec<PathBuf> = ["stats.c", "main.c"]
+        .iter()
+        .map(|s| compile_c(&root.join("bc"), &src(s), &["-O2", "-flto"]))
+        .collect();
+    let inputs: Vec<PathBuf> = bitcode.iter().cloned().chain([native[1].clone()]).collect();
+    for count in [1usize, 2, 4] {
+        let out_dir = root.join(format!("one{count}"));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let object = out_dir.join("prog.o");
+        let report = root.join(format!("one{count}.json"));
+        run_ok(
+            engine()
+                .arg("fat")
+                .args(&inputs)
+                .arg("-o")
+                .arg(&object)
+                .args(["--export", "main", "-O2", "--lto-partitions"])
+                .arg(count.to_string())
+                .arg("--report")
+                .arg(&report),
+        );
+        assert_eq!(partition_count(&read_json(&report)), count);
+        let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["link.rsp", "prog.o"], "{count} partitions");
+        // link.rsp names the object once, then the native input.
+        let listed: Vec<PathBuf> = std::fs::read_to_string(out_dir.join("link.rsp"))
+            .unwrap()
+            .lines()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(
+            listed,
+            [object.clone(), native[1].clone()],
+            "{count} partitions"
+        );
+        // The object alone (and the native input) makes the program.
+        let prog = link_objects(
+            root,
+            &[object.clone(), native[1].clone()],
+            &format!("one{count}"),
+            false,
+        );
+        assert_eq!(run_program(&prog), expected, "{count} partitions");
+        // The control: with several partitions, what crosses them is in
+        // the object under its promoted, hidden name (resolved inside it).
+        let promoted: Vec<Sym> = symbols(&object)
+            .into_iter()
+            .filter(|s| s.defined && s.name.contains(".llvm."))
+            .collect();
+        assert_eq!(
+            promoted.is_empty(),
+            count == 1,
+            "{count} partitions: {promoted:?}"
+        );
+        assert!(
+            promoted.iter().all(|s| s.hidden || !s.global),
+            "{promoted:?}"
+        );
+    }
+}
+
+/// Partitions that cannot be joined (assembly), or a joining linker that is
+/// missing, are a one-line error naming the output, and nothing is left
+/// there; the same runs into a directory work.
+#[test]
+fn partitions_that_cannot_be_joined_are_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs: Vec<PathBuf> = ["main.c", "checksum.c", "scale.c"]
+        .iter()
+        .map(|s| compile_c(root, &data(&format!("c/{s}")), &["-O2", "-flto"]))
+        .collect();
+    let run = |output: &Path, flags: &[&str], real_ld: Option<&str>| {
+        let mut command = engine();
+        command
+            .arg("fat")
+            .args(&inputs)
+            .arg("-o")
+            .arg(output)
+            .args(["--export", "main", "-O2", "--lto-partitions", "2"])
+            .args(flags);
+        if let Some(ld) = real_ld {
+            command.env("LTO_ENGINE_REAL_LD", ld);
+        }
+        command
+    };
+    let asm = root.join("prog.s");
+    let message = cli_error(
+        &mut run(&asm, &["--emit", "asm"], None),
+        &asm.display().to_string(),
+    );
+    assert!(
+        message.contains("cannot be joined into one file"),
+        "{message}"
+    );
+    assert!(!asm.exists());
+    let object = root.join("prog.o");
+    let message = cli_error(
+        &mut run(&object, &[], Some("/nonexistent/ld.lld")),
+        &object.display().to_string(),
+    );
+    assert!(message.contains("/nonexistent/ld.lld"), "{message}");
+    assert!(!object.exists());
+    // The controls: into a directory, both work (two files each).
+    for (name, flags) in [("asm", &["--emit", "asm"][..]), ("obj", &[][..])] {
+        let out = root.join(name);
+        run_ok(&mut run(
+            Path::new(&format!("{}/", out.display())),
+            flags,
+            Some("/nonexistent/ld.lld"),
+        ));
+        let written = std::fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".s") || name.ends_with(".o")
+            })
+            .count();
+        assert_eq!(written, 2, "{name}");
     }
 }

@@ -158,8 +158,9 @@ struct CommonArgs {
 struct FatArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// The output object: with several partitions, the first; the others
-    /// are OUT.1.o, OUT.2.o, ... beside it, all listed in link.rsp.
+    /// The output object, link.rsp beside it. With several partitions they
+    /// are joined into it by a relocatable link (ld.lld-22 -r, or
+    /// $LTO_ENGINE_REAL_LD); `-o DIR/` writes one file per partition.
     #[arg(short = 'o', value_name = "OUT.o")]
     output: PathBuf,
     /// What to emit: obj, asm, bc.
@@ -576,18 +577,27 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
     )?;
     let output = session.run()?;
     print_diagnostics(&output.diagnostics);
-    let files = output.write(&WriteTo::object(&args.output))?;
+    // `-o DIR/` (or an existing directory): one file per partition.
+    // Otherwise the one object asked for, the partitions joined by the real
+    // linker (`-r`), so that it is the whole result.
+    let to_dir = args.output.as_os_str().to_string_lossy().ends_with('/') || args.output.is_dir();
+    let to = if to_dir {
+        WriteTo::dir(&args.output)
+    } else {
+        let joiner = std::env::var_os("LTO_ENGINE_REAL_LD").map(PathBuf::from);
+        match joiner {
+            Some(linker) => WriteTo::object(&args.output).joined_by(linker),
+            None => WriteTo::object(&args.output),
+        }
+    };
+    let files = output.write(&to)?;
     write_report(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
-    let others = match files.objects.len() {
-        0 | 1 => String::new(),
-        n => format!(" (and {} more partitions beside it)", n - 1),
+    let wrote = match (to_dir, files.objects.len()) {
+        (true, n) => format!("{n} objects into {}", args.output.display()),
+        (false, _) => args.output.display().to_string(),
     };
-    eprintln!(
-        "  wrote {}{others} and {}",
-        args.output.display(),
-        files.link_rsp.display()
-    );
+    eprintln!("  wrote {wrote} and {}", files.link_rsp.display());
     Ok(())
 }
 
