@@ -274,41 +274,51 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   for (const auto &[from, guid, kind] : imports)
     bySource[from].push_back({guid, static_cast<uint8_t>(kind)});
   std::string importPart;
+  // The same with every source by its content hash: the key of this module
+  // had no digest been given, looked up when the finer key is missing (an
+  // entry stored before the source's first probe).
+  std::string hashOnlyPart;
   std::set<GlobalValue::GUID> usedTypeIds;
   std::vector<std::pair<uint32_t, std::string>> sourceDigests;
   for (auto &[from, values] : bySource) {
     auto ordinal = thin->ordinals.find(from);
     llvm::sort(values);
     std::string source;
+    std::string byHash = 'h' + moduleHashHex(thin->contentHash(from));
     auto given = ordinal == thin->ordinals.end() ? givenDigests.end()
                                                  : givenDigests.find(ordinal->second);
     if (given != givenDigests.end()) {
       source += 'd';
       source += given->second;
     } else {
-      source += 'h';
-      source += moduleHashHex(thin->contentHash(from));
+      source += byHash;
     }
-    ltoe::put<uint64_t>(source, values.size());
+    std::string body;
+    ltoe::put<uint64_t>(body, values.size());
     for (const auto &[guid, kind] : values) {
-      ltoe::put<uint64_t>(source, guid);
-      ltoe::put<uint8_t>(source, kind);
+      ltoe::put<uint64_t>(body, guid);
+      ltoe::put<uint8_t>(body, kind);
       // The index state of the imported value and of what it uses, as
       // computeLTOCacheKey adds it for imports (an alias with its aliasee).
       if (const GlobalValueSummary *summary = index.findSummaryInModule(guid, from)) {
-        putSummaryState(source, index, summary);
-        putUsedState(source, index, summary, usedTypeIds);
+        putSummaryState(body, index, summary);
+        putUsedState(body, index, summary, usedTypeIds);
         if (const auto *alias = dyn_cast<AliasSummary>(summary))
           if (alias->hasAliasee())
-            putUsedState(source, index, alias->getBaseObject(), usedTypeIds);
+            putUsedState(body, index, alias->getBaseObject(), usedTypeIds);
       }
     }
+    source += body;
     ltoe::putString(importPart, source);
+    ltoe::putString(hashOnlyPart, byHash + body);
     if (ordinal != thin->ordinals.end())
       sourceDigests.push_back({ordinal->second, digestHex(source)});
   }
+  std::string typeIdPart;
   for (GlobalValue::GUID id : usedTypeIds)
-    putTypeIdState(importPart, index, id);
+    putTypeIdState(typeIdPart, index, id);
+  importPart += typeIdPart;
+  hashOnlyPart += typeIdPart;
 
   // The module's own content: computeLTOCacheKey took the index's hash,
   // which names the module when promotion names are stable.
@@ -320,8 +330,10 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   extraId += toHex(SHA1::hash(arrayRefFromStringRef(flags)));
   extraId.push_back('\0');
   putIndexFlags(extraId, index);
-  extraId += toHex(SHA1::hash(arrayRefFromStringRef(importPart)));
-  std::string key = recomputeLTOCacheKey(base, extraId);
+  std::string key =
+      recomputeLTOCacheKey(base, extraId + toHex(SHA1::hash(arrayRefFromStringRef(importPart))));
+  std::string hashOnlyKey = recomputeLTOCacheKey(
+      base, extraId + toHex(SHA1::hash(arrayRefFromStringRef(hashOnlyPart))));
   // LLVM's rule by content, whatever the index's hashes name.
   std::string llvmRuleExtra(extra, extraLen);
   llvmRuleExtra += content;
@@ -352,6 +364,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
 
   auto buffer = std::make_unique<LtoeBuffer>();
   ltoe::putString(buffer->data, key);
+  ltoe::putString(buffer->data, hashOnlyKey);
   ltoe::putString(buffer->data, llvmRuleKey);
   ltoe::putString(buffer->data, moduleHashHex(thin->contentHash(path)));
   ltoe::putString(buffer->data, digestHex(resolution));

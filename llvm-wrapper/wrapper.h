@@ -349,7 +349,8 @@ void ltoe_thin_index_content_hash(const LtoeThinIndex *thin, const char *module_
  * every imported value, and per source either its entry of
  * `digest_sources`/`digests` (32 bytes each, from
  * ltoe_thin_index_import_digest) or, for a source not given there, its whole
- * module hash. Writes {u32 len, fine key hex}{u32 len, LLVM's key hex}
+ * module hash. Writes {u32 len, fine key hex}{u32 len, the same key with
+ * every source by its module hash}{u32 len, LLVM's key hex}
  * {u32 len, module hash hex}{u32 len, resolution digest}, then per source
  * module imported from {u32 ordinal, u32 len, digest of what stands for it
  * and the values imported}. */

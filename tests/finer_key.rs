@@ -153,13 +153,21 @@ fn control(project: &mut Project, round: usize) {
     assert_eq!(cache["llvm_rule_misses"], 2);
 }
 
+/// A cold link, then lib.o's first change: the engine probes a source from
+/// its first change on (a cold link probes nothing, to stay as cheap as
+/// LLVM's), so this one recompiles main.o as LLVM's rule does; from then
+/// on the finer key applies (the control, round 1).
 fn fresh() -> Project {
     let mut project = Project::new(false);
     let (out, report) = project.engine_run(&[]);
     assert_eq!(status_of(&report, "main.o"), "miss: new module");
     let ours = run_program(&link(&out, &out.join("link.rsp"), &[]));
     assert_eq!(ours, project.lld_output());
-    control(&mut project, 0);
+    project.edit("lib", "v * 13", "v * 14");
+    let (main, report) = project.relink();
+    assert_eq!(main, IMPORTS_CHANGED, "{report:#}");
+    assert_eq!(report["thin"]["cache"]["hits_by_finer_key"], 0);
+    control(&mut project, 1);
     project
 }
 
@@ -170,7 +178,7 @@ fn the_imported_functions_body_misses() {
     let mut project = fresh();
     project.edit("lib", "table[v & 3] * v", "table[v & 3] * v * 2");
     assert_eq!(project.relink().0, IMPORTS_CHANGED);
-    control(&mut project, 1);
+    control(&mut project, 2);
 }
 
 #[test]
@@ -182,7 +190,7 @@ fn a_callees_attributes_miss() {
         "int __attribute__((noinline, cold)) slow",
     );
     assert_eq!(project.relink().0, IMPORTS_CHANGED);
-    control(&mut project, 1);
+    control(&mut project, 2);
 }
 
 #[test]
@@ -191,7 +199,7 @@ fn an_initializer_the_imported_function_reads_misses() {
     project.edit("lib", "{3, 5, 7, 11}", "{3, 5, 7, 13}");
     let (main, _) = project.relink();
     assert_eq!(main, IMPORTS_CHANGED);
-    control(&mut project, 1);
+    control(&mut project, 2);
 }
 
 #[test]
@@ -204,7 +212,7 @@ fn a_linkage_or_visibility_change_misses() {
         "int __attribute__((noinline, visibility(\"hidden\"))) slow",
     );
     assert_eq!(project.relink().0, IMPORTS_CHANGED);
-    control(&mut project, 1);
+    control(&mut project, 2);
     // slow() weak: another module's copy could prevail.
     project.edit(
         "lib",
@@ -212,7 +220,7 @@ fn a_linkage_or_visibility_change_misses() {
         "int __attribute__((noinline, weak)) slow",
     );
     assert_eq!(project.relink().0, IMPORTS_CHANGED);
-    control(&mut project, 2);
+    control(&mut project, 3);
 }
 
 #[test]
@@ -252,10 +260,8 @@ fn a_settings_change_misses_and_the_old_settings_still_hit() {
 
 #[test]
 fn an_archive_member_is_probed_from_its_first_change_on() {
-    // Archive members are probed only once they change (a first run
-    // probes the build's own objects, not its dependencies): the first
-    // edit recompiles main.o as LLVM's rule does; from then on the finer
-    // key applies.
+    // As an object: the first edit recompiles main.o as LLVM's rule does;
+    // from then on the finer key applies.
     let mut project = Project::new(true);
     project.engine_run(&[]);
     project.edit("lib", "v * 13", "v * 14");
@@ -275,7 +281,7 @@ fn an_archive_member_is_probed_from_its_first_change_on() {
 #[test]
 fn the_summary_counts_hits_by_the_finer_key() {
     let project = fresh();
-    project.edit("lib", "v * 14", "v * 15");
+    project.edit("lib", "v * 15", "v * 16");
     let output = run_ok(
         engine()
             .current_dir(project.dir.path())
@@ -298,4 +304,23 @@ fn the_summary_counts_hits_by_the_finer_key() {
         "{stderr}"
     );
     assert!(stderr.contains("module changed: lib.o"), "{stderr}");
+}
+
+/// A revert to the state of the cold link hits every module: their entries
+/// were stored before lib.o was first probed, under the key that takes
+/// each source by its module hash, which the engine looks up when the finer
+/// key is missing.
+#[test]
+fn a_revert_to_the_cold_state_hits_the_cold_entries() {
+    let mut project = Project::new(false);
+    project.engine_run(&[]);
+    // What main.o imports changes, so the edit's finer key (which now
+    // stands for the new import) differs from the revert's.
+    project.edit("lib", "table[v & 3] * v", "table[v & 3] * v * 2");
+    assert_eq!(project.relink().0, IMPORTS_CHANGED);
+    project.edit("lib", "table[v & 3] * v * 2", "table[v & 3] * v");
+    let (main, report) = project.relink();
+    assert_eq!(main, "hit");
+    assert_eq!(status_of(&report, "lib.o"), "hit");
+    assert_eq!(report["thin"]["cache"]["misses"], 0);
 }

@@ -44,6 +44,10 @@ pub struct KeyParts {
     /// The key (40 hex digits, SHA-1 like LLVM's): the finer key, where each
     /// import source given a digest stands by what its import brings.
     pub key: String,
+    /// The same key with every import source by its module hash (`key`
+    /// itself when no digest was given): what an entry stored before a
+    /// source's first probe is under.
+    pub hash_only_key: String,
     /// LLVM's rule (lld's key): every import source by its whole module
     /// hash. Only compared with an earlier run's, to count what that rule
     /// would have recompiled.
@@ -113,6 +117,7 @@ impl ThinIndex {
         let bytes = ShimBytes::from_raw(out);
         let mut reader = Records(bytes.as_bytes());
         let key = reader.string()?;
+        let hash_only_key = reader.string()?;
         let llvm_rule_key = reader.string()?;
         let module_hash = reader.string()?;
         let resolution = reader.string()?;
@@ -123,6 +128,7 @@ impl ThinIndex {
         }
         Ok(KeyParts {
             key,
+            hash_only_key,
             llvm_rule_key,
             module_hash,
             resolution,

@@ -72,6 +72,9 @@ const fn fingerprint(parts: &[&[u8]]) -> u64 {
 pub struct ModuleKey {
     /// The cache key (hex).
     pub key: String,
+    /// The key with every import source by its module hash: an entry
+    /// stored before a source was first probed is under it.
+    pub hash_only_key: String,
     /// Digest of the code generation settings.
     pub settings: String,
     /// The module's own hash.
@@ -113,6 +116,7 @@ impl ModuleKey {
             .collect();
         ModuleKey {
             key: parts.key,
+            hash_only_key: parts.hash_only_key,
             settings: settings.to_string(),
             module_hash: parts.module_hash,
             resolution: parts.resolution,
@@ -163,6 +167,8 @@ impl ModuleKey {
             .unwrap_or_default();
         Some(ModuleKey {
             key: text("key")?,
+            // Only looked up in the run that computed it.
+            hash_only_key: String::new(),
             settings: text("settings")?,
             module_hash: text("module_hash")?,
             resolution: text("resolution")?,
@@ -690,6 +696,7 @@ mod tests {
     fn miss_reasons_name_what_changed() {
         let base = ModuleKey {
             key: "k1".into(),
+            hash_only_key: String::new(),
             settings: "s".into(),
             module_hash: "h".into(),
             resolution: "r".into(),

@@ -233,14 +233,14 @@ fn look_up(
     prefetched: &mut Prefetched,
 ) -> CacheLookup {
     let mut lookup = CacheLookup::empty(Vec::new());
-    for (i, (key, previous)) in keys.into_iter().enumerate() {
+    for (i, (mut key, previous)) in keys.into_iter().enumerate() {
         lookup.cached.push(None);
         lookup.early.push(false);
         let status = look_up_one(
             cache,
             data,
             i,
-            &key,
+            &mut key,
             previous.as_ref(),
             config,
             prefetched,
@@ -272,7 +272,7 @@ fn look_up_one(
     cache: &Cache,
     data: &ThinData,
     i: usize,
-    key: &ModuleKey,
+    key: &mut ModuleKey,
     previous: Option<&ModuleKey>,
     config: &Config,
     prefetched: &mut Prefetched,
@@ -290,7 +290,21 @@ fn look_up_one(
         lookup.early[i] = true;
         return CacheStatus::Hit;
     }
-    match cache.lookup(&key.key) {
+    let mut found = cache.lookup(&key.key);
+    if matches!(found, Lookup::Missing)
+        && !key.hash_only_key.is_empty()
+        && key.hash_only_key != key.key
+    {
+        // Stored before a source's first probe: under the key that takes
+        // every source by its module hash (LLVM's rule, so always sound).
+        if let hit @ Lookup::Hit(_) = cache.lookup(&key.hash_only_key) {
+            found = hit;
+            // The object's key is the one its entry is under (a memo of the
+            // run names its objects by it).
+            key.key = key.hash_only_key.clone();
+        }
+    }
+    match found {
         Lookup::Hit(bytes) => {
             lookup.cached[i] = Some((bytes, start.elapsed()));
             CacheStatus::Hit
