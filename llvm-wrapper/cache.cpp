@@ -227,9 +227,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   StringRef path = thin->modulePath(moduleId);
   auto defined = thin->definedPerModule.find(path);
   if (path.empty() || defined == thin->definedPerModule.end() || !thin->importsComputed)
-    return ltoe::fail(std::string("module identifier '") + moduleId +
-                          "' is not in the ThinLTO index",
-                      err);
+    return ltoe::unknownModule(moduleId, err);
   const ModuleSummaryIndex &index = thin->index;
   const FunctionImporter::ImportMapTy &imports = thin->importLists.lookup(path);
   static const FunctionImporter::ExportSetTy noExports;
@@ -381,9 +379,7 @@ extern "C" int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const cha
   StringRef path = thin->modulePath(moduleId);
   auto defined = thin->definedPerModule.find(path);
   if (path.empty() || defined == thin->definedPerModule.end() || !thin->importsComputed)
-    return ltoe::fail(std::string("module identifier '") + moduleId +
-                          "' is not in the ThinLTO index",
-                      err);
+    return ltoe::unknownModule(moduleId, err);
   const ModuleSummaryIndex &index = thin->index;
   std::string state;
   putIndexFlags(state, index);
@@ -411,16 +407,11 @@ extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const ch
                                              const uint64_t *guids, const uint8_t *definitions,
                                              size_t count, uint8_t out[32], char **err) {
   StringRef path = thin->modulePath(moduleId);
-  auto source = thin->modules.find(moduleId);
-  if (path.empty() || source == thin->modules.end())
-    return ltoe::fail(std::string("module identifier '") + moduleId +
-                          "' is not in the ThinLTO index",
-                      err);
+  if (path.empty())
+    return ltoe::unknownModule(moduleId, err);
   LLVMContext context;
   context.setDiagnosticHandler(std::make_unique<ltoe::SilentHandler>());
-  BitcodeModule bitcode = source->second;
-  auto first = bitcode.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
-                                     /*IsImporting=*/true);
+  auto first = ltoe::lazySource(thin, path, context);
   if (!first)
     return ltoe::fail(first.takeError(), err);
   // An empty destination with the source's layout and triple: the imported
@@ -432,15 +423,10 @@ extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const ch
   auto loader = [&](StringRef id) -> Expected<std::unique_ptr<Module>> {
     if (id != path)
       return createStringError("import source '" + id.str() + "' is not the probed module");
-    std::unique_ptr<Module> module = std::move(pending);
-    if (!module) {
-      auto lazy = bitcode.getLazyModule(context, true, true);
-      if (!lazy)
-        return lazy.takeError();
-      module = std::move(*lazy);
-    }
-    module->setModuleIdentifier(id);
-    return module;
+    // The first load gave the destination its layout; it is used first.
+    if (pending)
+      return std::move(pending);
+    return ltoe::lazySource(thin, id, context);
   };
   FunctionImporter::ImportIDTable ids;
   FunctionImporter::ImportMapTy imports(ids);

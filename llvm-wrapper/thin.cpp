@@ -464,18 +464,7 @@ extern "C" int ltoe_thin_backend_import(const LtoeThinIndex *thin, LLVMModuleRef
   LLVMContext &context = module.getContext();
   // Source modules are loaded lazily, in this module's context, from the
   // buffers the index was built from.
-  auto loader = [&](StringRef id) -> Expected<std::unique_ptr<Module>> {
-    auto it = thin->modules.find(id.str());
-    if (it == thin->modules.end())
-      return createStringError("import source '" + id.str() + "' is not in the ThinLTO index");
-    BitcodeModule source = it->second;
-    auto lazy = source.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
-                                     /*IsImporting=*/true);
-    if (!lazy)
-      return lazy.takeError();
-    (*lazy)->setModuleIdentifier(id);
-    return lazy;
-  };
+  auto loader = [&](StringRef id) { return ltoe::lazySource(thin, id, context); };
   const auto &imports = thin->importLists.lookup(thin->modulePath(module.getModuleIdentifier()));
   FunctionImporter importer(thin->index, loader, clearDSOLocalOnDeclarations(module, tm));
   Expected<bool> changed = importer.importFunctions(module, imports);

@@ -7,6 +7,8 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/GlobalValue.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/IR/ModuleSummaryIndex.h"
 #include "llvm/Support/SHA1.h"
 #include "llvm/Transforms/IPO/FunctionImport.h"
@@ -66,6 +68,30 @@ struct LtoeThinIndex {
 };
 
 namespace ltoe {
+// An import source loaded lazily into `context`, as the importer wants it
+// (metadata loaded on demand), from the buffer the index was built from,
+// under its identifier: the backend's import and the finer key's probe
+// load sources alike.
+inline llvm::Expected<std::unique_ptr<llvm::Module>>
+lazySource(const LtoeThinIndex *thin, llvm::StringRef id, llvm::LLVMContext &context) {
+  auto it = thin->modules.find(id.str());
+  if (it == thin->modules.end())
+    return llvm::createStringError("import source '" + id.str() + "' is not in the ThinLTO index");
+  llvm::BitcodeModule source = it->second;
+  auto lazy = source.getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                   /*IsImporting=*/true);
+  if (!lazy)
+    return lazy.takeError();
+  (*lazy)->setModuleIdentifier(id);
+  return lazy;
+}
+
+// The error of a call naming a module the index does not hold.
+inline int unknownModule(const char *moduleId, char **err) {
+  return fail(std::string("module identifier '") + moduleId + "' is not in the ThinLTO index",
+              err);
+}
+
 // Writers that skip the module hash leave it zero. LLVM then names every
 // promoted local `<name>.llvm.0` whatever its module, and cannot cache the
 // module; the SHA-1 of the module's bytes serves both purposes. The thin

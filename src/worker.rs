@@ -664,7 +664,7 @@ fn backend_call(
         out: out.clone(),
         content_hashes: content_hashes
             .iter()
-            .map(|(path, hash)| (path.clone(), hash_hex(hash)))
+            .map(|(path, hash)| (path.clone(), thin::hex(hash)))
             .collect(),
     };
     let Answer::Compiled(compiled) = pool.call(&request, &job)? else {
@@ -709,30 +709,6 @@ pub(crate) fn backend(
     content_hashes: &BTreeMap<String, [u8; 20]>,
 ) -> Result<BackendOutput> {
     backend_call(pool, name, stem, module_path, index, content_hashes).map(|(output, _)| output)
-}
-
-fn hash_hex(hash: &[u8; 20]) -> String {
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// A content hash the host sent; a malformed one fails the request.
-fn hash_from_hex(text: &str) -> Result<[u8; 20]> {
-    let bad = || {
-        Error::Config(format!(
-            "malformed content hash {text:?} in a backend request"
-        ))
-    };
-    if text.len() != 40 {
-        return Err(bad());
-    }
-    let mut hash = [0u8; 20];
-    for (i, byte) in hash.iter_mut().enumerate() {
-        *byte = text
-            .get(2 * i..2 * i + 2)
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-            .ok_or_else(bad)?;
-    }
-    Ok(hash)
 }
 
 /// [`crate::distributed::backend_from_index`] in a worker: the module is
@@ -877,7 +853,14 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
         } => {
             let content_hashes = content_hashes
                 .iter()
-                .map(|(path, hex)| Ok((path.clone(), hash_from_hex(hex)?)))
+                .map(|(path, text)| {
+                    let hash = thin::from_hex::<20>(text).ok_or_else(|| {
+                        Error::Config(format!(
+                            "malformed content hash {text:?} in a backend request"
+                        ))
+                    })?;
+                    Ok((path.clone(), hash))
+                })
                 .collect::<Result<BTreeMap<_, _>>>()?;
             let output = thin::backend_for(
                 config,

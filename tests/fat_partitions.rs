@@ -66,12 +66,12 @@ fn link_objects(dir: &Path, objects: &[PathBuf], name: &str, cxx: bool) -> PathB
     prog
 }
 
-#[test]
-fn statics_and_internalized_functions_never_clash_across_partitions() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+/// The tests/data/partitions program: what its build without LTO prints
+/// (the reference), and the LTO inputs: stats.c and main.c as bitcode, then
+/// native.c's object, which defines global `counter` and `bump`, the names
+/// of stats.c's statics.
+fn partitions_program(root: &Path) -> (String, Vec<PathBuf>) {
     let src = |name: &str| data(&format!("partitions/{name}"));
-    // The program built without LTO is the reference.
     std::fs::create_dir_all(root.join("native")).unwrap();
     let native: Vec<PathBuf> = ["stats.c", "native.c", "main.c"]
         .iter()
@@ -79,15 +79,19 @@ fn statics_and_internalized_functions_never_clash_across_partitions() {
         .collect();
     let expected = run_program(&link_objects(root, &native, "native", false));
     assert!(expected.starts_with("sum="), "{expected}");
-
     std::fs::create_dir_all(root.join("bc")).unwrap();
-    let bitcode: Vec<PathBuf> = ["stats.c", "main.c"]
+    let bitcode = ["stats.c", "main.c"]
         .iter()
-        .map(|s| compile_c(&root.join("bc"), &src(s), &["-O2", "-flto"]))
-        .collect();
-    // native.c defines global `counter` and `bump`, the names of stats.c's
-    // statics.
-    let inputs: Vec<PathBuf> = bitcode.iter().cloned().chain([native[1].clone()]).collect();
+        .map(|s| compile_c(&root.join("bc"), &src(s), &["-O2", "-flto"]));
+    let inputs = bitcode.chain([native[1].clone()]).collect();
+    (expected, inputs)
+}
+
+#[test]
+fn statics_and_internalized_functions_never_clash_across_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (expected, inputs) = partitions_program(root);
 
     for count in [1usize, 2, 4] {
         let name = format!("p{count}");
@@ -456,19 +460,8 @@ fn preserved_inline_functions_used_across_partitions_stay_defined() {
 fn one_output_object_holds_every_partition() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let src = |name: &str| data(&format!("partitions/{name}"));
-    std::fs::create_dir_all(root.join("native")).unwrap();
-    let native: Vec<PathBuf> = ["stats.c", "native.c", "main.c"]
-        .iter()
-        .map(|s| compile_c(&root.join("native"), &src(s), &["-O2"]))
-        .collect();
-    let expected = run_program(&link_objects(root, &native, "native", false));
-    std::fs::create_dir_all(root.join("bc")).unwrap();
-    let bitcode: Vec<PathBuf> = ["stats.c", "main.c"]
-        .iter()
-        .map(|s| compile_c(&root.join("bc"), &src(s), &["-O2", "-flto"]))
-        .collect();
-    let inputs: Vec<PathBuf> = bitcode.iter().cloned().chain([native[1].clone()]).collect();
+    let (expected, inputs) = partitions_program(root);
+    let native_object = inputs[2].clone();
     for count in [1usize, 2, 4] {
         let out_dir = root.join(format!("one{count}"));
         std::fs::create_dir_all(&out_dir).unwrap();
@@ -500,13 +493,13 @@ fn one_output_object_holds_every_partition() {
             .collect();
         assert_eq!(
             listed,
-            [object.clone(), native[1].clone()],
+            [object.clone(), native_object.clone()],
             "{count} partitions"
         );
         // The object alone (and the native input) makes the program.
         let prog = link_objects(
             root,
-            &[object.clone(), native[1].clone()],
+            &[object.clone(), native_object.clone()],
             &format!("one{count}"),
             false,
         );

@@ -17,7 +17,7 @@
 
 use crate::config::{Config, LtoKind};
 use crate::llvm::{self, InputBytes};
-use crate::thin::{Cache, Lookup};
+use crate::thin::{hex, Cache, Lookup};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -70,10 +70,6 @@ fn engine_identity() -> Option<&'static str> {
             Some(hex(&llvm::blake3(&bytes)))
         })
         .as_deref()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The memo of `key` with the bytes of each of its objects, when the memo

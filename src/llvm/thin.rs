@@ -293,14 +293,7 @@ impl ThinIndex {
         // SAFETY: the index is only read; `out` has room for the 20 bytes
         // the shim writes.
         unsafe { ffi::ltoe_thin_index_content_hash(self.raw, id.as_ptr(), out.as_mut_ptr()) };
-        // Five native-endian words, in the big-endian form of
-        // `bitcode_module_hash` and `module_paths`.
-        let mut hash = [0u8; 20];
-        for (word, chunk) in out.chunks(4).zip(hash.chunks_mut(4)) {
-            let value = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
-            chunk.copy_from_slice(&value.to_be_bytes());
-        }
-        Ok(hash)
+        Ok(big_endian_words(out))
     }
 
     /// Function attribute propagation over the combined call graph.
@@ -613,14 +606,18 @@ pub fn bitcode_module_hash(data: &[u8]) -> Result<[u8; 20], String> {
         )
     };
     status(code, err)?;
-    // The shim writes the hash as five native-endian words; compare in the
-    // same big-endian form as `module_paths`.
+    Ok(big_endian_words(hash))
+}
+
+/// A module hash as the shim writes it (five native-endian words) in the
+/// big-endian form `module_paths` gives and hashes are compared in.
+fn big_endian_words(raw: [u8; 20]) -> [u8; 20] {
     let mut out = [0u8; 20];
-    for (word, chunk) in hash.chunks(4).zip(out.chunks_mut(4)) {
+    for (word, chunk) in raw.chunks(4).zip(out.chunks_mut(4)) {
         let value = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]);
         chunk.copy_from_slice(&value.to_be_bytes());
     }
-    Ok(out)
+    out
 }
 
 impl Drop for ThinIndex {

@@ -298,7 +298,25 @@ impl KeyConfig {
 /// A module hash as [`llvm::bitcode_module_hash`] gives it (five big-endian
 /// words) in the hex form keys and records use.
 pub(crate) fn module_hash_hex(hash: [u8; 20]) -> String {
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex(&hash)
+}
+
+/// Lower-case hex of `bytes`: how keys, digests and hashes are written in
+/// entry names, records and worker requests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The `N` bytes [`hex`] wrote as `text`; `None` for anything else.
+pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// What a lookup found.

@@ -23,7 +23,7 @@
 //! under that key is found again through `ModuleKey::hash_only_key` (a
 //! revert to the state of a cold link).
 
-use super::cache::{ImportProbe, ModuleKey};
+use super::cache::{from_hex, hex, ImportProbe, ModuleKey};
 use super::index::ThinData;
 use crate::error::{Error, Phase, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,7 +97,7 @@ pub(crate) fn import_digests(
             // leaves the source standing by its module hash: always sound.
             data.index().import_digest(&module.id, &values).ok()
         } else {
-            recorded.and_then(|probe| digest_from_hex(probe.digest.as_deref()?))
+            recorded.and_then(|probe| from_hex::<32>(probe.digest.as_deref()?))
         };
         if let Some(digest) = digest {
             digests.push((source, digest));
@@ -127,21 +127,6 @@ fn probe_memo(state: &[u8; 32], values: &[(u64, bool)]) -> String {
     hex(&crate::llvm::blake3(&bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn digest_from_hex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut digest = [0u8; 32];
-    for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(digest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,9 +134,9 @@ mod tests {
     #[test]
     fn digests_round_trip_through_hex_and_bad_text_is_refused() {
         let digest: [u8; 32] = std::array::from_fn(|i| (i * 7) as u8);
-        assert_eq!(digest_from_hex(&hex(&digest)), Some(digest));
-        assert_eq!(digest_from_hex("00"), None);
-        assert_eq!(digest_from_hex(&"zz".repeat(32)), None);
+        assert_eq!(from_hex::<32>(&hex(&digest)), Some(digest));
+        assert_eq!(from_hex::<32>("00"), None);
+        assert_eq!(from_hex::<32>(&"zz".repeat(32)), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod finer;
 mod index;
 
 pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
-pub(crate) use cache::{module_hash_hex, Cache, Lookup, ModuleKey};
+pub(crate) use cache::{from_hex, hex, module_hash_hex, Cache, Lookup, ModuleKey};
 pub(crate) use distributed::{backend_for, HostNames};
 pub use distributed::{
     distributor_json, run_distributor, DistributedModule, IndexOptions, IndexedBackendOutput,
