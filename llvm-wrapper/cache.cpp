@@ -13,6 +13,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/raw_ostream.h"
+#include <optional>
 #include <set>
 #include "llvm/Support/xxhash.h"
 #include "llvm/TargetParser/Host.h"
@@ -223,6 +224,8 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
                                          const LtoeCacheSettings *settings, const char *extra,
                                          size_t extraLen, const uint32_t *digestSources,
                                          const uint8_t *digests, size_t digestCount,
+                                         const uint32_t *substituteSources,
+                                         const char *substituteHashes, size_t substituteCount,
                                          LtoeBuffer **out, char **err) {
   StringRef path = thin->modulePath(moduleId);
   auto defined = thin->definedPerModule.find(path);
@@ -268,6 +271,11 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   for (size_t i = 0; i < digestCount; ++i)
     givenDigests[digestSources[i]] = std::string(reinterpret_cast<const char *>(digests + 32 * i), 32);
   // Per source: what stands for it, then the values imported (sorted).
+  // A source given here stands by that earlier content hash (40 hex
+  // digits) in the substituted key instead of by its digest.
+  std::map<uint32_t, std::string> substitutes;
+  for (size_t i = 0; i < substituteCount; ++i)
+    substitutes[substituteSources[i]] = std::string(substituteHashes + 40 * i, 40);
   std::map<StringRef, std::vector<std::pair<GlobalValue::GUID, uint8_t>>> bySource;
   for (const auto &[from, guid, kind] : imports)
     bySource[from].push_back({guid, static_cast<uint8_t>(kind)});
@@ -276,6 +284,10 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   // had no digest been given, looked up when the finer key is missing (an
   // entry stored before the source's first probe).
   std::string hashOnlyPart;
+  // The finer key with each substituted source by its earlier content
+  // hash: what an entry stored before that source's first probe is under,
+  // when the probes showed its import unchanged since that content.
+  std::string substitutedPart;
   std::set<GlobalValue::GUID> usedTypeIds;
   std::vector<std::pair<uint32_t, std::string>> sourceDigests;
   for (auto &[from, values] : bySource) {
@@ -283,6 +295,8 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     llvm::sort(values);
     std::string source;
     std::string byHash = 'h' + moduleHashHex(thin->contentHash(from));
+    auto substitute =
+        ordinal == thin->ordinals.end() ? substitutes.end() : substitutes.find(ordinal->second);
     auto given = ordinal == thin->ordinals.end() ? givenDigests.end()
                                                  : givenDigests.find(ordinal->second);
     if (given != givenDigests.end()) {
@@ -306,6 +320,10 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
             putUsedState(body, index, alias->getBaseObject(), usedTypeIds);
       }
     }
+    if (substitute != substitutes.end())
+      ltoe::putString(substitutedPart, 'h' + substitute->second + body);
+    else
+      ltoe::putString(substitutedPart, source + body);
     source += body;
     ltoe::putString(importPart, source);
     ltoe::putString(hashOnlyPart, byHash + body);
@@ -317,6 +335,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
     putTypeIdState(typeIdPart, index, id);
   importPart += typeIdPart;
   hashOnlyPart += typeIdPart;
+  substitutedPart += typeIdPart;
 
   // The module's own content: computeLTOCacheKey took the index's hash,
   // which names the module when promotion names are stable.
@@ -332,6 +351,11 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
       recomputeLTOCacheKey(base, extraId + toHex(SHA1::hash(arrayRefFromStringRef(importPart))));
   std::string hashOnlyKey = recomputeLTOCacheKey(
       base, extraId + toHex(SHA1::hash(arrayRefFromStringRef(hashOnlyPart))));
+  std::string substitutedKey =
+      substitutes.empty()
+          ? std::string()
+          : recomputeLTOCacheKey(
+                base, extraId + toHex(SHA1::hash(arrayRefFromStringRef(substitutedPart))));
   // LLVM's rule by content, whatever the index's hashes name.
   std::string llvmRuleExtra(extra, extraLen);
   llvmRuleExtra += content;
@@ -363,6 +387,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
   auto buffer = std::make_unique<LtoeBuffer>();
   ltoe::putString(buffer->data, key);
   ltoe::putString(buffer->data, hashOnlyKey);
+  ltoe::putString(buffer->data, substitutedKey);
   ltoe::putString(buffer->data, llvmRuleKey);
   ltoe::putString(buffer->data, moduleHashHex(thin->contentHash(path)));
   ltoe::putString(buffer->data, digestHex(resolution));
@@ -375,7 +400,7 @@ extern "C" int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *
 }
 
 extern "C" int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const char *moduleId,
-                                            uint8_t out[32], char **err) {
+                                            uint8_t out[32], uint8_t view[32], char **err) {
   StringRef path = thin->modulePath(moduleId);
   auto defined = thin->definedPerModule.find(path);
   if (path.empty() || defined == thin->definedPerModule.end() || !thin->importsComputed)
@@ -383,7 +408,6 @@ extern "C" int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const cha
   const ModuleSummaryIndex &index = thin->index;
   std::string state;
   putIndexFlags(state, index);
-  ltoe::putString(state, moduleHashHex(thin->contentHash(path)));
   auto exportIt = thin->exportLists.find(path);
   std::vector<std::pair<GlobalValue::GUID, const GlobalValueSummary *>> definitions(
       defined->second.begin(), defined->second.end());
@@ -399,11 +423,16 @@ extern "C" int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const cha
   }
   for (GlobalValue::GUID id : typeIds)
     putTypeIdState(state, index, id);
+  // The view is the state without the content: equal views of two versions
+  // of a module mean the thin link treats them alike.
+  blake3Of(state, view);
+  ltoe::putString(state, moduleHashHex(thin->contentHash(path)));
   blake3Of(state, out);
   return 0;
 }
 
 extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const char *moduleId,
+                                             const char *version, size_t versionLen,
                                              const uint64_t *guids, const uint8_t *definitions,
                                              size_t count, uint8_t out[32], char **err) {
   StringRef path = thin->modulePath(moduleId);
@@ -411,7 +440,28 @@ extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const ch
     return ltoe::unknownModule(moduleId, err);
   LLVMContext context;
   context.setDiagnosticHandler(std::make_unique<ltoe::SilentHandler>());
-  auto first = ltoe::lazySource(thin, path, context);
+  // The source as the index has it, or the given version of it (the first
+  // module of `version`), loaded as the importer loads sources.
+  std::optional<BitcodeModule> other;
+  if (version) {
+    auto modules = getBitcodeModuleList(
+        MemoryBufferRef(StringRef(version, versionLen), path));
+    if (!modules)
+      return ltoe::fail(modules.takeError(), err);
+    if (modules->empty())
+      return ltoe::fail("the given version of '" + path.str() + "' holds no module", err);
+    other = (*modules)[0];
+  }
+  auto load = [&]() -> Expected<std::unique_ptr<Module>> {
+    if (!other)
+      return ltoe::lazySource(thin, path, context);
+    auto lazy = other->getLazyModule(context, /*ShouldLazyLoadMetadata=*/true,
+                                     /*IsImporting=*/true);
+    if (lazy)
+      (*lazy)->setModuleIdentifier(path);
+    return lazy;
+  };
+  auto first = load();
   if (!first)
     return ltoe::fail(first.takeError(), err);
   // An empty destination with the source's layout and triple: the imported
@@ -426,7 +476,7 @@ extern "C" int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const ch
     // The first load gave the destination its layout; it is used first.
     if (pending)
       return std::move(pending);
-    return ltoe::lazySource(thin, id, context);
+    return load();
   };
   FunctionImporter::ImportIDTable ids;
   FunctionImporter::ImportMapTy imports(ids);

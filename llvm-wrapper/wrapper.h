@@ -350,29 +350,38 @@ void ltoe_thin_index_content_hash(const LtoeThinIndex *thin, const char *module_
  * `digest_sources`/`digests` (32 bytes each, from
  * ltoe_thin_index_import_digest) or, for a source not given there, its whole
  * module hash. Writes {u32 len, fine key hex}{u32 len, the same key with
- * every source by its module hash}{u32 len, LLVM's key hex}
+ * every source by its module hash}{u32 len, the fine key with each source of
+ * `substitute_sources` standing by its entry of `substitute_hashes` (an
+ * earlier content hash, 40 hex digits each) instead, empty when none is
+ * given}{u32 len, LLVM's key hex}
  * {u32 len, module hash hex}{u32 len, resolution digest}, then per source
  * module imported from {u32 ordinal, u32 len, digest of what stands for it
  * and the values imported}. */
 int ltoe_thin_index_cache_key(const LtoeThinIndex *thin, const char *module_id,
                               const LtoeCacheSettings *settings, const char *extra,
                               size_t extra_len, const uint32_t *digest_sources,
-                              const uint8_t *digests, size_t digest_count, LtoeBuffer **out,
-                              char **err);
+                              const uint8_t *digests, size_t digest_count,
+                              const uint32_t *substitute_sources, const char *substitute_hashes,
+                              size_t substitute_count, LtoeBuffer **out, char **err);
 /* 32 bytes of BLAKE3 over the thin link's state that shapes what any import
  * from `module_id` brings: its module hash, and the index's flags (linkage,
  * liveness, visibility, dso_local, read/write-only, function flags, export)
  * of every value it defines or references, with the type identifier
- * resolutions it uses. */
+ * resolutions it uses. `view` gets the same without the module hash: how
+ * the thin link treats the module, whatever its content. */
 int ltoe_thin_index_source_state(const LtoeThinIndex *thin, const char *module_id,
-                                 uint8_t out[32], char **err);
+                                 uint8_t out[32], uint8_t view[32], char **err);
 /* 32 bytes of BLAKE3 over what importing `count` values (GUIDs, each as a
  * definition when `definitions[i]` is non-zero) from `module_id` brings:
  * LLVM's FunctionImporter imports them into an empty module in a private
- * context, which is written as bitcode and hashed. */
+ * context, which is written as bitcode and hashed. With `version` non-null,
+ * the source is the first module of those `version_len` bytes (another
+ * version of the module, under the index's view of this one) instead of
+ * the bitcode the index was built from. */
 int ltoe_thin_index_import_digest(const LtoeThinIndex *thin, const char *module_id,
-                                  const uint64_t *guids, const uint8_t *definitions, size_t count,
-                                  uint8_t out[32], char **err);
+                                  const char *version, size_t version_len, const uint64_t *guids,
+                                  const uint8_t *definitions, size_t count, uint8_t out[32],
+                                  char **err);
 /* Parses an lld-syntax pruning policy; gives its expiration (prune_after). */
 int ltoe_cache_policy_parse(const char *policy, uint64_t *expiration_seconds, char **err);
 /* Prunes the `llvmcache-*` files of `dir` by the policy; *pruned says

@@ -419,6 +419,9 @@ extern "C" {
         digest_sources: *const u32,
         digests: *const u8,
         digest_count: usize,
+        substitute_sources: *const u32,
+        substitute_hashes: *const c_char,
+        substitute_count: usize,
         out: *mut *mut LtoeBuffer,
         err: *mut *mut c_char,
     ) -> c_int;
@@ -426,11 +429,14 @@ extern "C" {
         thin: *const LtoeThinIndex,
         module_id: *const c_char,
         out: *mut u8,
+        view: *mut u8,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_thin_index_import_digest(
         thin: *const LtoeThinIndex,
         module_id: *const c_char,
+        version: *const c_char,
+        version_len: usize,
         guids: *const u64,
         definitions: *const u8,
         count: usize,

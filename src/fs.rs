@@ -44,7 +44,16 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
 /// engine's own that only it reads and removes when done (`lto-engine
 /// ld`'s work directory), where a temporary name and a flush to the disk
 /// buy nothing and cost a sync per file.
+///
+/// A file already at `path` is removed first, never written through: it
+/// may be a hard link to a cache entry (see `Cache::place_entry`).
 pub(crate) fn write_scratch(path: &Path, bytes: &[u8]) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(path.display(), Phase::Write, e))
+        }
+        _ => {}
+    }
     std::fs::write(path, bytes).map_err(|e| Error::io(path.display(), Phase::Write, e))
 }
 

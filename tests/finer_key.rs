@@ -153,22 +153,33 @@ fn control(project: &mut Project, round: usize) {
     assert_eq!(cache["llvm_rule_misses"], 2);
 }
 
-/// A cold link, then lib.o's first change: the engine probes a source from
-/// its first change on (a cold link probes nothing, to stay as cheap as
-/// LLVM's), so this one recompiles main.o as LLVM's rule does; from then
-/// on the finer key applies (the control, round 1).
+/// A cold link, then two changes of lib.o that main.o's import cannot see
+/// (the controls of rounds 0 and 1). The first is measured against the
+/// version of lib.o the cold link left in the cache (a cold link probes
+/// nothing); the second against the digests the first recorded.
 fn fresh() -> Project {
     let mut project = Project::new(false);
     let (out, report) = project.engine_run(&[]);
     assert_eq!(status_of(&report, "main.o"), "miss: new module");
     let ours = run_program(&link(&out, &out.join("link.rsp"), &[]));
     assert_eq!(ours, project.lld_output());
-    project.edit("lib", "v * 13", "v * 14");
-    let (main, report) = project.relink();
-    assert_eq!(main, IMPORTS_CHANGED, "{report:#}");
-    assert_eq!(report["thin"]["cache"]["hits_by_finer_key"], 0);
+    control(&mut project, 0);
     control(&mut project, 1);
     project
+}
+
+/// The kept versions of modules in the cache (`llvmcache-source-<hash>`).
+fn kept_versions(project: &Project) -> Vec<PathBuf> {
+    std::fs::read_dir(project.path("cache"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("llvmcache-source-")
+        })
+        .collect()
 }
 
 const IMPORTS_CHANGED: &str = "miss: imports changed (from lib.o)";
@@ -259,22 +270,83 @@ fn a_settings_change_misses_and_the_old_settings_still_hit() {
 }
 
 #[test]
-fn an_archive_member_is_probed_from_its_first_change_on() {
-    // As an object: the first edit recompiles main.o as LLVM's rule does;
-    // from then on the finer key applies.
+fn an_archive_members_first_change_is_measured_against_its_kept_version() {
     let mut project = Project::new(true);
     project.engine_run(&[]);
     project.edit("lib", "v * 13", "v * 14");
     let (main, report) = project.relink();
-    assert_eq!(main, "miss: imports changed (from liblib.a(lib.o))");
-    assert_eq!(report["thin"]["cache"]["hits_by_finer_key"], 0);
-    project.edit("lib", "v * 14", "v * 15");
-    assert_eq!(project.relink().0, "hit (finer key)");
+    assert_eq!(main, "hit (finer key)", "{report:#}");
+    assert_eq!(report["thin"]["cache"]["hits_by_finer_key"], 1);
     project.edit("lib", "table[v & 3] * v", "table[v & 3] * v * 3");
     assert_eq!(
         project.relink().0,
         "miss: imports changed (from liblib.a(lib.o))"
     );
+}
+
+/// Each kind of change main.o's import sees misses when it is lib.o's
+/// first change after a cold link too (measured against the kept version),
+/// and the control that follows hits.
+#[test]
+fn a_first_change_that_touches_an_import_misses() {
+    let edits = [
+        ("table[v & 3] * v", "table[v & 3] * v * 2"),
+        (
+            "int __attribute__((noinline)) slow",
+            "int __attribute__((noinline, cold)) slow",
+        ),
+        ("{3, 5, 7, 11}", "{3, 5, 7, 13}"),
+        (
+            "int __attribute__((noinline)) slow",
+            "int __attribute__((noinline, visibility(\"hidden\"))) slow",
+        ),
+    ];
+    for (from, to) in edits {
+        let mut project = Project::new(false);
+        project.engine_run(&[]);
+        assert!(!kept_versions(&project).is_empty());
+        project.edit("lib", from, to);
+        assert_eq!(project.relink().0, IMPORTS_CHANGED, "{to}");
+        control(&mut project, 0);
+    }
+}
+
+/// When main.o changes together with lib.o, lib.o is not probed for it
+/// (main.o is compiled anyway); lib.o's next change is then measured
+/// against the version kept by that run, so the control hits, and a change
+/// of what main.o imports misses.
+#[test]
+fn an_importer_changed_with_its_source_measures_the_next_change() {
+    let mut project = Project::new(false);
+    project.engine_run(&[]);
+    project.edit("main", "i < 6", "i < 7");
+    project.edit("lib", "v * 13", "v * 14");
+    assert_eq!(project.relink().0, "miss: module changed");
+    control(&mut project, 1);
+    project.edit("lib", "table[v & 3] * v", "table[v & 3] * v * 2");
+    assert_eq!(project.relink().0, IMPORTS_CHANGED);
+}
+
+/// Without the version the cold link kept (damaged here), a first change
+/// costs what LLVM's rule costs, and never a stale object; the positive
+/// control is `fresh`'s round 0, the same edit with the version intact.
+#[test]
+fn a_first_change_without_its_kept_version_recompiles_the_importers() {
+    let mut project = Project::new(false);
+    project.engine_run(&[]);
+    let kept = kept_versions(&project);
+    assert!(!kept.is_empty());
+    for path in kept {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    project.edit("lib", "v * 13", "v * 14");
+    let (main, report) = project.relink();
+    assert_eq!(main, IMPORTS_CHANGED);
+    assert_eq!(report["thin"]["cache"]["hits_by_finer_key"], 0);
+    control(&mut project, 1);
 }
 
 /// The text summary counts the hits only the finer key made.

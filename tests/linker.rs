@@ -448,6 +448,55 @@ fn a_relink_recalls_the_thin_run_only_when_nothing_it_depends_on_changed() {
         link("o1-again", &["-Wl,--lto-O1"]),
         (true, "61 8 5\n".to_string())
     );
+    // A cache moved elsewhere keeps its memos (where it is does not change
+    // the run); its report names where it is now.
+    std::fs::rename(dir.join("cache"), dir.join("moved")).unwrap();
+    let report = link_with_report(
+        dir,
+        &[
+            "-flto=thin",
+            "-fuse-ld=lld",
+            &ld,
+            "-Wl,--thinlto-cache-dir=moved",
+            "main.o",
+            "helper.o",
+            "native.o",
+            "-Wl,--lto-O1",
+        ],
+        "from-moved",
+    );
+    assert_eq!(report["memo"]["hit"], true);
+    assert!(report["thin"]["cache"]["dir"]
+        .as_str()
+        .unwrap()
+        .ends_with("moved"));
+    assert_eq!(run_program(&dir.join("from-moved")), "61 8 5\n");
+    std::fs::rename(dir.join("moved"), dir.join("cache")).unwrap();
+    // A damaged entry is not placed for the final link (the recalled
+    // objects are hard links to the entries, checked where they are): the
+    // run happens, and its program is right.
+    let objects: Vec<_> = std::fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("llvmcache-") && name.len() == "llvmcache-".len() + 40
+        })
+        .collect();
+    assert!(!objects.is_empty());
+    for path in &objects {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[64] ^= 0xff;
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert_eq!(
+        link("damaged", &["-Wl,--lto-O1"]),
+        (false, "61 8 5\n".to_string())
+    );
+    assert_eq!(
+        link("repaired", &["-Wl,--lto-O1"]),
+        (true, "61 8 5\n".to_string())
+    );
     // A memo whose objects are gone from the cache is not used.
     for entry in std::fs::read_dir(dir.join("cache")).unwrap() {
         let path = entry.unwrap().path();

@@ -6,7 +6,7 @@
 //!
 //! The memo's key is everything the run is a function of: this engine (the
 //! executable's bytes and LLVM's version), the configuration (its whole
-//! `Debug` form), the kind of run, every module's name and content (BLAKE3)
+//! `Debug` form, but for the cache's directory), the kind of run, every module's name and content (BLAKE3)
 //! in order, and the preserved names in order. The preserved names are
 //! computed again on every link from the native inputs as they are now, so
 //! a native object that comes to reference a new symbol changes the key. A
@@ -16,23 +16,23 @@
 //! run happens.
 
 use crate::config::{Config, LtoKind};
-use crate::llvm::{self, InputBytes};
+use crate::llvm;
 use crate::thin::{hex, Cache, Lookup};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Bumped when what a memo holds, or how its key is made, changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
 
-/// What a thin run gave: its objects by cache key, its report, and its
-/// diagnostics as printed.
+/// What a thin run gave: its objects by cache key and its diagnostics as
+/// printed. Its JSON report is an entry of its own (`ldmemo-report-<key>`),
+/// read only when the link asks for a report: for hundreds of modules it is
+/// megabytes, whose parse would be a good part of a recalled link.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Remembered {
     /// `(file name, cache key)` of each object, in output order.
     pub(super) objects: Vec<(String, String)>,
-    /// The run's JSON report.
-    pub(super) report: serde_json::Value,
     /// Its diagnostics, one line each.
     pub(super) diagnostics: Vec<String>,
 }
@@ -46,6 +46,12 @@ pub(super) fn key<'m>(
     preserve: &[String],
 ) -> Option<String> {
     let engine = engine_identity()?;
+    // Where the cache is does not change what the run gives (the memo is
+    // in that cache): a cache moved or copied keeps its memos.
+    let mut config = config.clone();
+    if let Some(cache) = config.cache.as_mut() {
+        cache.dir = PathBuf::new();
+    }
     let mut text = format!(
         "format {FORMAT}\nengine {engine}\nllvm {}\nkind {kind:?}\nconfig {config:?}\n",
         llvm::llvm_version()
@@ -72,34 +78,90 @@ fn engine_identity() -> Option<&'static str> {
         .as_deref()
 }
 
-/// The memo of `key` with the bytes of each of its objects, when the memo
-/// and every entry it names are whole.
-pub(super) fn recall(cache: &Cache, key: &str) -> Option<(Remembered, Vec<InputBytes>)> {
+/// A recalled run: the memo, its objects' paths, and its report when one
+/// was asked for.
+pub(super) struct Recalled {
+    pub(super) remembered: Remembered,
+    pub(super) paths: Vec<PathBuf>,
+    pub(super) report: Option<serde_json::Value>,
+}
+
+/// The memo of `key`, each of its objects placed in `dir` under its file
+/// name (see `Cache::place_entry`), with its report when `with_report`,
+/// when the memo, its report and every entry it names are whole.
+pub(super) fn recall_into(
+    cache: &Cache,
+    key: &str,
+    dir: &Path,
+    with_report: bool,
+) -> crate::error::Result<Option<Recalled>> {
     let Lookup::Hit(entry) = cache.lookup(&format!("ldmemo-{key}")) else {
-        return None;
+        return Ok(None);
     };
-    let remembered: Remembered = serde_json::from_slice(&entry).ok()?;
-    let mut objects = Vec::with_capacity(remembered.objects.len());
-    for (_, cache_key) in &remembered.objects {
-        // Checked and mapped, not read: the bytes only go on to files.
-        objects.push(cache.lookup_mapped(cache_key).ok()??);
+    let Ok(remembered) = serde_json::from_slice::<Remembered>(&entry) else {
+        return Ok(None);
+    };
+    let report = if with_report {
+        let Lookup::Hit(text) = cache.lookup(&format!("ldmemo-report-{key}")) else {
+            return Ok(None);
+        };
+        let Ok(report) = serde_json::from_slice(&text) else {
+            return Ok(None);
+        };
+        Some(report)
+    } else {
+        None
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::error::Error::io(dir.display(), crate::error::Phase::Write, e))?;
+    let mut paths = Vec::with_capacity(remembered.objects.len());
+    for (file_name, cache_key) in &remembered.objects {
+        let path = dir.join(file_name);
+        if cache.place_entry(cache_key, &path).is_err() {
+            // The run happens; what was placed is removed, not written into.
+            for placed in &paths {
+                let _ = std::fs::remove_file(placed);
+            }
+            return Ok(None);
+        }
+        paths.push(path);
     }
-    Some((remembered, objects))
+    Ok(Some(Recalled {
+        remembered,
+        paths,
+        report,
+    }))
 }
 
 /// Remembers a run under `key`. Best effort: a memo that cannot be written
 /// only means the next relink runs.
-pub(super) fn remember(cache: &Cache, key: &str, remembered: &Remembered) {
-    let Ok(json) = serde_json::to_vec(remembered) else {
+/// The report first: a memo is only used with its report there.
+pub(super) fn remember(
+    cache: &Cache,
+    key: &str,
+    remembered: &Remembered,
+    report: &serde_json::Value,
+) {
+    let (Ok(json), Ok(report)) = (serde_json::to_vec(remembered), serde_json::to_vec(report))
+    else {
         return;
     };
-    let _ = cache.store(&format!("ldmemo-{key}"), &json);
+    if cache
+        .store(&format!("ldmemo-report-{key}"), &report)
+        .is_ok()
+    {
+        let _ = cache.store(&format!("ldmemo-{key}"), &json);
+    }
 }
 
 /// The report of a remembered run, as this link's: its kind, modules and
 /// decisions are the run's; what this link did is say so (`"memo"`), read
 /// every object from the cache (hits) and spend `seconds` on it.
-pub(super) fn recalled_report(mut report: serde_json::Value, seconds: f64) -> serde_json::Value {
+pub(super) fn recalled_report(
+    mut report: serde_json::Value,
+    seconds: f64,
+    cache: &Cache,
+) -> serde_json::Value {
     report["memo"] = serde_json::json!({ "hit": true });
     report["phases"] = serde_json::json!([{ "phase": "memo", "seconds": seconds }]);
     report["total_seconds"] = seconds.into();
@@ -110,6 +172,7 @@ pub(super) fn recalled_report(mut report: serde_json::Value, seconds: f64) -> se
             module["steps"] = serde_json::json!([]);
         }
         if report["thin"]["cache"].is_object() {
+            report["thin"]["cache"]["dir"] = cache.dir().display().to_string().into();
             report["thin"]["cache"]["hits"] = count.into();
             report["thin"]["cache"]["misses"] = 0.into();
         }
@@ -122,23 +185,6 @@ pub(super) fn recalled_report(mut report: serde_json::Value, seconds: f64) -> se
 /// save-temps (which asks for every stage of every module).
 pub(super) fn applies(config: &Config, kind: LtoKind) -> bool {
     kind == LtoKind::Thin && config.cache.is_some() && config.save_temps.is_none()
-}
-
-/// Where the objects of a recalled run go.
-pub(super) fn write_objects(
-    dir: &Path,
-    remembered: &Remembered,
-    objects: &[InputBytes],
-) -> crate::error::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| crate::error::Error::io(dir.display(), crate::error::Phase::Write, e))?;
-    let mut paths = Vec::with_capacity(objects.len());
-    for ((file_name, _), bytes) in remembered.objects.iter().zip(objects) {
-        let path = dir.join(file_name);
-        crate::fs::write_scratch(&path, bytes.as_slice())?;
-        paths.push(path);
-    }
-    Ok(paths)
 }
 
 #[cfg(test)]
@@ -173,5 +219,33 @@ mod tests {
         ] {
             assert_ne!(other.unwrap(), base);
         }
+        // Where the cache is is not a part (its policy is).
+        let in_cache = |dir: &str, policy: &str| Config {
+            cache: Some(crate::config::CacheConfig {
+                dir: dir.into(),
+                policy: policy.into(),
+            }),
+            ..Config::default()
+        };
+        let here = key(
+            &in_cache("a", ""),
+            LtoKind::Thin,
+            [("a", [1; 32])],
+            &preserve,
+        );
+        let moved = key(
+            &in_cache("b", ""),
+            LtoKind::Thin,
+            [("a", [1; 32])],
+            &preserve,
+        );
+        let other_policy = key(
+            &in_cache("a", "prune_after=1h"),
+            LtoKind::Thin,
+            [("a", [1; 32])],
+            &preserve,
+        );
+        assert_eq!(here, moved);
+        assert_ne!(here, other_policy);
     }
 }

@@ -901,7 +901,7 @@ fn preserved(line: &LinkLine, resolved: &Resolved, others: &[usize]) -> Result<V
 /// [`run_group`], its objects written to `dir`: recalled from a memo of the
 /// same run when one is whole (see `memo.rs`), else run (and remembered
 /// when every object is a cache entry). The objects' paths and the run's
-/// JSON report.
+/// JSON report (a recalled run's only `with_report`).
 fn run_group_remembered(
     config: &Config,
     kind: LtoKind,
@@ -909,7 +909,8 @@ fn run_group_remembered(
     group: &[usize],
     preserve: Vec<String>,
     dir: &Path,
-) -> Result<(Vec<PathBuf>, serde_json::Value)> {
+    with_report: bool,
+) -> Result<(Vec<PathBuf>, Option<serde_json::Value>)> {
     let start = std::time::Instant::now();
     let memo = match &config.cache {
         Some(cache) if memo::applies(config, kind) => {
@@ -927,13 +928,15 @@ fn run_group_remembered(
         _ => None,
     };
     if let Some((cache, key)) = &memo {
-        if let Some((remembered, objects)) = memo::recall(cache, key) {
-            let paths = memo::write_objects(dir, &remembered, &objects)?;
-            for diagnostic in &remembered.diagnostics {
+        if let Some(recalled) = memo::recall_into(cache, key, dir, with_report)? {
+            for diagnostic in &recalled.remembered.diagnostics {
                 eprintln!("lto-engine: {diagnostic}");
             }
             let seconds = start.elapsed().as_secs_f64();
-            return Ok((paths, memo::recalled_report(remembered.report, seconds)));
+            let report = recalled
+                .report
+                .map(|report| memo::recalled_report(report, seconds, cache));
+            return Ok((recalled.paths, report));
         }
     }
     let output = run_group(config, kind, resolved, group, preserve)?;
@@ -957,13 +960,12 @@ fn run_group_remembered(
         if let Some(objects) = keyed {
             let remembered = memo::Remembered {
                 objects,
-                report: report.clone(),
                 diagnostics: output.diagnostics.iter().map(diagnostic_line).collect(),
             };
-            memo::remember(cache, key, &remembered);
+            memo::remember(cache, key, &remembered, &report);
         }
     }
-    Ok((written.objects, report))
+    Ok((written.objects, Some(report)))
 }
 
 /// A diagnostic as the linker mode prints it: one line.
@@ -1024,9 +1026,16 @@ fn lto(
             continue;
         }
         let preserve = preserved(line, resolved, others)?;
-        let (written, report) =
-            run_group_remembered(&config, kind, resolved, group, preserve, &work.join(dir))?;
-        reports.push(report);
+        let (written, report) = run_group_remembered(
+            &config,
+            kind,
+            resolved,
+            group,
+            preserve,
+            &work.join(dir),
+            line.report.is_some(),
+        )?;
+        reports.extend(report);
         if let Some(temps) = &config.save_temps {
             let temps = temps.join(dir);
             std::fs::create_dir_all(&temps)

@@ -48,6 +48,10 @@ pub struct KeyParts {
     /// itself when no digest was given): what an entry stored before a
     /// source's first probe is under.
     pub hash_only_key: String,
+    /// The key with each substituted source (see [`ThinIndex::cache_key`])
+    /// by its earlier content hash instead of its digest; empty when none
+    /// was given.
+    pub substituted_key: String,
     /// LLVM's rule (lld's key): every import source by its whole module
     /// hash. Only compared with an earlier run's, to count what that rule
     /// would have recompiled.
@@ -66,13 +70,16 @@ impl ThinIndex {
     /// The cache key of `module_id` after the thin link, with `extra` (what
     /// `lto::Config` does not hold) mixed in. Each import source in
     /// `import_digests` (by ordinal, from [`ThinIndex::import_digest`])
-    /// stands in the key by that digest; any other by its module hash.
+    /// stands in the key by that digest; any other by its module hash. Each
+    /// source in `substitutes` (by ordinal, an earlier content hash as 40
+    /// hex digits) stands by that hash in [`KeyParts::substituted_key`].
     pub fn cache_key(
         &self,
         module_id: &str,
         settings: &KeySettings,
         extra: &str,
         import_digests: &[(u32, [u8; 32])],
+        substitutes: &[(u32, String)],
     ) -> Result<KeyParts, String> {
         let id = c_string(module_id)?;
         let cpu = c_string(&settings.cpu)?;
@@ -94,11 +101,23 @@ impl ThinIndex {
         };
         let sources: Vec<u32> = import_digests.iter().map(|(source, _)| *source).collect();
         let digests: Vec<u8> = import_digests.iter().flat_map(|(_, d)| *d).collect();
+        if let Some((_, bad)) = substitutes
+            .iter()
+            .find(|(_, hash)| hash.len() != 40 || !hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!(
+                "substitute module hash {bad:?} is not 40 hex digits"
+            ));
+        }
+        let substitute_sources: Vec<u32> = substitutes.iter().map(|(source, _)| *source).collect();
+        let substitute_hashes: String = substitutes.iter().map(|(_, hash)| hash.as_str()).collect();
         let mut out = std::ptr::null_mut();
         let mut err = std::ptr::null_mut();
         // SAFETY: every string outlives the call; `sources` has one entry and
-        // `digests` 32 bytes per given digest, both alive through the call;
-        // the index is only read; the shim returns a buffer we own.
+        // `digests` 32 bytes per given digest, `substitute_sources` one entry
+        // and `substitute_hashes` 40 bytes per substitute (checked above), all
+        // alive through the call; the index is only read; the shim returns a
+        // buffer we own.
         let code = unsafe {
             ffi::ltoe_thin_index_cache_key(
                 self.raw(),
@@ -109,6 +128,9 @@ impl ThinIndex {
                 sources.as_ptr(),
                 digests.as_ptr(),
                 sources.len(),
+                substitute_sources.as_ptr(),
+                substitute_hashes.as_ptr().cast(),
+                substitute_sources.len(),
                 &mut out,
                 &mut err,
             )
@@ -118,6 +140,7 @@ impl ThinIndex {
         let mut reader = Records(bytes.as_bytes());
         let key = reader.string()?;
         let hash_only_key = reader.string()?;
+        let substituted_key = reader.string()?;
         let llvm_rule_key = reader.string()?;
         let module_hash = reader.string()?;
         let resolution = reader.string()?;
@@ -129,6 +152,7 @@ impl ThinIndex {
         Ok(KeyParts {
             key,
             hash_only_key,
+            substituted_key,
             llvm_rule_key,
             module_hash,
             resolution,
@@ -141,40 +165,58 @@ impl ThinIndex {
     /// Digest of the thin link's state that shapes what any import from
     /// `module_id` brings (its module hash, and the index's flags of every
     /// value it defines or references): with the list of what is imported,
-    /// what [`ThinIndex::import_digest`] depends on.
-    pub fn source_state(&self, module_id: &str) -> Result<[u8; 32], String> {
+    /// what [`ThinIndex::import_digest`] depends on. Also gives the same
+    /// without the module hash: the thin link's view of the module,
+    /// whatever its content.
+    pub fn source_state(&self, module_id: &str) -> Result<SourceState, String> {
         let id = c_string(module_id)?;
-        let mut out = [0u8; 32];
+        let mut state = [0u8; 32];
+        let mut view = [0u8; 32];
         let mut err = std::ptr::null_mut();
-        // SAFETY: the index is only read; `out` has room for the 32 bytes the
-        // shim writes.
+        // SAFETY: the index is only read; `state` and `view` have room for
+        // the 32 bytes the shim writes to each.
         let code = unsafe {
-            ffi::ltoe_thin_index_source_state(self.raw(), id.as_ptr(), out.as_mut_ptr(), &mut err)
+            ffi::ltoe_thin_index_source_state(
+                self.raw(),
+                id.as_ptr(),
+                state.as_mut_ptr(),
+                view.as_mut_ptr(),
+                &mut err,
+            )
         };
         status(code, err)?;
-        Ok(out)
+        Ok(SourceState { state, view })
     }
 
     /// Digest of what importing `values` (GUID, as a definition) from
     /// `module_id` brings: LLVM's importer imports them into an empty module,
-    /// whose bitcode is hashed. Parses the source module (lazily).
+    /// whose bitcode is hashed. Parses the source module (lazily): the one
+    /// the index was built from, or with `version` the first module of
+    /// those bytes (an earlier version of it) under this index's view.
     pub fn import_digest(
         &self,
         module_id: &str,
+        version: Option<&[u8]>,
         values: &[(u64, bool)],
     ) -> Result<[u8; 32], String> {
         let id = c_string(module_id)?;
+        let (version_ptr, version_len) =
+            version.map_or((std::ptr::null(), 0), |bytes| (bytes.as_ptr(), bytes.len()));
         let guids: Vec<u64> = values.iter().map(|(guid, _)| *guid).collect();
         let definitions: Vec<u8> = values.iter().map(|(_, d)| u8::from(*d)).collect();
         let mut out = [0u8; 32];
         let mut err = std::ptr::null_mut();
         // SAFETY: the index and the bitcode it was built from are only read;
+        // `version` (null or `version_len` bytes) is only read during the
+        // call (the modules it gives live in the call's own context);
         // `guids` and `definitions` have `values.len()` entries each and live
         // through the call; `out` has room for the 32 bytes the shim writes.
         let code = unsafe {
             ffi::ltoe_thin_index_import_digest(
                 self.raw(),
                 id.as_ptr(),
+                version_ptr.cast(),
+                version_len,
                 guids.as_ptr(),
                 definitions.as_ptr(),
                 values.len(),
@@ -185,6 +227,15 @@ impl ThinIndex {
         status(code, err)?;
         Ok(out)
     }
+}
+
+/// What [`ThinIndex::source_state`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceState {
+    /// The thin link's state of the module, its module hash included.
+    pub state: [u8; 32],
+    /// The same without the module hash.
+    pub view: [u8; 32],
 }
 
 /// Checks a pruning policy in lld's `--thinlto-cache-policy` syntax

@@ -23,7 +23,7 @@ mod thin;
 pub(crate) use buffers::ShimBytes;
 pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
-pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings};
+pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings, SourceState};
 pub use codes::{CodeModelKind, FileKind, PipelineLevel, Reloc};
 pub use partition::{
     keep_definitions, localize_definition, release_free_memory, rename_global, split_module,

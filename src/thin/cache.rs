@@ -75,6 +75,11 @@ pub struct ModuleKey {
     /// The key with every import source by its module hash: an entry
     /// stored before a source was first probed is under it.
     pub hash_only_key: String,
+    /// The key with each source whose import the probes showed unchanged
+    /// since its content of the last run standing by that content's hash:
+    /// an entry stored before the source's first probe is under it. Empty
+    /// when there is no such source.
+    pub substituted_key: String,
     /// Digest of the code generation settings.
     pub settings: String,
     /// The module's own hash.
@@ -99,6 +104,12 @@ pub struct ImportProbe {
     /// What importing brought (hex, 32 bytes), when it was probed; without
     /// it the source stands by its module hash.
     pub digest: Option<String>,
+    /// The memo without the source's content: the thin link's view of the
+    /// source and the values imported (hex; empty in older records).
+    pub view: String,
+    /// The source's content hash (hex; empty in older records): which
+    /// version of it a later run may probe again.
+    pub content: String,
 }
 
 impl ModuleKey {
@@ -117,6 +128,7 @@ impl ModuleKey {
         ModuleKey {
             key: parts.key,
             hash_only_key: parts.hash_only_key,
+            substituted_key: parts.substituted_key,
             settings: settings.to_string(),
             module_hash: parts.module_hash,
             resolution: parts.resolution,
@@ -136,7 +148,7 @@ impl ModuleKey {
             "imports": self.imports,
             "llvm_rule_key": self.llvm_rule_key,
             "probes": self.probes.iter().map(|(name, probe)| {
-                (name.clone(), json!([probe.memo, probe.digest]))
+                (name.clone(), json!([probe.memo, probe.digest, probe.view, probe.content]))
             }).collect::<serde_json::Map<_, _>>(),
         })
     }
@@ -160,15 +172,30 @@ impl ModuleKey {
                     .filter_map(|(name, pair)| {
                         let memo = pair.get(0)?.as_str()?.to_string();
                         let digest = pair.get(1)?.as_str().map(str::to_string);
-                        Some((name.clone(), ImportProbe { memo, digest }))
+                        let text = |i: usize| {
+                            pair.get(i)
+                                .and_then(|v| v.as_str())
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        Some((
+                            name.clone(),
+                            ImportProbe {
+                                memo,
+                                digest,
+                                view: text(2),
+                                content: text(3),
+                            },
+                        ))
                     })
                     .collect()
             })
             .unwrap_or_default();
         Some(ModuleKey {
             key: text("key")?,
-            // Only looked up in the run that computed it.
+            // Only looked up in the run that computed them.
             hash_only_key: String::new(),
+            substituted_key: String::new(),
             settings: text("settings")?,
             module_hash: text("module_hash")?,
             resolution: text("resolution")?,
@@ -440,6 +467,40 @@ impl Cache {
         Ok(Some(entry.slice(0..object_len)))
     }
 
+    /// Puts the object of `key`'s entry at `path` (a file only the engine
+    /// reads, removed when its link is done): a hard link to the entry when
+    /// the cache is on the same file system, checked where it was linked
+    /// (so what is read there is what was checked; the entry's trailer
+    /// stays after the object, which object readers ignore), else a copy
+    /// of the checked entry. Nothing is left at `path` on failure.
+    pub(crate) fn place_entry(&self, key: &str, path: &Path) -> std::result::Result<(), String> {
+        let _ = std::fs::remove_file(path);
+        match std::fs::hard_link(self.entry_path(key), path) {
+            Ok(()) => {
+                let checked = std::fs::File::open(path)
+                    .map_err(|e| format!("cannot open: {e}"))
+                    .and_then(|file| {
+                        let map = llvm::map_file_readonly(&file)
+                            .map_err(|e| format!("cannot map: {e}"))?;
+                        verify_entry(key, InputBytes::mapped(map).as_slice()).map(drop)
+                    });
+                if checked.is_err() {
+                    let _ = std::fs::remove_file(path);
+                } else {
+                    self.touch(key);
+                }
+                checked
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("no entry".to_string()),
+            Err(_) => {
+                let object = self
+                    .lookup_mapped(key)?
+                    .ok_or_else(|| "no entry".to_string())?;
+                crate::fs::write_scratch(path, object.as_slice()).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     pub(crate) fn touch(&self, key: &str) {
         if let Ok(file) = std::fs::File::open(self.entry_path(key)) {
             let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
@@ -487,6 +548,28 @@ impl Cache {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Keeps `bytes`, the bitcode of a module version whose content hash
+    /// is `content` (hex), so that a later run can probe what importing
+    /// from this version brought once the module has changed (see
+    /// `finer`). Stored as an entry (checked, pruned like the others);
+    /// one already kept is only marked as used.
+    pub(crate) fn keep_version(&self, content: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let key = version_key(content);
+        if self.entry_path(&key).exists() {
+            self.touch(&key);
+            return Ok(());
+        }
+        self.store(&key, bytes)
+    }
+
+    /// The module version kept under `content`, when it is whole.
+    pub(crate) fn kept_version(&self, content: &str) -> Option<Vec<u8>> {
+        match self.lookup(&version_key(content)) {
+            Lookup::Hit(bytes) => Some(bytes),
+            Lookup::Missing | Lookup::Corrupt(_) => None,
         }
     }
 
@@ -571,6 +654,11 @@ impl Cache {
             }
         }
     }
+}
+
+/// The entry name of a kept module version: never a key (those are hex).
+fn version_key(content: &str) -> String {
+    format!("source-{content}")
 }
 
 /// The checksum of an entry covers its key too, so an object that ended up
@@ -715,6 +803,7 @@ mod tests {
         let base = ModuleKey {
             key: "k1".into(),
             hash_only_key: String::new(),
+            substituted_key: String::new(),
             settings: "s".into(),
             module_hash: "h".into(),
             resolution: "r".into(),
@@ -726,6 +815,8 @@ mod tests {
                     ImportProbe {
                         memo: "m".into(),
                         digest: Some("d".into()),
+                        view: "v".into(),
+                        content: "c".into(),
                     },
                 ),
                 (
@@ -733,6 +824,8 @@ mod tests {
                     ImportProbe {
                         memo: "n".into(),
                         digest: None,
+                        view: "w".into(),
+                        content: "e".into(),
                     },
                 ),
             ]),
@@ -772,6 +865,13 @@ mod tests {
         old.as_object_mut().unwrap().remove("llvm_rule_key");
         let read = ModuleKey::from_json(&old).unwrap();
         assert!(read.probes.is_empty() && read.llvm_rule_key.is_empty());
+        // A probe of an earlier version (memo and digest only) reads with
+        // no view and no content: no earlier version is probed for it.
+        let mut two = json.clone();
+        two["probes"]["a.o"] = serde_json::json!(["m", "d"]);
+        let read = ModuleKey::from_json(&two).unwrap();
+        assert_eq!(read.probes["a.o"].view, "");
+        assert_eq!(read.probes["a.o"].content, "");
         // What changed for the finer key's report: a probe's memo.
         let mut edited = base.clone();
         edited.probes.get_mut("b.o").unwrap().memo = "o".into();

@@ -306,13 +306,16 @@ impl ThinData {
     /// went into it. Computed after the thin link, which changes linkages
     /// the key covers.
     /// Each import source in `import_digests` (by ordinal) stands in the key
-    /// by that digest, any other by its module hash; `probes` are what the
-    /// digests were measured from, kept in the key's record.
+    /// by that digest, any other by its module hash; each in `substitutes`
+    /// (by ordinal, a content hash in hex) stands by that hash in the
+    /// substituted key; `probes` are what the digests were measured from,
+    /// kept in the key's record.
     pub(crate) fn cache_key(
         &self,
         i: usize,
         settings: &KeyConfig,
         import_digests: &[(u32, [u8; 32])],
+        substitutes: &[(u32, String)],
         probes: BTreeMap<String, super::cache::ImportProbe>,
     ) -> Result<ModuleKey> {
         let module = &self.modules[i];
@@ -323,6 +326,7 @@ impl ThinData {
                 &settings.settings,
                 &settings.extra,
                 import_digests,
+                substitutes,
             )
             .map_err(|reason| Error::llvm(module.name.clone(), Phase::Cache, reason))?;
         let mut key = ModuleKey::new(parts, &settings.digest, |ordinal| {

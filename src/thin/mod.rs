@@ -106,7 +106,7 @@ pub(crate) fn run(
     let thin_link = report.phases.last().map(|p| p.1).unwrap_or_default();
     // A --save-temps run uses and stores no entry, so it reads no record.
     let used_cache = cache.as_ref().filter(|_| config.save_temps.is_none());
-    let keys = report.time(Step::CacheKeys, || {
+    let (keys, unprobed) = report.time(Step::CacheKeys, || {
         cache_keys(&data, config, slots, used_cache)
     })?;
     let mut lookup = match &cache {
@@ -116,18 +116,26 @@ pub(crate) fn run(
         None => CacheLookup::empty(keys),
     };
     let keys = std::mem::take(&mut lookup.keys);
-    let backends = run_backends(
-        &data,
-        config,
-        &keys,
-        &lookup,
-        cache.as_ref(),
-        BackendPlace {
-            progress,
-            executor,
-            slots,
-        },
-    )?;
+    let backends = std::thread::scope(|scope| {
+        // Written while the backends run: nothing waits for them.
+        if let Some(cache) = used_cache.filter(|_| !unprobed.is_empty()) {
+            let data = &data;
+            let unprobed = &unprobed;
+            scope.spawn(move || keep_versions(cache, data, unprobed));
+        }
+        run_backends(
+            &data,
+            config,
+            &keys,
+            &lookup,
+            cache.as_ref(),
+            BackendPlace {
+                progress,
+                executor,
+                slots,
+            },
+        )
+    })?;
     report.phases.push((Step::Backends, backends.wall));
     let mut warnings = backends.warnings;
     let cache_report = match &cache {
@@ -167,30 +175,64 @@ pub(crate) fn run(
     })
 }
 
+/// A module's key, and its key in the last run (its record) when there is one.
+type KeyAndRecord = (ModuleKey, Option<ModuleKey>);
+
 /// Every module's cache key, with its key in the last run (its record) when
 /// a cache is used. Keys only read the index, so they are computed in
 /// parallel (SHA-1 over every module's summaries adds up on large graphs).
 /// With a cache, each key is the finer one: an import source stands by the
 /// digest of what the module imports from it (see `finer`), probed when the
 /// record has no digest for the same inputs.
+/// Also gives the import sources (by ordinal) some module stands by the
+/// content hash of: the cache keeps their versions (see `finer`).
 fn cache_keys(
     data: &ThinData,
     config: &Config,
     slots: &JobSlots,
     cache: Option<&Cache>,
-) -> Result<Vec<(ModuleKey, Option<ModuleKey>)>> {
+) -> Result<(Vec<KeyAndRecord>, BTreeSet<u32>)> {
     let key_config = KeyConfig::new(config);
     let states = finer::SourceStates::new(data.modules().len());
-    slots.map(data.modules().len(), "lto-engine-keys", |i| {
+    let keys = slots.map(data.modules().len(), "lto-engine-keys", |i| {
         let Some(cache) = cache else {
-            let key = data.cache_key(i, &key_config, &[], Default::default())?;
-            return Ok((key, None));
+            let key = data.cache_key(i, &key_config, &[], &[], Default::default())?;
+            return Ok((key, None, Vec::new()));
         };
         let previous = cache.previous_key(&data.modules()[i].name);
-        let found = finer::import_digests(data, i, &states, previous.as_ref())?;
-        let key = data.cache_key(i, &key_config, &found.digests, found.probes)?;
-        Ok((key, previous))
-    })
+        let found = finer::import_digests(data, i, &states, previous.as_ref(), cache)?;
+        let key = data.cache_key(
+            i,
+            &key_config,
+            &found.digests,
+            &found.substitutes,
+            found.probes,
+        )?;
+        Ok((key, previous, found.unprobed))
+    })?;
+    let mut unprobed = BTreeSet::new();
+    let keys = keys
+        .into_iter()
+        .map(|(key, previous, sources)| {
+            unprobed.extend(sources);
+            (key, previous)
+        })
+        .collect();
+    Ok((keys, unprobed))
+}
+
+/// Keeps the bitcode of each source in `sources` in the cache (see
+/// `finer`): best effort, as a failure only costs the finer key its first
+/// change of that source.
+fn keep_versions(cache: &Cache, data: &ThinData, sources: &BTreeSet<u32>) {
+    for &source in sources {
+        let Some(module) = data.modules().get(source as usize) else {
+            continue;
+        };
+        if let Ok(content) = data.index().content_hash(&module.id) {
+            let _ = cache.keep_version(&module_hash_hex(content), module.bytes.as_slice());
+        }
+    }
 }
 
 /// What the cache lookup found, per module.
@@ -302,6 +344,15 @@ fn look_up_one(
             // The object's key is the one its entry is under (a memo of the
             // run names its objects by it).
             key.key = key.hash_only_key.clone();
+        }
+    }
+    if matches!(found, Lookup::Missing) && !key.substituted_key.is_empty() {
+        // Stored before a changed source's first probe, whose import the
+        // probes showed unchanged: the entry holds. Kept under the finer
+        // key too, which the next run looks up (its record has the digest).
+        if let Lookup::Hit(bytes) = cache.lookup(&key.substituted_key) {
+            let _ = cache.store(&key.key, &bytes);
+            found = Lookup::Hit(bytes);
         }
     }
     match found {
