@@ -170,16 +170,9 @@ fn fresh() -> Project {
 
 /// The kept versions of modules in the cache (`llvmcache-source-<hash>`).
 fn kept_versions(project: &Project) -> Vec<PathBuf> {
-    std::fs::read_dir(project.path("cache"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("llvmcache-source-")
-        })
-        .collect()
+    files_named(&project.path("cache"), |name| {
+        name.starts_with("llvmcache-source-")
+    })
 }
 
 const IMPORTS_CHANGED: &str = "miss: imports changed (from lib.o)";

@@ -347,16 +347,9 @@ fn symbol_tables_are_kept_by_content_between_links() {
     );
     assert_eq!(link("edited"), (1, 1, "61 8\n".to_string()));
     // Control: damaged entries are not trusted; both are built again.
-    let entries: Vec<_> = std::fs::read_dir(dir.join("cache"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("llvmcache-symtab-")
-        })
-        .collect();
+    let entries = files_named(&dir.join("cache"), |name| {
+        name.starts_with("llvmcache-symtab-")
+    });
     assert_eq!(entries.len(), 3, "{entries:?}");
     for entry in &entries {
         let mut bytes = std::fs::read(entry).unwrap();
@@ -475,14 +468,9 @@ fn a_relink_recalls_the_thin_run_only_when_nothing_it_depends_on_changed() {
     // A damaged entry is not placed for the final link (the recalled
     // objects are hard links to the entries, checked where they are): the
     // run happens, and its program is right.
-    let objects: Vec<_> = std::fs::read_dir(dir.join("cache"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("llvmcache-") && name.len() == "llvmcache-".len() + 40
-        })
-        .collect();
+    let objects = files_named(&dir.join("cache"), |name| {
+        name.starts_with("llvmcache-") && name.len() == "llvmcache-".len() + 40
+    });
     assert!(!objects.is_empty());
     for path in &objects {
         let mut bytes = std::fs::read(path).unwrap();

@@ -117,14 +117,18 @@ impl Project {
     /// `llvmcache-*` object entries (not `llvmcache.timestamp`, pruning's
     /// clock, nor the import sources' kept versions, `llvmcache-source-*`).
     fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.path("cache"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("llvmcache-") && !n.starts_with("llvmcache-source-"))
-            .collect();
-        names.sort();
-        names
+        file_names(files_named(&self.path("cache"), |n| {
+            n.starts_with("llvmcache-") && !n.starts_with("llvmcache-source-")
+        }))
     }
+}
+
+/// The file names of `paths`.
+fn file_names(paths: Vec<PathBuf>) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Module name -> cache status ("hit", or "miss: <reason>").
@@ -430,11 +434,7 @@ fn pruning_follows_the_policy() {
     assert_eq!(run.report["thin"]["cache"]["pruned"], true);
     // The limit counts every entry, the kept versions of import sources
     // too.
-    let entries: Vec<String> = std::fs::read_dir(project.path("cache"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("llvmcache-"))
-        .collect();
+    let entries = files_named(&project.path("cache"), |n| n.starts_with("llvmcache-"));
     assert_eq!(entries.len(), 2, "{entries:?}");
 
     // By age: entries of the -O2 run, last used two hours ago, go; the -O1

@@ -306,6 +306,18 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The files in `dir` whose names `keep` accepts (cache entries by kind:
+/// `llvmcache-source-*`, `llvmcache-symtab-*`, ...), sorted.
+pub fn files_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| keep(&path.file_name().unwrap().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
 /// `clang-22`, run in `dir`.
 pub fn clang_in(dir: &Path) -> Command {
     let mut command = Command::new(CLANG);
