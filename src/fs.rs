@@ -60,6 +60,41 @@ pub(crate) fn write_scratch(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
 /// `path`: readers never see a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, |file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    })
+}
+
+/// Lets `write` fill a temporary file beside `path`, gives it permission
+/// bits `mode`, and renames it to `path`, as a linker writes its output:
+/// readers never see half a file, and a hard link to the old file keeps
+/// the old file. The old file is removed first, as `ld.lld` does (on ext4
+/// a rename that replaces a file flushes the new one to the disk first),
+/// and nothing is flushed, as a linker's output is not.
+pub(crate) fn replace_output(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    write_via_temp(path, |file| {
+        write(file)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Creates a temporary file beside `path`, lets `write` fill it, and
+/// renames it over `path`; on any failure the temporary file is removed
+/// and `path` is untouched.
+fn write_via_temp(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let display = path.display().to_string();
     let file_name = path.file_name().ok_or_else(|| {
         Error::io(
@@ -75,8 +110,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        write(&mut file)?;
+        drop(file);
         std::fs::rename(&temp, path)
     })();
     if let Err(error) = result {

@@ -502,6 +502,154 @@ fn a_relink_recalls_the_thin_run_only_when_nothing_it_depends_on_changed() {
     );
 }
 
+/// With a cache directory, the final link is remembered: a relink that
+/// would give the real linker the same command line over the same files
+/// writes the output it wrote, byte for byte, without running it. Anything
+/// the output depends on that changed runs it: a library's content, a
+/// library that appears earlier on the search path, another real linker,
+/// a damaged entry. A link that printed a warning, or whose command line
+/// asks for another output, is never remembered.
+#[test]
+fn the_final_link_is_recalled_only_when_everything_it_read_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write_file(
+        dir,
+        "main.c",
+        "#include <stdio.h>\nint native(void);\n\
+         int main(void) { printf(\"%d\\n\", native()); return 0; }\n",
+    );
+    run_ok(clang_in(dir).args(["-flto=thin", "-O2", "-c", "main.c"]));
+    std::fs::create_dir_all(dir.join("first")).unwrap();
+    std::fs::create_dir_all(dir.join("second")).unwrap();
+    let library = |subdir: &str, value: u32| {
+        write_file(
+            dir,
+            "native.c",
+            &format!("int native(void) {{ return {value}; }}\n"),
+        );
+        run_ok(clang_in(dir).args(["-O2", "-c", "native.c"]));
+        let archive = dir.join(subdir).join("libnative.a");
+        let _ = std::fs::remove_file(&archive);
+        run_ok(
+            Command::new("llvm-ar-22")
+                .arg("rc")
+                .arg(&archive)
+                .arg(dir.join("native.o")),
+        );
+    };
+    let ld = ld_path_arg(dir);
+    let wrapper = write_file(dir, "other-ld", "#!/bin/sh\nexec ld.lld-22 \"$@\"\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // One output name throughout: the output path is part of the command.
+    let link = |step: &str, extra: &[&str], real_linker: Option<&Path>| {
+        let report = dir.join(format!("{step}.json"));
+        let mut command = clang_in(dir);
+        command
+            .args([
+                "-flto=thin",
+                "-fuse-ld=lld",
+                &ld,
+                "-Wl,--thinlto-cache-dir=cache",
+            ])
+            .args(["main.o", "-Lsecond", "-Lfirst", "-lnative", "-o", "prog"])
+            .arg(format!("-Wl,--lto-engine-report={}", report.display()))
+            .args(extra);
+        if let Some(real_linker) = real_linker {
+            command.env("LTO_ENGINE_REAL_LD", real_linker);
+        }
+        let out = run_ok(&mut command);
+        let memo = read_json(&report)["link"]["final_link"]["memo"].clone();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (memo, run_program(&dir.join("prog")), stderr)
+    };
+    let status = |memo: &serde_json::Value| memo["status"].as_str().unwrap().to_string();
+    library("first", 1);
+    let (memo, printed, _) = link("cold", &[], None);
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "1\n"));
+    assert_eq!(memo["stored"], true, "{memo}");
+    let cold = std::fs::read(dir.join("prog")).unwrap();
+    // Control: nothing changed: the output is the cold link's, byte for
+    // byte, and keeps its permissions.
+    let (memo, printed, _) = link("again", &[], None);
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("hit", "1\n"));
+    assert_eq!(std::fs::read(dir.join("prog")).unwrap(), cold);
+    // The library's content changed.
+    library("first", 2);
+    let (memo, printed, _) = link("rebuilt", &[], None);
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "2\n"));
+    assert_eq!(link("rebuilt-again", &[], None).0["status"], "hit");
+    // A library of that name appears earlier on the search path: lld would
+    // take it, so the memo must not.
+    library("second", 3);
+    let (memo, printed, _) = link("shadowed", &[], None);
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "3\n"));
+    assert_eq!(
+        memo["why"], "a file appeared where the linker searches",
+        "{memo}"
+    );
+    assert_eq!(link("shadowed-again", &[], None).0["status"], "hit");
+    // Another real linker.
+    let (memo, printed, _) = link("other-linker", &[], Some(&wrapper));
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "3\n"));
+    // A damaged output entry is not used; the link runs and stores it anew.
+    for path in files_named(&dir.join("cache"), |name| {
+        name.starts_with("llvmcache-ldlink-out-")
+    }) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let (memo, printed, _) = link("damaged", &[], None);
+    assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "3\n"));
+    assert_eq!(link("repaired", &[], None).0["status"], "hit");
+    // A link that printed a warning is not remembered (a recalled link
+    // would not print it): the warning comes every time.
+    for step in ["warned", "warned-again"] {
+        let (memo, printed, stderr) = link(step, &["-Wl,-z,no-such-keyword"], None);
+        assert_eq!((status(&memo).as_str(), printed.as_str()), ("miss", "3\n"));
+        assert_eq!(memo["stored"], false, "{memo}");
+        assert!(stderr.contains("no-such-keyword"), "{stderr}");
+    }
+    // A command line that asks for a map is never remembered.
+    let (memo, _, _) = link("map", &["-Wl,-Map=prog.map"], None);
+    assert_eq!(status(&memo), "off", "{memo}");
+    assert!(dir.join("prog.map").is_file());
+    // A search directory whose `..` leads elsewhere than its cleaned form
+    // (the dependency file names files by cleaned paths, which would then
+    // be other files): never remembered.
+    std::fs::create_dir_all(dir.join("deep/inner")).unwrap();
+    std::os::unix::fs::symlink(dir.join("deep/inner"), dir.join("alias")).unwrap();
+    let (memo, _, _) = link("climbing", &["-Lalias/.."], None);
+    assert_eq!(status(&memo), "off", "{memo}");
+    assert!(memo["why"].as_str().unwrap().contains("alias/.."), "{memo}");
+    // Control: a `..` that leads where its cleaned form does.
+    let (memo, _, _) = link("climbing-plainly", &["-Lfirst/.."], None);
+    assert_eq!(status(&memo), "miss", "{memo}");
+    // Of the links of one output, the last four command lines are kept
+    // (each entry is a whole program), not one an edit. A command line
+    // is one key (the files it reads are checked, not keyed): so far
+    // three were stored (the plain one, another linker, `-Lfirst/..`).
+    let outputs = || {
+        files_named(&dir.join("cache"), |name| {
+            name.starts_with("llvmcache-ldlink-out-")
+        })
+    };
+    assert_eq!(outputs().len(), 3, "{:?}", outputs());
+    assert_eq!(link("plain-kept", &[], None).0["status"], "hit");
+    for (step, option) in [("now", "-Wl,-z,now"), ("lazy", "-Wl,-z,lazy")] {
+        assert_eq!(link(step, &[option], None).0["stored"], true);
+    }
+    assert_eq!(outputs().len(), 4, "{:?}", outputs());
+    assert_eq!(link("norelro", &["-Wl,-z,norelro"], None).0["stored"], true);
+    assert_eq!(outputs().len(), 4, "{:?}", outputs());
+    // The plain one was the oldest stored.
+    assert_eq!(link("plain-forgotten", &[], None).0["status"], "miss");
+}
+
 #[test]
 fn links_without_bitcode_and_options_it_cannot_honour() {
     let dir = tempfile::tempdir().unwrap();

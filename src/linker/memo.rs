@@ -67,7 +67,7 @@ pub(super) fn key<'m>(
 
 /// BLAKE3 of the running executable: a rebuilt engine (or host) never
 /// reads another build's memos, whatever its version number says.
-fn engine_identity() -> Option<&'static str> {
+pub(super) fn engine_identity() -> Option<&'static str> {
     static IDENTITY: OnceLock<Option<String>> = OnceLock::new();
     IDENTITY
         .get_or_init(|| {

@@ -6,6 +6,7 @@
 
 mod args;
 mod exports;
+mod final_memo;
 mod memo;
 mod symtabs;
 
@@ -108,13 +109,15 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
             return Ok(0);
         }
         let (objects, report) = times.time("lto", || lto(&line, &resolved, options, &work))?;
-        let (command, copied) =
-            times.time("rewrite", || rewrite(&line, &inputs, &objects, &work))?;
-        let code = times.time("final link", || real_link(&options.real_linker, &command))?;
+        let rewritten = times.time("rewrite", || rewrite(&line, &inputs, &objects, &work))?;
+        let (code, memo) = times.time("final link", || {
+            final_link(&line, options, &rewritten, &output, &work)
+        })?;
         if let (Some(path), Some(mut json)) = (&line.report, report) {
             // Archives given to the real link as a copy of their native
             // members (an rlib whose native part links nothing is dropped).
-            json["link"]["native_copies"] = copied.into();
+            json["link"]["native_copies"] = rewritten.copied.into();
+            json["link"]["final_link"] = serde_json::json!({ "memo": memo });
             // Where the link's own time went, the LTO run's phases aside.
             json["link"]["phases"] = times.to_json();
             let (cached, built) = inputs.tables.counts();
@@ -171,6 +174,82 @@ fn outside_chroot(line: &LinkLine, path: &Path) -> String {
         relative.push(component);
     }
     relative.display().to_string()
+}
+
+/// Runs the real link of `real`, or writes its output from the final
+/// link's memo (see `final_memo.rs`) when the link has a cache and every
+/// file the engine made for it is identified; a link that succeeds
+/// without a word is remembered. Its exit code, and what the memo did for
+/// the report.
+fn final_link(
+    line: &LinkLine,
+    options: &LinkerOptions,
+    real: &RealLink,
+    output: &Path,
+    work: &Path,
+) -> Result<(i32, serde_json::Value)> {
+    let off = |why: String| serde_json::json!({ "status": "off", "why": why });
+    let (Some(cache_config), Some(made)) = (cache_config(line), &real.made) else {
+        let code = real_link(&options.real_linker, &real.command)?;
+        let why = "no cache, or an LTO object that is not a cache entry".to_string();
+        return Ok((code, off(why)));
+    };
+    let link = final_memo::FinalLink {
+        line,
+        command: &real.command,
+        work,
+        made,
+        linker: &options.real_linker,
+        output,
+    };
+    let key = match link.key() {
+        Ok(key) => key,
+        Err(why) => return Ok((real_link(&options.real_linker, &real.command)?, off(why))),
+    };
+    let cache = crate::thin::Cache::open(&cache_config)?;
+    let why = match link.recall(&cache, &key)? {
+        final_memo::Recall::Hit => return Ok((0, serde_json::json!({ "status": "hit" }))),
+        final_memo::Recall::Miss(why) => why,
+    };
+    let (code, printed) =
+        real_link_relaying_stderr(&options.real_linker, &link.command_with_dependencies())?;
+    let stored = if code != 0 {
+        Err("the link failed".to_string())
+    } else if printed {
+        Err("the linker printed diagnostics, which a recalled link would not".to_string())
+    } else {
+        link.remember(&cache, &key)
+    };
+    let memo = match stored {
+        Ok(()) => serde_json::json!({ "status": "miss", "why": why, "stored": true }),
+        Err(not) => {
+            serde_json::json!({ "status": "miss", "why": why, "stored": false, "not_stored": not })
+        }
+    };
+    Ok((code, memo))
+}
+
+/// [`real_link`], its standard error read through a pipe and passed on:
+/// the exit code and whether it printed anything there. On a terminal the
+/// linker is asked for the colors it would have chosen itself.
+fn real_link_relaying_stderr(linker: &Path, args: &[String]) -> Result<(i32, bool)> {
+    use std::io::{IsTerminal, Write};
+    let mut args = args.to_vec();
+    let colors_chosen = args.iter().any(|a| a.contains("color-diagnostics"));
+    if std::io::stderr().is_terminal() && !colors_chosen {
+        args.push("--color-diagnostics".to_string());
+    }
+    let output = Command::new(linker)
+        .args(&args)
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| Error::External {
+            command: linker.display().to_string(),
+            reason: format!("cannot run the real linker: {e}"),
+        })?;
+    let _ = std::io::stderr().write_all(&output.stderr);
+    Ok((output.status.code().unwrap_or(1), !output.stderr.is_empty()))
 }
 
 /// Runs the real linker with `args`; its exit code.
@@ -900,8 +979,9 @@ fn preserved(line: &LinkLine, resolved: &Resolved, others: &[usize]) -> Result<V
 /// One LTO run over `group` (indices into `resolved.modules`).
 /// [`run_group`], its objects written to `dir`: recalled from a memo of the
 /// same run when one is whole (see `memo.rs`), else run (and remembered
-/// when every object is a cache entry). The objects' paths and the run's
-/// JSON report (a recalled run's only `with_report`).
+/// when every object is a cache entry). The objects' paths and cache keys
+/// (when every object is a cache entry) and the run's JSON report (a
+/// recalled run's only `with_report`).
 fn run_group_remembered(
     config: &Config,
     kind: LtoKind,
@@ -910,7 +990,7 @@ fn run_group_remembered(
     preserve: Vec<String>,
     dir: &Path,
     with_report: bool,
-) -> Result<(Vec<PathBuf>, Option<serde_json::Value>)> {
+) -> Result<(LtoObjects, Option<serde_json::Value>)> {
     let start = std::time::Instant::now();
     let memo = match &config.cache {
         Some(cache) if memo::applies(config, kind) => {
@@ -936,12 +1016,18 @@ fn run_group_remembered(
             let report = recalled
                 .report
                 .map(|report| memo::recalled_report(report, seconds, cache));
-            return Ok((recalled.paths, report));
+            let cache_keys = recalled.remembered.objects.into_iter().map(|(_, key)| key);
+            let objects = LtoObjects {
+                paths: recalled.paths,
+                cache_keys: Some(cache_keys.collect()),
+            };
+            return Ok((objects, report));
         }
     }
     let output = run_group(config, kind, resolved, group, preserve)?;
     let report = output.report.to_json();
     let written = output.write(&crate::output::WriteTo::scratch_dir(dir))?;
+    let mut cache_keys = None;
     if let Some((cache, key)) = &memo {
         // Only a run whose every object is a cache entry now: one whose
         // store failed (a full disk) runs again next time.
@@ -958,6 +1044,7 @@ fn run_group_remembered(
             })
             .collect();
         if let Some(objects) = keyed {
+            cache_keys = Some(objects.iter().map(|(_, key)| key.clone()).collect());
             let remembered = memo::Remembered {
                 objects,
                 diagnostics: output.diagnostics.iter().map(diagnostic_line).collect(),
@@ -965,7 +1052,21 @@ fn run_group_remembered(
             memo::remember(cache, key, &remembered, &report);
         }
     }
-    Ok((written.objects, Some(report)))
+    let objects = LtoObjects {
+        paths: written.objects,
+        cache_keys,
+    };
+    Ok((objects, Some(report)))
+}
+
+/// The objects an LTO step gave the final link.
+#[derive(Default)]
+struct LtoObjects {
+    /// Their paths, in link order.
+    paths: Vec<PathBuf>,
+    /// Their cache keys, in the same order, when every one is a cache
+    /// entry (what identifies them to the final link's memo).
+    cache_keys: Option<Vec<String>>,
 }
 
 /// A diagnostic as the linker mode prints it: one line.
@@ -1012,11 +1113,14 @@ fn lto(
     resolved: &Resolved,
     options: &LinkerOptions,
     work: &Path,
-) -> Result<(Vec<PathBuf>, Option<serde_json::Value>)> {
+) -> Result<(LtoObjects, Option<serde_json::Value>)> {
     let (fat, thin) = split_by_kind(resolved, KindChoice::of(line)?)?;
     let config = config_for(line, options, work)?;
     let mut reports = Vec::new();
-    let mut objects = Vec::new();
+    let mut objects = LtoObjects {
+        paths: Vec::new(),
+        cache_keys: Some(Vec::new()),
+    };
     // The fat object first, as lld places its regular LTO object (task 0).
     for (kind, group, others, dir) in [
         (LtoKind::Fat, &fat, &thin, "fat"),
@@ -1043,7 +1147,7 @@ fn lto(
             // The work directory goes when the link is done: the objects the
             // real link got stay beside the save-temps bitcode, as lld keeps
             // its `<output>.lto.o`.
-            for object in &written {
+            for object in &written.paths {
                 let Some(file_name) = object.file_name() else {
                     continue;
                 };
@@ -1052,7 +1156,14 @@ fn lto(
                 crate::fs::write_atomically(&temps.join(file_name), &bytes)?;
             }
         }
-        objects.extend(written);
+        objects.paths.extend(written.paths);
+        objects.cache_keys = objects
+            .cache_keys
+            .zip(written.cache_keys)
+            .map(|(mut keys, more)| {
+                keys.extend(more);
+                keys
+            });
     }
     let mut report = None;
     if line.report.is_some() {
@@ -1295,16 +1406,35 @@ fn exported(line: &LinkLine, resolved: &Resolved) -> Result<Vec<String>> {
 /// bitcode files give way to the LTO objects (where the first bitcode
 /// was), and archives holding bitcode to a copy of their native members
 /// (which the real linker still takes lazily; none when no native member
-/// links anything). Also the archives copied.
+/// links anything).
+struct RealLink {
+    command: Vec<String>,
+    /// The archives copied (their paths as given).
+    copied: Vec<String>,
+    /// Each file the engine made for the command, with its identity (an
+    /// object's cache key, a copy's BLAKE3); `None` when an object is not
+    /// a cache entry.
+    made: Option<Vec<(PathBuf, String)>>,
+}
+
 fn rewrite(
     line: &LinkLine,
     inputs: &Inputs,
-    objects: &[PathBuf],
+    objects: &LtoObjects,
     work: &Path,
-) -> Result<(Vec<String>, Vec<String>)> {
+) -> Result<RealLink> {
     let mut command = Vec::new();
     let mut copied = Vec::new();
+    let mut made: Option<Vec<(PathBuf, String)>> = objects.cache_keys.as_ref().map(|keys| {
+        objects
+            .paths
+            .iter()
+            .cloned()
+            .zip(keys.iter().map(|key| format!("cache {key}")))
+            .collect()
+    });
     let mut placed = false;
+    let objects = &objects.paths;
     for (position, ((item, _), file)) in line.items.iter().zip(&inputs.files).enumerate() {
         match (item, file) {
             (Item::Pass(tokens), _) => command.extend(tokens.iter().cloned()),
@@ -1353,6 +1483,11 @@ fn rewrite(
                     })?;
                     crate::fs::write_scratch(&copy, &bytes)?;
                     command.push(outside_chroot(line, &copy));
+                    if let Some(made) = &mut made {
+                        let identity =
+                            format!("copy {}", crate::thin::hex(&crate::llvm::blake3(&bytes)));
+                        made.push((copy.clone(), identity));
+                    }
                     copied.push(path.display().to_string());
                 }
             }
@@ -1360,5 +1495,9 @@ fn rewrite(
             (Item::Library { tokens, .. }, _) => command.extend(tokens.iter().cloned()),
         }
     }
-    Ok((command, copied))
+    Ok(RealLink {
+        command,
+        copied,
+        made,
+    })
 }

@@ -501,6 +501,37 @@ impl Cache {
         }
     }
 
+    /// Copies the object of `key`'s entry, checked, into `to` (a new,
+    /// empty file): in the kernel where it can (`copy_file_range`), from
+    /// the very file that was checked (entries are never written in
+    /// place). `Ok(false)` when there is no entry.
+    pub(crate) fn copy_entry(
+        &self,
+        key: &str,
+        to: &mut std::fs::File,
+    ) -> std::result::Result<bool, String> {
+        let mut entry = match std::fs::File::open(self.entry_path(key)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(format!("cannot open: {e}")),
+        };
+        let map = llvm::map_file_readonly(&entry).map_err(|e| format!("cannot map: {e}"))?;
+        let object_len = verify_entry(key, &map)? as u64;
+        drop(map);
+        let copied = std::io::copy(&mut (&mut entry).take(object_len), to)
+            .map_err(|e| format!("cannot copy: {e}"))?;
+        if copied != object_len {
+            return Err(format!("copied {copied} of {object_len} bytes"));
+        }
+        self.touch(key);
+        Ok(true)
+    }
+
+    /// Removes the entry of `key`, if any. Best effort.
+    pub(crate) fn remove(&self, key: &str) {
+        let _ = std::fs::remove_file(self.entry_path(key));
+    }
+
     pub(crate) fn touch(&self, key: &str) {
         if let Ok(file) = std::fs::File::open(self.entry_path(key)) {
             let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
