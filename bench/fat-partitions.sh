@@ -20,7 +20,10 @@
 #         crate after an edit, minus the same rebuild without LTO (rustc's
 #         LTO step, std included)
 # Also the .text size of each linked program (the late passes on partitions
-# see less of the program than on the whole module).
+# see less of the program than on the whole module), the split's serial
+# time, and Lua with the partition cache: cold, warm, and one edit (reused
+# partitions, the edit relink against cold, objects checked against a cold
+# run of the edit).
 # Per-step figures: $BENCH_DIR/results.txt; logs beside it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +74,13 @@ partitions() {
     python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["fat"]["partitions"]))' "$1"
 }
 
+# phase JSON NAME: seconds of phase NAME in the engine's report JSON (0
+# when the run had no such phase).
+phase() {
+    python3 -c 'import json,sys
+print(sum(p["seconds"] for p in json.load(open(sys.argv[1]))["phases"] if p["phase"] == sys.argv[2]))' "$1" "$2"
+}
+
 # ---- lua ----
 lw=$work/lua
 mkdir -p "$lw/obj"
@@ -95,6 +105,39 @@ cp "$lw/engine-prog" "$lw/lld-prog"
 cp "$lw/lld-p2-prog" "$lw/engine-prog"
 compare "$lw"
 lua_parts=$(partitions "$lw/engine-pauto.json")
+
+# ---- lua: the partition cache (--cache-dir), 8 partitions ----
+# Cold (an empty cache), warm (nothing changed), then one edit of a live
+# function's body (main's script: fib(27) becomes fib(26)), relinked with
+# the cache and, for the reference, cold with a cache of its own: the two
+# objects must be the same bytes and their programs print the same.
+cache_parts=8
+lc=$work/lua-cache
+mkdir -p "$lc/obj"
+cp "${lua_objs[@]}" "$lc/obj/"
+lua_cache_run() { # NAME CACHE-DIR
+    measure "$1" "$engine" fat "$lc"/obj/*.o -O2 --export main --jobs "$jobs" \
+        --lto-partitions "$cache_parts" --cache-dir "$2" -o "$lc/$1/lto.o" --report "$lc/$1.json"
+}
+reused() { # JSON: how many partitions came from the cache
+    python3 -c 'import json,sys
+print(sum(p["cache"]["status"] == "hit" for p in json.load(open(sys.argv[1]))["fat"]["partitions"]))' "$1"
+}
+lua_cache_run lua-cache-cold "$lc/cache"
+lua_cache_run lua-cache-warm "$lc/cache"
+sed 's/fib(27)/fib(26)/' "$root/bench/lua_main.c" > "$lc/lua_main.c"
+grep -q 'fib(26)' "$lc/lua_main.c" || fail "lua: the edit did not apply"
+clang-22 -O2 -flto -DLUA_USE_LINUX -I"$lua" -c "$lc/lua_main.c" -o "$lc/obj/lua_main.o"
+lua_cache_run lua-cache-edit "$lc/cache"
+lua_cache_run lua-cache-edit-cold "$lc/cache-fresh"
+cmp -s "$lc/lua-cache-edit/lto.o" "$lc/lua-cache-edit-cold/lto.o" ||
+    fail "lua: the warm run's object after the edit differs from a cold run's"
+mkdir -p "$lc/check"
+clang-22 -fuse-ld=lld "$lc/lua-cache-edit/lto.o" -lm -ldl -o "$lc/check/engine-prog"
+clang-22 -fuse-ld=lld "$lc/lua-cache-edit-cold/lto.o" -lm -ldl -o "$lc/check/lld-prog"
+compare "$lc/check"
+warm_reused=$(reused "$lc/lua-cache-warm.json")
+edit_reused=$(reused "$lc/lua-cache-edit.json")
 
 # ---- rust: the engine ----
 rw=$work/rust
@@ -165,6 +208,21 @@ awk -v lp="$lua_parts" -v rp="$rust_parts" '
     printf "  rust engine auto serial late / 1 part.  %6.2f\n", rs / r1
     printf "  rust engine auto / rustc LTO step       %6.2f  (rustc LTO step = %.2f s)\n", ra / (fat - off), fat - off
   }' "$results"
+echo
+echo "lua, the partition cache ($cache_parts partitions, --cache-dir), wall s, reused partitions:"
+awk -v parts="$cache_parts" -v warm="$warm_reused" -v edit="$edit_reused" '
+  { w[$1] = $2 }
+  END {
+    printf "  cold %7.2f\n", w["lua-cache-cold"]
+    printf "  warm %7.2f  %d/%d reused  %5.2fx cold\n", w["lua-cache-warm"], warm, parts, w["lua-cache-warm"] / w["lua-cache-cold"]
+    printf "  edit %7.2f  %d/%d reused  %5.2fx cold (objects identical to a cold run of the edit)\n", w["lua-cache-edit"], edit, parts, w["lua-cache-edit"] / w["lua-cache-cold"]
+  }' "$results"
+echo
+echo "the split (serial: the plan and the one write of the optimized module), auto partitions:"
+printf "  lua   %6.2f s of %6.2f s\n" "$(phase "$lw/engine-pauto.json" split)" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total_seconds"])' "$lw/engine-pauto.json")"
+printf "  rust  %6.2f s of %6.2f s\n" "$(phase "$rw/engine-pauto.json" split)" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total_seconds"])' "$rw/engine-pauto.json")"
 echo
 echo ".text of the linked programs (bytes; ratio to the engine's one partition):"
 awk '{ t[$1] = $2; order[NR] = $1 } END {

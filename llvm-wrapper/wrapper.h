@@ -78,20 +78,41 @@ void ltoe_update_vcall_visibility(LLVMModuleRef module, int whole_program_visibi
                                   const char *const *visible, size_t visible_count);
 uint64_t ltoe_module_instruction_count(LLVMModuleRef module);
 
-/* Fat LTO code generation partitions (partition.cpp). Splits `module` into
- * `count` partitions with LLVM's SplitModule (every local made a hidden
- * global so that partitions may refer to each other; module asm stays in
- * partition 0), each written as plain bitcode to parts[i] (an array of
- * `count`). *locals gets one record per definition that was local before
- * the split, sorted by name: {u32 name length, name bytes, u8 linkage
- * (0 internal, 1 private), u8 named by module asm, u32 defining partition,
- * u32 count, u32 partitions with a used declaration of it...}. *shared
- * gets one record per linkonce definition (not local) used in another
- * partition than its own, sorted by name: {u32 name length, name bytes,
- * u32 defining partition}. The module is left split (its locals
- * external): free it, don't compile it. */
-int ltoe_split_module(LLVMModuleRef module, unsigned count, LtoeBuffer **parts,
-                      LtoeBuffer **locals, LtoeBuffer **shared, char **err);
+/* Plans `module` into `count` code generation partitions and writes it,
+ * once, as bitcode (*bitcode) for ltoe_load_partition. Every definition
+ * goes to the partition of the MD5 of its placement name (its root's
+ * comdat, else its root's name; a cluster that must stay together, as an
+ * alias and its aliasee, a comdat, a function and the users of its block
+ * addresses, a constructor list and the globals its entries are
+ * associated with, `llvm.used` and `llvm.compiler.used` and what they name,
+ * a global and the one its section is linked to, by its
+ * least name, a constructor list's own first): a function of names only. Locals become
+ * hidden globals (unnamed ones get a name) so that partitions can refer to
+ * each other. *members gets per partition {u64 size in instructions, u32
+ * count, names (u32 length, bytes) of the definitions it holds}. *locals
+ * gets one record per definition that was local before, sorted by name:
+ * {u32 name length, name bytes, u8 linkage (0 internal, 1 private), u8
+ * named by module asm, u32 defining partition, u32 count, u32 other
+ * partitions that use it...}. *shared gets one record per linkonce
+ * definition (not local) used in another partition than its own, sorted by
+ * name: {u32 name length, name bytes, u32 defining partition}. The module
+ * is left planned (its locals external): free it, don't compile it. */
+int ltoe_split_plan(LLVMModuleRef module, unsigned count, int by_origin, LtoeBuffer **bitcode,
+                    LtoeBuffer **members, LtoeBuffer **locals, LtoeBuffer **shared, char **err);
+/* Tags every definition of `module` with the input module it comes from
+ * (metadata `ltoe.origin`), before it is linked: with `by_origin`,
+ * ltoe_split_plan places a definition by its origin, `<origin>#<bucket>`
+ * (a bucket per 25,000 instructions of the origin, picked by the MD5 of
+ * the definition's own placement name), and drops the tags. */
+void ltoe_tag_origin(LLVMModuleRef module, const char *origin);
+/* Loads one partition from the bitcode ltoe_split_plan wrote, into `ctx`:
+ * the definitions named `own` (its members) as they are, every other one
+ * as a declaration whose body is never read, and declarations nothing
+ * uses dropped; module-level asm only when `keep_module_asm` (partition
+ * 0). */
+int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t len, const char *name,
+                        const char *const *own, size_t own_count, int keep_module_asm,
+                        LLVMModuleRef *out, char **err);
 /* Adds the definitions `names` to llvm.compiler.used, so that no pass drops
  * them as unused; fails when one is not defined in the module. */
 int ltoe_keep_definitions(LLVMModuleRef module, const char *const *names, size_t count,

@@ -155,12 +155,26 @@ extern "C" {
         names: *const *const c_char,
         count: usize,
     ) -> usize;
-    pub fn ltoe_split_module(
+    pub fn ltoe_tag_origin(module: LLVMModuleRef, origin: *const c_char);
+    pub fn ltoe_split_plan(
         module: LLVMModuleRef,
         count: std::os::raw::c_uint,
-        parts: *mut *mut LtoeBuffer,
+        by_origin: c_int,
+        bitcode: *mut *mut LtoeBuffer,
+        members: *mut *mut LtoeBuffer,
         locals: *mut *mut LtoeBuffer,
         shared: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_load_partition(
+        ctx: LLVMContextRef,
+        data: *const c_char,
+        len: usize,
+        name: *const c_char,
+        own: *const *const c_char,
+        own_count: usize,
+        keep_module_asm: c_int,
+        out: *mut LLVMModuleRef,
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_keep_definitions(

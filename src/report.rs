@@ -377,8 +377,9 @@ pub struct FatRunReport {
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct PartitionReport {
-    /// Its size as bitcode after the split (0 when the module was not split).
-    pub bitcode_bytes: usize,
+    /// Its size in IR instructions at the split, a global variable counting
+    /// one (0 when the module was not split).
+    pub instructions: u64,
     /// The size of its object.
     pub object_bytes: usize,
     /// Wall time of the late passes of `lto<On>` on it (zero when they ran
@@ -388,6 +389,41 @@ pub struct PartitionReport {
     /// Wall time of its code generation (with parsing its bitcode).
     #[serde(rename = "codegen_seconds", serialize_with = "seconds")]
     pub codegen: Duration,
+    /// With a cache: whether its object came from the cache, and why not.
+    pub cache: Option<PartitionCache>,
+}
+
+impl PartitionCache {
+    pub(crate) fn hit(key: String) -> Self {
+        PartitionCache {
+            status: "hit",
+            why: None,
+            key,
+        }
+    }
+
+    pub(crate) fn miss(key: String, why: String) -> Self {
+        PartitionCache {
+            status: "miss",
+            why: Some(why),
+            key,
+        }
+    }
+}
+
+/// What the cache did for one fat partition.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct PartitionCache {
+    /// `"hit"` or `"miss"`.
+    pub status: &'static str,
+    /// For a miss: why (`"no earlier run of this partitioning"`, `"its code
+    /// changed"`, `"the settings changed"`, `"its entry is missing or
+    /// damaged"`).
+    pub why: Option<String>,
+    /// The cache key: the BLAKE3 of its bitcode as code generation gets it
+    /// and of every setting that changes code.
+    pub key: String,
 }
 
 /// What the ThinLTO cache did in a run.
@@ -620,6 +656,19 @@ impl Report {
                 self.fat.jobs,
                 times.join(", ")
             ));
+            let cached: Vec<&PartitionCache> = self
+                .fat
+                .partitions
+                .iter()
+                .filter_map(|p| p.cache.as_ref())
+                .collect();
+            if !cached.is_empty() {
+                let hits = cached.iter().filter(|c| c.status == "hit").count();
+                out.push_str(&format!(
+                    "  cache: {hits} partitions reused, {} compiled\n",
+                    cached.len() - hits
+                ));
+            }
             if self.fat.late_passes_on_partitions {
                 let times: Vec<String> = self
                     .fat
@@ -1024,8 +1073,12 @@ mod tests {
         };
         report.fat = FatRunReport {
             partitions: vec![PartitionReport {
-                bitcode_bytes: 600,
+                instructions: 60,
                 object_bytes: 700,
+                cache: Some(PartitionCache::miss(
+                    "0123abcd".to_string(),
+                    "its code changed".to_string(),
+                )),
                 optimize: ms(125),
                 codegen: ms(250),
             }],

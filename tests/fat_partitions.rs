@@ -235,7 +235,10 @@ fn cxx_and_rust_programs_run_with_partitions() {
         .iter()
         .map(|s| compile_cxx(root, &data(&format!("cxx/{s}")), &["-O2", "-flto"], ".bc"))
         .collect();
-    for count in ["1", "2", "4"] {
+    // Every count from 2 to 8 places the template static data member's
+    // comdat (its initializer only runs from the object that defines it)
+    // somewhere else relative to the constructor list: each must run.
+    for count in ["1", "2", "3", "4", "5", "6", "7", "8"] {
         let name = format!("cxx{count}");
         let (listed, report) = fat(root, &name, &bitcode, &["--lto-partitions", count]);
         assert_eq!(partition_count(&report).to_string(), count);
@@ -582,4 +585,129 @@ fn partitions_that_cannot_be_joined_are_a_one_line_error() {
             .count();
         assert_eq!(written, 2, "{name}");
     }
+}
+
+/// A C program of eight files for the partition cache: `f<i>` in `f<i>.c`,
+/// each with a static helper, `main` printing them all.
+fn cache_program(root: &Path, constants: &[i32; 8]) -> Vec<PathBuf> {
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut main = String::from("#include <stdio.h>\n");
+    for (i, constant) in constants.iter().enumerate() {
+        main.push_str(&format!("int f{i}(int);\n"));
+        std::fs::write(
+            src.join(format!("f{i}.c")),
+            format!(
+                "static int helper{i}(int x) {{ return x * {constant} + {i}; }}\n\
+                 __attribute__((noinline)) int f{i}(int x) {{\n\
+                   int sum = 0;\n\
+                   for (int k = 0; k < x; k++) sum += helper{i}(k) ^ (sum >> 3);\n\
+                   return sum;\n\
+                 }}\n"
+            ),
+        )
+        .unwrap();
+    }
+    main.push_str("int main(void) {\n");
+    for i in 0..8 {
+        main.push_str(&format!("  printf(\"%d\\n\", f{i}(100 + {i}));\n"));
+    }
+    main.push_str("  return 0;\n}\n");
+    std::fs::write(src.join("main.c"), main).unwrap();
+    let bc = root.join("bc");
+    std::fs::create_dir_all(&bc).unwrap();
+    let mut inputs = vec![compile_c(&bc, &src.join("main.c"), &["-O2", "-flto"])];
+    for i in 0..8 {
+        inputs.push(compile_c(
+            &bc,
+            &src.join(format!("f{i}.c")),
+            &["-O2", "-flto"],
+        ));
+    }
+    inputs
+}
+
+/// Per partition: `"hit"` or the miss's reason.
+fn cache_statuses(report: &serde_json::Value) -> Vec<String> {
+    report["fat"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let cache = &p["cache"];
+            match cache["status"].as_str().unwrap() {
+                "hit" => "hit".to_string(),
+                _ => cache["why"].as_str().unwrap().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// With `--cache-dir`, each fat partition's object is kept under its
+/// bitcode and settings: a relink reuses every partition an edit did not
+/// touch, and what it gives is what a cold run gives, byte for byte.
+#[test]
+fn the_fat_cache_reuses_the_partitions_an_edit_did_not_touch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut constants = [3, 5, 7, 11, 13, 17, 19, 23];
+    let inputs = cache_program(root, &constants);
+    let run = |name: &str, cache: &str, extra: &[&str]| {
+        let mut flags = vec!["--lto-partitions", "4", "--cache-dir", cache];
+        flags.extend_from_slice(extra);
+        let (listed, report) = fat(root, name, &inputs, &flags);
+        let printed = run_program(&link_objects(root, &listed, name, false));
+        (outputs(&root.join(name)), report, printed)
+    };
+    let cache = root.join("cache").display().to_string();
+    let (cold, report, expected) = run("cold", &cache, &[]);
+    assert_eq!(
+        cache_statuses(&report),
+        vec!["no earlier run of this partitioning"; 4]
+    );
+    // Control: nothing changed, every partition is reused, same bytes.
+    let (warm, report, printed) = run("warm", &cache, &[]);
+    assert_eq!(cache_statuses(&report), vec!["hit"; 4]);
+    assert_eq!((warm == cold, printed), (true, expected.clone()));
+
+    // One function's body changes: its partition (and main's, which may
+    // have inlined it) compile again, the others are reused; the objects
+    // are a cold run's of the edited program, with a cache of its own.
+    constants[5] = 29;
+    cache_program(root, &constants);
+    let fresh = root.join("fresh").display().to_string();
+    let (edited_cold, _, edited_expected) = run("edited-cold", &fresh, &[]);
+    assert_ne!(edited_expected, expected);
+    let (edited, report, printed) = run("edited", &cache, &[]);
+    let statuses = cache_statuses(&report);
+    let missed = statuses.iter().filter(|s| *s != "hit").count();
+    assert!((1..4).contains(&missed), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s == "hit" || s == "its code changed"),
+        "{statuses:?}"
+    );
+    assert_eq!(printed, edited_expected);
+    assert!(
+        edited == edited_cold,
+        "a warm run's objects differ from a cold run's"
+    );
+
+    // A damaged entry is compiled again, never used.
+    for path in files_named(&root.join("cache"), |name| {
+        name.starts_with("llvmcache-") && !name.starts_with("llvmcache-fatrec-")
+    }) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[16] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let (repaired, report, printed) = run("damaged", &cache, &[]);
+    assert_eq!(cache_statuses(&report), vec!["its entry is damaged"; 4]);
+    assert!(repaired == edited_cold && printed == edited_expected);
+
+    // Other settings: nothing is reused.
+    let (_, report, printed) = run("o1", &cache, &["--lto-late-passes", "serial"]);
+    assert_eq!(cache_statuses(&report), vec!["the settings changed"; 4]);
+    assert_eq!(printed, edited_expected);
 }

@@ -26,8 +26,8 @@ pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings, SourceState};
 pub use codes::{CodeModelKind, FileKind, PipelineLevel, Reloc};
 pub use partition::{
-    keep_definitions, localize_definition, release_free_memory, rename_global, split_module,
-    LocalLinkage, SplitModule,
+    free_in_background, keep_definitions, load_partition, localize_definition, rename_global,
+    split_module, tag_origin, LocalLinkage, SplitModule,
 };
 pub use pipeline::{lto_pipeline_passes, run_lto_pipeline, whole_module_late_passes, PipelinePart};
 pub use thin::{

@@ -1,11 +1,13 @@
-//! Fat LTO code generation partitions: the optimized module split with
-//! LLVM's `SplitModule`, each partition as bitcode to be parsed into a
-//! context of its own, and the repairs applied to a parsed partition.
+//! Fat LTO code generation partitions: the optimized module planned into
+//! partitions and written once as bitcode, each partition loaded from it
+//! into a context of its own, and the repairs applied to a loaded
+//! partition.
 
 use super::buffers::ShimBytes;
 use super::thin::Records;
 use super::{c_string, status};
 use crate::ffi;
+use inkwell::context::Context;
 use inkwell::module::Module;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int};
@@ -46,48 +48,99 @@ pub struct SharedDefinition {
     pub defined_in: usize,
 }
 
-/// A module split into partitions.
+/// A module planned into partitions and written once as bitcode, from
+/// which each partition loads what it holds ([`load_partition`]).
 pub struct SplitModule {
-    /// Each partition as plain bitcode, in partition order.
-    pub parts: Vec<ShimBytes>,
+    /// The whole planned module as plain bitcode.
+    pub bitcode: ShimBytes,
+    /// What each partition holds, in partition order.
+    pub members: Vec<PartitionMembers>,
     /// Every definition that was local before the split, sorted by name.
     pub locals: Vec<SplitLocal>,
     /// The `linkonce` definitions used across partitions, sorted by name.
     pub shared: Vec<SharedDefinition>,
 }
 
-/// Splits `module` into `count` partitions. The module is consumed: the
-/// split leaves its locals external, so it must not be compiled afterwards.
-pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, String> {
+/// The definitions one partition holds.
+pub struct PartitionMembers {
+    /// Their size in IR instructions (a global variable counts one).
+    pub size: u64,
+    /// Their names, as C strings for the loader.
+    pub names: Vec<CString>,
+}
+
+/// Tags every definition of `module` with `origin`, the input it comes
+/// from, before it is linked (see [`split_module`]'s `by_origin`).
+pub fn tag_origin(module: &Module<'_>, origin: &str) -> Result<(), String> {
+    let origin = c_string(origin)?;
+    // SAFETY: the module is alive and used by this thread only for the
+    // call; the origin is a C string valid for the call (the shim copies it
+    // into the module's context).
+    unsafe { ffi::ltoe_tag_origin(module.as_mut_ptr(), origin.as_ptr()) };
+    Ok(())
+}
+
+/// Plans `module` into `count` partitions and writes it once as bitcode.
+/// Every definition goes to the partition of the MD5 of its name (its
+/// comdat's, its aliasee's; definitions that must stay together by their
+/// least name), so where a function goes depends on its name alone: an
+/// edit elsewhere moves nothing. The module is consumed: the plan leaves
+/// its locals external, so it must not be compiled afterwards.
+///
+/// With `by_origin`, a definition tagged by [`tag_origin`] is placed by the
+/// input it came from instead (`<origin>#<bucket>`, a bucket per 25,000
+/// instructions of that input), so that an edit of one source stays in few
+/// partitions; the tags are dropped.
+pub fn split_module(
+    module: Module<'_>,
+    count: usize,
+    by_origin: bool,
+) -> Result<SplitModule, String> {
     let count_c = std::os::raw::c_uint::try_from(count)
         .map_err(|_| format!("{count} partitions are too many"))?;
     if count == 0 {
         return Err("partition count must be at least 1".to_string());
     }
-    let mut parts = vec![std::ptr::null_mut(); count];
+    let mut bitcode = std::ptr::null_mut();
+    let mut members = std::ptr::null_mut();
     let mut locals = std::ptr::null_mut();
     let mut shared = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
     // SAFETY: the module is alive and exclusively ours (taken by value, so
-    // nothing else can compile it afterwards); `parts` has room for the
-    // `count` buffers the shim writes on success, each then owned by us.
+    // nothing else can compile it afterwards); the shim writes one owned
+    // buffer to each out-pointer on success.
     let code = unsafe {
-        ffi::ltoe_split_module(
+        ffi::ltoe_split_plan(
             module.as_mut_ptr(),
             count_c,
-            parts.as_mut_ptr(),
+            c_int::from(by_origin),
+            &mut bitcode,
+            &mut members,
             &mut locals,
             &mut shared,
             &mut err,
         )
     };
     // Owned before the status check, so that nothing leaks on an error
-    // (the shim fills `parts` only on success; null ones are empty).
-    let parts: Vec<ShimBytes> = parts.into_iter().map(ShimBytes::from_raw).collect();
+    // (null ones are empty).
+    let bitcode = ShimBytes::from_raw(bitcode);
+    let members = ShimBytes::from_raw(members);
     let locals = ShimBytes::from_raw(locals);
     let shared = ShimBytes::from_raw(shared);
     status(code, err)?;
-    drop(module);
+    // Not freed here: its context frees it with everything else it holds
+    // when the fat run lets it go, in one teardown instead of two walks.
+    std::mem::forget(module);
+    let mut reader = Records(members.as_bytes());
+    let mut partitions = Vec::with_capacity(count);
+    for _ in 0..count {
+        let size = reader.u64()?;
+        let held = reader.u32()? as usize;
+        let names = (0..held)
+            .map(|_| reader.string().and_then(|name| c_string(&name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        partitions.push(PartitionMembers { size, names });
+    }
     let mut reader = Records(locals.as_bytes());
     let mut out = Vec::new();
     while !reader.is_empty() {
@@ -125,10 +178,52 @@ pub fn split_module(module: Module<'_>, count: usize) -> Result<SplitModule, Str
         shared_out.push(SharedDefinition { name, defined_in });
     }
     Ok(SplitModule {
-        parts,
+        bitcode,
+        members: partitions,
         locals: out,
         shared: shared_out,
     })
+}
+
+/// Loads partition `index` of `split` into `context`: the definitions it
+/// holds, every other one a declaration (its body is never read), and
+/// module-level asm in partition 0 only.
+pub fn load_partition<'ctx>(
+    context: &'ctx Context,
+    split: &SplitModule,
+    index: usize,
+    name: &str,
+) -> Result<Module<'ctx>, String> {
+    let members = split
+        .members
+        .get(index)
+        .ok_or_else(|| format!("no partition {index}"))?;
+    let own: Vec<*const c_char> = members.names.iter().map(|n| n.as_ptr()).collect();
+    let name_c = c_string(name)?;
+    let data = split.bitcode.as_bytes();
+    let mut module = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: the context outlives the returned module (lifetime 'ctx) and
+    // is this thread's own; `data`, the name and the member names are valid
+    // for the call, and the shim materializes the whole module before it
+    // returns, so nothing reads `data` afterwards.
+    let code = unsafe {
+        ffi::ltoe_load_partition(
+            context.raw(),
+            data.as_ptr().cast(),
+            data.len(),
+            name_c.as_ptr(),
+            own.as_ptr(),
+            own.len(),
+            c_int::from(index == 0),
+            &mut module,
+            &mut err,
+        )
+    };
+    status(code, err)?;
+    // SAFETY: the shim handed us a fresh module we now own, created in
+    // `context`.
+    Ok(unsafe { Module::new(module) })
 }
 
 /// Keeps the definitions `names` of `module` through every pass (they join
@@ -195,6 +290,41 @@ pub fn rename_global(module: &Module<'_>, name: &str, new_name: &str) -> Result<
         )
     };
     status(result, err)
+}
+
+/// A context nothing uses any more, on its way to another thread (held
+/// only to be dropped there).
+struct ContextToFree(#[allow(dead_code)] Context);
+
+// SAFETY: a context may be used from any one thread at a time. This one
+// was given by value, so no module, type or value of it is borrowed any
+// more (inkwell ties them all to the context's lifetime); modules it still
+// owns (a split module, forgotten by `split_module`) are freed with it and
+// never reached from elsewhere; its diagnostic handler is the shim's own.
+unsafe impl Send for ContextToFree {}
+
+/// Frees `context` and everything it owns on a thread of its own, then
+/// gives the freed pages back to the operating system
+/// ([`release_free_memory`]): a merged fat module's context takes a good
+/// part of a second to free, which the partitions need not wait for. Join
+/// the handle to know it is done; `None` when no thread could be started
+/// and it was freed here.
+pub fn free_in_background(context: Context) -> Option<std::thread::JoinHandle<()>> {
+    let context = ContextToFree(context);
+    let spawned = std::thread::Builder::new()
+        .name("lto-engine-free".to_string())
+        .spawn(move || {
+            drop(context);
+            release_free_memory();
+        });
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(_) => {
+            // The closure, and the context with it, was dropped already.
+            release_free_memory();
+            None
+        }
+    }
 }
 
 /// Gives the heap pages freed so far back to the operating system (with

@@ -10,7 +10,7 @@ mod finer;
 mod index;
 
 pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
-pub(crate) use cache::{from_hex, hex, module_hash_hex, Cache, Lookup, ModuleKey};
+pub(crate) use cache::{from_hex, hex, module_hash_hex, Cache, KeyConfig, Lookup, ModuleKey};
 pub(crate) use distributed::{backend_for, HostNames};
 pub use distributed::{
     distributor_json, run_distributor, DistributedModule, IndexOptions, IndexedBackendOutput,
@@ -28,7 +28,6 @@ use crate::report::{
     CacheRunReport, CacheStatus, MissReason, ModuleReport, Report, RunKind, Step, ThinModuleReport,
     ThinRunReport,
 };
-use cache::KeyConfig;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -184,6 +184,8 @@ struct FatArgs {
     /// Threads compiling the partitions (default: every available core).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Args)]
@@ -207,8 +209,16 @@ struct ThinArgs {
     /// (rustc's thin-local mode).
     #[arg(long)]
     local: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// The cache options of `thin` and `fat`.
+#[derive(Args)]
+struct CacheArgs {
     /// Keep optimized objects in DIR and reuse those whose cache key is
-    /// unchanged (as lld's --thinlto-cache-dir).
+    /// unchanged (as lld's --thinlto-cache-dir; fat: each code generation
+    /// partition's object, keyed by its bitcode and settings).
     #[arg(long = "cache-dir", alias = "thinlto-cache-dir", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Cache pruning policy, lld's syntax:
@@ -220,6 +230,15 @@ struct ThinArgs {
         requires = "cache_dir"
     )]
     cache_policy: Option<String>,
+}
+
+impl CacheArgs {
+    fn config(&self) -> Option<CacheConfig> {
+        self.cache_dir.as_ref().map(|dir| CacheConfig {
+            dir: dir.clone(),
+            policy: self.cache_policy.clone().unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -571,7 +590,7 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
         &args.common,
         args.emit,
         jobs,
-        None,
+        args.cache.config(),
         LtoKind::Fat,
         (args.partitions, args.late_passes.into()),
     )?;
@@ -607,10 +626,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
         Some(n) => Jobs::Fixed(n),
         None => default_jobs(),
     };
-    let cache = args.cache_dir.as_ref().map(|dir| CacheConfig {
-        dir: dir.clone(),
-        policy: args.cache_policy.clone().unwrap_or_default(),
-    });
+    let cache = args.cache.config();
     let kind = if args.local {
         LtoKind::ThinLocal
     } else {
