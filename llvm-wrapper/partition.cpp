@@ -17,6 +17,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/Constants.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/Verifier.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/Support/MD5.h"
 #include "llvm-c/Core.h"
@@ -382,9 +384,79 @@ void replaceByDeclaration(Module &M, GlobalValue &gv) {
 }
 } // namespace
 
+namespace {
+// Adds to `reached` the compile unit of every subprogram `location` is in,
+// inlined ones included.
+void reachUnits(const DILocation *location, SmallPtrSetImpl<const DICompileUnit *> &reached) {
+  for (; location; location = location->getInlinedAt())
+    if (const DISubprogram *subprogram = location->getScope()->getSubprogram())
+      if (const DICompileUnit *unit = subprogram->getUnit())
+        reached.insert(unit);
+}
+
+// Keeps in llvm.dbg.cu the compile units the partition's code and globals
+// reach: every partition carried every unit, so an edit of one file (its
+// unit names the file's checksum) changed them all. Partition 0 keeps them
+// all (a unit nothing reaches still describes types and globals). When the
+// debug info left does not verify (a unit reached some other way), the
+// whole list stays.
+void pruneCompileUnits(Module &M) {
+  NamedMDNode *units = M.getNamedMetadata("llvm.dbg.cu");
+  if (!units || units->getNumOperands() < 2)
+    return;
+  SmallPtrSet<const DICompileUnit *, 16> reached;
+  for (Function &F : M) {
+    if (F.isDeclaration())
+      continue;
+    if (const DISubprogram *subprogram = F.getSubprogram())
+      if (const DICompileUnit *unit = subprogram->getUnit())
+        reached.insert(unit);
+    for (BasicBlock &BB : F)
+      for (Instruction &I : BB) {
+        reachUnits(I.getDebugLoc().get(), reached);
+        for (DbgRecord &record : I.getDbgRecordRange())
+          reachUnits(record.getDebugLoc().get(), reached);
+      }
+  }
+  SmallPtrSet<const DIGlobalVariableExpression *, 16> defined;
+  for (GlobalVariable &GV : M.globals()) {
+    if (GV.isDeclaration())
+      continue;
+    SmallVector<DIGlobalVariableExpression *, 1> expressions;
+    GV.getDebugInfo(expressions);
+    defined.insert(expressions.begin(), expressions.end());
+  }
+  std::vector<MDNode *> all(units->op_begin(), units->op_end());
+  std::vector<MDNode *> kept;
+  for (MDNode *node : all) {
+    const auto *unit = dyn_cast<DICompileUnit>(node);
+    bool keep = !unit || reached.count(unit);
+    if (!keep)
+      for (const DIGlobalVariableExpression *expression : unit->getGlobalVariables())
+        if (defined.count(expression)) {
+          keep = true;
+          break;
+        }
+    if (keep)
+      kept.push_back(node);
+  }
+  if (kept.size() == all.size())
+    return;
+  units->clearOperands();
+  for (MDNode *node : kept)
+    units->addOperand(node);
+  bool brokenDebugInfo = false;
+  if (verifyModule(M, nullptr, &brokenDebugInfo) || brokenDebugInfo) {
+    units->clearOperands();
+    for (MDNode *node : all)
+      units->addOperand(node);
+  }
+}
+} // namespace
+
 extern "C" int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t len,
                                    const char *name, const char *const *own, size_t own_count,
-                                   int keep_module_asm, LLVMModuleRef *out, char **err) {
+                                   int first, LLVMModuleRef *out, char **err) {
   auto lazy = getLazyBitcodeModule(MemoryBufferRef(StringRef(data, len), name), *unwrap(ctx),
                                    /*ShouldLazyLoadMetadata=*/true);
   if (!lazy)
@@ -412,7 +484,7 @@ extern "C" int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t 
   for (GlobalIFunc &GI : make_early_inc_range(M.ifuncs()))
     if (!held(GI))
       replaceByDeclaration(M, GI);
-  if (!keep_module_asm)
+  if (!first)
     M.setModuleInlineAsm("");
   if (Error e = M.materializeAll())
     return ltoe::fail(std::move(e), err);
@@ -425,6 +497,8 @@ extern "C" int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t 
       unused.push_back(&GV);
   for (GlobalValue *GV : unused)
     GV->eraseFromParent();
+  if (!first)
+    pruneCompileUnits(M);
   M.setModuleIdentifier(name);
   *out = wrap(lazy->release());
   return 0;

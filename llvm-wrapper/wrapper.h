@@ -108,10 +108,11 @@ void ltoe_tag_origin(LLVMModuleRef module, const char *origin);
 /* Loads one partition from the bitcode ltoe_split_plan wrote, into `ctx`:
  * the definitions named `own` (its members) as they are, every other one
  * as a declaration whose body is never read, and declarations nothing
- * uses dropped; module-level asm only when `keep_module_asm` (partition
- * 0). */
+ * uses dropped. Partition 0 (`first`) keeps module-level asm and every
+ * compile unit; the others only the units their code and globals reach
+ * (all of them when the rest would not verify). */
 int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t len, const char *name,
-                        const char *const *own, size_t own_count, int keep_module_asm,
+                        const char *const *own, size_t own_count, int first,
                         LLVMModuleRef *out, char **err);
 /* Adds the definitions `names` to llvm.compiler.used, so that no pass drops
  * them as unused; fails when one is not defined in the module. */

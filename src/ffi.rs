@@ -173,7 +173,7 @@ extern "C" {
         name: *const c_char,
         own: *const *const c_char,
         own_count: usize,
-        keep_module_asm: c_int,
+        first: c_int,
         out: *mut LLVMModuleRef,
         err: *mut *mut c_char,
     ) -> c_int;

@@ -589,7 +589,7 @@ fn partitions_that_cannot_be_joined_are_a_one_line_error() {
 
 /// A C program of eight files for the partition cache: `f<i>` in `f<i>.c`,
 /// each with a static helper, `main` printing them all.
-fn cache_program(root: &Path, constants: &[i32; 8]) -> Vec<PathBuf> {
+fn cache_program(root: &Path, constants: &[i32; 8], flags: &[&str]) -> Vec<PathBuf> {
     let src = root.join("src");
     std::fs::create_dir_all(&src).unwrap();
     let mut main = String::from("#include <stdio.h>\n");
@@ -616,13 +616,10 @@ fn cache_program(root: &Path, constants: &[i32; 8]) -> Vec<PathBuf> {
     std::fs::write(src.join("main.c"), main).unwrap();
     let bc = root.join("bc");
     std::fs::create_dir_all(&bc).unwrap();
-    let mut inputs = vec![compile_c(&bc, &src.join("main.c"), &["-O2", "-flto"])];
+    let flags: Vec<&str> = ["-O2", "-flto"].iter().chain(flags).copied().collect();
+    let mut inputs = vec![compile_c(&bc, &src.join("main.c"), &flags)];
     for i in 0..8 {
-        inputs.push(compile_c(
-            &bc,
-            &src.join(format!("f{i}.c")),
-            &["-O2", "-flto"],
-        ));
+        inputs.push(compile_c(&bc, &src.join(format!("f{i}.c")), &flags));
     }
     inputs
 }
@@ -651,7 +648,7 @@ fn the_fat_cache_reuses_the_partitions_an_edit_did_not_touch() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let mut constants = [3, 5, 7, 11, 13, 17, 19, 23];
-    let inputs = cache_program(root, &constants);
+    let inputs = cache_program(root, &constants, &[]);
     let run = |name: &str, cache: &str, extra: &[&str]| {
         let mut flags = vec!["--lto-partitions", "4", "--cache-dir", cache];
         flags.extend_from_slice(extra);
@@ -674,7 +671,7 @@ fn the_fat_cache_reuses_the_partitions_an_edit_did_not_touch() {
     // have inlined it) compile again, the others are reused; the objects
     // are a cold run's of the edited program, with a cache of its own.
     constants[5] = 29;
-    cache_program(root, &constants);
+    cache_program(root, &constants, &[]);
     let fresh = root.join("fresh").display().to_string();
     let (edited_cold, _, edited_expected) = run("edited-cold", &fresh, &[]);
     assert_ne!(edited_expected, expected);
@@ -710,4 +707,45 @@ fn the_fat_cache_reuses_the_partitions_an_edit_did_not_touch() {
     let (_, report, printed) = run("o1", &cache, &["--lto-late-passes", "serial"]);
     assert_eq!(cache_statuses(&report), vec!["the settings changed"; 4]);
     assert_eq!(printed, edited_expected);
+}
+
+/// With debug info every partition used to carry every compile unit, and
+/// an edit changes its file's unit (its checksum): nothing was reused.
+/// Each partition but the first now keeps the units it reaches, so an edit
+/// still reuses some, and the program's debug info verifies.
+#[test]
+fn the_fat_cache_reuses_partitions_of_a_program_with_debug_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut constants = [3, 5, 7, 11, 13, 17, 19, 23];
+    let inputs = cache_program(root, &constants, &["-g"]);
+    let run = |name: &str, cache: &str| {
+        let flags = ["--lto-partitions", "4", "--cache-dir", cache];
+        let (listed, report) = fat(root, name, &inputs, &flags);
+        let prog = link_objects(root, &listed, name, false);
+        (outputs(&root.join(name)), report, prog)
+    };
+    let cache = root.join("cache").display().to_string();
+    run("cold", &cache);
+    constants[5] = 29;
+    cache_program(root, &constants, &["-g"]);
+    let (edited, report, prog) = run("edited", &cache);
+    let statuses = cache_statuses(&report);
+    assert!(statuses.contains(&"hit".to_string()), "{statuses:?}");
+    assert_eq!(
+        statuses[0], "its code changed",
+        "partition 0 keeps every unit"
+    );
+    let fresh = root.join("fresh").display().to_string();
+    let (edited_cold, _, _) = run("edited-cold", &fresh);
+    assert!(
+        edited == edited_cold,
+        "a warm run's objects differ from a cold run's"
+    );
+    let verify = run_ok(
+        std::process::Command::new("llvm-dwarfdump-22")
+            .arg("--verify")
+            .arg(&prog),
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("No errors."));
 }

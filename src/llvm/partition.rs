@@ -187,7 +187,9 @@ pub fn split_module(
 
 /// Loads partition `index` of `split` into `context`: the definitions it
 /// holds, every other one a declaration (its body is never read), and
-/// module-level asm in partition 0 only.
+/// module-level asm in partition 0 only. Every partition but 0 keeps only
+/// the debug info compile units its code and globals reach, so that an
+/// edit of one file does not change them all.
 pub fn load_partition<'ctx>(
     context: &'ctx Context,
     split: &SplitModule,
