@@ -18,7 +18,6 @@
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DebugInfoMetadata.h"
-#include "llvm/IR/Verifier.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/Support/MD5.h"
 #include "llvm-c/Core.h"
@@ -397,9 +396,9 @@ void reachUnits(const DILocation *location, SmallPtrSetImpl<const DICompileUnit 
 // Keeps in llvm.dbg.cu the compile units the partition's code and globals
 // reach: every partition carried every unit, so an edit of one file (its
 // unit names the file's checksum) changed them all. Partition 0 keeps them
-// all (a unit nothing reaches still describes types and globals). When the
-// debug info left does not verify (a unit reached some other way), the
-// whole list stays.
+// all (a unit nothing reaches still describes types and globals). A unit
+// reached some other way leaves debug info the verifier rejects: the
+// caller verifies, and loads the partition again without this.
 void pruneCompileUnits(Module &M) {
   NamedMDNode *units = M.getNamedMetadata("llvm.dbg.cu");
   if (!units || units->getNumOperands() < 2)
@@ -445,18 +444,13 @@ void pruneCompileUnits(Module &M) {
   units->clearOperands();
   for (MDNode *node : kept)
     units->addOperand(node);
-  bool brokenDebugInfo = false;
-  if (verifyModule(M, nullptr, &brokenDebugInfo) || brokenDebugInfo) {
-    units->clearOperands();
-    for (MDNode *node : all)
-      units->addOperand(node);
-  }
 }
 } // namespace
 
 extern "C" int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t len,
                                    const char *name, const char *const *own, size_t own_count,
-                                   int first, LLVMModuleRef *out, char **err) {
+                                   int first, int prune_units, LLVMModuleRef *out,
+                                   char **err) {
   auto lazy = getLazyBitcodeModule(MemoryBufferRef(StringRef(data, len), name), *unwrap(ctx),
                                    /*ShouldLazyLoadMetadata=*/true);
   if (!lazy)
@@ -497,7 +491,7 @@ extern "C" int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t 
       unused.push_back(&GV);
   for (GlobalValue *GV : unused)
     GV->eraseFromParent();
-  if (!first)
+  if (prune_units)
     pruneCompileUnits(M);
   M.setModuleIdentifier(name);
   *out = wrap(lazy->release());

@@ -108,11 +108,12 @@ void ltoe_tag_origin(LLVMModuleRef module, const char *origin);
 /* Loads one partition from the bitcode ltoe_split_plan wrote, into `ctx`:
  * the definitions named `own` (its members) as they are, every other one
  * as a declaration whose body is never read, and declarations nothing
- * uses dropped. Partition 0 (`first`) keeps module-level asm and every
- * compile unit; the others only the units their code and globals reach
- * (all of them when the rest would not verify). */
+ * uses dropped. Module-level asm only in partition 0 (`first`). With
+ * `prune_units`, llvm.dbg.cu keeps only the compile units the partition's
+ * code and globals reach (the caller verifies: a unit reached some other
+ * way makes the debug info invalid, and it loads again without). */
 int ltoe_load_partition(LLVMContextRef ctx, const char *data, size_t len, const char *name,
-                        const char *const *own, size_t own_count, int first,
+                        const char *const *own, size_t own_count, int first, int prune_units,
                         LLVMModuleRef *out, char **err);
 /* Adds the definitions `names` to llvm.compiler.used, so that no pass drops
  * them as unused; fails when one is not defined in the module. */

@@ -632,22 +632,16 @@ fn codegen_partition(
 ) -> Result<CompiledPartition> {
     let llvm_error = |reason: String| Error::llvm(name.to_string(), Phase::Codegen, reason);
     let context = codegen::module_context(config, true)?;
-    let module = llvm::load_partition(&context, split, index, name)
-        .map_err(|reason| llvm_error(llvm::with_error_text(&context, reason)))?;
-    for (local, linkage) in &repairs.localize {
-        llvm::localize_definition(&module, local, *linkage).map_err(llvm_error)?;
-    }
-    for local in &repairs.rename {
-        llvm::rename_global(&module, local, &format!("{local}{suffix}")).map_err(llvm_error)?;
-    }
-    // The split and the repairs are this crate's own changes to the IR: a
-    // partition they left invalid is refused rather than compiled.
-    module.verify().map_err(|e| {
-        llvm_error(format!(
-            "partition fails verification after the split: {}",
-            e.to_string_lossy().trim()
-        ))
-    })?;
+    // Every partition but the first keeps only the debug info compile
+    // units it reaches; should that leave debug info the verifier rejects
+    // (a unit reached some other way), it is loaded again with them all.
+    let load = |prune_units: bool| {
+        load_repaired(&context, split, index, name, repairs, suffix, prune_units)
+    };
+    let module = match load(index != 0) {
+        Err(_) if index != 0 => load(false)?,
+        loaded => loaded?,
+    };
     if let Some(dir) = &config.save_temps {
         // What code generation compiles, as lld's save-temps keeps each
         // partition (`lto.partition.<i>.bc`, beside `lto.after-opt.bc`).
@@ -707,6 +701,37 @@ fn codegen_partition(
         optimize,
         cache,
     })
+}
+
+/// Partition `index` loaded into `context` (with only the compile units it
+/// reaches when `prune_units`), its locals repaired, verified.
+fn load_repaired<'ctx>(
+    context: &'ctx inkwell::context::Context,
+    split: &llvm::SplitModule,
+    index: usize,
+    name: &str,
+    repairs: &PartitionRepairs<'_>,
+    suffix: &str,
+    prune_units: bool,
+) -> Result<Module<'ctx>> {
+    let llvm_error = |reason: String| Error::llvm(name.to_string(), Phase::Codegen, reason);
+    let module = llvm::load_partition(context, split, index, name, prune_units)
+        .map_err(|reason| llvm_error(llvm::with_error_text(context, reason)))?;
+    for (local, linkage) in &repairs.localize {
+        llvm::localize_definition(&module, local, *linkage).map_err(llvm_error)?;
+    }
+    for local in &repairs.rename {
+        llvm::rename_global(&module, local, &format!("{local}{suffix}")).map_err(llvm_error)?;
+    }
+    // The split and the repairs are this crate's own changes to the IR: a
+    // partition they left invalid is refused rather than compiled.
+    module.verify().map_err(|e| {
+        llvm_error(format!(
+            "partition fails verification after the split: {}",
+            e.to_string_lossy().trim()
+        ))
+    })?;
+    Ok(module)
 }
 
 /// One partition's object, LLVM's diagnostics, the time of its late

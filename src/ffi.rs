@@ -174,6 +174,7 @@ extern "C" {
         own: *const *const c_char,
         own_count: usize,
         first: c_int,
+        prune_units: c_int,
         out: *mut LLVMModuleRef,
         err: *mut *mut c_char,
     ) -> c_int;

@@ -187,14 +187,16 @@ pub fn split_module(
 
 /// Loads partition `index` of `split` into `context`: the definitions it
 /// holds, every other one a declaration (its body is never read), and
-/// module-level asm in partition 0 only. Every partition but 0 keeps only
-/// the debug info compile units its code and globals reach, so that an
-/// edit of one file does not change them all.
+/// module-level asm in partition 0 only. With `prune_units`, only the
+/// debug info compile units its code and globals reach stay listed, so
+/// that an edit of one file does not change every partition (the caller
+/// verifies: a unit reached some other way makes the debug info invalid).
 pub fn load_partition<'ctx>(
     context: &'ctx Context,
     split: &SplitModule,
     index: usize,
     name: &str,
+    prune_units: bool,
 ) -> Result<Module<'ctx>, String> {
     let members = split
         .members
@@ -218,6 +220,7 @@ pub fn load_partition<'ctx>(
             own.as_ptr(),
             own.len(),
             c_int::from(index == 0),
+            c_int::from(prune_units),
             &mut module,
             &mut err,
         )
