@@ -612,6 +612,10 @@ fn compile_partitions(
     report.fat.promoted_locals = promoted;
     report.fat.relocalized = relocalized;
     report.fat.shared_internalized = kept_names;
+    if let Some(store) = &store {
+        // As a thin run does: the policy's interval, expiration and size.
+        store.cache.prune()?;
+    }
     Ok((objects, diagnostics))
 }
 

@@ -707,6 +707,14 @@ fn the_fat_cache_reuses_the_partitions_an_edit_did_not_touch() {
     let (_, report, printed) = run("o1", &cache, &["--lto-late-passes", "serial"]);
     assert_eq!(cache_statuses(&report), vec!["the settings changed"; 4]);
     assert_eq!(printed, edited_expected);
+
+    // The policy prunes fat entries as it prunes thin ones: at most two
+    // files stay (the control: more than two were there).
+    let entries = || files_named(&root.join("cache"), |name| name.starts_with("llvmcache-"));
+    assert!(entries().len() > 2, "{:?}", entries());
+    let policy = "prune_interval=0s:cache_size_files=2";
+    run("pruned", &cache, &["--cache-policy", policy]);
+    assert!(entries().len() <= 2, "{:?}", entries());
 }
 
 /// With debug info every partition used to carry every compile unit, and
