@@ -244,12 +244,17 @@ fn real_link_relaying_stderr(linker: &Path, args: &[String]) -> Result<(i32, boo
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped())
         .output()
-        .map_err(|e| Error::External {
-            command: linker.display().to_string(),
-            reason: format!("cannot run the real linker: {e}"),
-        })?;
+        .map_err(|e| cannot_run(linker, e))?;
     let _ = std::io::stderr().write_all(&output.stderr);
     Ok((output.status.code().unwrap_or(1), !output.stderr.is_empty()))
+}
+
+/// The error of a real linker that could not be started.
+fn cannot_run(linker: &Path, e: std::io::Error) -> Error {
+    Error::External {
+        command: linker.display().to_string(),
+        reason: format!("cannot run the real linker: {e}"),
+    }
 }
 
 /// Runs the real linker with `args`; its exit code.
@@ -257,10 +262,7 @@ fn real_link(linker: &Path, args: &[String]) -> Result<i32> {
     let status = Command::new(linker)
         .args(args)
         .status()
-        .map_err(|e| Error::External {
-            command: linker.display().to_string(),
-            reason: format!("cannot run the real linker: {e}"),
-        })?;
+        .map_err(|e| cannot_run(linker, e))?;
     Ok(status.code().unwrap_or(1))
 }
 
