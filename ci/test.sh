@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+# The Dask distributor's own unit tests (its cluster tests are cargo's).
+.venv-dask/bin/python -m unittest discover -s dask-distributor/tests
 cargo test -- --test-threads=2

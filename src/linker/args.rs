@@ -149,6 +149,18 @@ pub(crate) struct LtoOptions {
     /// `--lto-engine-kind=auto|fat|thin` (the engine's own): which LTO the
     /// bitcode goes through; `None` is auto (each module by its kind).
     pub kind: Option<String>,
+    /// `--thinlto-distributor=`: lld 22's distributed ThinLTO, the backend
+    /// jobs run by this program.
+    pub distributor: Option<String>,
+    /// `--thinlto-distributor-arg=`, in order (before the job file).
+    pub distributor_args: Vec<String>,
+    /// `--thinlto-remote-compiler=`: what the jobs run (default: this
+    /// executable's `backend`).
+    pub remote_compiler: Option<String>,
+    /// `--thinlto-remote-compiler-prepend-arg=`, in order.
+    pub remote_compiler_prepend_args: Vec<String>,
+    /// `--thinlto-remote-compiler-arg=`, in order.
+    pub remote_compiler_args: Vec<String>,
     /// Options the engine cannot honour yet: each refused with its reason.
     pub unsupported: Vec<(String, &'static str)>,
 }
@@ -381,7 +393,27 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 line.lto.partitions = Some(value_of());
                 keep = false;
             }
-            "--thinlto-distributor" | "--thinlto-remote-compiler" | "--lto-emit-asm" => {
+            "--thinlto-distributor" => {
+                line.lto.distributor = Some(value_of());
+                keep = false;
+            }
+            "--thinlto-distributor-arg" => {
+                line.lto.distributor_args.push(value_of());
+                keep = false;
+            }
+            "--thinlto-remote-compiler" => {
+                line.lto.remote_compiler = Some(value_of());
+                keep = false;
+            }
+            "--thinlto-remote-compiler-prepend-arg" => {
+                line.lto.remote_compiler_prepend_args.push(value_of());
+                keep = false;
+            }
+            "--thinlto-remote-compiler-arg" => {
+                line.lto.remote_compiler_args.push(value_of());
+                keep = false;
+            }
+            "--lto-emit-asm" => {
                 line.lto
                     .unsupported
                     .push((arg.clone(), "not in the engine's linker mode yet"));
@@ -492,8 +524,22 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_honour() {
-        let line = parse_str("main.o --thinlto-distributor=d --lto-emit-asm -plugin-opt=bogus");
-        assert_eq!(line.lto.unsupported.len(), 3, "{:?}", line.lto.unsupported);
+        let line = parse_str("main.o --lto-emit-asm -plugin-opt=bogus");
+        assert_eq!(line.lto.unsupported.len(), 2, "{:?}", line.lto.unsupported);
+        let line = parse_str(
+            "main.o --thinlto-distributor=d --thinlto-distributor-arg=-v \
+             --thinlto-distributor-arg=--x --thinlto-remote-compiler=c \
+             --thinlto-remote-compiler-arg=-g",
+        );
+        assert!(
+            line.lto.unsupported.is_empty(),
+            "{:?}",
+            line.lto.unsupported
+        );
+        assert_eq!(line.lto.distributor.as_deref(), Some("d"));
+        assert_eq!(line.lto.distributor_args, ["-v", "--x"]);
+        assert_eq!(line.lto.remote_compiler.as_deref(), Some("c"));
+        assert_eq!(line.lto.remote_compiler_args, ["-g"]);
         let line = parse_str("main.o --lto-partitions=2 -plugin-opt=lto-partitions=3");
         assert!(
             line.lto.unsupported.is_empty(),

@@ -5,6 +5,7 @@
 //! and the bitcode replaced by the LTO objects.
 
 mod args;
+mod distribute;
 mod exports;
 mod final_memo;
 mod memo;
@@ -1132,6 +1133,15 @@ fn lto(
             continue;
         }
         let preserve = preserved(line, resolved, others)?;
+        if kind == LtoKind::Thin && line.lto.distributor.is_some() {
+            let output = line.output.as_deref().unwrap_or(Path::new("a.out"));
+            let (written, report) =
+                distribute::run(line, &config, resolved, group, preserve, work, output)?;
+            reports.push(report);
+            objects.paths.extend(written.paths);
+            objects.cache_keys = None;
+            continue;
+        }
         let (written, report) = run_group_remembered(
             &config,
             kind,

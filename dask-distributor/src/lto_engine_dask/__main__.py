@@ -1,0 +1,7 @@
+"""``python -m lto_engine_dask JOBS.json``: the same as ``lto-engine-dask``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
