@@ -7,5 +7,5 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 # The Dask distributor's own unit tests (its cluster tests are cargo's).
-.venv-dask/bin/python -m unittest discover -s dask-distributor/tests
+PYTHONPATH=dask-distributor/src .venv-dask/bin/python -m unittest discover -s dask-distributor/tests
 cargo test -- --test-threads=2

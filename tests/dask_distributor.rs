@@ -48,7 +48,13 @@ impl Cluster {
         let file = root.join("scheduler.json");
         let scheduler = Command::new(venv("dask"))
             .args(["scheduler", "--host", "127.0.0.1", "--port", "0"])
-            .args(["--no-dashboard", "--scheduler-file"])
+            // Gone by itself should a test die without dropping it.
+            .args([
+                "--idle-timeout",
+                "300",
+                "--no-dashboard",
+                "--scheduler-file",
+            ])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(root.join("scheduler.log")).unwrap())
@@ -72,6 +78,7 @@ impl Cluster {
             let mut command = Command::new(venv("dask"));
             command
                 .args(["worker", "--nthreads", "1", "--no-nanny", "--no-dashboard"])
+                .args(["--death-timeout", "60"])
                 .arg("--local-directory")
                 .arg(&dir)
                 .arg(&cluster.address)
@@ -521,6 +528,44 @@ fn a_relink_ships_and_compiles_nothing_and_a_changed_module_runs_again() {
     assert_eq!(second["cache_hits"], SOURCES.len(), "{second}");
     assert_eq!(second["shipped_bytes"], 0, "{second}");
     assert_eq!(objects("idx"), cold_objects);
+    // `lto-engine ld` names its files the same way on every link (no
+    // process id in them): its relink hits every job too.
+    let ld_link = |name: &str| {
+        let stats_file = root.join(format!("{name}.json"));
+        let program = root.join("ld-prog");
+        run_ok(
+            clang_in(root)
+                .args(["-flto=thin", "-fuse-ld=lld", "-O2", &ld_path_arg(root)])
+                .args(&modules)
+                .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
+                .arg(format!(
+                    "-Wl,--thinlto-distributor-arg={}",
+                    cluster.scheduler_arg()
+                ))
+                .arg(format!(
+                    "-Wl,--thinlto-distributor-arg=--stats={}",
+                    stats_file.display()
+                ))
+                .arg("-o")
+                .arg(&program),
+        );
+        assert_eq!(run_program(&program), EXPECTED);
+        assert!(!root.join("ld-prog.lto-engine-dtlto").exists());
+        stats(&stats_file)
+    };
+    assert_eq!(ld_link("ld-cold")["cache_hits"], 0);
+    let warm_ld = ld_link("ld-warm");
+    assert_eq!(warm_ld["cache_hits"], SOURCES.len(), "{warm_ld}");
+    assert_eq!(warm_ld["shipped_bytes"], 0, "{warm_ld}");
+    for entry in cluster.entries() {
+        std::fs::remove_file(entry).unwrap();
+    }
+    let _ = index_and_link(
+        root,
+        &modules,
+        &[cluster.scheduler_arg(), stats_arg("refill.json")],
+        "refill",
+    );
     // A damaged entry is a miss, rebuilt, never used.
     let entries = cluster.entries();
     assert_eq!(entries.len(), SOURCES.len(), "{entries:?}");

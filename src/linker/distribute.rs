@@ -49,6 +49,18 @@ pub(super) fn relative_to_cwd(path: &Path) -> PathBuf {
     relative
 }
 
+/// Where the index files, the copies of archive members and the jobs'
+/// objects go: beside the output, under a name without the process id, so
+/// that a relink names every module and index file as the last one did
+/// (the index files record the modules' paths, and a distributor's action
+/// cache keys a job by them). Removed when the link is done.
+pub(super) fn index_dir(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map_or("a.out".into(), |n| n.to_string_lossy());
+    relative_to_cwd(&output.with_file_name(format!("{name}.lto-engine-dtlto")))
+}
+
 /// Runs the thin group through the distributor; the objects for the real
 /// link (modules the thin link compiles alone first, then one per job, in
 /// module order) and the run's report.
@@ -58,7 +70,6 @@ pub(super) fn run(
     resolved: &Resolved,
     group: &[usize],
     preserve: Vec<String>,
-    work: &Path,
     output_path: &Path,
 ) -> Result<(LtoObjects, serde_json::Value)> {
     let Some(distributor) = &line.lto.distributor else {
@@ -81,9 +92,8 @@ pub(super) fn run(
     }
     session.preserve(preserve)?;
     session.preserved_by_linker();
-    let work = relative_to_cwd(work);
-    let index_dir = work.join("index");
-    let output = session.run_with(Backends::IndexFiles(IndexOptions::new(&index_dir)))?;
+    let work = index_dir(output_path);
+    let output = session.run_with(Backends::IndexFiles(IndexOptions::new(&work)))?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic_line(diagnostic));
     }

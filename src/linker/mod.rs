@@ -130,6 +130,9 @@ pub fn run_linker(args: &[String], options: &LinkerOptions) -> Result<i32> {
         Ok(code)
     })();
     let _ = std::fs::remove_dir_all(&work);
+    if line.lto.distributor.is_some() {
+        let _ = std::fs::remove_dir_all(distribute::index_dir(&output));
+    }
     result
 }
 
@@ -1136,7 +1139,7 @@ fn lto(
         if kind == LtoKind::Thin && line.lto.distributor.is_some() {
             let output = line.output.as_deref().unwrap_or(Path::new("a.out"));
             let (written, report) =
-                distribute::run(line, &config, resolved, group, preserve, work, output)?;
+                distribute::run(line, &config, resolved, group, preserve, output)?;
             reports.push(report);
             objects.paths.extend(written.paths);
             objects.cache_keys = None;

@@ -120,6 +120,13 @@ def _connect(address, timeout):
 
 def run(args) -> dict:
     started = time.monotonic()
+    phases = {}
+
+    def phase(name, since):
+        now = time.monotonic()
+        phases[name] = now - since
+        return now
+
     doc = planning.load_job_file(args.jobs)
     try:
         jobs, files = planning.plan_jobs(doc, os.getcwd())
@@ -134,12 +141,15 @@ def run(args) -> dict:
         "object_bytes": 0,
         "cache_hits": 0,
         "per_job": [],
+        "phases": phases,
     }
+    mark = phase("plan", started)
     if not jobs:
         return stats
     from distributed import as_completed
 
     client, address = _connect(args.scheduler, args.connect_timeout)
+    mark = phase("connect", mark)
     try:
         stats["workers"] = len(client.scheduler_info(n_workers=-1)["workers"])
         results = {}
@@ -174,6 +184,7 @@ def run(args) -> dict:
                     results[index] = {"ok": True, "outputs": outputs, "cache": "hit"}
             pending = [j for j in jobs if j.index not in results]
             stats["cache_hits"] = len(results)
+            mark = phase("cache lookup", mark)
 
         attempts = {j.index: 0 for j in pending}
         by_index = {j.index: j for j in jobs}
@@ -201,19 +212,18 @@ def run(args) -> dict:
 
         def ship(needed):
             missing = sorted(s for s in needed if s not in shipped)
-            for sha in missing:
-                with open(files[sha].local_path, "rb") as f:
-                    data = f.read()
-                if len(data) != files[sha].size:
-                    raise Failure(f"{files[sha].local_path}: changed while the jobs ran")
-                shipped[sha] = client.scatter(data, hash=False)
-                stats["shipped_files"] += 1
-                stats["shipped_bytes"] += len(data)
+            blobs = [files[sha].data for sha in missing]
+            # One scatter for all: the workers get them in one exchange.
+            for sha, future in zip(missing, client.scatter(blobs, hash=False) if blobs else []):
+                shipped[sha] = future
+            stats["shipped_files"] += len(blobs)
+            stats["shipped_bytes"] += sum(len(b) for b in blobs)
 
         shipped = {}
         owner = {}
         submitted = {}
         ship({s for j in pending for s in j.needs})
+        mark = phase("ship", mark)
         futures = as_completed([submit(j) for j in pending])
         for future in futures:
             index = owner[future.key]
@@ -240,6 +250,7 @@ def run(args) -> dict:
             result["cache"] = "miss"
             result["wall"] = time.monotonic() - submitted[index]
             results[index] = result
+        mark = phase("run", mark)
         for job in jobs:
             result = results[job.index]
             for (_, here), data in zip(job.outputs, result["outputs"]):
@@ -251,12 +262,15 @@ def run(args) -> dict:
                     "cache": result["cache"],
                     "worker": result.get("worker"),
                     "seconds": result.get("seconds"),
+                    "compile_seconds": result.get("compile_seconds"),
                     "wall": result.get("wall"),
                     "attempts": attempts.get(job.index, 0),
                     "input_bytes": job.input_bytes,
                     "object_bytes": sum(len(d) for d in result["outputs"]),
+                    "needs": [[sha, files[sha].size] for sha in job.needs],
                 }
             )
+        phase("write", mark)
     finally:
         client.close()
     stats["seconds"] = time.monotonic() - started

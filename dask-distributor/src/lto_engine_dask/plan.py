@@ -38,11 +38,14 @@ class PlanError(Exception):
 
 @dataclass
 class InputFile:
-    """One distinct input file: where it is here and what it holds."""
+    """One distinct input file: where it is here and what it holds (its
+    bytes are kept from the one read that hashed them, so what is shipped
+    is what the key names)."""
 
     local_path: str
     sha256: str
     size: int
+    data: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -113,19 +116,14 @@ def _up_levels(rel: str) -> int:
 
 
 def _hash_file(path: str) -> InputFile:
-    digest = hashlib.sha256()
-    size = 0
     try:
         with open(path, "rb") as f:
-            while True:
-                chunk = f.read(1 << 20)
-                if not chunk:
-                    break
-                size += len(chunk)
-                digest.update(chunk)
+            data = f.read()
     except OSError as e:
         raise PlanError(f"{path}: cannot read an input: {e.strerror}") from e
-    return InputFile(local_path=path, sha256=digest.hexdigest(), size=size)
+    return InputFile(
+        local_path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data
+    )
 
 
 def plan_jobs(doc: dict, cwd: str) -> tuple:

@@ -169,6 +169,37 @@ def _last_lines(text: bytes, count: int = 3) -> str:
     return " | ".join(chosen) if chosen else "(it printed nothing)"
 
 
+def _place_input(store: str, sha: str, blob: bytes, path: str) -> None:
+    """Puts an input at ``path``: a link to the worker's copy of it,
+    written (checked against its hash, read-only, by rename) the first
+    time a job on this worker needs it. Jobs that import from the same
+    module (std's, in a Rust link) share one file on the worker's disk."""
+    kept = os.path.join(store, sha)
+    try:
+        whole = os.path.getsize(kept) == len(blob)
+    except OSError:
+        whole = False
+    if not whole:
+        if hashlib.sha256(blob).hexdigest() != sha:
+            raise OSError(f"input {sha} arrived damaged")
+        fd, tmp = tempfile.mkstemp(dir=store, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, kept)
+        except BaseException:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise
+    try:
+        os.link(kept, path)
+    except OSError:
+        shutil.copyfile(kept, path)
+
+
 def run_job(spec: dict, blobs: list) -> dict:
     """Runs one backend job on this worker.
 
@@ -189,22 +220,22 @@ def run_job(spec: dict, blobs: list) -> dict:
         result["message"] = f"no compiler {spec['argv'][0]} on this worker"
         return result
     jobs_dir = os.path.join(worker.local_directory, "lto-engine-jobs")
+    store = os.path.join(worker.local_directory, "lto-engine-inputs")
     os.makedirs(jobs_dir, exist_ok=True)
+    os.makedirs(store, exist_ok=True)
     sandbox = os.path.realpath(tempfile.mkdtemp(prefix="job-", dir=jobs_dir))
     try:
         for (rel, sha), blob in zip(spec["files"], blobs):
-            if hashlib.sha256(blob).hexdigest() != sha:
-                raise OSError(f"input {rel} arrived damaged")
             path = _inside(sandbox, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(blob)
+            _place_input(store, sha, blob, path)
         cwd = _inside(sandbox, spec["cwd"])
         os.makedirs(cwd, exist_ok=True)
         outputs = [_inside(sandbox, rel) for rel, _ in spec["outputs"]]
         for path in outputs:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         argv = [compiler] + spec["argv"][1:]
+        compile_started = time.monotonic()
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -221,6 +252,7 @@ def run_job(spec: dict, blobs: list) -> dict:
             result["message"] = f"timed out after {spec['timeout']:g} s"
             return result
         result["seconds"] = time.monotonic() - started
+        result["compile_seconds"] = time.monotonic() - compile_started
         if proc.returncode != 0:
             how = (
                 f"exit status {proc.returncode}"
