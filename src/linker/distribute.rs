@@ -14,7 +14,7 @@
 
 use super::{diagnostic_line, LinkLine, LtoObjects, Resolved};
 use crate::config::{Config, LtoKind};
-use crate::distributed::{self, IndexOptions, RemoteCompiler};
+use crate::thin::{distributor_json, run_distributor, IndexOptions, JobStyle, RemoteCompiler};
 use crate::error::{Error, Phase, Result};
 use crate::input::ModuleOrigin;
 use crate::session::{Backends, Input, Session};
@@ -103,17 +103,17 @@ pub(super) fn run(
         // called (the engine's `backend` takes them too).
         Some(path) => RemoteCompiler {
             path: PathBuf::from(path),
-            style: distributed::JobStyle::Clang,
+            style: JobStyle::Clang,
         },
         None => RemoteCompiler {
             path: std::env::current_exe().map_err(|e| Error::External {
                 command: "lto-engine".to_string(),
                 reason: format!("cannot find this executable for the backend jobs: {e}"),
             })?,
-            style: distributed::JobStyle::Engine,
+            style: JobStyle::Engine,
         },
     };
-    let mut json = distributed::distributor_json(
+    let mut json = distributor_json(
         &output.jobs,
         &compiler,
         config,
@@ -139,7 +139,7 @@ pub(super) fn run(
     crate::fs::write_atomically(&json_path, text.as_bytes())?;
     let mut command = vec![distributor.clone()];
     command.extend(line.lto.distributor_args.iter().cloned());
-    distributed::run_distributor(&command, &json_path, &output.jobs)?;
+    run_distributor(&command, &json_path, &output.jobs)?;
     let mut paths = written.objects.clone();
     paths.extend(output.jobs.iter().map(|job| job.native_object.clone()));
     let mut report = output.report.to_json();
