@@ -14,10 +14,10 @@
 
 use super::{diagnostic_line, LinkLine, LtoObjects, Resolved};
 use crate::config::{Config, LtoKind};
-use crate::thin::{distributor_json, run_distributor, IndexOptions, JobStyle, RemoteCompiler};
 use crate::error::{Error, Phase, Result};
 use crate::input::ModuleOrigin;
 use crate::session::{Backends, Input, Session};
+use crate::thin::{distributor_json, run_distributor, IndexOptions, JobStyle, RemoteCompiler};
 use std::path::{Component, Path, PathBuf};
 
 /// The path relative to the working directory, for an absolute path
