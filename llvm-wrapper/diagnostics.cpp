@@ -118,3 +118,36 @@ extern "C" const uint8_t *ltoe_buffer_data(const LtoeBuffer *b) {
 extern "C" size_t ltoe_buffer_len(const LtoeBuffer *b) { return b->data.size(); }
 
 extern "C" void ltoe_buffer_free(LtoeBuffer *b) { delete b; }
+
+// Optimization remarks written to a file, as lld's --opt-remarks-filename
+// does for each LTO task: the context streams every remark (of the passes
+// matching `passes`, when given) to `filename` in `format` ("yaml",
+// "bitstream", or "" for YAML) until ltoe_remarks_finish.
+#include "llvm/IR/LLVMRemarkStreamer.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+struct LtoeRemarksFile {
+  LLVMRemarkFileHandle handle;
+};
+
+extern "C" int ltoe_remarks_start(LLVMContextRef ctx, const char *filename, const char *passes,
+                                  const char *format, int with_hotness, void **out, char **err) {
+  *out = nullptr;
+  auto file = setupLLVMOptimizationRemarks(*unwrap(ctx), filename, passes ? passes : "",
+                                           format ? format : "", with_hotness != 0);
+  if (!file) {
+    *err = ltoe::dupString(toString(file.takeError()));
+    return 1;
+  }
+  *out = new LtoeRemarksFile{std::move(*file)};
+  return 0;
+}
+
+extern "C" void ltoe_remarks_finish(void *remarks) {
+  auto *file = static_cast<LtoeRemarksFile *>(remarks);
+  // Finalize first (the streamer leaves the context), then keep the file.
+  file->handle.finalize();
+  if (file->handle)
+    file->handle->keep();
+  delete file;
+}

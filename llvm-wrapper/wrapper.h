@@ -29,6 +29,15 @@ void ltoe_buffer_free(LtoeBuffer *b);
  * recorded for passes whose name matches remark_pattern (an LLVM regex, as
  * -pass-remarks=); NULL records none. Returns 1 with *err on a bad pattern. */
 int ltoe_context_install_diagnostics(LLVMContextRef ctx, const char *remark_pattern, char **err);
+/* Streams ctx's optimization remarks (of passes matching `passes`, NULL or ""
+ * for all) to `filename` in `format` ("yaml", "bitstream", "" = YAML), with
+ * profile hotness when with_hotness; *out is the open file, for
+ * ltoe_remarks_finish once the context has done its work. Returns 1 with *err
+ * when the file or the options are bad. */
+int ltoe_remarks_start(LLVMContextRef ctx, const char *filename, const char *passes,
+                       const char *format, int with_hotness, void **out, char **err);
+/* Finalizes the remarks of ltoe_remarks_start and keeps the file. */
+void ltoe_remarks_finish(void *remarks);
 /* Pops the oldest recorded error (errors_only) or other diagnostic; returns 0
  * when there is none. severity: 0 error, 1 warning, 2 remark, 3 note. *pass
  * and *function are set for optimization remarks, else NULL. */

@@ -21,6 +21,35 @@ pub fn module_context(config: &Config, discard_names: bool) -> Result<inkwell::c
     Ok(context)
 }
 
+/// Streams `context`'s optimization remarks to `file` (with the passes,
+/// format and hotness of [`Config::opt_remarks`]) until the returned value
+/// is dropped, which must come before the context's end.
+pub(crate) fn remarks_to<'ctx>(
+    config: &Config,
+    context: &'ctx inkwell::context::Context,
+    file: Option<&std::path::Path>,
+    module: &str,
+) -> Result<Option<llvm::RemarksFile<'ctx>>> {
+    let (Some(remarks), Some(file)) = (&config.opt_remarks, file) else {
+        return Ok(None);
+    };
+    llvm::RemarksFile::start(
+        context,
+        file,
+        remarks.passes.as_deref(),
+        &remarks.format,
+        remarks.with_hotness,
+    )
+    .map(Some)
+    .map_err(|reason| {
+        Error::invalid(
+            module,
+            Phase::Codegen,
+            format!("cannot write remarks to {}: {reason}", file.display()),
+        )
+    })
+}
+
 /// The triple to generate code for: `--target` or the module's own.
 pub fn triple_for(config: &Config, module: &Module<'_>) -> String {
     if let Some(triple) = &config.target_triple {

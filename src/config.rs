@@ -515,6 +515,47 @@ impl std::fmt::Debug for StageHook {
     }
 }
 
+/// Optimization remarks written to files, lld's way: fat LTO (and each
+/// module compiled without LTO) writes `filename`; ThinLTO's backend of the
+/// module at position `i` (counted from 0, in module order) writes
+/// `<filename>.thin.<i + 1>.<format>`, as lld numbers its ThinLTO tasks
+/// after the one regular LTO task, and a thin run also leaves `filename`
+/// itself, empty, as lld does. A module taken from the cache is not
+/// compiled and writes no remarks (lld's cache does the same). The
+/// distributed backend (`backend_from_index`) writes `filename` as is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct OptRemarks {
+    /// lld's `--opt-remarks-filename`.
+    pub filename: PathBuf,
+    /// lld's `--opt-remarks-passes`: only passes matching this LLVM regex.
+    pub passes: Option<String>,
+    /// lld's `--opt-remarks-format`: `yaml`, `bitstream`, or empty (YAML;
+    /// the thin files' names then end in a dot, as lld's do).
+    pub format: String,
+    /// lld's `--opt-remarks-with-hotness` (profile counts on each remark).
+    pub with_hotness: bool,
+}
+
+impl OptRemarks {
+    /// Remarks of every pass to `filename`, in YAML.
+    pub fn new(filename: impl Into<PathBuf>) -> Self {
+        OptRemarks {
+            filename: filename.into(),
+            passes: None,
+            format: String::new(),
+            with_hotness: false,
+        }
+    }
+
+    /// The file of ThinLTO's backend of the module at position `index`.
+    pub fn thin_file(&self, index: usize) -> PathBuf {
+        let mut name = self.filename.clone().into_os_string();
+        name.push(format!(".thin.{}.{}", index + 1, self.format));
+        PathBuf::from(name)
+    }
+}
+
 /// Settings of an LTO session. Made with [`Config::builder`] (or
 /// [`Config::default`] and field assignments); fields will be added, so it
 /// cannot be built with a struct literal outside this crate.
@@ -588,6 +629,9 @@ pub struct Config {
     /// this LLVM regex (as `-pass-remarks=`: `inline`, `loop-vectorize|slp`,
     /// `.*`); they come back in [`Output::diagnostics`](crate::Output::diagnostics).
     pub remarks: Option<String>,
+    /// Write the optimization remarks to files, as lld's
+    /// `--opt-remarks-filename` does (see [`OptRemarks`]).
+    pub opt_remarks: Option<OptRemarks>,
     /// LLVM's own command-line options (lld's `-mllvm`), as
     /// `cl::ParseCommandLineOptions` reads them: `-import-instr-limit=0`.
     /// They are process-wide in LLVM: a session parses them once per
@@ -691,6 +735,7 @@ impl Default for Config {
             verify_inputs: true,
             stage_hook: None,
             remarks: None,
+            opt_remarks: None,
             llvm_options: Vec::new(),
         }
     }
@@ -826,6 +871,12 @@ impl ConfigBuilder {
     /// [`Config::remarks`].
     pub fn remarks(mut self, pattern: impl Into<String>) -> Self {
         self.config.remarks = Some(pattern.into());
+        self
+    }
+
+    /// [`Config::opt_remarks`].
+    pub fn opt_remarks(mut self, remarks: OptRemarks) -> Self {
+        self.config.opt_remarks = Some(remarks);
         self
     }
 

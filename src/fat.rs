@@ -54,6 +54,10 @@ pub(crate) fn run(
     };
     let mut diagnostics = Vec::new();
     let context = codegen::module_context(config, false)?;
+    // lld's regular LTO task: the whole module's remarks (code generation's
+    // too when it is one partition) go to the file named.
+    let remarks_file = config.opt_remarks.as_ref().map(|r| r.filename.as_path());
+    let remarks = codegen::remarks_to(config, &context, remarks_file, "fat LTO")?;
     let optimized = link_and_optimize(
         &context,
         config,
@@ -62,6 +66,7 @@ pub(crate) fn run(
         &mut report,
         &mut diagnostics,
     )?;
+    drop(remarks);
     let objects = match optimized {
         Optimized::Objects(objects) => objects,
         Optimized::Split {
@@ -346,9 +351,12 @@ fn optimize(
     machine: &inkwell::targets::TargetMachine,
     stages: &Stages<'_>,
 ) -> Result<CodegenPlan> {
+    // Remarks to a file: every optimization runs on the whole module, whose
+    // context writes them, as lld's do (partitions only generate code).
     let cut = if config.fat_late_passes == FatLatePasses::OnPartitions
         && config.emit != EmitKind::Bitcode
         && config.fat_partitions != FatPartitions::Fixed(1)
+        && config.opt_remarks.is_none()
     {
         late_passes_cut(&codegen::lto_pipeline(machine, config, base_name)?)
     } else {

@@ -89,6 +89,16 @@ extern "C" {
         remark_pattern: *const c_char,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_remarks_start(
+        ctx: LLVMContextRef,
+        filename: *const c_char,
+        passes: *const c_char,
+        format: *const c_char,
+        with_hotness: c_int,
+        out: *mut *mut std::ffi::c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_remarks_finish(remarks: *mut std::ffi::c_void);
     pub fn ltoe_context_pop_diagnostic(
         ctx: LLVMContextRef,
         errors_only: c_int,

@@ -212,16 +212,18 @@ pub mod distributed {
         module: &Path,
         index_file: &Path,
     ) -> Result<IndexedBackendOutput> {
+        // One module, one task: its remarks go to the file named.
+        let remarks = config.opt_remarks.as_ref().map(|r| r.filename.as_path());
         match crate::worker::Pool::for_config(config)? {
-            Some(pool) => crate::worker::indexed_backend(&pool, module, index_file),
-            None => crate::thin::backend_for(config, module, index_file, None),
+            Some(pool) => crate::worker::indexed_backend(&pool, module, index_file, remarks),
+            None => crate::thin::backend_for(config, module, index_file, None, remarks),
         }
     }
 }
 
 pub use config::{
     CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, FatLatePasses, FatPartitions,
-    Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, RelocModel, Workers,
+    Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, OptRemarks, RelocModel, Workers,
 };
 pub use config::{Stage, StageHook};
 pub use error::{Error, Phase, Result};

@@ -988,7 +988,11 @@ fn run_thin_in_process(
                 assign_worker_paths(pool, &mut loaded)?;
                 Ok(loaded)
             };
-            let execute = |data: &ThinData, i: usize| contained_backend(pool, data, i, &copies);
+            let remarks = config.opt_remarks.as_ref();
+            let execute = |data: &ThinData, i: usize| {
+                let remarks_file = remarks.map(|r| r.thin_file(i));
+                contained_backend(pool, data, i, &copies, remarks_file.as_deref())
+            };
             thin::run(config, load, setup(Some(&execute)))?
         }
     };
@@ -1213,6 +1217,7 @@ fn contained_backend(
     data: &ThinData,
     i: usize,
     copies: &ModuleCopies,
+    remarks_file: Option<&Path>,
 ) -> Result<thin::BackendOutput> {
     let module = &data.modules()[i];
     let slice = data
@@ -1241,6 +1246,7 @@ fn contained_backend(
         Path::new(&module.id),
         &index,
         &content_hashes,
+        remarks_file,
     );
     let _ = std::fs::remove_file(&index);
     output

@@ -384,6 +384,7 @@ struct WorkerConfig {
     whole_program_visibility: bool,
     save_temps: Option<PathBuf>,
     remarks: Option<String>,
+    opt_remarks: Option<crate::config::OptRemarks>,
     codegen_opt_level: Option<OptLevel>,
     llvm_options: Vec<String>,
 }
@@ -405,6 +406,7 @@ impl From<&Config> for WorkerConfig {
             whole_program_visibility: config.whole_program_visibility,
             save_temps: config.save_temps.clone(),
             remarks: config.remarks.clone(),
+            opt_remarks: config.opt_remarks.clone(),
             codegen_opt_level: config.codegen_opt_level,
             llvm_options: config.llvm_options.clone(),
         }
@@ -428,6 +430,7 @@ impl From<WorkerConfig> for Config {
             whole_program_visibility: worker.whole_program_visibility,
             save_temps: worker.save_temps,
             remarks: worker.remarks,
+            opt_remarks: worker.opt_remarks,
             codegen_opt_level: worker.codegen_opt_level,
             llvm_options: worker.llvm_options,
             ..Config::default()
@@ -460,6 +463,8 @@ pub(crate) enum Request {
         /// Content hashes (hex) by path, checked in place of the index's
         /// when its hashes name modules.
         content_hashes: BTreeMap<String, String>,
+        /// Where the backend's optimization remarks go, if anywhere.
+        remarks_file: Option<PathBuf>,
     },
 }
 
@@ -648,6 +653,7 @@ fn backend_call(
     module_path: &Path,
     index: &Path,
     content_hashes: &BTreeMap<String, [u8; 20]>,
+    remarks_file: Option<&Path>,
 ) -> Result<(BackendOutput, Compiled)> {
     let out = pool.file(".lto.o");
     let files = [module_path, index];
@@ -666,6 +672,7 @@ fn backend_call(
             .iter()
             .map(|(path, hash)| (path.clone(), thin::hex(hash)))
             .collect(),
+        remarks_file: remarks_file.map(Path::to_path_buf),
     };
     let Answer::Compiled(compiled) = pool.call(&request, &job)? else {
         return Err(unexpected(&job));
@@ -707,8 +714,18 @@ pub(crate) fn backend(
     module_path: &Path,
     index: &Path,
     content_hashes: &BTreeMap<String, [u8; 20]>,
+    remarks_file: Option<&Path>,
 ) -> Result<BackendOutput> {
-    backend_call(pool, name, stem, module_path, index, content_hashes).map(|(output, _)| output)
+    backend_call(
+        pool,
+        name,
+        stem,
+        module_path,
+        index,
+        content_hashes,
+        remarks_file,
+    )
+    .map(|(output, _)| output)
 }
 
 /// [`crate::distributed::backend_from_index`] in a worker: the module is
@@ -717,14 +734,22 @@ pub(crate) fn indexed_backend(
     pool: &Pool,
     module_path: &Path,
     index: &Path,
+    remarks_file: Option<&Path>,
 ) -> Result<crate::thin::IndexedBackendOutput> {
     let name = module_path.display().to_string();
     let stem = module_path.file_name().map_or_else(
         || "module".to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let (output, compiled) =
-        backend_call(pool, &name, &stem, module_path, index, &BTreeMap::new())?;
+    let (output, compiled) = backend_call(
+        pool,
+        &name,
+        &stem,
+        module_path,
+        index,
+        &BTreeMap::new(),
+        remarks_file,
+    )?;
     Ok(crate::thin::IndexedBackendOutput {
         bytes: output.bytes,
         module_id: compiled.module_id,
@@ -850,6 +875,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
             index,
             out,
             content_hashes,
+            remarks_file,
         } => {
             let content_hashes = content_hashes
                 .iter()
@@ -871,6 +897,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
                     stem: &stem,
                     content_hashes: &content_hashes,
                 }),
+                remarks_file.as_deref(),
             )?;
             crate::fs::write_atomically(&out, &output.bytes)?;
             Ok(Answer::Compiled(Compiled {

@@ -149,6 +149,14 @@ pub(crate) struct LtoOptions {
     /// `--lto-engine-kind=auto|fat|thin` (the engine's own): which LTO the
     /// bitcode goes through; `None` is auto (each module by its kind).
     pub kind: Option<String>,
+    /// `--opt-remarks-filename F` / `-plugin-opt=opt-remarks-filename=F`.
+    pub remarks_filename: Option<PathBuf>,
+    /// `--opt-remarks-passes R` / `-plugin-opt=opt-remarks-passes=R`.
+    pub remarks_passes: Option<String>,
+    /// `--opt-remarks-format F` / `-plugin-opt=opt-remarks-format=F`.
+    pub remarks_format: Option<String>,
+    /// `--opt-remarks-with-hotness` / `-plugin-opt=opt-remarks-with-hotness`.
+    pub remarks_with_hotness: bool,
     /// `--thinlto-distributor=`: lld 22's distributed ThinLTO, the backend
     /// jobs run by this program.
     pub distributor: Option<String>,
@@ -179,6 +187,10 @@ const WITH_VALUE: &[&str] = &[
     "-l",
     "--library",
     "-T",
+    "--opt-remarks-filename",
+    "--opt-remarks-passes",
+    "--opt-remarks-format",
+    "--opt-remarks-hotness-threshold",
     "--script",
     "-z",
     "-soname",
@@ -393,6 +405,28 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 line.lto.partitions = Some(value_of());
                 keep = false;
             }
+            "--opt-remarks-filename" => {
+                line.lto.remarks_filename = Some(PathBuf::from(value_of()));
+                keep = false;
+            }
+            "--opt-remarks-passes" => {
+                line.lto.remarks_passes = Some(value_of());
+                keep = false;
+            }
+            "--opt-remarks-format" => {
+                line.lto.remarks_format = Some(value_of());
+                keep = false;
+            }
+            "--opt-remarks-with-hotness" => {
+                line.lto.remarks_with_hotness = true;
+                keep = false;
+            }
+            "--opt-remarks-hotness-threshold" => {
+                line.lto
+                    .unsupported
+                    .push((arg.clone(), "not in the engine's linker mode yet"));
+                keep = false;
+            }
             "--thinlto-distributor" => {
                 line.lto.distributor = Some(value_of());
                 keep = false;
@@ -461,6 +495,14 @@ fn plugin_opt(lto: &mut LtoOptions, value: &str) {
         lto.prefix_replace = Some(replace.to_string());
     } else if let Some(replace) = value.strip_prefix("thinlto-object-suffix-replace=") {
         lto.object_suffix_replace = Some(replace.to_string());
+    } else if let Some(file) = value.strip_prefix("opt-remarks-filename=") {
+        lto.remarks_filename = Some(PathBuf::from(file));
+    } else if let Some(passes) = value.strip_prefix("opt-remarks-passes=") {
+        lto.remarks_passes = Some(passes.to_string());
+    } else if let Some(format) = value.strip_prefix("opt-remarks-format=") {
+        lto.remarks_format = Some(format.to_string());
+    } else if value == "opt-remarks-with-hotness" {
+        lto.remarks_with_hotness = true;
     } else if value.starts_with('-') {
         // LLVM's own options, as lld passes them on (`-plugin-opt=-OPT`).
         lto.mllvm.push(value.to_string());

@@ -182,9 +182,13 @@ pub(super) fn recalled_report(
 
 /// Whether a run of `config` and `kind` may be remembered: a thin run with
 /// a cache, whose objects all come from cache entries, and without
-/// save-temps (which asks for every stage of every module).
+/// save-temps (which asks for every stage of every module) or remarks
+/// files (which a recalled run would not write).
 pub(super) fn applies(config: &Config, kind: LtoKind) -> bool {
-    kind == LtoKind::Thin && config.cache.is_some() && config.save_temps.is_none()
+    kind == LtoKind::Thin
+        && config.cache.is_some()
+        && config.save_temps.is_none()
+        && config.opt_remarks.is_none()
 }
 
 #[cfg(test)]

@@ -934,6 +934,13 @@ fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<C
         });
     }
     config.llvm_options = line.lto.mllvm.clone();
+    if let Some(file) = &line.lto.remarks_filename {
+        let mut remarks = crate::config::OptRemarks::new(file);
+        remarks.passes = line.lto.remarks_passes.clone();
+        remarks.format = line.lto.remarks_format.clone().unwrap_or_default();
+        remarks.with_hotness = line.lto.remarks_with_hotness;
+        config.opt_remarks = Some(remarks);
+    }
     if let Some(count) = &line.lto.partitions {
         // lld's rule: a count of at least one.
         config.fat_partitions = match count.parse::<usize>() {
@@ -1122,6 +1129,15 @@ fn lto(
 ) -> Result<(LtoObjects, Option<serde_json::Value>)> {
     let (fat, thin) = split_by_kind(resolved, KindChoice::of(line)?)?;
     let config = config_for(line, options, work)?;
+    if let Some(remarks) = &config.opt_remarks {
+        // This link's remarks file, as lld truncates it: the fat run writes
+        // it, a thin run alone leaves it empty.
+        match std::fs::remove_file(&remarks.filename) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(remarks.filename.display(), Phase::Write, e)),
+        }
+    }
     let mut reports = Vec::new();
     let mut objects = LtoObjects {
         paths: Vec::new(),

@@ -154,6 +154,67 @@ pub fn install_diagnostics_with_remarks(
     Ok(())
 }
 
+/// A file receiving a context's optimization remarks (lld's
+/// `--opt-remarks-filename`): opened by [`RemarksFile::start`], finalized
+/// and kept when dropped. It must be dropped before its context (declare it
+/// after the context).
+pub struct RemarksFile<'ctx> {
+    file: *mut std::ffi::c_void,
+    _context: std::marker::PhantomData<&'ctx Context>,
+}
+
+impl<'ctx> RemarksFile<'ctx> {
+    /// Streams `context`'s remarks (of passes matching `passes`, all when
+    /// `None`) to `path` in `format` (`yaml`, `bitstream`, or empty for
+    /// YAML), with profile hotness when `with_hotness`.
+    pub fn start(
+        context: &'ctx Context,
+        path: &std::path::Path,
+        passes: Option<&str>,
+        format: &str,
+        with_hotness: bool,
+    ) -> Result<RemarksFile<'ctx>, String> {
+        let text = |what: &str, value: &str| {
+            CString::new(value).map_err(|_| format!("{what} {value:?} holds a NUL byte"))
+        };
+        let path_text = text("remarks file", &path.display().to_string())?;
+        let passes = text("remarks passes", passes.unwrap_or(""))?;
+        let format = text("remarks format", format)?;
+        let mut file = std::ptr::null_mut();
+        let mut err = std::ptr::null_mut();
+        // SAFETY: the context is alive for the call (and, by the borrow in
+        // the returned value, until the file is finished); the strings
+        // outlive the call (LLVM copies what it keeps).
+        let failed = unsafe {
+            ffi::ltoe_remarks_start(
+                context.raw(),
+                path_text.as_ptr(),
+                passes.as_ptr(),
+                format.as_ptr(),
+                c_int::from(with_hotness),
+                &mut file,
+                &mut err,
+            )
+        };
+        if failed != 0 || file.is_null() {
+            return Err(take_string(err));
+        }
+        Ok(RemarksFile {
+            file,
+            _context: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for RemarksFile<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `file` came from ltoe_remarks_start (checked non-null
+        // there) and is finished once, here; the borrow of the context
+        // keeps the context alive until now.
+        unsafe { ffi::ltoe_remarks_finish(self.file) }
+    }
+}
+
 /// Makes `context` drop the names of local values (instructions, basic
 /// blocks, arguments) as it parses, as LLVM's LTO backends do: less memory
 /// and time, same code.

@@ -82,6 +82,8 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let name = module_info.name.as_str();
     let mut steps = Steps::default();
     let context = backend_context(config)?;
+    let remarks_file = config.opt_remarks.as_ref().map(|r| r.thin_file(i));
+    let _remarks = codegen::remarks_to(config, &context, remarks_file.as_deref(), name)?;
     let bytes = module_info.bytes.as_slice();
     let module = steps.time(Step::Parse, || {
         llvm::parse_bitcode(&context, bytes, &module_info.id, 0)

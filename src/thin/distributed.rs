@@ -563,6 +563,7 @@ pub(crate) fn backend_for(
     module: &Path,
     index_file: &Path,
     names: Option<HostNames<'_>>,
+    remarks_file: Option<&Path>,
 ) -> Result<IndexedBackendOutput> {
     let module_name = names
         .as_ref()
@@ -573,6 +574,7 @@ pub(crate) fn backend_for(
     })?;
     let bytes = read_bitcode(module, Phase::Read)?;
     let context = backend_context(config)?;
+    let _remarks = crate::codegen::remarks_to(config, &context, remarks_file, &module_name)?;
     if index_bytes.as_slice().is_empty() {
         return skipped_backend(config, &context, &bytes, module_name, steps);
     }

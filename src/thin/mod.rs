@@ -93,6 +93,13 @@ pub(crate) fn run(
     let cpu_before = crate::report::process_cpu_time();
     // A bad policy or an unusable cache directory fails before any work.
     let cache = config.cache.as_ref().map(Cache::open).transpose()?;
+    // lld's regular LTO task leaves its remarks file, empty without
+    // full-LTO modules; a fat run of the same link may have written it.
+    if let Some(remarks) = &config.opt_remarks {
+        if !remarks.filename.exists() {
+            crate::fs::write_atomically(&remarks.filename, b"")?;
+        }
+    }
     // With a cache, promoted locals keep their names across edits: what an
     // importer imports then changes only when what it imports does (see
     // `finer`). Workers' backends are told the content hashes to check.

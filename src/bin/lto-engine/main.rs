@@ -87,6 +87,29 @@ struct CodegenArgs {
     /// -pass-remarks=: inline, 'loop-vectorize|slp-vectorizer', .*).
     #[arg(long = "remarks", alias = "pass-remarks", value_name = "REGEX")]
     remarks: Option<String>,
+    /// Write the optimization remarks to FILE, as lld's option: fat LTO
+    /// writes FILE, the ThinLTO backend of the N-th module (from 1)
+    /// FILE.thin.N.FORMAT, a distributed backend FILE.
+    #[arg(long = "opt-remarks-filename", value_name = "FILE")]
+    opt_remarks_filename: Option<PathBuf>,
+    /// Only the remarks of passes matching REGEX (lld's option).
+    #[arg(
+        long = "opt-remarks-passes",
+        value_name = "REGEX",
+        requires = "opt_remarks_filename"
+    )]
+    opt_remarks_passes: Option<String>,
+    /// The remarks files' format: yaml or bitstream (lld's option; default
+    /// YAML, with the thin files' names ending in a dot as lld's do).
+    #[arg(
+        long = "opt-remarks-format",
+        value_name = "FORMAT",
+        requires = "opt_remarks_filename"
+    )]
+    opt_remarks_format: Option<String>,
+    /// Put profile hotness on each remark (lld's option).
+    #[arg(long = "opt-remarks-with-hotness", requires = "opt_remarks_filename")]
+    opt_remarks_with_hotness: bool,
 }
 
 impl CodegenArgs {
@@ -107,6 +130,20 @@ impl CodegenArgs {
         config.target_cpu = self.target_cpu.clone();
         config.save_temps = self.save_temps.clone();
         config.remarks = self.remarks.clone();
+        if let Some(file) = &self.opt_remarks_filename {
+            let mut remarks = lto_engine::OptRemarks::new(file);
+            remarks.passes = self.opt_remarks_passes.clone();
+            remarks.format = self.opt_remarks_format.clone().unwrap_or_default();
+            remarks.with_hotness = self.opt_remarks_with_hotness;
+            // This run's file, not an earlier one's (a thin run writes it
+            // empty when it is absent).
+            match std::fs::remove_file(file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(file.display(), Phase::Write, e)),
+            }
+            config.opt_remarks = Some(remarks);
+        }
         if let Some(level) = &self.codegen_opt_level {
             config.codegen_opt_level = Some(level.parse().map_err(Error::Usage)?);
         }
@@ -686,6 +723,13 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
     if args.distributor.is_none() && !args.distributor_args.is_empty() {
         return Err(Error::Config(
             "--distributor-arg needs --distributor".to_string(),
+        ));
+    }
+    if args.common.codegen.opt_remarks_filename.is_some() {
+        return Err(Error::Config(
+            "--opt-remarks-filename belongs to the backends (lto-engine backend \
+             --opt-remarks-filename), not to the index"
+                .to_string(),
         ));
     }
     let kind = if args.local {
