@@ -151,3 +151,21 @@ extern "C" void ltoe_remarks_finish(void *remarks) {
     file->handle->keep();
   delete file;
 }
+
+// lld's note on a function its regular LTO leaves out of the merged module
+// because the index's liveness finds it dead (LTO::linkRegularLTO): the same
+// remark, pass "lto", name "deadfunction", emitted on `name` in `module`
+// (which is merged already here: the optimizer drops the function later).
+// Returns 0 when the module has no definition of a function of that name.
+#include "llvm/Analysis/OptimizationRemarkEmitter.h"
+#include "llvm/IR/Module.h"
+
+extern "C" int ltoe_emit_dead_function_remark(LLVMModuleRef module, const char *name) {
+  Function *function = unwrap(module)->getFunction(name);
+  if (!function || function->isDeclaration())
+    return 0;
+  OptimizationRemarkEmitter emitter(function);
+  emitter.emit(OptimizationRemark("lto", "deadfunction", function)
+               << ore::NV("Function", function) << " not added to the combined module ");
+  return 1;
+}

@@ -38,6 +38,9 @@ int ltoe_remarks_start(LLVMContextRef ctx, const char *filename, const char *pas
                        const char *format, int with_hotness, void **out, char **err);
 /* Finalizes the remarks of ltoe_remarks_start and keeps the file. */
 void ltoe_remarks_finish(void *remarks);
+/* lld's "lto"/"deadfunction" remark on the function `name` of `module`;
+ * 0 when the module defines no such function. */
+int ltoe_emit_dead_function_remark(LLVMModuleRef module, const char *name);
 /* Pops the oldest recorded error (errors_only) or other diagnostic; returns 0
  * when there is none. severity: 0 error, 1 warning, 2 remark, 3 note. *pass
  * and *function are set for optimization remarks, else NULL. */

@@ -105,6 +105,33 @@ pub(crate) fn run(
     })
 }
 
+/// The external definitions that the liveness of the modules' summaries
+/// finds dead from `preserved`, as lld's regular LTO computes it before
+/// merging (`LTO::linkRegularLTO`); none when a module has no summary (lld
+/// merges such a module whole).
+fn dead_definitions(modules: &[BitcodeInput], preserved: &BTreeSet<String>) -> Vec<String> {
+    let mut index = llvm::ThinIndex::new();
+    for (k, module) in modules.iter().enumerate() {
+        if index.add(&module.bytes, 0, &format!("{k}")).is_err() {
+            return Vec::new();
+        }
+    }
+    let roots: Vec<u64> = preserved
+        .iter()
+        .filter_map(|name| llvm::guid_for_symbol(name).ok())
+        .collect();
+    index.compute_dead(&roots, false);
+    let Ok(definitions) = index.definitions() else {
+        return Vec::new();
+    };
+    let dead: BTreeSet<String> = definitions
+        .into_iter()
+        .filter(|d| !d.live && d.linkage != llvm::LinkageClass::Local)
+        .map(|d| d.name)
+        .collect();
+    dead.into_iter().collect()
+}
+
 /// The merged, optimized module: compiled already (one partition), or
 /// split into partitions for [`compile_partitions`].
 enum Optimized {
@@ -146,6 +173,13 @@ fn link_and_optimize(
     }
     let (base_name, base, strong_definitions) =
         link_into_base(context, parsed, report, diagnostics)?;
+    if config.opt_remarks.is_some() {
+        // lld's notes on what its liveness leaves out of the merged module
+        // (here merged whole: the optimizer drops the same code).
+        for name in dead_definitions(modules, preserved) {
+            llvm::emit_dead_function_remark(&base, &name);
+        }
+    }
     let stages = Stages::new(config, &base_name, None);
     stages.reached(&base, StageName::LtoInput, Phase::Link)?;
     restrict(

@@ -99,6 +99,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn ltoe_remarks_finish(remarks: *mut std::ffi::c_void);
+    pub fn ltoe_emit_dead_function_remark(module: LLVMModuleRef, name: *const c_char) -> c_int;
     pub fn ltoe_context_pop_diagnostic(
         ctx: LLVMContextRef,
         errors_only: c_int,

@@ -215,6 +215,17 @@ impl Drop for RemarksFile<'_> {
     }
 }
 
+/// Emits lld's `lto`/`deadfunction` remark on the function `name` of
+/// `module` (one the liveness of the modules' summaries finds dead); false
+/// when the module defines no function of that name.
+pub fn emit_dead_function_remark(module: &Module<'_>, name: &str) -> bool {
+    let Ok(name) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: the module is alive for the call; the name outlives it.
+    unsafe { ffi::ltoe_emit_dead_function_remark(module.as_mut_ptr(), name.as_ptr()) != 0 }
+}
+
 /// Makes `context` drop the names of local values (instructions, basic
 /// blocks, arguments) as it parses, as LLVM's LTO backends do: less memory
 /// and time, same code.
