@@ -121,16 +121,7 @@ rust_workload "$root/bench/thin-rust"
 # (the distributor ships relative paths; see dask-distributor's README).
 inputs=()
 for f in "${rust_inputs[@]}"; do inputs+=("$(realpath --relative-to="$rw" "$f")"); done
-link_before=() link_after=() seen=0
-for a in "${rust_lld_args[@]}"; do
-    if [ "$a" = "${rust_inputs[0]}" ]; then seen=1; fi
-    if ((seen == 0)); then link_before+=("$a"); fi
-done
-after_last=0
-for a in "${rust_lld_args[@]}"; do
-    if ((after_last)); then link_after+=("$a"); fi
-    [ "$a" = "${rust_inputs[-1]}" ] && after_last=1
-done
+rust_link_around_inputs
 run_workload rust "$rw" "${link_after[@]}"
 same "$rw"
 same "$rw" --records 3000 --seed 7

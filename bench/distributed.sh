@@ -81,17 +81,7 @@ same_output() {
 # ---- rust ----
 rw=$work/rust
 rust_workload "$root/bench/thin-rust"
-# rustc's link: the flags before its first input and after its last.
-link_before=() link_after=() seen=0
-for a in "${rust_lld_args[@]}"; do
-    if [ "$a" = "${rust_inputs[0]}" ]; then seen=1; fi
-    if ((seen == 0)); then link_before+=("$a"); fi
-done
-after_last=0
-for a in "${rust_lld_args[@]}"; do
-    if ((after_last)); then link_after+=("$a"); fi
-    [ "$a" = "${rust_inputs[-1]}" ] && after_last=1
-done
+rust_link_around_inputs
 distributed rust "$rw" "${rust_inputs[@]}"
 for prog in clang-prog engine-prog; do
     same_output "$rw" "$prog"

@@ -171,6 +171,22 @@ EOF
     ((rust_modules > 0)) || fail "rust: no bitcode among the inputs"
 }
 
+# rust_link_around_inputs: rustc's recorded link (rust_lld_args, after
+# rust_workload) split around its inputs: sets link_before (the flags before
+# the first input) and link_after (those after the last).
+rust_link_around_inputs() {
+    local a seen=0 after_last=0
+    link_before=() link_after=()
+    for a in "${rust_lld_args[@]}"; do
+        if [ "$a" = "${rust_inputs[0]}" ]; then seen=1; fi
+        if ((seen == 0)); then link_before+=("$a"); fi
+    done
+    for a in "${rust_lld_args[@]}"; do
+        if ((after_last)); then link_after+=("$a"); fi
+        if [ "$a" = "${rust_inputs[-1]}" ]; then after_last=1; fi
+    done
+}
+
 # zstd_workload SRC: compiles the zstd library in SRC (its lib directory) and
 # bench/thin_zstd_main.c into $work/zstd/obj. Sets zstd_objs, zstd_modules
 # and zstd_cflags.

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SOURCES: [&str; 5] = ["thin_main", "hot", "weak", "strong", "dead"];
-const EXPECTED: &str = "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n";
+use common::{THIN_EXPECTED as EXPECTED, THIN_SOURCES as SOURCES};
 
 /// A program of the virtual environment `ci/setup.sh` makes.
 fn venv(program: &str) -> PathBuf {
@@ -112,6 +111,21 @@ impl Cluster {
         self.root.join(format!("worker-{k}-cache"))
     }
 
+    /// clang-22's ThinLTO link of `inputs` in `root`, its backends given
+    /// to this cluster by the distributor (lld's DTLTO).
+    fn dtlto_link(&self, root: &Path, inputs: &[String]) -> Command {
+        let mut command = clang_in(root);
+        command
+            .args(["-flto=thin", "-fuse-ld=lld", "-O2"])
+            .args(inputs)
+            .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
+            .arg(format!(
+                "-Wl,--thinlto-distributor-arg={}",
+                self.scheduler_arg()
+            ));
+        command
+    }
+
     fn scheduler_arg(&self) -> String {
         format!("--scheduler={}", self.address)
     }
@@ -139,24 +153,6 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
     }
-}
-
-/// The thin test program compiled with `clang -flto=thin` into
-/// `root/thin/`; paths relative to `root`.
-fn compile_program(root: &Path) -> Vec<String> {
-    let dir = root.join("thin");
-    std::fs::create_dir_all(&dir).unwrap();
-    SOURCES
-        .iter()
-        .map(|name| {
-            compile_c(
-                &dir,
-                &data(&format!("thin/{name}.c")),
-                &["-O2", "-flto=thin"],
-            );
-            format!("thin/{name}.o")
-        })
-        .collect()
 }
 
 /// `lto-engine index` of the thin program into `root/idx`, its jobs run by
@@ -397,21 +393,15 @@ exec clang-22 "$@"
 fn no_job_reads_the_submitting_machine_s_paths() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let modules = compile_program(root);
+    let modules = compile_thin_program(root);
     let checker = script(root, "check-paths", PATH_CHECKER);
     let cluster = Cluster::start(root, 2, &[]);
     // lld's jobs through the checker, on the cluster: every path is inside
     // the job's directory on its worker.
     let program = root.join("prog");
     run_ok(
-        clang_in(root)
-            .args(["-flto=thin", "-fuse-ld=lld", "-O2"])
-            .args(&modules)
-            .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
-            .arg(format!(
-                "-Wl,--thinlto-distributor-arg={}",
-                cluster.scheduler_arg()
-            ))
+        cluster
+            .dtlto_link(root, &modules)
             .arg(format!(
                 "-Wl,--thinlto-remote-compiler={}",
                 checker.display()
@@ -457,14 +447,8 @@ fn no_job_reads_the_submitting_machine_s_paths() {
         .map(|m| root.join(m).display().to_string())
         .collect();
     let (stderr, _) = failure(
-        clang_in(root)
-            .args(["-flto=thin", "-fuse-ld=lld", "-O2"])
-            .args(&absolute)
-            .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
-            .arg(format!(
-                "-Wl,--thinlto-distributor-arg={}",
-                cluster.scheduler_arg()
-            ))
+        cluster
+            .dtlto_link(root, &absolute)
             .arg("-o")
             .arg(root.join("prog-abs")),
     );
@@ -474,14 +458,9 @@ fn no_job_reads_the_submitting_machine_s_paths() {
     // same absolute command line links through the engine.
     let program = root.join("prog-engine");
     run_ok(
-        clang_in(root)
-            .args(["-flto=thin", "-fuse-ld=lld", "-O2", &ld_path_arg(root)])
-            .args(&absolute)
-            .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
-            .arg(format!(
-                "-Wl,--thinlto-distributor-arg={}",
-                cluster.scheduler_arg()
-            ))
+        cluster
+            .dtlto_link(root, &absolute)
+            .arg(ld_path_arg(root))
             .arg(format!(
                 "-Wl,--thinlto-remote-compiler={}",
                 checker.display()
@@ -496,7 +475,7 @@ fn no_job_reads_the_submitting_machine_s_paths() {
 fn a_relink_ships_and_compiles_nothing_and_a_changed_module_runs_again() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let modules = compile_program(root);
+    let modules = compile_thin_program(root);
     let cluster = Cluster::start(root, 2, &[]);
     let stats_arg = |name: &str| format!("--stats={}", root.join(name).display());
     let cold = index_and_link(
@@ -534,14 +513,9 @@ fn a_relink_ships_and_compiles_nothing_and_a_changed_module_runs_again() {
         let stats_file = root.join(format!("{name}.json"));
         let program = root.join("ld-prog");
         run_ok(
-            clang_in(root)
-                .args(["-flto=thin", "-fuse-ld=lld", "-O2", &ld_path_arg(root)])
-                .args(&modules)
-                .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
-                .arg(format!(
-                    "-Wl,--thinlto-distributor-arg={}",
-                    cluster.scheduler_arg()
-                ))
+            cluster
+                .dtlto_link(root, &modules)
+                .arg(ld_path_arg(root))
                 .arg(format!(
                     "-Wl,--thinlto-distributor-arg=--stats={}",
                     stats_file.display()
@@ -640,21 +614,15 @@ exec clang-22 "$@"
 fn a_job_whose_worker_is_killed_runs_again_elsewhere() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let modules = compile_program(root);
+    let modules = compile_thin_program(root);
     let killer = script(root, "kill-once", KILL_ONCE);
     let mark = root.join("killed");
     let mut cluster = Cluster::start(root, 2, &[("LTO_TEST_KILL_MARK", &mark)]);
     let program = root.join("prog");
     let stats_file = root.join("stats.json");
     run_ok(
-        clang_in(root)
-            .args(["-flto=thin", "-fuse-ld=lld", "-O2"])
-            .args(&modules)
-            .arg(format!("-Wl,--thinlto-distributor={}", distributor()))
-            .arg(format!(
-                "-Wl,--thinlto-distributor-arg={}",
-                cluster.scheduler_arg()
-            ))
+        cluster
+            .dtlto_link(root, &modules)
             .arg(format!(
                 "-Wl,--thinlto-distributor-arg=--stats={}",
                 stats_file.display()
@@ -683,7 +651,7 @@ fn a_job_whose_worker_is_killed_runs_again_elsewhere() {
 fn failures_are_one_line_a_failing_job_a_hung_job_an_unreachable_scheduler() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let modules = compile_program(root);
+    let modules = compile_thin_program(root);
     // The jobs, written but not run.
     run_ok(
         engine()

@@ -9,8 +9,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const SOURCES: [&str; 5] = ["thin_main", "hot", "weak", "strong", "dead"];
-const EXPECTED: &str = "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n";
+use common::{THIN_EXPECTED as EXPECTED, THIN_SOURCES as SOURCES};
 
 /// One remark as the comparison sees it: its file (relative), kind, pass,
 /// name, function and location.

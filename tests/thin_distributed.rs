@@ -9,27 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SOURCES: [&str; 5] = ["thin_main", "hot", "weak", "strong", "dead"];
-const EXPECTED: &str = "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n";
-
-/// Compiles the thin test program with `clang -flto=thin` into
-/// `root/thin/`; returns the paths relative to `root` (as a build system
-/// names them, and as they are recorded in the index).
-fn compile_program(root: &Path) -> Vec<String> {
-    let dir = root.join("thin");
-    std::fs::create_dir_all(&dir).unwrap();
-    SOURCES
-        .iter()
-        .map(|name| {
-            compile_c(
-                &dir,
-                &data(&format!("thin/{name}.c")),
-                &["-O2", "-flto=thin"],
-            );
-            format!("thin/{name}.o")
-        })
-        .collect()
-}
+use common::{THIN_EXPECTED as EXPECTED, THIN_SOURCES as SOURCES};
 
 /// The engine's CLI, run in `root` (relative paths are the build's).
 fn engine_in(root: &Path) -> Command {
@@ -107,7 +87,7 @@ fn files_under(root: &Path, dir: &str) -> BTreeSet<String> {
 fn engine_index_files_drive_clang_backends() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     run_ok(&mut index_in(root, &inputs, "idx", &["--emit-imports"]));
     // Each module compiled by clang from its index slice, as a Bazel
     // action would run it.
@@ -150,7 +130,7 @@ fn engine_index_files_drive_clang_backends() {
 fn lld_index_files_drive_engine_backends() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     run_ok(
         Command::new(CLANG)
             .current_dir(root)
@@ -216,7 +196,7 @@ fn lld_index_files_drive_engine_backends() {
 fn distributed_objects_equal_in_process_objects() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     // hot and strong as members of a bitcode archive: they have no file of
     // their own, so the thin link writes them out for the backends.
     run_ok(Command::new("llvm-ar-22").current_dir(root).args([
@@ -279,7 +259,7 @@ fn distributed_objects_equal_in_process_objects() {
 fn prefix_replacement_places_files_where_lld_does() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     let replace = "thin/;index/;obj/";
     // lld first; keep what it wrote, then let the engine write the same
     // set of files.
@@ -338,7 +318,7 @@ fn last_error_line(command: &mut Command) -> String {
 fn distributor_runs_the_jobs_and_failures_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     std::fs::write(root.join("local.py"), LOCAL_DISTRIBUTOR).unwrap();
     let index = |extra: &[&str]| {
         let mut command = index_in(
@@ -412,7 +392,7 @@ fn distributor_runs_the_jobs_and_failures_are_clear() {
 fn a_backend_refuses_modules_changed_since_the_thin_link() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let inputs = compile_program(root);
+    let inputs = compile_thin_program(root);
     run_ok(&mut index_in(root, &inputs, "idx", &[]));
     // hot.o rebuilt differently after the thin link: the modules that
     // import from it must not compile against the stale index.

@@ -30,23 +30,11 @@ pub(super) fn relative_to_cwd(path: &Path) -> PathBuf {
     if !path.is_absolute() || !plain {
         return path.to_path_buf();
     }
-    let Ok(cwd) = std::env::current_dir() else {
-        return path.to_path_buf();
-    };
-    let from: Vec<_> = cwd.components().collect();
-    let to: Vec<_> = path.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut relative = PathBuf::new();
-    for _ in common..from.len() {
-        relative.push("..");
+    match super::relative_from_cwd(path) {
+        Some(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
+        Some(relative) => relative,
+        None => path.to_path_buf(),
     }
-    for component in &to[common..] {
-        relative.push(component);
-    }
-    if relative.as_os_str().is_empty() {
-        relative.push(".");
-    }
-    relative
 }
 
 /// Where the index files, the copies of archive members and the jobs'

@@ -164,9 +164,18 @@ fn outside_chroot(line: &LinkLine, path: &Path) -> String {
     if line.chroot.is_none() || !path.is_absolute() {
         return path.display().to_string();
     }
-    let Ok(cwd) = std::env::current_dir() else {
-        return path.display().to_string();
-    };
+    relative_from_cwd(path)
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The absolute `path` written from the working directory, lexically
+/// (`..` for each of the working directory's components it does not
+/// share); `None` when the working directory is unknown. Empty when the
+/// path is the working directory itself.
+fn relative_from_cwd(path: &Path) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
     let from: Vec<_> = cwd.components().collect();
     let to: Vec<_> = path.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
@@ -177,7 +186,7 @@ fn outside_chroot(line: &LinkLine, path: &Path) -> String {
     for component in &to[common..] {
         relative.push(component);
     }
-    relative.display().to_string()
+    Some(relative)
 }
 
 /// Runs the real link of `real`, or writes its output from the final
@@ -1132,11 +1141,7 @@ fn lto(
     if let Some(remarks) = &config.opt_remarks {
         // This link's remarks file, as lld truncates it: the fat run writes
         // it, a thin run alone leaves it empty.
-        match std::fs::remove_file(&remarks.filename) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(remarks.filename.display(), Phase::Write, e)),
-        }
+        crate::fs::remove_if_present(&remarks.filename)?;
     }
     let mut reports = Vec::new();
     let mut objects = LtoObjects {

@@ -480,11 +480,7 @@ pub fn run_distributor(
     };
     let command_text = distributor.join(" ");
     for module in modules {
-        match std::fs::remove_file(&module.native_object) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(module.native_object.display(), Phase::Write, e)),
-        }
+        crate::fs::remove_if_present(&module.native_object)?;
     }
     let status = std::process::Command::new(program)
         .args(args)

@@ -373,3 +373,28 @@ pub fn link_with_report(dir: &Path, args: &[&str], name: &str) -> serde_json::Va
     );
     read_json(report)
 }
+
+/// The thin test program (`tests/data/thin/`): its sources, in link order.
+pub const THIN_SOURCES: [&str; 5] = ["thin_main", "hot", "weak", "strong", "dead"];
+
+/// What the thin test program prints.
+pub const THIN_EXPECTED: &str = "acc=15150 secret=24955 big=19312 tunable=2 weight=7 clamp=1000\n";
+
+/// Compiles the thin test program with `clang -flto=thin` into
+/// `root/thin/`; returns the paths relative to `root` (as a build system
+/// names them, and as they are recorded in the index).
+pub fn compile_thin_program(root: &Path) -> Vec<String> {
+    let dir = root.join("thin");
+    std::fs::create_dir_all(&dir).unwrap();
+    THIN_SOURCES
+        .iter()
+        .map(|name| {
+            compile_c(
+                &dir,
+                &data(&format!("thin/{name}.c")),
+                &["-O2", "-flto=thin"],
+            );
+            format!("thin/{name}.o")
+        })
+        .collect()
+}

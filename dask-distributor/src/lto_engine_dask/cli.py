@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 from . import plan as planning
@@ -70,19 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lto-engine-dask-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    remote.write_by_rename(path, data, prefix=".lto-engine-dask-")
 
 
 def _connect(address, timeout):

@@ -116,15 +116,18 @@ def _read_entry(key: str):
     return outputs
 
 
-def _write_entry(key: str, outputs: list) -> None:
-    path = _entry_path(key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    payload = pickle.dumps(outputs, protocol=4)
-    data = _ENTRY_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+def write_by_rename(path: str, data: bytes, prefix: str = ".tmp-", mode=None) -> None:
+    """Writes ``data`` to a temporary file beside ``path`` (made with
+    ``mode`` when given), then renames it over ``path``: nobody ever reads
+    a half-written file there. Makes the directory when missing."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -132,6 +135,12 @@ def _write_entry(key: str, outputs: list) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_entry(key: str, outputs: list) -> None:
+    payload = pickle.dumps(outputs, protocol=4)
+    data = _ENTRY_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    write_by_rename(_entry_path(key), data)
 
 
 def lookup(wanted: list, dask_worker=None) -> list:
@@ -182,18 +191,7 @@ def _place_input(store: str, sha: str, blob: bytes, path: str) -> None:
     if not whole:
         if hashlib.sha256(blob).hexdigest() != sha:
             raise OSError(f"input {sha} arrived damaged")
-        fd, tmp = tempfile.mkstemp(dir=store, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, kept)
-        except BaseException:
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
-            raise
+        write_by_rename(kept, blob, mode=0o444)
     try:
         os.link(kept, path)
     except OSError:
