@@ -398,3 +398,76 @@ pub fn compile_thin_program(root: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// Lua 5.4's sources (the `lua-src` crate, through cargo's own cache).
+pub fn lua_sources(root: &Path) -> PathBuf {
+    let fetch = root.join("fetch");
+    std::fs::create_dir_all(fetch.join("src")).unwrap();
+    write_file(
+        &fetch,
+        "Cargo.toml",
+        "[package]\nname = \"lua-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+         [dependencies]\nlua-src = \"=547.1.0\"\n",
+    );
+    write_file(&fetch.join("src"), "main.rs", "fn main() {}\n");
+    run_ok(
+        Command::new(env!("CARGO"))
+            .args(["fetch", "--quiet", "--manifest-path"])
+            .arg(fetch.join("Cargo.toml")),
+    );
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    let registry = home.join("registry/src");
+    for index in std::fs::read_dir(&registry).unwrap() {
+        let lua = index.unwrap().path().join("lua-src-547.1.0/lua-5.4.7");
+        if lua.is_dir() {
+            return lua;
+        }
+    }
+    panic!("lua-src 547.1.0 is not under {}", registry.display());
+}
+
+/// Lua and `bench/lua_main.c` compiled with `clang -flto=thin` into
+/// `root/lua/`, in parallel; paths relative to `root`.
+pub fn compile_lua(root: &Path) -> Vec<String> {
+    let lua = lua_sources(root);
+    let dir = root.join("lua");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&lua)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "c")
+                && !matches!(
+                    p.file_stem().unwrap().to_str(),
+                    Some("lua" | "luac" | "onelua")
+                )
+        })
+        .collect();
+    sources.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/lua_main.c"));
+    sources.sort();
+    let include = format!("-I{}", lua.display());
+    let mut names = Vec::new();
+    for chunk in sources.chunks(sources.len().div_ceil(2)) {
+        let mut children = Vec::new();
+        for src in chunk {
+            let stem = src.file_stem().unwrap().to_string_lossy().to_string();
+            names.push(format!("lua/{stem}.o"));
+            children.push(
+                Command::new(CLANG)
+                    .args(["-O2", "-flto=thin", "-DLUA_USE_LINUX", &include, "-c"])
+                    .arg(src)
+                    .arg("-o")
+                    .arg(dir.join(format!("{stem}.o")))
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for mut child in children {
+            assert!(child.wait().unwrap().success());
+        }
+    }
+    names.sort();
+    names
+}
