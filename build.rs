@@ -72,6 +72,7 @@ fn main() {
         "symbols",
         "partition",
         "pipeline",
+        "explain",
     ];
     for source in sources {
         let path = format!("llvm-wrapper/{source}.cpp");

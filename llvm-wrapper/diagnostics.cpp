@@ -23,6 +23,19 @@ struct Recorded {
   std::string function;
 };
 
+// One decision of the inliner, from its remark: what `explain` reports.
+struct InlineDecision {
+  bool inlined;
+  std::string name;
+  std::string caller;
+  std::string callee;
+  std::string cost;
+  std::string threshold;
+  std::string reason;
+};
+
+bool isInlinerPass(StringRef pass) { return pass == "inline" || pass == "always-inline"; }
+
 // Marks our handler: a context may carry LLVM's default handler or one that
 // someone else installed, and only ours may be read as a RecordingHandler.
 char RecordingTag;
@@ -37,17 +50,49 @@ struct RecordingHandler final : DiagnosticHandler {
   // Remarks of passes whose name matches are recorded; without a pattern,
   // none are (LLVM then does not even build them).
   std::optional<Regex> remarks;
+  // The inliner's decisions are kept apart (for explain) when asked for,
+  // whether or not its remarks are.
+  bool recordInlining = false;
+  std::deque<InlineDecision> inlining;
 
-  bool remarkEnabled(StringRef pass) const { return remarks && remarks->match(pass); }
+  bool remarkEnabled(StringRef pass) const {
+    return (remarks && remarks->match(pass)) || (recordInlining && isInlinerPass(pass));
+  }
   bool isAnalysisRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
   bool isMissedOptRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
   bool isPassedOptRemarkEnabled(StringRef pass) const override { return remarkEnabled(pass); }
-  bool isAnyRemarkEnabled() const override { return remarks.has_value(); }
+  bool isAnyRemarkEnabled() const override { return remarks.has_value() || recordInlining; }
+
+  // Keeps an inliner remark's decision; whether the remark itself is
+  // recorded too is for the caller to decide.
+  void recordInlineDecision(const DiagnosticInfoOptimizationBase &remark) {
+    InlineDecision decision{remark.getKind() == DK_OptimizationRemark, remark.getRemarkName().str(),
+                            {}, {}, {}, {}, {}};
+    for (const auto &arg : remark.getArgs()) {
+      if (arg.Key == "Caller")
+        decision.caller = arg.Val;
+      else if (arg.Key == "Callee")
+        decision.callee = arg.Val;
+      else if (arg.Key == "Cost")
+        decision.cost = arg.Val;
+      else if (arg.Key == "Threshold")
+        decision.threshold = arg.Val;
+      else if (arg.Key == "Reason")
+        decision.reason = arg.Val;
+    }
+    std::lock_guard<std::mutex> guard(lock);
+    inlining.push_back(std::move(decision));
+  }
 
   bool handleDiagnostics(const DiagnosticInfo &info) override {
     Recorded entry{static_cast<int>(info.getSeverity()), {}, {}, {}};
     // isa/dyn_cast use the diagnostic kind, not RTTI.
     if (auto *remark = dyn_cast<DiagnosticInfoOptimizationBase>(&info)) {
+      if (recordInlining && isInlinerPass(remark->getPassName())) {
+        recordInlineDecision(*remark);
+        if (!remarks || !remarks->match(remark->getPassName()))
+          return true;
+      }
       entry.message = remark->getMsg();
       entry.pass = remark->getPassName().str();
       // Every optimization remark is a DiagnosticInfoWithLocationBase.
@@ -107,6 +152,31 @@ extern "C" int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int errors_only, 
   *pass = front.pass.empty() ? nullptr : ltoe::dupString(front.pass);
   *function = front.function.empty() ? nullptr : ltoe::dupString(front.function);
   return 1;
+}
+
+extern "C" int ltoe_context_record_inlining(LLVMContextRef ctx) {
+  RecordingHandler *handler = recordingHandler(ctx);
+  if (!handler)
+    return 1;
+  handler->recordInlining = true;
+  return 0;
+}
+
+// Records: u8 inlined, then strings remark name, caller, callee, cost,
+// threshold, reason ("" when the remark has no such argument).
+extern "C" void ltoe_context_take_inlining(LLVMContextRef ctx, LtoeBuffer **out) {
+  auto buffer = std::make_unique<LtoeBuffer>();
+  if (RecordingHandler *handler = recordingHandler(ctx)) {
+    std::lock_guard<std::mutex> guard(handler->lock);
+    for (const InlineDecision &decision : handler->inlining) {
+      ltoe::put<uint8_t>(buffer->data, decision.inlined ? 1 : 0);
+      for (const std::string *text : {&decision.name, &decision.caller, &decision.callee,
+                                      &decision.cost, &decision.threshold, &decision.reason})
+        ltoe::putString(buffer->data, *text);
+    }
+    handler->inlining.clear();
+  }
+  *out = buffer.release();
 }
 
 extern "C" void ltoe_string_free(char *s) { std::free(s); }

@@ -47,6 +47,14 @@ int ltoe_emit_dead_function_remark(LLVMModuleRef module, const char *name);
 int ltoe_context_pop_diagnostic(LLVMContextRef ctx, int errors_only, int *severity, char **message,
                                 char **pass, char **function);
 
+/* Makes the context keep the inliner's decisions (for explain), from its
+ * remarks, apart from the diagnostics; 1 when the context does not carry
+ * the recording handler. */
+int ltoe_context_record_inlining(LLVMContextRef ctx);
+/* Drains the inliner's decisions kept so far into *out (layout in
+ * diagnostics.cpp). */
+void ltoe_context_take_inlining(LLVMContextRef ctx, LtoeBuffer **out);
+
 /* ---- bitcode reading and writing (bitcode.cpp) ---- */
 /* Number of modules in a bitcode file (wrapper header allowed). */
 int ltoe_bitcode_module_count(const char *data, size_t len, size_t *count, char **err);
@@ -320,6 +328,45 @@ int ltoe_lto_optimize(LLVMModuleRef module, LLVMTargetMachineRef tm, int level, 
  * string), or null when they may run on partitions. */
 const char *ltoe_whole_module_late_passes(LLVMModuleRef module);
 
+
+/* ---- what explain reads (explain.cpp) ---- */
+/* The kind of a summary. */
+enum { LTOE_SUMMARY_FUNCTION = 0, LTOE_SUMMARY_VARIABLE = 1, LTOE_SUMMARY_ALIAS = 2 };
+/* A summary's linkage, as LLVM's GlobalValue::LinkageTypes names it. */
+enum {
+  LTOE_GV_EXTERNAL = 0,
+  LTOE_GV_AVAILABLE_EXTERNALLY = 1,
+  LTOE_GV_LINKONCE_ANY = 2,
+  LTOE_GV_LINKONCE_ODR = 3,
+  LTOE_GV_WEAK_ANY = 4,
+  LTOE_GV_WEAK_ODR = 5,
+  LTOE_GV_APPENDING = 6,
+  LTOE_GV_INTERNAL = 7,
+  LTOE_GV_PRIVATE = 8,
+  LTOE_GV_EXTERN_WEAK = 9,
+  LTOE_GV_COMMON = 10,
+};
+/* A symbol's visibility. */
+enum { LTOE_VISIBILITY_DEFAULT = 0, LTOE_VISIBILITY_HIDDEN = 1, LTOE_VISIBILITY_PROTECTED = 2 };
+/* A call edge's profile hotness (CalleeInfo::HotnessType). */
+enum {
+  LTOE_HOTNESS_UNKNOWN = 0,
+  LTOE_HOTNESS_COLD = 1,
+  LTOE_HOTNESS_NONE = 2,
+  LTOE_HOTNESS_HOT = 3,
+  LTOE_HOTNESS_CRITICAL = 4,
+};
+/* The combined index as a graph, after the thin link's imports: each
+ * module's definitions in the order the importer walks them, then every
+ * summary with its linkage, flags, size, calls and references (layout in
+ * explain.cpp), into *out. */
+int ltoe_thin_index_graph(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
+/* Each symbol of a bitcode file with its visibility and comdat (layout in
+ * explain.cpp), into *out. */
+int ltoe_bitcode_symbol_details(const char *data, size_t len, LtoeBuffer **out, char **err);
+/* `name` demangled by LLVM's demangler into *out, empty when it is not a
+ * mangled name. */
+void ltoe_demangle(const char *name, LtoeBuffer **out);
 
 /* ---- distributed ThinLTO (distributed.cpp) ---- */
 /* A module's slice of the combined index, as writeIndexToFile writes it for a

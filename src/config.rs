@@ -640,6 +640,13 @@ pub struct Config {
     /// LLVM does not know is [`Error::Config`](crate::Error::Config). They
     /// are part of ThinLTO cache keys.
     pub llvm_options: Vec<String>,
+    /// Symbols to explain (mangled, or demangled Rust or C++ names): what
+    /// the run decided about each and why, in
+    /// [`Report::explanations`](crate::Report::explanations), for thin
+    /// and fat runs (a run that writes index files for distributed
+    /// backends explains nothing: its decisions are a thin run's). Each
+    /// thin backend then keeps the inliner's decisions.
+    pub explain: Vec<String>,
 }
 
 /// Fat LTO's code generation partitions ([`Config::fat_partitions`]): the
@@ -737,6 +744,7 @@ impl Default for Config {
             remarks: None,
             opt_remarks: None,
             llvm_options: Vec::new(),
+            explain: Vec::new(),
         }
     }
 }
@@ -877,6 +885,12 @@ impl ConfigBuilder {
     /// [`Config::opt_remarks`].
     pub fn opt_remarks(mut self, remarks: OptRemarks) -> Self {
         self.config.opt_remarks = Some(remarks);
+        self
+    }
+
+    /// Adds a symbol to [`Config::explain`].
+    pub fn explain(mut self, symbol: impl Into<String>) -> Self {
+        self.config.explain.push(symbol.into());
         self
     }
 

@@ -38,6 +38,8 @@ pub(crate) struct FatRun {
     pub report: Report,
     /// LLVM's warnings and remarks.
     pub diagnostics: Vec<Diagnostic>,
+    /// The inliner's decisions on the merged module, kept for `explain`.
+    pub inlining: Option<Vec<llvm::InlineDecision>>,
 }
 
 /// Runs fat LTO over `modules`, keeping `preserved` visible.
@@ -54,6 +56,11 @@ pub(crate) fn run(
     };
     let mut diagnostics = Vec::new();
     let context = codegen::module_context(config, false)?;
+    let explaining = !config.explain.is_empty();
+    if explaining {
+        llvm::record_inlining(&context)
+            .map_err(|reason| Error::llvm("fat LTO".to_string(), Phase::Optimize, reason))?;
+    }
     // lld's regular LTO task: the whole module's remarks (code generation's
     // too when it is one partition) go to the file named.
     let remarks_file = config.opt_remarks.as_ref().map(|r| r.filename.as_path());
@@ -67,6 +74,14 @@ pub(crate) fn run(
         &mut diagnostics,
     )?;
     drop(remarks);
+    let inlining = if explaining {
+        Some(
+            llvm::take_inlining(&context)
+                .map_err(|reason| Error::llvm("fat LTO".to_string(), Phase::Optimize, reason))?,
+        )
+    } else {
+        None
+    };
     let objects = match optimized {
         Optimized::Objects(objects) => objects,
         Optimized::Split {
@@ -102,6 +117,7 @@ pub(crate) fn run(
         objects,
         report,
         diagnostics,
+        inlining,
     })
 }
 

@@ -53,6 +53,28 @@ pub struct LtoeTargetSettings {
 }
 
 /// `LTOE_RELOC_*` of `wrapper.h`.
+pub const LTOE_SUMMARY_FUNCTION: c_int = 0;
+pub const LTOE_SUMMARY_VARIABLE: c_int = 1;
+pub const LTOE_SUMMARY_ALIAS: c_int = 2;
+pub const LTOE_GV_EXTERNAL: c_int = 0;
+pub const LTOE_GV_AVAILABLE_EXTERNALLY: c_int = 1;
+pub const LTOE_GV_LINKONCE_ANY: c_int = 2;
+pub const LTOE_GV_LINKONCE_ODR: c_int = 3;
+pub const LTOE_GV_WEAK_ANY: c_int = 4;
+pub const LTOE_GV_WEAK_ODR: c_int = 5;
+pub const LTOE_GV_APPENDING: c_int = 6;
+pub const LTOE_GV_INTERNAL: c_int = 7;
+pub const LTOE_GV_PRIVATE: c_int = 8;
+pub const LTOE_GV_EXTERN_WEAK: c_int = 9;
+pub const LTOE_GV_COMMON: c_int = 10;
+pub const LTOE_VISIBILITY_DEFAULT: c_int = 0;
+pub const LTOE_VISIBILITY_HIDDEN: c_int = 1;
+pub const LTOE_VISIBILITY_PROTECTED: c_int = 2;
+pub const LTOE_HOTNESS_UNKNOWN: c_int = 0;
+pub const LTOE_HOTNESS_COLD: c_int = 1;
+pub const LTOE_HOTNESS_NONE: c_int = 2;
+pub const LTOE_HOTNESS_HOT: c_int = 3;
+pub const LTOE_HOTNESS_CRITICAL: c_int = 4;
 pub const LTOE_RELOC_PIC: c_int = 0;
 pub const LTOE_RELOC_STATIC: c_int = 1;
 pub const LTOE_RELOC_DYNAMIC_NO_PIC: c_int = 2;
@@ -281,6 +303,20 @@ extern "C" {
         module_id: *const c_char,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn ltoe_thin_index_graph(
+        thin: *const LtoeThinIndex,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_bitcode_symbol_details(
+        data: *const c_char,
+        len: usize,
+        out: *mut *mut LtoeBuffer,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn ltoe_demangle(name: *const c_char, out: *mut *mut LtoeBuffer);
+    pub fn ltoe_context_record_inlining(ctx: LLVMContextRef) -> c_int;
+    pub fn ltoe_context_take_inlining(ctx: LLVMContextRef, out: *mut *mut LtoeBuffer);
     pub fn ltoe_thin_index_definitions(
         thin: *const LtoeThinIndex,
         out: *mut *mut LtoeBuffer,

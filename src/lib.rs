@@ -163,6 +163,7 @@
 mod codegen;
 mod config;
 mod error;
+mod explain;
 mod fat;
 mod ffi;
 mod fs;
@@ -216,7 +217,7 @@ pub mod distributed {
         let remarks = config.opt_remarks.as_ref().map(|r| r.filename.as_path());
         match crate::worker::Pool::for_config(config)? {
             Some(pool) => crate::worker::indexed_backend(&pool, module, index_file, remarks),
-            None => crate::thin::backend_for(config, module, index_file, None, remarks),
+            None => crate::thin::backend_for(config, module, index_file, None, remarks, false),
         }
     }
 }

@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+mod explanation;
+pub use explanation::{
+    ImportDecision, ImportOutcome, ImportRejection, InlineSite, KeptReason, LinkOutcome, Linkage,
+    LiveRoot, OutOfLineCopy, PrevailingCopy, PrevailingReason, SymbolCopy, SymbolExplanation,
+    SymbolKind, Visibility,
+};
+
 /// A timed step of a run ([`Report::phases`]) or of one module's pipeline
 /// ([`ThinModuleReport::steps`], [`NoLtoModuleReport::steps`]). The JSON
 /// report and the summary print [`Step::as_str`].
@@ -61,6 +68,8 @@ pub enum Step {
     ReadIndex,
     /// Distributed ThinLTO backend: reading the modules imported from.
     ReadImports,
+    /// Explaining the symbols the configuration names.
+    Explain,
 }
 
 crate::names::named_enum!(
@@ -88,6 +97,7 @@ crate::names::named_enum!(
         CacheReadEarly => "cache read (early)",
         ReadIndex => "read index",
         ReadImports => "read imports",
+        Explain => "explain",
     }
 );
 
@@ -562,6 +572,9 @@ pub struct Report {
     pub thin: ThinRunReport,
     /// Modules that took no part in LTO, compiled alone.
     pub no_lto: Vec<NoLtoModuleReport>,
+    /// What the run decided about each symbol
+    /// [`Config::explain`](crate::Config::explain) names, and why.
+    pub explanations: Vec<SymbolExplanation>,
     /// Fat LTO details: the code generation partitions; empty
     /// ([`FatRunReport::default`]) in thin and no-LTO runs.
     #[serde(skip)]
@@ -1090,6 +1103,58 @@ mod tests {
             late_passes_serial_because: Some("because".to_string()),
             internalized_from: [("helper".to_string(), "b.bc".to_string())].into(),
         };
+        report.explanations = vec![SymbolExplanation {
+            query: "target".to_string(),
+            symbol: "target".to_string(),
+            demangled: None,
+            copies: vec![SymbolCopy {
+                module: "b.bc".to_string(),
+                defined: true,
+                kind: Some(SymbolKind::Function),
+                linkage: Some(Linkage::External),
+                visibility: Visibility::Default,
+                comdat: None,
+                instructions: Some(121),
+                native: false,
+            }],
+            prevailing: Some(PrevailingCopy {
+                module: "b.bc".to_string(),
+                reason: PrevailingReason::OnlyDefinition,
+            }),
+            outcome: LinkOutcome::Kept,
+            kept_because: vec![KeptReason::UsedByAnotherModule],
+            final_name: None,
+            live: Some(true),
+            live_chain: vec!["main".to_string(), "target".to_string()],
+            live_root: Some(LiveRoot::Preserved),
+            imports: vec![ImportDecision {
+                module: "a.bc".to_string(),
+                outcome: ImportOutcome::Rejected {
+                    reason: ImportRejection::TooLarge,
+                    threshold: 100,
+                    size: Some(121),
+                },
+            }],
+            inlining: vec![InlineSite {
+                module: "a.bc".to_string(),
+                caller: "main".to_string(),
+                inlined: false,
+                remark: "NoDefinition".to_string(),
+                cost: None,
+                threshold: None,
+                reason: None,
+            }],
+            inlining_complete: true,
+            out_of_line: vec![OutOfLineCopy {
+                module: "b.bc".to_string(),
+                symbol: "target".to_string(),
+                size: 363,
+                local: false,
+            }],
+            partition: None,
+            fat_lto: kind == RunKind::Fat,
+            similar: Vec::new(),
+        }];
         report
     }
 

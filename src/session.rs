@@ -950,10 +950,23 @@ fn run_fat(
             reused_from_cache: false,
             lto: ModuleLto::Fat,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut report = fat.report;
+    if !config.explain.is_empty() {
+        let start = Instant::now();
+        report.explanations = crate::explain::explain_fat(
+            &modules,
+            preserved,
+            config,
+            &report,
+            &objects,
+            fat.inlining,
+        )?;
+        report.phases.push((Step::Explain, start.elapsed()));
+    }
     Ok(LtoResult {
         objects,
-        report: fat.report,
+        report,
         diagnostics: fat.diagnostics,
         jobs: Vec::new(),
     })
@@ -989,14 +1002,24 @@ fn run_thin_in_process(
                 Ok(loaded)
             };
             let remarks = config.opt_remarks.as_ref();
+            let keep_inlining = thin::keeps_inlining(config);
             let execute = |data: &ThinData, i: usize| {
                 let remarks_file = remarks.map(|r| r.thin_file(i));
-                contained_backend(pool, data, i, &copies, remarks_file.as_deref())
+                let outputs = worker::BackendOutputs {
+                    remarks_file: remarks_file.as_deref(),
+                    keep_inlining,
+                };
+                contained_backend(pool, data, i, &copies, outputs)
             };
             thin::run(config, load, setup(Some(&execute)))?
         }
     };
     thin.report.thin.serial_before_backends += before_run;
+    if let Some(inputs) = &thin.explain {
+        let start = Instant::now();
+        thin.report.explanations = crate::explain::explain_thin(inputs, &thin.objects, config)?;
+        thin.report.phases.push((Step::Explain, start.elapsed()));
+    }
     Ok(LtoResult {
         objects: thin.objects,
         report: thin.report,
@@ -1217,7 +1240,7 @@ fn contained_backend(
     data: &ThinData,
     i: usize,
     copies: &ModuleCopies,
-    remarks_file: Option<&Path>,
+    outputs: worker::BackendOutputs<'_>,
 ) -> Result<thin::BackendOutput> {
     let module = &data.modules()[i];
     let slice = data
@@ -1246,7 +1269,7 @@ fn contained_backend(
         Path::new(&module.id),
         &index,
         &content_hashes,
-        remarks_file,
+        outputs,
     );
     let _ = std::fs::remove_file(&index);
     output

@@ -465,6 +465,9 @@ pub(crate) enum Request {
         content_hashes: BTreeMap<String, String>,
         /// Where the backend's optimization remarks go, if anywhere.
         remarks_file: Option<PathBuf>,
+        /// Keep the inliner's decisions.
+        #[serde(default)]
+        keep_inlining: bool,
     },
 }
 
@@ -492,6 +495,8 @@ pub(crate) struct Compiled {
     module_id: String,
     imported_from: Vec<String>,
     skipped: bool,
+    #[serde(default)]
+    inlining: Option<Vec<llvm::InlineDecision>>,
 }
 
 /// A step's wall time.
@@ -644,6 +649,15 @@ pub(crate) fn check(pool: &Pool, input: &BitcodeInput) -> Result<()> {
     }
 }
 
+/// What a worker's backend produces besides its object.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct BackendOutputs<'a> {
+    /// Where its optimization remarks go, if anywhere.
+    pub remarks_file: Option<&'a Path>,
+    /// Keep the inliner's decisions.
+    pub keep_inlining: bool,
+}
+
 /// Runs one backend request in a worker: the output, and the worker's
 /// whole answer.
 fn backend_call(
@@ -653,7 +667,7 @@ fn backend_call(
     module_path: &Path,
     index: &Path,
     content_hashes: &BTreeMap<String, [u8; 20]>,
-    remarks_file: Option<&Path>,
+    outputs: BackendOutputs<'_>,
 ) -> Result<(BackendOutput, Compiled)> {
     let out = pool.file(".lto.o");
     let files = [module_path, index];
@@ -672,9 +686,10 @@ fn backend_call(
             .iter()
             .map(|(path, hash)| (path.clone(), thin::hex(hash)))
             .collect(),
-        remarks_file: remarks_file.map(Path::to_path_buf),
+        remarks_file: outputs.remarks_file.map(Path::to_path_buf),
+        keep_inlining: outputs.keep_inlining,
     };
-    let Answer::Compiled(compiled) = pool.call(&request, &job)? else {
+    let Answer::Compiled(mut compiled) = pool.call(&request, &job)? else {
         return Err(unexpected(&job));
     };
     let bytes = std::fs::read(&out).map_err(|e| Error::io(out.display(), Phase::Read, e))?;
@@ -699,6 +714,7 @@ fn backend_call(
             bytes,
             steps,
             diagnostics,
+            inlining: compiled.inlining.take(),
         },
         compiled,
     ))
@@ -714,7 +730,7 @@ pub(crate) fn backend(
     module_path: &Path,
     index: &Path,
     content_hashes: &BTreeMap<String, [u8; 20]>,
-    remarks_file: Option<&Path>,
+    outputs: BackendOutputs<'_>,
 ) -> Result<BackendOutput> {
     backend_call(
         pool,
@@ -723,7 +739,7 @@ pub(crate) fn backend(
         module_path,
         index,
         content_hashes,
-        remarks_file,
+        outputs,
     )
     .map(|(output, _)| output)
 }
@@ -748,7 +764,10 @@ pub(crate) fn indexed_backend(
         module_path,
         index,
         &BTreeMap::new(),
-        remarks_file,
+        BackendOutputs {
+            remarks_file,
+            keep_inlining: false,
+        },
     )?;
     Ok(crate::thin::IndexedBackendOutput {
         bytes: output.bytes,
@@ -757,6 +776,7 @@ pub(crate) fn indexed_backend(
         skipped: compiled.skipped,
         steps: output.steps,
         diagnostics: output.diagnostics,
+        inlining: output.inlining,
     })
 }
 
@@ -876,6 +896,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
             out,
             content_hashes,
             remarks_file,
+            keep_inlining,
         } => {
             let content_hashes = content_hashes
                 .iter()
@@ -898,6 +919,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
                     content_hashes: &content_hashes,
                 }),
                 remarks_file.as_deref(),
+                keep_inlining,
             )?;
             crate::fs::write_atomically(&out, &output.bytes)?;
             Ok(Answer::Compiled(Compiled {
@@ -913,6 +935,7 @@ fn serve(config: &Config, request: Request) -> Result<Answer> {
                 module_id: output.module_id,
                 imported_from: output.imported_from,
                 skipped: output.skipped,
+                inlining: output.inlining,
             }))
         }
     }

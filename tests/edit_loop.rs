@@ -250,6 +250,7 @@ fn object_entries(dir: &Path) -> std::collections::BTreeSet<String> {
             name.starts_with("llvmcache-")
                 && !name.starts_with("llvmcache-symtab-")
                 && !name.starts_with("llvmcache-ldmemo-")
+                && !name.starts_with("llvmcache-inline-")
         })
         .collect()
 }

@@ -115,10 +115,13 @@ impl Project {
     }
 
     /// `llvmcache-*` object entries (not `llvmcache.timestamp`, pruning's
-    /// clock, nor the import sources' kept versions, `llvmcache-source-*`).
+    /// clock, nor the import sources' kept versions, `llvmcache-source-*`,
+    /// nor the inliner's decisions beside each object, `llvmcache-inline-*`).
     fn entries(&self) -> Vec<String> {
         file_names(files_named(&self.path("cache"), |n| {
-            n.starts_with("llvmcache-") && !n.starts_with("llvmcache-source-")
+            n.starts_with("llvmcache-")
+                && !n.starts_with("llvmcache-source-")
+                && !n.starts_with("llvmcache-inline-")
         }))
     }
 }

@@ -408,3 +408,99 @@ fn crate_graph_backends_run_by_clang_through_a_distributor() {
         assert!(!references(object, "mix"), "{}", object.display());
     }
 }
+
+/// `lto-engine thin` on the crate graph with `--explain SYM --explain-json`
+/// (plus `flags`): the explanations and the JSON report.
+fn explain_graph(
+    dir: &Path,
+    link: &RustLink,
+    symbol: &str,
+    flags: &[&str],
+) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let report = dir.join("explain-report.json");
+    let out = run_ok(
+        engine()
+            .arg("thin")
+            .args(&link.inputs)
+            .arg("-o")
+            .arg(dir.join("explain-out"))
+            .args(["--export", "main", "--jobs", "2"])
+            .args(["--explain", symbol, "--explain-json", "--report"])
+            .arg(&report)
+            .args(flags),
+    );
+    let explanations = serde_json::from_slice(&out.stdout).unwrap();
+    (explanations, read_json(&report))
+}
+
+/// Inline sites as (module, caller, inlined) triples.
+fn inline_sites(explanation: &serde_json::Value) -> Vec<(String, String, bool)> {
+    let mut sites: Vec<(String, String, bool)> = explanation["inlining"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["module"].as_str().unwrap().to_string(),
+                s["caller"].as_str().unwrap().to_string(),
+                s["inlined"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    sites.sort();
+    sites
+}
+
+/// `explain` on a Rust crate graph by the demangled name: graphlib's `mix`
+/// is imported into the binary's module and inlined there. From a warm
+/// cache filled by a run that did not explain, every module is a hit and
+/// the inliner's decisions come from the cache, the same as a cold run's.
+#[test]
+fn explain_answers_from_a_warm_cache_without_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = capture_rust_link(dir.path(), &["-C", "linker-plugin-lto"]);
+    let (cold, _) = explain_graph(dir.path(), &link, "graphlib::mix", &[]);
+    assert_eq!(cold.len(), 1, "{cold:#?}");
+    let mix = &cold[0];
+    assert!(
+        mix["symbol"]
+            .as_str()
+            .unwrap()
+            .starts_with("_ZN8graphlib3mix"),
+        "{mix:#}"
+    );
+    let imported: Vec<&serde_json::Value> = mix["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["outcome"]["outcome"] == "imported")
+        .collect();
+    assert!(!imported.is_empty(), "{mix:#}");
+    let sites = inline_sites(mix);
+    assert!(sites.iter().any(|(_, _, inlined)| *inlined), "{mix:#}");
+    assert_eq!(mix["inlining_complete"], true);
+
+    // A run without explain fills the cache; the explaining run after it
+    // compiles nothing and still knows where `mix` was inlined.
+    let cache = dir.path().join("cache").display().to_string();
+    run_ok(
+        engine()
+            .arg("thin")
+            .args(&link.inputs)
+            .arg("-o")
+            .arg(dir.path().join("fill"))
+            .args(["--export", "main", "--jobs", "2", "--cache-dir", &cache]),
+    );
+    let (warm, report) =
+        explain_graph(dir.path(), &link, "graphlib::mix", &["--cache-dir", &cache]);
+    let statuses: Vec<&str> = report["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["cache"]["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == "hit"), "{statuses:?}");
+    assert_eq!(warm[0]["inlining_complete"], true, "{:#}", warm[0]);
+    assert_eq!(inline_sites(&warm[0]), sites);
+    assert_eq!(warm[0]["imports"], mix["imports"]);
+}

@@ -189,6 +189,7 @@ pub(super) fn applies(config: &Config, kind: LtoKind) -> bool {
         && config.cache.is_some()
         && config.save_temps.is_none()
         && config.opt_remarks.is_none()
+        && config.explain.is_empty()
 }
 
 #[cfg(test)]

@@ -34,6 +34,12 @@ pub struct LinkerOptions {
     /// Worker processes for the LTO step (the CLI: itself); `None` runs it
     /// in process.
     pub workers: Option<Workers>,
+    /// Symbols to explain ([`Config::explain`]): each LTO run's
+    /// explanations are printed on stdout after it, as text, or as JSON
+    /// lines (one array per run) with `explain_json`.
+    pub explain: Vec<String>,
+    /// Print the explanations as JSON.
+    pub explain_json: bool,
 }
 
 impl Default for LinkerOptions {
@@ -41,6 +47,8 @@ impl Default for LinkerOptions {
         LinkerOptions {
             real_linker: PathBuf::from("ld.lld-22"),
             workers: None,
+            explain: Vec::new(),
+            explain_json: false,
         }
     }
 }
@@ -335,6 +343,8 @@ impl Member {
 #[derive(Default)]
 struct Symbols {
     defined: Vec<(String, Visibility)>,
+    /// Native code: the defined names that are weak.
+    weak_defined: HashSet<String>,
     undefined: Vec<(String, bool)>,
     /// For bitcode read with a cache: the BLAKE3 of its bytes.
     content_hash: Option<[u8; 32]>,
@@ -379,6 +389,10 @@ struct Resolved {
     /// Names native code (objects, taken native members, shared libraries)
     /// references: they must stay visible.
     native_references: BTreeSet<String>,
+    /// Names native objects and taken native members define: the first
+    /// input defining each, and whether that definition is weak (for
+    /// `explain`).
+    native_definitions: HashMap<String, (String, bool)>,
     /// Native objects, shared libraries and archive members the link takes
     /// before LTO, in the order taken (`lib.a(member.o)` for members).
     native_inputs: Vec<String>,
@@ -638,6 +652,12 @@ impl<'t> Resolution<'t> {
                     .bitcode_definitions
                     .entry(symbol.clone())
                     .or_insert(visibility);
+            } else {
+                let weak = symbols.weak_defined.contains(&symbol);
+                self.resolved
+                    .native_definitions
+                    .entry(symbol.clone())
+                    .or_insert_with(|| (name.clone(), weak));
             }
             self.define(symbol);
         }
@@ -859,6 +879,9 @@ fn native_symbols(name: &str, bytes: &[u8], dynamic: bool) -> Result<Symbols> {
                 .undefined
                 .push((symbol_name.to_string(), symbol.is_weak()));
         } else {
+            if symbol.is_weak() {
+                symbols.weak_defined.insert(symbol_name.to_string());
+            }
             symbols
                 .defined
                 .push((symbol_name.to_string(), Visibility::Default));
@@ -943,6 +966,7 @@ fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<C
         });
     }
     config.llvm_options = line.lto.mllvm.clone();
+    config.explain = options.explain.clone();
     if let Some(file) = &line.lto.remarks_filename {
         let mut remarks = crate::config::OptRemarks::new(file);
         remarks.passes = line.lto.remarks_passes.clone();
@@ -998,6 +1022,15 @@ fn preserved(line: &LinkLine, resolved: &Resolved, others: &[usize]) -> Result<V
     Ok(names.into_iter().collect())
 }
 
+/// What a group's run is asked to give besides its objects.
+#[derive(Clone, Copy)]
+struct Wanted {
+    /// The JSON report.
+    report: bool,
+    /// Explanations as JSON rather than text.
+    explain_json: bool,
+}
+
 /// One LTO run over `group` (indices into `resolved.modules`).
 /// [`run_group`], its objects written to `dir`: recalled from a memo of the
 /// same run when one is whole (see `memo.rs`), else run (and remembered
@@ -1011,8 +1044,12 @@ fn run_group_remembered(
     group: &[usize],
     preserve: Vec<String>,
     dir: &Path,
-    with_report: bool,
+    wanted: Wanted,
 ) -> Result<(LtoObjects, Option<serde_json::Value>)> {
+    let Wanted {
+        report: with_report,
+        explain_json,
+    } = wanted;
     let start = std::time::Instant::now();
     let memo = match &config.cache {
         Some(cache) if memo::applies(config, kind) => {
@@ -1046,7 +1083,7 @@ fn run_group_remembered(
             return Ok((objects, report));
         }
     }
-    let output = run_group(config, kind, resolved, group, preserve)?;
+    let output = run_group(config, kind, resolved, group, preserve, explain_json)?;
     let report = output.report.to_json();
     let written = output.write(&crate::output::WriteTo::scratch_dir(dir))?;
     let mut cache_keys = None;
@@ -1092,6 +1129,20 @@ struct LtoObjects {
 }
 
 /// A diagnostic as the linker mode prints it: one line.
+/// An LTO run's explanations on stdout: text, or one JSON array.
+fn print_explanations(explanations: &[crate::report::SymbolExplanation], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(explanations).unwrap_or_else(|_| "[]".to_string())
+        );
+    } else {
+        for explanation in explanations {
+            print!("{explanation}");
+        }
+    }
+}
+
 fn diagnostic_line(diagnostic: &crate::llvm::Diagnostic) -> String {
     diagnostic.to_string().replace('\n', " ")
 }
@@ -1102,6 +1153,7 @@ fn run_group(
     resolved: &Resolved,
     group: &[usize],
     preserve: Vec<String>,
+    explain_json: bool,
 ) -> Result<crate::output::Output> {
     let session = Session::new(config.clone(), kind)?;
     for &i in group {
@@ -1122,6 +1174,18 @@ fn run_group(
     let output = session.run()?;
     for diagnostic in &output.diagnostics {
         eprintln!("lto-engine: {}", diagnostic_line(diagnostic));
+    }
+    if !config.explain.is_empty() {
+        let mut explanations = output.report.explanations.clone();
+        for explanation in &mut explanations {
+            if let Some((input, weak)) = resolved.native_definitions.get(&explanation.symbol) {
+                explanation.add_native_definition(input, *weak);
+            }
+            if resolved.native_references.contains(&explanation.symbol) {
+                explanation.add_native_reference();
+            }
+        }
+        print_explanations(&explanations, explain_json);
     }
     Ok(output)
 }
@@ -1173,7 +1237,10 @@ fn lto(
             group,
             preserve,
             &work.join(dir),
-            line.report.is_some(),
+            Wanted {
+                report: line.report.is_some(),
+                explain_json: options.explain_json,
+            },
         )?;
         reports.extend(report);
         if let Some(temps) = &config.save_temps {

@@ -17,6 +17,7 @@ mod buffers;
 mod bytes;
 mod cache;
 mod codes;
+mod explain;
 mod partition;
 mod pipeline;
 mod thin;
@@ -25,6 +26,10 @@ pub use buffers::{ModuleBuffer, ThinBuffer};
 pub use bytes::InputBytes;
 pub use cache::{checksum, parse_cache_policy, prune_cache, KeyParts, KeySettings, SourceState};
 pub use codes::{CodeModelKind, FileKind, PipelineLevel, Reloc};
+pub use explain::{
+    bitcode_symbol_details, demangle, record_inlining, take_inlining, GraphEntry, GraphSummary,
+    Hotness, IndexGraph, InlineDecision, SymbolDetail,
+};
 pub use partition::{
     free_in_background, keep_definitions, load_partition, localize_definition, rename_global,
     split_module, tag_origin, LocalLinkage, SplitModule,

@@ -28,6 +28,39 @@ pub struct BackendOutput {
     pub steps: Vec<(Step, Duration)>,
     /// The warnings and remarks LLVM reported on the way.
     pub diagnostics: Vec<llvm::Diagnostic>,
+    /// The inliner's decisions, when the backend kept them
+    /// ([`keeps_inlining`]).
+    pub inlining: Option<Vec<llvm::InlineDecision>>,
+}
+
+/// Whether backends keep the inliner's decisions: for `explain`, and
+/// with a cache, which stores them beside each object so that a later
+/// `explain` answers from a warm cache without compiling.
+pub(crate) fn keeps_inlining(config: &Config) -> bool {
+    !config.explain.is_empty() || config.cache.is_some()
+}
+
+/// Makes `context` keep the inliner's decisions when `keep`.
+pub(super) fn keep_inlining(context: &Context, keep: bool, name: &str) -> Result<()> {
+    if keep {
+        llvm::record_inlining(context)
+            .map_err(|reason| Error::llvm(name.to_string(), Phase::Optimize, reason))?;
+    }
+    Ok(())
+}
+
+/// The decisions `context` kept, when it kept them.
+pub(super) fn kept_inlining(
+    context: &Context,
+    keep: bool,
+    name: &str,
+) -> Result<Option<Vec<llvm::InlineDecision>>> {
+    if !keep {
+        return Ok(None);
+    }
+    llvm::take_inlining(context)
+        .map(Some)
+        .map_err(|reason| Error::llvm(name.to_string(), Phase::Optimize, reason))
 }
 
 /// Called after each module's backend finishes: (modules done, total, name).
@@ -82,6 +115,8 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
     let name = module_info.name.as_str();
     let mut steps = Steps::default();
     let context = backend_context(config)?;
+    let keep = keeps_inlining(config);
+    keep_inlining(&context, keep, name)?;
     let remarks_file = config.opt_remarks.as_ref().map(|r| r.thin_file(i));
     let _remarks = codegen::remarks_to(config, &context, remarks_file.as_deref(), name)?;
     let bytes = module_info.bytes.as_slice();
@@ -109,6 +144,7 @@ pub fn run_module(data: &ThinData, i: usize, config: &Config) -> Result<BackendO
         bytes,
         steps: steps.0,
         diagnostics: llvm::take_diagnostics(&context, name),
+        inlining: kept_inlining(&context, keep, name)?,
     })
 }
 

@@ -582,6 +582,27 @@ impl Cache {
         }
     }
 
+    /// Stores the inliner's decisions in the backend that made the object
+    /// of `key`, beside it (`inline-<key>`): `explain` reads them on a hit
+    /// instead of compiling again.
+    pub(crate) fn store_inlining(
+        &self,
+        key: &str,
+        decisions: &[llvm::InlineDecision],
+    ) -> std::io::Result<()> {
+        let json = serde_json::to_vec(decisions).map_err(std::io::Error::other)?;
+        self.store(&inlining_key(key), &json)
+    }
+
+    /// The inliner's decisions stored beside the object of `key`, when they
+    /// are there and whole.
+    pub(crate) fn inlining(&self, key: &str) -> Option<Vec<llvm::InlineDecision>> {
+        match self.lookup(&inlining_key(key)) {
+            Lookup::Hit(bytes) => serde_json::from_slice(&bytes).ok(),
+            Lookup::Missing | Lookup::Corrupt(_) => None,
+        }
+    }
+
     /// Keeps `bytes`, the bitcode of a module version whose content hash
     /// is `content` (hex), so that a later run can probe what importing
     /// from this version brought once the module has changed (see
@@ -685,6 +706,11 @@ impl Cache {
             }
         }
     }
+}
+
+/// The entry name of the inliner's decisions beside the object of `key`.
+fn inlining_key(key: &str) -> String {
+    format!("inline-{key}")
 }
 
 /// The entry name of a kept module version: never a key (those are hex).

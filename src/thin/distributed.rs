@@ -523,6 +523,7 @@ pub fn run_distributor(
 
 /// What [`backend_from_index`](crate::distributed::backend_from_index) produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct IndexedBackendOutput {
     /// The object (or assembly / bitcode).
     pub bytes: Vec<u8>,
@@ -537,6 +538,9 @@ pub struct IndexedBackendOutput {
     pub steps: Vec<(Step, Duration)>,
     /// The warnings and remarks LLVM reported on the way.
     pub diagnostics: Vec<llvm::Diagnostic>,
+    /// The inliner's decisions, when asked for (a worker's backend for a
+    /// host that explains or caches).
+    pub(crate) inlining: Option<Vec<llvm::InlineDecision>>,
 }
 
 /// How a worker names the module it compiles from a copy: its name in the
@@ -560,6 +564,7 @@ pub(crate) fn backend_for(
     index_file: &Path,
     names: Option<HostNames<'_>>,
     remarks_file: Option<&Path>,
+    keep_inlining: bool,
 ) -> Result<IndexedBackendOutput> {
     let module_name = names
         .as_ref()
@@ -570,6 +575,7 @@ pub(crate) fn backend_for(
     })?;
     let bytes = read_bitcode(module, Phase::Read)?;
     let context = backend_context(config)?;
+    super::backend::keep_inlining(&context, keep_inlining, &module_name)?;
     let _remarks = crate::codegen::remarks_to(config, &context, remarks_file, &module_name)?;
     if index_bytes.as_slice().is_empty() {
         return skipped_backend(config, &context, &bytes, module_name, steps);
@@ -670,6 +676,7 @@ pub(crate) fn backend_for(
         skipped: false,
         steps: steps.0,
         diagnostics: llvm::take_diagnostics(&context, &module_name),
+        inlining: super::backend::kept_inlining(&context, keep_inlining, &module_name)?,
     })
 }
 
@@ -695,6 +702,7 @@ fn skipped_backend(
         imported_from: Vec::new(),
         skipped: true,
         steps: steps.0,
+        inlining: None,
     })
 }
 

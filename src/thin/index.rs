@@ -81,6 +81,27 @@ pub struct ThinData {
     stats: Vec<ModuleStats>,
     decisions: Vec<ModuleDecisions>,
     preserved: BTreeSet<String>,
+    facts: Option<LinkFacts>,
+}
+
+/// What `explain` needs of the thin link beyond what a run keeps: kept
+/// only when the configuration asks for explanations.
+#[derive(Debug)]
+pub(crate) struct LinkFacts {
+    /// The index as a graph once imports were computed: liveness as final,
+    /// linkages as the importer saw them.
+    pub graph: llvm::IndexGraph,
+    /// Every definition before the thin link (the inputs' linkages).
+    pub before: Vec<llvm::Definition>,
+    /// Every definition after it.
+    pub after: Vec<llvm::Definition>,
+    /// The prevailing copy of each non-local GUID (module ordinal).
+    pub prevailing: HashMap<u64, u32>,
+    /// The caller's preserved names (without the runtime functions the
+    /// thin link adds).
+    pub caller_preserved: BTreeSet<String>,
+    /// Whether imports were computed at all (not at -O0).
+    pub import_enabled: bool,
 }
 
 /// What the thin link decided for one module's definitions, by name.
@@ -194,6 +215,7 @@ impl ThinData {
             crate::input::check_one_target(triples, Phase::ThinLink)?;
         }
         let definitions = index.definitions().map_err(thin_link_error)?;
+        let caller_preserved = preserved;
         let preserved = &with_runtime_functions(config, &modules, &definitions, preserved)?;
         let prevailing = choose_prevailing(&definitions, &modules)?;
         index.set_prevailing(&prevailing).map_err(thin_link_error)?;
@@ -211,6 +233,11 @@ impl ThinData {
         // classes keep public visibility (as lld's dynamic exports).
         index.devirtualize(config.whole_program_visibility, &preserved_guids);
         index.compute_imports(import_enabled);
+        let graph = if config.explain.is_empty() {
+            None
+        } else {
+            Some(index.graph().map_err(thin_link_error)?)
+        };
         // A live symbol that another module uses stays external even when
         // nobody imports it: the linker resolves it across modules (lld's
         // "external partition").
@@ -228,6 +255,14 @@ impl ThinData {
         let after = index.definitions().map_err(thin_link_error)?;
         let decisions =
             decisions(&index, &modules, &definitions, &after).map_err(thin_link_error)?;
+        let facts = graph.map(|graph| LinkFacts {
+            graph,
+            prevailing: prevailing.iter().copied().collect(),
+            before: definitions,
+            after,
+            caller_preserved: caller_preserved.clone(),
+            import_enabled,
+        });
         Ok(ThinData {
             index,
             modules,
@@ -235,7 +270,13 @@ impl ThinData {
             stats,
             decisions,
             preserved: preserved.clone(),
+            facts,
         })
+    }
+
+    /// What `explain` needs, when the configuration asked for it.
+    pub(crate) fn facts(&self) -> Option<&LinkFacts> {
+        self.facts.as_ref()
     }
 
     /// What stays visible outside the unit: the caller's names and what

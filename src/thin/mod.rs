@@ -9,7 +9,7 @@ mod distributed;
 mod finer;
 mod index;
 
-pub(crate) use backend::{BackendOutput, Executor, ProgressHook};
+pub(crate) use backend::{keeps_inlining, BackendOutput, Executor, ProgressHook};
 pub(crate) use cache::{from_hex, hex, module_hash_hex, Cache, KeyConfig, Lookup, ModuleKey};
 pub(crate) use distributed::{backend_for, HostNames};
 pub use distributed::{
@@ -17,7 +17,7 @@ pub use distributed::{
     JobStyle, PrefixReplace, RemoteCompiler, SuffixReplace,
 };
 pub(crate) use index::{assign_file_stems, file_stem, prepare};
-pub(crate) use index::{ThinData, ThinModule};
+pub(crate) use index::{LinkFacts, ThinData, ThinModule};
 
 use crate::config::Config;
 use crate::error::{Error, Phase, Result};
@@ -41,6 +41,18 @@ pub(crate) struct ThinRun {
     pub report: Report,
     /// LLVM's warnings and remarks.
     pub diagnostics: Vec<Diagnostic>,
+    /// What `explain` reads, when the configuration asks for explanations.
+    pub explain: Option<ThinExplainInputs>,
+}
+
+/// What a thin run leaves for `explain`: the thin link, and each module's
+/// inliner decisions (from its backend, or the cache beside its object;
+/// `None` when neither has them).
+pub(crate) struct ThinExplainInputs {
+    /// The thin link.
+    pub data: Arc<ThinData>,
+    /// Per module, in module order.
+    pub inlining: Vec<Option<Vec<crate::llvm::InlineDecision>>>,
 }
 
 /// Cache entries read before the thin link, by module name: the key they
@@ -150,7 +162,23 @@ pub(crate) fn run(
         })?),
         None => None,
     };
+    let explaining = !config.explain.is_empty();
     let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
+    let explain = explaining.then(|| ThinExplainInputs {
+        data: Arc::clone(&data),
+        inlining: results
+            .inlining
+            .iter()
+            .enumerate()
+            .map(|(i, kept)| {
+                kept.clone().or_else(|| {
+                    let cache = cache.as_ref()?;
+                    results.objects[i].reused_from_cache.then_some(())?;
+                    cache.inlining(&keys[i].key)
+                })
+            })
+            .collect(),
+    });
     report.thin = ThinRunReport {
         jobs: backends.run.workers,
         jobserver: matches!(config.jobs, crate::config::Jobs::Jobserver(_)),
@@ -178,6 +206,7 @@ pub(crate) fn run(
         objects: results.objects,
         report,
         diagnostics: results.diagnostics,
+        explain,
     })
 }
 
@@ -406,6 +435,11 @@ fn run_backends(
         let Some(cache) = cache.filter(|_| config.save_temps.is_none()) else {
             return;
         };
+        if let Some(inlining) = &output.inlining {
+            // Best effort: without it, explain reports the module's inlining
+            // as unknown.
+            let _ = cache.store_inlining(&keys[i].key, inlining);
+        }
         if let Err(e) = cache.store(&keys[i].key, &output.bytes) {
             let message = format!(
                 "{}: cannot store its cache entry: {e}",
@@ -440,6 +474,8 @@ struct Results {
     objects: Vec<OutputObject>,
     modules: Vec<ThinModuleReport>,
     diagnostics: Vec<Diagnostic>,
+    /// Each compiled module's inliner decisions, when kept.
+    inlining: Vec<Option<Vec<crate::llvm::InlineDecision>>>,
 }
 
 /// Puts each module's object (from the cache or its backend) in module
@@ -457,8 +493,10 @@ fn collect_results(
         objects: Vec::with_capacity(total),
         modules: Vec::with_capacity(total),
         diagnostics: Vec::new(),
+        inlining: Vec::with_capacity(total),
     };
     for (i, module) in data.modules().iter().enumerate() {
+        let mut inlining = None;
         let (bytes, steps, reused) = match (lookup.cached[i].take(), outputs[i].take()) {
             (Some((bytes, read)), _) => {
                 let step = if lookup.early[i] {
@@ -470,6 +508,7 @@ fn collect_results(
             }
             (None, Some(output)) => {
                 results.diagnostics.extend(output.diagnostics);
+                inlining = output.inlining;
                 (output.bytes, output.steps, false)
             }
             (None, None) => {
@@ -510,6 +549,7 @@ fn collect_results(
             cache: lookup.statuses[i].clone(),
         });
         report.output_bytes += bytes.len();
+        results.inlining.push(inlining);
         results.objects.push(OutputObject {
             name: module.name.clone(),
             file_name,

@@ -42,6 +42,10 @@ enum Command {
     /// One distributed ThinLTO backend: compile a bitcode module with its
     /// index slice, importing from the files the index names.
     Backend(Box<BackendArgs>),
+    /// Run a `thin`, `fat` or `ld` command line and print what it decided
+    /// about SYMBOL, and why: `lto-engine explain SYMBOL thin -o out a.o
+    /// b.o` (the same as that command with `--explain SYMBOL`).
+    Explain(ExplainArgs),
     /// Compile the bundled C and Rust examples, run fat and thin LTO, link,
     /// run the programs and show what LTO did.
     Demo,
@@ -50,6 +54,24 @@ enum Command {
     /// the worker, not the run.
     #[command(hide = true)]
     Worker,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// Print the explanation as JSON (an array) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The symbol: its mangled name, or its demangled Rust or C++ name.
+    symbol: String,
+    /// The command to run: `thin ...`, `fat ...` or `ld ...`, with its
+    /// arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<String>,
 }
 
 /// Code generation options, shared by the LTO commands and `backend`.
@@ -189,6 +211,14 @@ struct CommonArgs {
     /// naming the module (0: no limit).
     #[arg(long = "module-timeout", value_name = "SECS", default_value_t = 1800)]
     module_timeout: u64,
+    /// After the run, print what it decided about SYM and why (a mangled
+    /// or demangled name; repeatable): definitions, the prevailing copy,
+    /// internalization, liveness, imports, inlining, the objects.
+    #[arg(long = "explain", value_name = "SYM")]
+    explain: Vec<String>,
+    /// Print the explanations as JSON (an array) instead of text.
+    #[arg(long = "explain-json", requires = "explain")]
+    explain_json: bool,
 }
 
 #[derive(Args)]
@@ -417,6 +447,7 @@ fn main() -> ExitCode {
         Command::Thin(args) => run_thin(*args),
         Command::Index(args) => run_index(*args),
         Command::Backend(args) => run_backend(*args),
+        Command::Explain(args) => return run_explain(args),
         Command::Demo => demo::run_demo(),
         Command::Worker => lto_engine::serve_worker(),
     };
@@ -454,6 +485,7 @@ fn session_for(
     config.jobs = jobs;
     config.cache = cache;
     config.whole_program_visibility = common.whole_program_visibility;
+    config.explain = common.explain.clone();
     // A linker's rule: the command line's order decides which copy of a
     // symbol prevails and which module fat LTO links into.
     config.module_order = ModuleOrder::Added;
@@ -478,11 +510,47 @@ fn session_for(
     Ok(session)
 }
 
+/// `lto-engine explain SYMBOL COMMAND...`: the command with `--explain
+/// SYMBOL` (and `--explain-json`); for `ld`, the linker mode explaining it.
+fn run_explain(args: ExplainArgs) -> ExitCode {
+    let (command, rest) = args.command.split_first().expect("clap requires a command");
+    match command.as_str() {
+        "thin" | "fat" => {
+            let mut argv = vec!["lto-engine".to_string(), command.clone()];
+            argv.extend(rest.iter().cloned());
+            argv.extend(["--explain".to_string(), args.symbol]);
+            if args.json {
+                argv.push("--explain-json".to_string());
+            }
+            let cli = Cli::parse_from(argv);
+            let result = match cli.command {
+                Command::Fat(args) => run_fat(*args),
+                Command::Thin(args) => run_thin(*args),
+                _ => unreachable!("parsed as the command named"),
+            };
+            report_result(result)
+        }
+        "ld" => {
+            let mut options = lto_engine::LinkerOptions::default();
+            options.explain = vec![args.symbol];
+            options.explain_json = args.json;
+            linker_mode_with(rest.to_vec(), options)
+        }
+        other => report_result(Err(Error::Usage(format!(
+            "explain: {other:?} is not a command explain runs (thin, fat or ld)"
+        )))),
+    }
+}
+
 /// `lto-engine ld`: links as ld.lld with LTO by the engine. `--real-linker
 /// PATH` (first) or `LTO_ENGINE_REAL_LD` names the linker that finishes the
 /// link (default `ld.lld-22`).
-fn linker_mode(mut args: Vec<String>) -> ExitCode {
-    let mut options = lto_engine::LinkerOptions::default();
+fn linker_mode(args: Vec<String>) -> ExitCode {
+    linker_mode_with(args, lto_engine::LinkerOptions::default())
+}
+
+/// [`linker_mode`] with `options` to start from.
+fn linker_mode_with(mut args: Vec<String>, mut options: lto_engine::LinkerOptions) -> ExitCode {
     if let Some(path) = std::env::var_os("LTO_ENGINE_REAL_LD") {
         options.real_linker = PathBuf::from(path);
     }
@@ -648,6 +716,7 @@ fn run_fat(args: FatArgs) -> Result<(), Error> {
     };
     let files = output.write(&to)?;
     write_report(&args.common, &output.report)?;
+    print_explanations(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
     let wrote = match (to_dir, files.objects.len()) {
         (true, n) => format!("{n} objects into {}", args.output.display()),
@@ -698,6 +767,7 @@ fn run_thin(args: ThinArgs) -> Result<(), Error> {
     }
     let files = output.write(&to)?;
     write_report(&args.common, &output.report)?;
+    print_explanations(&args.common, &output.report)?;
     eprint!("{}", output.report.summary());
     let unchanged = if files.unchanged > 0 {
         format!(" ({} already up to date)", files.unchanged)
@@ -723,6 +793,13 @@ fn run_index(args: IndexArgs) -> Result<(), Error> {
     if args.distributor.is_none() && !args.distributor_args.is_empty() {
         return Err(Error::Config(
             "--distributor-arg needs --distributor".to_string(),
+        ));
+    }
+    if !args.common.explain.is_empty() {
+        return Err(Error::Config(
+            "--explain belongs to runs that compile (thin, fat, ld); the index's decisions are \
+             the same as a thin run's on the same inputs"
+                .to_string(),
         ));
     }
     if args.common.codegen.opt_remarks_filename.is_some() {
@@ -892,6 +969,24 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+/// The explanations `--explain` asked for, on stdout: text, or a JSON
+/// array with `--explain-json`.
+fn print_explanations(common: &CommonArgs, report: &lto_engine::Report) -> Result<(), Error> {
+    if common.explain.is_empty() {
+        return Ok(());
+    }
+    if common.explain_json {
+        let text = serde_json::to_string_pretty(&report.explanations)
+            .map_err(|e| Error::io("stdout", Phase::Write, e.into()))?;
+        println!("{text}");
+    } else {
+        for explanation in &report.explanations {
+            print!("{explanation}");
+        }
+    }
+    Ok(())
 }
 
 fn write_report(common: &CommonArgs, report: &lto_engine::Report) -> Result<(), Error> {
