@@ -191,8 +191,11 @@ fn link_and_optimize(
         link_into_base(context, parsed, report, diagnostics)?;
     if config.opt_remarks.is_some() {
         // lld's notes on what its liveness leaves out of the merged module
-        // (here merged whole: the optimizer drops the same code).
-        for name in dead_definitions(modules, preserved) {
+        // (here merged whole: the optimizer drops the same code). Its IR
+        // symbol table marks the runtime library functions a module
+        // defines as used: roots, as for the restriction.
+        let roots = with_runtime_functions(config, &base, preserved)?;
+        for name in dead_definitions(modules, &roots) {
             llvm::emit_dead_function_remark(&base, &name);
         }
     }

@@ -224,3 +224,36 @@ fn the_cli_writes_remarks_from_its_worker_processes() {
         "{error}"
     );
 }
+
+/// A runtime library function a module defines and no IR calls (`fmod`
+/// here) is live for lld (its IR symbol table marks it used: code
+/// generation may call it), so lld notes no `deadfunction` for it, and
+/// neither does the engine; control: an ordinary function beside it,
+/// unused, is noted by both.
+#[test]
+fn fat_dead_function_notes_spare_runtime_library_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut objects = compile(dir, "-flto");
+    write_file(
+        dir,
+        "libcall.c",
+        "double fmod(double a, double b) { return a - b * (long)(a / b); }\n\
+         double not_a_libcall(double a) { return a * 2; }\n",
+    );
+    compile_c(dir, &dir.join("libcall.c"), &["-O2", "-g", "-flto", "-fno-builtin"]);
+    objects.push("libcall.o".to_string());
+    link(dir, "-flto", &objects, "lld", false, &[]);
+    link(dir, "-flto", &objects, "engine", true, &[]);
+    let dead = |out: &str| -> Vec<String> {
+        remarks(&dir.join(out), "r.yaml")
+            .keys()
+            .filter(|r| r.2 == "lto" && r.3 == "deadfunction")
+            .map(|r| r.4.clone())
+            .collect()
+    };
+    let lld = dead("lld");
+    assert!(lld.contains(&"not_a_libcall".to_string()), "{lld:?}");
+    assert!(!lld.contains(&"fmod".to_string()), "{lld:?}");
+    assert_eq!(dead("engine"), lld);
+}
