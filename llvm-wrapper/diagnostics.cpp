@@ -201,10 +201,15 @@ struct LtoeRemarksFile {
 };
 
 extern "C" int ltoe_remarks_start(LLVMContextRef ctx, const char *filename, const char *passes,
-                                  const char *format, int with_hotness, void **out, char **err) {
+                                  const char *format, int with_hotness, int threshold_auto,
+                                  uint64_t threshold, void **out, char **err) {
   *out = nullptr;
-  auto file = setupLLVMOptimizationRemarks(*unwrap(ctx), filename, passes ? passes : "",
-                                           format ? format : "", with_hotness != 0);
+  std::optional<uint64_t> hotnessThreshold;
+  if (!threshold_auto)
+    hotnessThreshold = threshold;
+  auto file =
+      setupLLVMOptimizationRemarks(*unwrap(ctx), filename, passes ? passes : "",
+                                   format ? format : "", with_hotness != 0, hotnessThreshold);
   if (!file) {
     *err = ltoe::dupString(toString(file.takeError()));
     return 1;

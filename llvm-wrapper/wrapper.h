@@ -31,11 +31,13 @@ void ltoe_buffer_free(LtoeBuffer *b);
 int ltoe_context_install_diagnostics(LLVMContextRef ctx, const char *remark_pattern, char **err);
 /* Streams ctx's optimization remarks (of passes matching `passes`, NULL or ""
  * for all) to `filename` in `format` ("yaml", "bitstream", "" = YAML), with
- * profile hotness when with_hotness; *out is the open file, for
+ * profile hotness when with_hotness, leaving out those whose count is below
+ * `threshold` (the profile summary's when threshold_auto); *out is the open file, for
  * ltoe_remarks_finish once the context has done its work. Returns 1 with *err
  * when the file or the options are bad. */
 int ltoe_remarks_start(LLVMContextRef ctx, const char *filename, const char *passes,
-                       const char *format, int with_hotness, void **out, char **err);
+                       const char *format, int with_hotness, int threshold_auto,
+                       uint64_t threshold, void **out, char **err);
 /* Finalizes the remarks of ltoe_remarks_start and keeps the file. */
 void ltoe_remarks_finish(void *remarks);
 /* lld's "lto"/"deadfunction" remark on the function `name` of `module`;

@@ -39,6 +39,10 @@ pub(crate) fn remarks_to<'ctx>(
         remarks.passes.as_deref(),
         &remarks.format,
         remarks.with_hotness,
+        match remarks.hotness_threshold {
+            crate::config::HotnessThreshold::Count(count) => Some(count),
+            crate::config::HotnessThreshold::Auto => None,
+        },
     )
     .map(Some)
     .map_err(|reason| {

@@ -535,6 +535,41 @@ pub struct OptRemarks {
     pub format: String,
     /// lld's `--opt-remarks-with-hotness` (profile counts on each remark).
     pub with_hotness: bool,
+    /// lld's `--opt-remarks-hotness-threshold`: remarks whose profile
+    /// count is below it are left out.
+    pub hotness_threshold: HotnessThreshold,
+}
+
+/// lld's `--opt-remarks-hotness-threshold`: a profile count, or `auto`
+/// (the threshold of the profile summary's hot counts). A remark without
+/// a count counts as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum HotnessThreshold {
+    /// This many (lld's default: 0, every remark).
+    Count(u64),
+    /// From the profile summary.
+    Auto,
+}
+
+impl Default for HotnessThreshold {
+    fn default() -> Self {
+        HotnessThreshold::Count(0)
+    }
+}
+
+impl std::str::FromStr for HotnessThreshold {
+    type Err = String;
+
+    /// `auto` or a count, as lld reads the option.
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "auto" {
+            return Ok(HotnessThreshold::Auto);
+        }
+        text.parse::<u64>()
+            .map(HotnessThreshold::Count)
+            .map_err(|_| format!("expected a count or `auto`, not {text:?}"))
+    }
 }
 
 impl OptRemarks {
@@ -545,6 +580,7 @@ impl OptRemarks {
             passes: None,
             format: String::new(),
             with_hotness: false,
+            hotness_threshold: HotnessThreshold::default(),
         }
     }
 

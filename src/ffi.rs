@@ -117,6 +117,8 @@ extern "C" {
         passes: *const c_char,
         format: *const c_char,
         with_hotness: c_int,
+        threshold_auto: c_int,
+        threshold: u64,
         out: *mut *mut std::ffi::c_void,
         err: *mut *mut c_char,
     ) -> c_int;

@@ -224,7 +224,8 @@ pub mod distributed {
 
 pub use config::{
     CacheConfig, CodeModel, Config, ConfigBuilder, EmitKind, FatLatePasses, FatPartitions,
-    Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, OptRemarks, RelocModel, Workers,
+    HotnessThreshold, Isolation, Jobs, Jobserver, ModuleOrder, OptLevel, OptRemarks, RelocModel,
+    Workers,
 };
 pub use config::{Stage, StageHook};
 pub use error::{Error, Phase, Result};

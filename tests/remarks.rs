@@ -241,7 +241,11 @@ fn fat_dead_function_notes_spare_runtime_library_functions() {
         "double fmod(double a, double b) { return a - b * (long)(a / b); }\n\
          double not_a_libcall(double a) { return a * 2; }\n",
     );
-    compile_c(dir, &dir.join("libcall.c"), &["-O2", "-g", "-flto", "-fno-builtin"]);
+    compile_c(
+        dir,
+        &dir.join("libcall.c"),
+        &["-O2", "-g", "-flto", "-fno-builtin"],
+    );
     objects.push("libcall.o".to_string());
     link(dir, "-flto", &objects, "lld", false, &[]);
     link(dir, "-flto", &objects, "engine", true, &[]);
@@ -256,4 +260,37 @@ fn fat_dead_function_notes_spare_runtime_library_functions() {
     assert!(lld.contains(&"not_a_libcall".to_string()), "{lld:?}");
     assert!(!lld.contains(&"fmod".to_string()), "{lld:?}");
     assert_eq!(dead("engine"), lld);
+}
+
+/// `--opt-remarks-hotness-threshold` (with `--opt-remarks-with-hotness`):
+/// the engine writes the remarks lld writes under a count and under
+/// `auto`; control: a count leaves remarks out that 0 keeps.
+#[test]
+fn the_hotness_threshold_filters_as_lld_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let objects = compile(dir, "-flto=thin");
+    let mut kept = Vec::new();
+    for threshold in ["0", "1", "auto"] {
+        let extra = [
+            "--opt-remarks-with-hotness".to_string(),
+            format!("--opt-remarks-hotness-threshold={threshold}"),
+        ];
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let lld_out = format!("lld-{threshold}");
+        let engine_out = format!("engine-{threshold}");
+        link(dir, "-flto=thin", &objects, &lld_out, false, &extra);
+        link(dir, "-flto=thin", &objects, &engine_out, true, &extra);
+        let lld = remarks(&dir.join(&lld_out), "r.yaml");
+        assert_eq!(
+            remarks(&dir.join(&engine_out), "r.yaml"),
+            lld,
+            "threshold {threshold}"
+        );
+        kept.push(lld.values().sum::<usize>());
+    }
+    assert!(
+        kept[0] > kept[1],
+        "a count of 1 leaves remarks out: {kept:?}"
+    );
 }

@@ -157,6 +157,9 @@ pub(crate) struct LtoOptions {
     pub remarks_format: Option<String>,
     /// `--opt-remarks-with-hotness` / `-plugin-opt=opt-remarks-with-hotness`.
     pub remarks_with_hotness: bool,
+    /// `--opt-remarks-hotness-threshold` /
+    /// `-plugin-opt=opt-remarks-hotness-threshold=`, as given.
+    pub remarks_hotness_threshold: Option<String>,
     /// `--thinlto-distributor=`: lld 22's distributed ThinLTO, the backend
     /// jobs run by this program.
     pub distributor: Option<String>,
@@ -422,9 +425,7 @@ pub(crate) fn parse(args: &[String]) -> Result<LinkLine> {
                 keep = false;
             }
             "--opt-remarks-hotness-threshold" => {
-                line.lto
-                    .unsupported
-                    .push((arg.clone(), "not in the engine's linker mode yet"));
+                line.lto.remarks_hotness_threshold = Some(value_of());
                 keep = false;
             }
             "--thinlto-distributor" => {
@@ -503,6 +504,8 @@ fn plugin_opt(lto: &mut LtoOptions, value: &str) {
         lto.remarks_format = Some(format.to_string());
     } else if value == "opt-remarks-with-hotness" {
         lto.remarks_with_hotness = true;
+    } else if let Some(threshold) = value.strip_prefix("opt-remarks-hotness-threshold=") {
+        lto.remarks_hotness_threshold = Some(threshold.to_string());
     } else if value.starts_with('-') {
         // LLVM's own options, as lld passes them on (`-plugin-opt=-OPT`).
         lto.mllvm.push(value.to_string());

@@ -972,6 +972,11 @@ fn config_for(line: &LinkLine, options: &LinkerOptions, work: &Path) -> Result<C
         remarks.passes = line.lto.remarks_passes.clone();
         remarks.format = line.lto.remarks_format.clone().unwrap_or_default();
         remarks.with_hotness = line.lto.remarks_with_hotness;
+        if let Some(threshold) = &line.lto.remarks_hotness_threshold {
+            remarks.hotness_threshold = threshold
+                .parse()
+                .map_err(|e| Error::Usage(format!("ld: --opt-remarks-hotness-threshold: {e}")))?;
+        }
         config.opt_remarks = Some(remarks);
     }
     if let Some(count) = &line.lto.partitions {

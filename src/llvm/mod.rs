@@ -171,13 +171,16 @@ pub struct RemarksFile<'ctx> {
 impl<'ctx> RemarksFile<'ctx> {
     /// Streams `context`'s remarks (of passes matching `passes`, all when
     /// `None`) to `path` in `format` (`yaml`, `bitstream`, or empty for
-    /// YAML), with profile hotness when `with_hotness`.
+    /// YAML), with profile hotness when `with_hotness`, without those
+    /// whose profile count is below `hotness_threshold` (`None`: the
+    /// profile summary's threshold).
     pub fn start(
         context: &'ctx Context,
         path: &std::path::Path,
         passes: Option<&str>,
         format: &str,
         with_hotness: bool,
+        hotness_threshold: Option<u64>,
     ) -> Result<RemarksFile<'ctx>, String> {
         let text = |what: &str, value: &str| {
             CString::new(value).map_err(|_| format!("{what} {value:?} holds a NUL byte"))
@@ -197,6 +200,8 @@ impl<'ctx> RemarksFile<'ctx> {
                 passes.as_ptr(),
                 format.as_ptr(),
                 c_int::from(with_hotness),
+                c_int::from(hotness_threshold.is_none()),
+                hotness_threshold.unwrap_or(0),
                 &mut file,
                 &mut err,
             )

@@ -132,6 +132,14 @@ struct CodegenArgs {
     /// Put profile hotness on each remark (lld's option).
     #[arg(long = "opt-remarks-with-hotness", requires = "opt_remarks_filename")]
     opt_remarks_with_hotness: bool,
+    /// Leave out remarks whose profile count is below N, or below the
+    /// profile summary's threshold with `auto` (lld's option; default 0).
+    #[arg(
+        long = "opt-remarks-hotness-threshold",
+        value_name = "N|auto",
+        requires = "opt_remarks_filename"
+    )]
+    opt_remarks_hotness_threshold: Option<lto_engine::HotnessThreshold>,
 }
 
 impl CodegenArgs {
@@ -157,6 +165,9 @@ impl CodegenArgs {
             remarks.passes = self.opt_remarks_passes.clone();
             remarks.format = self.opt_remarks_format.clone().unwrap_or_default();
             remarks.with_hotness = self.opt_remarks_with_hotness;
+            if let Some(threshold) = self.opt_remarks_hotness_threshold {
+                remarks.hotness_threshold = threshold;
+            }
             // This run's file, not an earlier one's (a thin run writes it
             // empty when it is absent).
             match std::fs::remove_file(file) {
