@@ -16,7 +16,7 @@ use crate::error::{Error, Phase, Result};
 use crate::llvm::{self, InputBytes, KeyParts, KeySettings};
 use crate::report::MissReason;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -590,7 +590,8 @@ impl Cache {
         key: &str,
         decisions: &[llvm::InlineDecision],
     ) -> std::io::Result<()> {
-        let json = serde_json::to_vec(decisions).map_err(std::io::Error::other)?;
+        let json =
+            serde_json::to_vec(&InliningEntry::new(decisions)).map_err(std::io::Error::other)?;
         self.store(&inlining_key(key), &json)
     }
 
@@ -598,7 +599,9 @@ impl Cache {
     /// are there and whole.
     pub(crate) fn inlining(&self, key: &str) -> Option<Vec<llvm::InlineDecision>> {
         match self.lookup(&inlining_key(key)) {
-            Lookup::Hit(bytes) => serde_json::from_slice(&bytes).ok(),
+            Lookup::Hit(bytes) => serde_json::from_slice::<InliningEntry>(&bytes)
+                .ok()?
+                .decisions(),
             Lookup::Missing | Lookup::Corrupt(_) => None,
         }
     }
@@ -705,6 +708,66 @@ impl Cache {
                 }
             }
         }
+    }
+}
+
+/// The inliner's decisions as the cache keeps them: each text once (a
+/// module's decisions name the same functions many times; on the Rust
+/// crate graph this is a quarter of the size of the decisions written out).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct InliningEntry {
+    texts: Vec<String>,
+    /// Per decision: inlined (0 or 1), then the indices in `texts` of the
+    /// remark's name, caller, callee, cost, threshold and reason.
+    decisions: Vec<[u32; 7]>,
+}
+
+impl InliningEntry {
+    fn new(decisions: &[llvm::InlineDecision]) -> Self {
+        let mut texts: Vec<String> = Vec::new();
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut rows = Vec::with_capacity(decisions.len());
+        for d in decisions {
+            let mut row = [u32::from(d.inlined), 0, 0, 0, 0, 0, 0];
+            let fields = [
+                &d.remark,
+                &d.caller,
+                &d.callee,
+                &d.cost,
+                &d.threshold,
+                &d.reason,
+            ];
+            for (slot, text) in row[1..].iter_mut().zip(fields) {
+                *slot = *index.entry(text.as_str()).or_insert_with(|| {
+                    texts.push(text.clone());
+                    (texts.len() - 1) as u32
+                });
+            }
+            rows.push(row);
+        }
+        InliningEntry {
+            texts,
+            decisions: rows,
+        }
+    }
+
+    /// The decisions, `None` when an index is out of range.
+    fn decisions(&self) -> Option<Vec<llvm::InlineDecision>> {
+        let text = |i: u32| self.texts.get(i as usize).cloned();
+        self.decisions
+            .iter()
+            .map(|d| {
+                Some(llvm::InlineDecision {
+                    inlined: d[0] != 0,
+                    remark: text(d[1])?,
+                    caller: text(d[2])?,
+                    callee: text(d[3])?,
+                    cost: text(d[4])?,
+                    threshold: text(d[5])?,
+                    reason: text(d[6])?,
+                })
+            })
+            .collect()
     }
 }
 
