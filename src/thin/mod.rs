@@ -163,15 +163,15 @@ pub(crate) fn run(
         None => None,
     };
     let explaining = !config.explain.is_empty();
-    let results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
+    let mut results = collect_results(&data, config, &keys, lookup, backends.outputs, &mut report)?;
     let explain = explaining.then(|| ThinExplainInputs {
         data: Arc::clone(&data),
-        inlining: results
-            .inlining
-            .iter()
+        // A compiled module's from its backend, a hit's from the cache.
+        inlining: std::mem::take(&mut results.inlining)
+            .into_iter()
             .enumerate()
             .map(|(i, kept)| {
-                kept.clone().or_else(|| {
+                kept.or_else(|| {
                     let cache = cache.as_ref()?;
                     results.objects[i].reused_from_cache.then_some(())?;
                     cache.inlining(&keys[i].key)
