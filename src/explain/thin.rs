@@ -67,6 +67,8 @@ pub(super) fn explain_link(
     context.explain_all(&config.explain)
 }
 
+/// Everything the explanations of one run read, and the import walks
+/// replayed so far (one per module, shared by every symbol asked about).
 struct Context<'a> {
     data: &'a ThinData,
     facts: &'a LinkFacts,

@@ -350,7 +350,8 @@ pub enum ImportOutcome {
     /// No module of the link defines it (native code or a library does).
     NoDefinitionInLink,
     /// The engine's replay of LLVM's import walk does not match LLVM's
-    /// import list here, so it gives no reason.
+    /// import list here, or does not follow the link's `-mllvm` import
+    /// options (`-import-cutoff`, ...), so it gives no reason.
     Unexplained,
 }
 
@@ -639,7 +640,7 @@ impl std::fmt::Display for SymbolExplanation {
                 )?,
                 ImportOutcome::Unexplained => writeln!(
                     f,
-                    "not imported (the engine's replay of LLVM's import walk disagrees here: no reason given)"
+                    "not imported: no reason given (the engine's replay of LLVM's import walk disagrees here, or does not follow this link's -mllvm import options)"
                 )?,
             }
         }
