@@ -705,3 +705,35 @@ fn the_linker_mode_says_native_code_refers_to_it() {
         );
     }
 }
+
+/// LLVM's import options reach the replay: under `-import-instr-limit=110`
+/// the same too-large function is rejected at 110; under `-import-cutoff`,
+/// which the replay does not follow, no reason is given rather than a
+/// wrong one.
+#[test]
+fn import_options_are_followed_or_no_reason_is_given() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = case(root.path(), "options");
+    let objects = compile_all(
+        &dir,
+        &[
+            ("main.c", CALLS_TARGET),
+            ("b.c", &sized_function("target", 60, "")),
+        ],
+    );
+    let under = |option: &str| {
+        let all = explain_run(
+            &dir,
+            "thin",
+            &objects,
+            "target",
+            &[&format!("--mllvm={option}")],
+        );
+        import_of(&all[0], "main.o").clone()
+    };
+    let limit = under("-import-instr-limit=110");
+    assert_eq!(limit["outcome"], "rejected", "{limit:#}");
+    assert_eq!(limit["threshold"], 110, "{limit:#}");
+    let cutoff = under("-import-cutoff=100");
+    assert_eq!(cutoff["outcome"], "unexplained", "{cutoff:#}");
+}
