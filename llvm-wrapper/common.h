@@ -3,6 +3,7 @@
 #include "wrapper.h"
 #include "llvm/IR/DiagnosticHandler.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/IR/GlobalValue.h"
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Support/Error.h"
 #include <cstdlib>
@@ -14,6 +15,19 @@ struct LtoeBuffer {
 };
 
 namespace ltoe {
+// A visibility as its LTOE_VISIBILITY_* code.
+inline uint8_t visibilityCode(llvm::GlobalValue::VisibilityTypes visibility) {
+  switch (visibility) {
+  case llvm::GlobalValue::DefaultVisibility:
+    return LTOE_VISIBILITY_DEFAULT;
+  case llvm::GlobalValue::HiddenVisibility:
+    return LTOE_VISIBILITY_HIDDEN;
+  case llvm::GlobalValue::ProtectedVisibility:
+    return LTOE_VISIBILITY_PROTECTED;
+  }
+  return LTOE_VISIBILITY_DEFAULT;
+}
+
 // For short-lived private contexts: nothing they report is wanted, and the
 // default handler would print errors and exit.
 struct SilentHandler final : llvm::DiagnosticHandler {

@@ -1,8 +1,8 @@
 // What `explain` reads from LLVM: the combined index's summaries as a graph
 // (the thin link's decisions are recomputed from it in Rust, never here), and
-// the comdat of each symbol of a bitcode file.
+// the demangler. A bitcode file's symbols with their comdats are read in
+// symbols.cpp, with the linker's.
 #include "thin_index.h"
-#include "llvm/Object/IRSymtab.h"
 
 using namespace llvm;
 
@@ -55,18 +55,6 @@ uint8_t linkageCode(GlobalValue::LinkageTypes linkage) {
     return LTOE_GV_COMMON;
   }
   return LTOE_GV_EXTERNAL;
-}
-
-uint8_t visibilityCode(GlobalValue::VisibilityTypes visibility) {
-  switch (visibility) {
-  case GlobalValue::DefaultVisibility:
-    return LTOE_VISIBILITY_DEFAULT;
-  case GlobalValue::HiddenVisibility:
-    return LTOE_VISIBILITY_HIDDEN;
-  case GlobalValue::ProtectedVisibility:
-    return LTOE_VISIBILITY_PROTECTED;
-  }
-  return LTOE_VISIBILITY_DEFAULT;
 }
 
 uint8_t hotnessCode(CalleeInfo::HotnessType hotness) {
@@ -127,7 +115,7 @@ extern "C" int ltoe_thin_index_graph(const LtoeThinIndex *thin, LtoeBuffer **out
       ltoe::put<uint32_t>(data, ordinal->second);
       ltoe::put<uint8_t>(data, summaryKind(*summary));
       ltoe::put<uint8_t>(data, linkageCode(summary->linkage()));
-      ltoe::put<uint8_t>(data, visibilityCode(summary->getVisibility()));
+      ltoe::put<uint8_t>(data, ltoe::visibilityCode(summary->getVisibility()));
       uint8_t flags = 0;
       if (thin->index.isGlobalValueLive(summary.get()))
         flags |= SummaryLive;
@@ -163,47 +151,6 @@ extern "C" int ltoe_thin_index_graph(const LtoeThinIndex *thin, LtoeBuffer **out
     }
   }
   *out = buffer.release();
-  return 0;
-}
-
-// Per symbol of every module of a bitcode file: u8 flags (1 undefined, 2
-// weak, 4 common, 8 used by the compiler), u8 visibility (LTOE_VISIBILITY_*),
-// string comdat ("" for none), string name.
-extern "C" int ltoe_bitcode_symbol_details(const char *data, size_t len, LtoeBuffer **out,
-                                           char **err) {
-  MemoryBufferRef buffer(StringRef(data, len), "");
-  Expected<BitcodeFileContents> contents = getBitcodeFileContents(buffer);
-  if (!contents)
-    return ltoe::fail(contents.takeError(), err);
-  Expected<irsymtab::FileContents> table = irsymtab::readBitcode(*contents);
-  if (!table)
-    return ltoe::fail(table.takeError(), err);
-  const irsymtab::Reader &reader = table->TheReader;
-  std::vector<std::string> comdats;
-  for (const auto &comdat : reader.getComdatTable())
-    comdats.push_back(comdat.first.str());
-  auto result = std::make_unique<LtoeBuffer>();
-  for (unsigned i = 0; i != reader.getNumModules(); ++i) {
-    for (const irsymtab::Reader::SymbolRef &symbol : reader.module_symbols(i)) {
-      uint8_t flags = 0;
-      if (symbol.isUndefined())
-        flags |= 1;
-      if (symbol.isWeak())
-        flags |= 2;
-      if (symbol.isCommon())
-        flags |= 4;
-      if (symbol.isUsed())
-        flags |= 8;
-      ltoe::put<uint8_t>(result->data, flags);
-      ltoe::put<uint8_t>(result->data, visibilityCode(symbol.getVisibility()));
-      int comdat = symbol.getComdatIndex();
-      ltoe::putString(result->data, comdat >= 0 && static_cast<size_t>(comdat) < comdats.size()
-                                        ? StringRef(comdats[comdat])
-                                        : StringRef());
-      ltoe::putString(result->data, symbol.getName());
-    }
-  }
-  *out = result.release();
   return 0;
 }
 

@@ -364,7 +364,7 @@ enum {
  * explain.cpp), into *out. */
 int ltoe_thin_index_graph(const LtoeThinIndex *thin, LtoeBuffer **out, char **err);
 /* Each symbol of a bitcode file with its visibility and comdat (layout in
- * explain.cpp), into *out. */
+ * symbols.cpp), into *out. */
 int ltoe_bitcode_symbol_details(const char *data, size_t len, LtoeBuffer **out, char **err);
 /* `name` demangled by LLVM's demangler into *out, empty when it is not a
  * mangled name. */

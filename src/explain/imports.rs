@@ -16,7 +16,7 @@
 //! stores them, and the worklist is a stack walked in LLVM's order, so the
 //! replay matches even where the order matters (profile hotness).
 
-use crate::llvm::{GraphSummary, Hotness, IndexGraph};
+use crate::llvm::{GraphEntry, GraphSummary, Hotness, IndexGraph};
 use crate::report::{ImportRejection, SymbolKind};
 use std::collections::HashMap;
 
@@ -130,6 +130,11 @@ impl<'g> Walker<'g> {
             by_guid,
             settings,
         }
+    }
+
+    /// The entry of `guid`, if the index has it.
+    pub(crate) fn entry(&self, guid: u64) -> Option<&'g GraphEntry> {
+        self.by_guid.get(&guid).map(|&i| &self.graph.entries[i])
     }
 
     fn summary(&self, at: SummaryRef) -> &'g GraphSummary {

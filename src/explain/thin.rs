@@ -212,20 +212,26 @@ impl Context<'_> {
         }
     }
 
+    /// Module `module`'s summaries of `guids`.
+    fn summaries_in<'s>(
+        &'s self,
+        guids: &'s [u64],
+        module: u32,
+    ) -> impl Iterator<Item = &'s llvm::GraphSummary> {
+        guids
+            .iter()
+            .filter_map(|&guid| self.walker.entry(guid))
+            .flat_map(|entry| &entry.summaries)
+            .filter(move |s| s.module == module)
+    }
+
     /// Every module's definition or declaration of `name`.
     fn copies(&self, name: &str, guids: &[u64]) -> Vec<SymbolCopy> {
         let mut copies = Vec::new();
         for (ordinal, symbols) in self.details.iter().enumerate() {
             let module = self.module_name(ordinal as u32);
             for symbol in symbols.iter().filter(|s| s.name == name) {
-                let summary = self
-                    .facts
-                    .graph
-                    .entries
-                    .iter()
-                    .filter(|entry| guids.contains(&entry.guid))
-                    .flat_map(|entry| &entry.summaries)
-                    .find(|s| s.module == ordinal as u32);
+                let summary = self.summaries_in(guids, ordinal as u32).next();
                 let defined = !symbol.undefined;
                 copies.push(SymbolCopy {
                     module: module.clone(),
@@ -243,15 +249,7 @@ impl Context<'_> {
             // Locals are not in the symbol table; their summaries are.
             let listed = symbols.iter().any(|s| s.name == name);
             if !listed {
-                for summary in self
-                    .facts
-                    .graph
-                    .entries
-                    .iter()
-                    .filter(|entry| guids.contains(&entry.guid))
-                    .flat_map(|entry| &entry.summaries)
-                    .filter(|s| s.module == ordinal as u32)
-                {
+                for summary in self.summaries_in(guids, ordinal as u32) {
                     copies.push(SymbolCopy {
                         module: module.clone(),
                         defined: true,
@@ -378,13 +376,6 @@ impl Context<'_> {
     /// Modules other than `owner` that imported a function which uses one
     /// of `guids`.
     fn importers_of_users(&self, guids: &[u64], owner: Option<u32>) -> BTreeSet<u32> {
-        let by_guid: HashMap<u64, &llvm::GraphEntry> = self
-            .facts
-            .graph
-            .entries
-            .iter()
-            .map(|e| (e.guid, e))
-            .collect();
         let mut importers = BTreeSet::new();
         for i in 0..self.data.modules().len() {
             if Some(i as u32) == owner {
@@ -392,7 +383,7 @@ impl Context<'_> {
             }
             let uses = self.data.import_list(i).iter().any(|import| {
                 import.definition
-                    && by_guid.get(&import.guid).is_some_and(|entry| {
+                    && self.walker.entry(import.guid).is_some_and(|entry| {
                         entry
                             .summaries
                             .iter()
@@ -442,8 +433,6 @@ impl Context<'_> {
     /// One chain of references from a root of liveness to one of `guids`.
     fn live_chain(&self, guids: &[u64]) -> (Vec<String>, Option<LiveRoot>) {
         let graph = &self.facts.graph;
-        let by_guid: HashMap<u64, &llvm::GraphEntry> =
-            graph.entries.iter().map(|e| (e.guid, e)).collect();
         let mut roots: Vec<(u64, LiveRoot)> = Vec::new();
         for name in &self.facts.caller_preserved {
             if let Ok(guid) = llvm::guid_for_symbol(name) {
@@ -471,7 +460,7 @@ impl Context<'_> {
         let mut root_kind: HashMap<u64, LiveRoot> = HashMap::new();
         let mut queue = VecDeque::new();
         for (guid, kind) in roots {
-            if by_guid.contains_key(&guid) && !parent.contains_key(&guid) {
+            if self.walker.entry(guid).is_some() && !parent.contains_key(&guid) {
                 parent.insert(guid, None);
                 root_kind.insert(guid, kind);
                 queue.push_back(guid);
@@ -483,7 +472,7 @@ impl Context<'_> {
                 found = Some(guid);
                 break;
             }
-            let Some(entry) = by_guid.get(&guid) else {
+            let Some(entry) = self.walker.entry(guid) else {
                 continue;
             };
             for summary in entry.summaries.iter().filter(|s| s.live) {
@@ -494,7 +483,7 @@ impl Context<'_> {
                     .chain(summary.refs.iter().copied())
                     .chain(summary.aliasee);
                 for next in next {
-                    if !parent.contains_key(&next) && by_guid.contains_key(&next) {
+                    if !parent.contains_key(&next) && self.walker.entry(next).is_some() {
                         parent.insert(next, Some(guid));
                         queue.push_back(next);
                     }
@@ -507,8 +496,8 @@ impl Context<'_> {
         let mut chain = Vec::new();
         loop {
             chain.push(
-                by_guid
-                    .get(&at)
+                self.walker
+                    .entry(at)
                     .map_or_else(|| format!("#{at}"), |e| e.name.clone()),
             );
             match parent.get(&at).copied().flatten() {

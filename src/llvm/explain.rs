@@ -240,9 +240,10 @@ pub fn bitcode_symbol_details(bytes: &InputBytes) -> Result<Vec<SymbolDetail>, S
         let name = reader.string()?;
         symbols.push(SymbolDetail {
             name,
+            // The flags of `ltoe_bitcode_symbols` (symbols.cpp).
             undefined: flags & 1 != 0,
             weak: flags & 2 != 0,
-            used: flags & 8 != 0,
+            used: flags & 16 != 0,
             visibility,
             comdat,
         });

@@ -524,7 +524,14 @@ fn session_for(
 /// `lto-engine explain SYMBOL COMMAND...`: the command with `--explain
 /// SYMBOL` (and `--explain-json`); for `ld`, the linker mode explaining it.
 fn run_explain(args: ExplainArgs) -> ExitCode {
-    let (command, rest) = args.command.split_first().expect("clap requires a command");
+    let not_a_command = |command: &str| {
+        report_result(Err(Error::Usage(format!(
+            "explain: {command:?} is not a command explain runs (thin, fat or ld)"
+        ))))
+    };
+    let Some((command, rest)) = args.command.split_first() else {
+        return not_a_command("");
+    };
     match command.as_str() {
         "thin" | "fat" => {
             let mut argv = vec!["lto-engine".to_string(), command.clone()];
@@ -534,12 +541,11 @@ fn run_explain(args: ExplainArgs) -> ExitCode {
                 argv.push("--explain-json".to_string());
             }
             let cli = Cli::parse_from(argv);
-            let result = match cli.command {
-                Command::Fat(args) => run_fat(*args),
-                Command::Thin(args) => run_thin(*args),
-                _ => unreachable!("parsed as the command named"),
-            };
-            report_result(result)
+            match cli.command {
+                Command::Fat(args) => report_result(run_fat(*args)),
+                Command::Thin(args) => report_result(run_thin(*args)),
+                _ => not_a_command(command),
+            }
         }
         "ld" => {
             let mut options = lto_engine::LinkerOptions::default();
@@ -547,9 +553,7 @@ fn run_explain(args: ExplainArgs) -> ExitCode {
             options.explain_json = args.json;
             linker_mode_with(rest.to_vec(), options)
         }
-        other => report_result(Err(Error::Usage(format!(
-            "explain: {other:?} is not a command explain runs (thin, fat or ld)"
-        )))),
+        other => not_a_command(other),
     }
 }
 
