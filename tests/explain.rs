@@ -562,6 +562,33 @@ fn linker_args(dir: &Path, args: &[&str]) -> Vec<String> {
     words[1..].to_vec()
 }
 
+/// `main.c` and `b.c` compiled with `-flto=thin`, `native.c` without, and
+/// linked by `lto-engine explain --json target ld` with clang's linker
+/// command (into `prog`): the explanation of `target`.
+fn explain_through_ld(dir: &Path, main: &str, b: &str, native: &str) -> Value {
+    let objects = compile_all(dir, &[("main.c", main), ("b.c", b)]);
+    write_file(dir, "native.c", native);
+    run_ok(clang_in(dir).args(["-O2", "-c", "native.c", "-o", "native.o"]));
+    let link = [
+        "-flto=thin",
+        "-fuse-ld=lld",
+        &objects[0],
+        &objects[1],
+        "native.o",
+        "-o",
+        "prog",
+    ];
+    let args = linker_args(dir, &link);
+    let out = run_ok(
+        engine()
+            .current_dir(dir)
+            .args(["explain", "--json", "target", "ld"])
+            .args(&args),
+    );
+    let explanations: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    explanations[0].clone()
+}
+
 /// In the linker mode, a native object's strong definition over a weak
 /// bitcode one is the copy that prevails (lld's rule), and the explanation
 /// says so; control: a weak native definition leaves the bitcode copy
@@ -584,29 +611,7 @@ fn the_linker_mode_names_a_native_definition_that_prevails() {
         ),
     ] {
         let dir = case(root, case_name);
-        let objects = compile_all(&dir, &[("main.c", CALLS_TARGET), ("b.c", weak)]);
-        write_file(&dir, "native.c", native);
-        run_ok(clang_in(&dir).args(["-O2", "-c", "native.c", "-o", "native.o"]));
-        let args = linker_args(
-            &dir,
-            &[
-                "-flto=thin",
-                "-fuse-ld=lld",
-                &objects[0],
-                &objects[1],
-                "native.o",
-                "-o",
-                "prog",
-            ],
-        );
-        let out = run_ok(
-            engine()
-                .current_dir(&dir)
-                .args(["explain", "--json", "target", "ld"])
-                .args(&args),
-        );
-        let explanations: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let target = &explanations[0];
+        let target = explain_through_ld(&dir, CALLS_TARGET, weak, native);
         let native_copy = target["copies"]
             .as_array()
             .unwrap()
@@ -651,29 +656,7 @@ fn the_linker_mode_says_native_code_refers_to_it() {
         ),
     ] {
         let dir = case(root, case_name);
-        let objects = compile_all(&dir, &[("main.c", main), ("b.c", b)]);
-        write_file(&dir, "native.c", native);
-        run_ok(clang_in(&dir).args(["-O2", "-c", "native.c", "-o", "native.o"]));
-        let args = linker_args(
-            &dir,
-            &[
-                "-flto=thin",
-                "-fuse-ld=lld",
-                &objects[0],
-                &objects[1],
-                "native.o",
-                "-o",
-                "prog",
-            ],
-        );
-        let out = run_ok(
-            engine()
-                .current_dir(&dir)
-                .args(["explain", "--json", "target", "ld"])
-                .args(&args),
-        );
-        let explanations: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let target = &explanations[0];
+        let target = explain_through_ld(&dir, main, b, native);
         if referenced {
             assert_eq!(target["outcome"], "kept visible", "{target:#}");
             assert!(
@@ -736,4 +719,46 @@ fn import_options_are_followed_or_no_reason_is_given() {
     assert_eq!(limit["threshold"], 110, "{limit:#}");
     let cutoff = under("-import-cutoff=100");
     assert_eq!(cutoff["outcome"], "unexplained", "{cutoff:#}");
+}
+
+/// The inliner's decisions the cache keeps beside each object are never
+/// stale: after an edit (the callee made `noinline`), a warm run explains
+/// what a cold run of the edited program explains; control: before the
+/// edit the callee was inlined, so the edit changes the answer.
+#[test]
+fn cached_inliner_decisions_follow_an_edit() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = case(root.path(), "edit");
+    let cache = dir.join("cache").display().to_string();
+    let small = sized_function("target", 5, "");
+    let objects = compile_all(&dir, &[("main.c", CALLS_TARGET), ("b.c", &small)]);
+    let report = dir.join("report.json").display().to_string();
+    let warm = |objects: &[String]| {
+        let flags = ["--cache-dir", cache.as_str(), "--report", report.as_str()];
+        explain_run(&dir, "thin", objects, "target", &flags)[0]["inlining"].clone()
+    };
+    let before = warm(&objects);
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["inlined"] == true),
+        "{before:#}"
+    );
+    let edited = sized_function("target", 5, "__attribute__((noinline))");
+    let objects = compile_all(&dir, &[("main.c", CALLS_TARGET), ("b.c", &edited)]);
+    // Twice: the first run compiles the edited module, the second hits.
+    warm(&objects);
+    let after = warm(&objects);
+    let statuses: Vec<Value> = read_json(&report)["thin"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["cache"]["status"].clone())
+        .collect();
+    assert!(statuses.iter().all(|s| s == "hit"), "{statuses:?}");
+    let cold = explain_run(&dir, "thin", &objects, "target", &[])[0]["inlining"].clone();
+    assert_eq!(after, cold);
+    assert_ne!(after, before);
 }
